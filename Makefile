@@ -1,0 +1,42 @@
+# `make serve` and `make test` install what is missing, build in release mode and run.
+SHELL := /bin/bash
+APT_PACKAGES := libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev \
+                dataset-fashion-mnist libonnx-testdata curl python3-venv
+SWIFT_BUILD_FLAGS := -c release
+BIN := .build/release/salient
+VENV := .venv
+
+.PHONY: all deps build serve test venv clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "missing system packages:$$missing"; \
+	    echo "run: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+
+serve: build
+	$(BIN) serve
+
+# A virtual environment with the Python references (onnxruntime, numpy, Pillow) that tests compare against.
+venv: deps
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@$(VENV)/bin/python -c "import onnxruntime, numpy, PIL" 2>/dev/null || \
+	  $(VENV)/bin/pip install -q onnxruntime numpy pillow
+
+test: deps venv
+	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS)
+
+clean:
+	rm -rf .build

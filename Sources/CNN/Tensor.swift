@@ -1,0 +1,107 @@
+/// A dense Float32 array with an explicit row-major shape; image tensors are NCHW.
+///
+/// Storage is a Swift array, so copies are copy-on-write: kernels write through
+/// `withUnsafeMutableBufferPointer` into buffers the executor planned, and no copy happens
+/// unless a buffer is genuinely shared.
+public struct Tensor: Equatable, Sendable {
+    public private(set) var shape: [Int]
+    public var scalars: [Float]
+
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(shape.reduce(1, *) == scalars.count,
+                     "shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    public init(zeros shape: [Int]) {
+        self.init(shape: shape, repeating: 0)
+    }
+
+    public init(shape: [Int], repeating value: Float) {
+        self.shape = shape
+        self.scalars = [Float](repeating: value, count: shape.reduce(1, *))
+    }
+
+    public var count: Int { scalars.count }
+    public var rank: Int { shape.count }
+
+    /// The same scalars under another shape of equal size; one dimension may be -1.
+    public func reshaped(to newShape: [Int]) -> Tensor {
+        Tensor(shape: Tensor.resolve(newShape, count: count), scalars: scalars)
+    }
+
+    /// Resizes the storage only when the element count changes, so planned buffers are reused.
+    public mutating func reshape(to newShape: [Int]) {
+        let n = newShape.reduce(1, *)
+        if n != scalars.count {
+            scalars = [Float](repeating: 0, count: n)
+        }
+        shape = newShape
+    }
+
+    static func resolve(_ shape: [Int], count: Int) -> [Int] {
+        guard let unknown = shape.firstIndex(of: -1) else { return shape }
+        var resolved = shape
+        let known = shape.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
+        resolved[unknown] = known == 0 ? 0 : count / known
+        return resolved
+    }
+
+    public subscript(index: Int...) -> Float {
+        get { scalars[offset(index)] }
+        set { scalars[offset(index)] = newValue }
+    }
+
+    func offset(_ index: [Int]) -> Int {
+        precondition(index.count == shape.count, "index rank \(index.count) for shape \(shape)")
+        var flat = 0
+        for (i, dim) in zip(index, shape) { flat = flat * dim + i }
+        return flat
+    }
+
+    /// Row-major strides of the shape.
+    public var strides: [Int] { Tensor.strides(of: shape) }
+
+    static func strides(of shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var running = 1
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[axis] = running
+            running *= shape[axis]
+        }
+        return strides
+    }
+
+    public func map(_ transform: (Float) -> Float) -> Tensor {
+        Tensor(shape: shape, scalars: scalars.map(transform))
+    }
+
+    public static func + (lhs: Tensor, rhs: Tensor) -> Tensor {
+        precondition(lhs.shape == rhs.shape)
+        var out = lhs
+        out.add(rhs)
+        return out
+    }
+
+    public mutating func add(_ other: Tensor, scaledBy alpha: Float = 1) {
+        precondition(count == other.count, "add of \(shape) and \(other.shape)")
+        scalars.withUnsafeMutableBufferPointer { a in
+            other.scalars.withUnsafeBufferPointer { b in
+                for i in 0..<a.count { a[i] += alpha * b[i] }
+            }
+        }
+    }
+
+    public func sum() -> Float { scalars.reduce(0, +) }
+
+    /// Indices of the largest value along the last axis, one per row.
+    public func argmaxRows() -> [Int] {
+        let width = shape.last ?? 1
+        return stride(from: 0, to: count, by: width).map { start in
+            var best = start
+            for i in start..<start + width where scalars[i] > scalars[best] { best = i }
+            return best - start
+        }
+    }
+}

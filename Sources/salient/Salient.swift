@@ -1,0 +1,8 @@
+import ArgumentParser
+
+@main
+struct Salient: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "CNN inference, saliency maps and fine-tuning as a service.",
+        subcommands: [])
+}
