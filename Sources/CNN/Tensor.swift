@@ -31,11 +31,14 @@ public struct Tensor: Equatable, Sendable {
         Tensor(shape: Tensor.resolve(newShape, count: count), scalars: scalars)
     }
 
-    /// Resizes the storage only when the element count changes, so planned buffers are reused.
+    /// Gives the tensor a new shape in place, keeping the storage's capacity so that a planned
+    /// buffer is never reallocated. Scalars beyond the old count are zero.
     public mutating func reshape(to newShape: [Int]) {
         let n = newShape.reduce(1, *)
-        if n != scalars.count {
-            scalars = [Float](repeating: 0, count: n)
+        if n < scalars.count {
+            scalars.removeLast(scalars.count - n)
+        } else if n > scalars.count {
+            scalars.append(contentsOf: repeatElement(0, count: n - scalars.count))
         }
         shape = newShape
     }

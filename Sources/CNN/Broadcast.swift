@@ -1,0 +1,49 @@
+/// Numpy-style broadcasting of several shapes to one.
+enum Broadcast {
+    static func shape(_ shapes: [[Int]]) throws -> [Int] {
+        let rank = shapes.map(\.count).max() ?? 0
+        var result = [Int](repeating: 1, count: rank)
+        for shape in shapes {
+            let padded = [Int](repeating: 1, count: rank - shape.count) + shape
+            for (i, d) in padded.enumerated() where d != 1 {
+                guard result[i] == 1 || result[i] == d else {
+                    throw ShapeError("shapes \(shapes) do not broadcast")
+                }
+                result[i] = d
+            }
+        }
+        return result
+    }
+
+    /// For each output element, the offset of the element of `shape` it reads.
+    static func offsets(of shape: [Int], in output: [Int]) -> [Int] {
+        let padded = [Int](repeating: 1, count: output.count - shape.count) + shape
+        if padded == output { return Array(0..<output.reduce(1, *)) }
+        let strides = Tensor.strides(of: padded).enumerated().map { padded[$0.offset] == 1 ? 0 : $0.element }
+        var offsets = [Int](repeating: 0, count: output.reduce(1, *))
+        var index = [Int](repeating: 0, count: output.count)
+        var offset = 0
+        for o in 0..<offsets.count {
+            offsets[o] = offset
+            var axis = output.count - 1
+            while axis >= 0 {
+                index[axis] += 1
+                offset += strides[axis]
+                if index[axis] < output[axis] { break }
+                offset -= strides[axis] * output[axis]
+                index[axis] = 0
+                axis -= 1
+            }
+        }
+        return offsets
+    }
+
+    /// Sums a gradient of the broadcast shape back down to `shape`.
+    static func reduce(_ gradient: Tensor, to shape: [Int]) -> Tensor {
+        if gradient.shape == shape { return gradient }
+        var result = Tensor(zeros: shape)
+        let offsets = Broadcast.offsets(of: shape, in: gradient.shape)
+        for (o, offset) in offsets.enumerated() { result.scalars[offset] += gradient.scalars[o] }
+        return result
+    }
+}

@@ -1,0 +1,85 @@
+/// Runs a graph: planned-memory inference, and forward/backward passes for training and saliency.
+///
+/// An executor is not thread-safe; give each thread its own. Executors over the same graph
+/// share its weights, which inference and saliency only read.
+public final class Executor {
+    public let graph: Graph
+    private var plans: [[Int]: InferencePlan] = [:]
+
+    public init(graph: Graph) {
+        self.graph = graph
+    }
+
+    /// Inference with buffers planned once per input shape and reused on every later call.
+    public func infer(_ input: Tensor) throws -> Tensor {
+        let plan = try plan(for: input.shape)
+        return plan.run(graph: graph, input: input)
+    }
+
+    private func plan(for shape: [Int]) throws -> InferencePlan {
+        if let plan = plans[shape] { return plan }
+        try checkInput(shape)
+        let plan = try InferencePlan(graph: graph, batch: shape[0])
+        plans[shape] = plan
+        return plan
+    }
+
+    private func checkInput(_ shape: [Int]) throws {
+        guard shape.count == graph.inputShape.count + 1, Array(shape.dropFirst()) == graph.inputShape,
+              shape[0] > 0 else {
+            throw GraphError(node: graph.inputName,
+                             "expected input [N] + \(graph.inputShape), got \(shape)")
+        }
+    }
+
+    /// A forward pass that keeps every activation for a later `backward`.
+    public func forward(_ input: Tensor, context: ForwardContext) throws -> Trace {
+        try checkInput(input.shape)
+        let shapes = try graph.shapes(batch: input.shape[0])
+        var activations = [graph.inputName: input]
+        for node in graph.nodes {
+            var output = Tensor(zeros: shapes[node.name]!)
+            node.op.forward(node.inputs.map { activations[$0]! }, into: &output, context: context)
+            activations[node.name] = output
+        }
+        return Trace(graph: graph, activations: activations, context: context)
+    }
+
+    /// Backpropagates `gradient` from the output of node `from` (the graph output by default).
+    ///
+    /// Returns the gradient of every node output on the path, the graph input included.
+    /// Parameter gradients are accumulated into each `Parameter.gradient` only when asked.
+    public func backward(_ trace: Trace, from node: String? = nil, gradient: Tensor,
+                         computesParameterGradients: Bool, rule: GradientRule = .standard) -> [String: Tensor] {
+        let start = node ?? graph.outputName
+        precondition(trace.activations[start]?.shape == gradient.shape,
+                     "gradient shape \(gradient.shape) does not match node '\(start)'")
+        let context = BackwardContext(forward: trace.context,
+                                      computesParameterGradients: computesParameterGradients, rule: rule)
+        var gradients = [start: gradient]
+        for node in graph.nodes.reversed() {
+            guard let outputGradient = gradients[node.name] else { continue }
+            let inputs = node.inputs.map { trace.activations[$0]! }
+            let inputGradients = node.op.backward(inputs, output: trace.activations[node.name]!,
+                                                  outputGradient: outputGradient, context: context)
+            for (name, g) in zip(node.inputs, inputGradients) {
+                guard let g else { continue }
+                if gradients[name] == nil {
+                    gradients[name] = g
+                } else {
+                    gradients[name]!.add(g)
+                }
+            }
+        }
+        return gradients
+    }
+}
+
+/// The activations of one forward pass, kept for backward.
+public struct Trace {
+    public let graph: Graph
+    public let activations: [String: Tensor]
+    public let context: ForwardContext
+
+    public var output: Tensor { activations[graph.outputName]! }
+}

@@ -1,0 +1,71 @@
+/// Unrolls the sliding windows of one image's channels into the columns of a matrix, so that a
+/// convolution becomes one GEMM. Row r = (c * kh + i) * kw + j of `col` holds, for every output
+/// position, the input pixel under tap (i, j) of channel c (zero in the padding). `col` has
+/// `ld` columns; this image's block starts at column `offset`.
+func im2col(_ x: UnsafePointer<Float>, channels: Int, window w: Window,
+            col: UnsafeMutablePointer<Float>, ld: Int, offset: Int) {
+    let (H, W, Ho, Wo) = (w.inputHeight, w.inputWidth, w.outputHeight, w.outputWidth)
+    let (sh, sw) = w.stride
+    for c in 0..<channels {
+        let plane = x + c * H * W
+        for i in 0..<w.kernel.h {
+            for j in 0..<w.kernel.w {
+                let row = col + ((c * w.kernel.h + i) * w.kernel.w + j) * ld + offset
+                let dx = j * w.dilation.w - w.padLeft
+                let (first, end) = validRange(offset: dx, stride: sw, input: W, output: Wo)
+                for oh in 0..<Ho {
+                    let ih = oh * sh - w.padTop + i * w.dilation.h
+                    let dst = row + oh * Wo
+                    guard ih >= 0 && ih < H else {
+                        dst.update(repeating: 0, count: Wo)
+                        continue
+                    }
+                    let src = plane + ih * W
+                    if first > 0 { dst.update(repeating: 0, count: first) }
+                    if sw == 1 {
+                        if end > first { dst.advanced(by: first).update(from: src + first + dx, count: end - first) }
+                    } else {
+                        var ow = first
+                        while ow < end { dst[ow] = src[ow * sw + dx]; ow += 1 }
+                    }
+                    if end < Wo { dst.advanced(by: Swift.max(end, first)).update(repeating: 0, count: Wo - Swift.max(end, first)) }
+                }
+            }
+        }
+    }
+}
+
+/// The transpose of `im2col`: adds every column entry back onto the input pixel it came from.
+func col2im(_ col: UnsafePointer<Float>, ld: Int, offset: Int, channels: Int, window w: Window,
+            into dx: UnsafeMutablePointer<Float>) {
+    let (H, W, Ho, Wo) = (w.inputHeight, w.inputWidth, w.outputHeight, w.outputWidth)
+    let (sh, sw) = w.stride
+    for c in 0..<channels {
+        let plane = dx + c * H * W
+        for i in 0..<w.kernel.h {
+            for j in 0..<w.kernel.w {
+                let row = col + ((c * w.kernel.h + i) * w.kernel.w + j) * ld + offset
+                let dxOff = j * w.dilation.w - w.padLeft
+                let (first, end) = validRange(offset: dxOff, stride: sw, input: W, output: Wo)
+                guard end > first else { continue }
+                for oh in 0..<Ho {
+                    let ih = oh * sh - w.padTop + i * w.dilation.h
+                    guard ih >= 0 && ih < H else { continue }
+                    let dst = plane + ih * W
+                    let src = row + oh * Wo
+                    var ow = first
+                    while ow < end { dst[ow * sw + dxOff] += src[ow]; ow += 1 }
+                }
+            }
+        }
+    }
+}
+
+/// The output columns [first, end) whose input column ow * stride + offset lies in [0, input).
+@inline(__always)
+func validRange(offset: Int, stride: Int, input: Int, output: Int) -> (Int, Int) {
+    let first = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+    let last = input - 1 - offset
+    let end = last < 0 ? 0 : Swift.min(output, last / stride + 1)
+    return (Swift.min(first, output), end)
+}

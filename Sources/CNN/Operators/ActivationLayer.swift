@@ -1,0 +1,40 @@
+/// A pointwise activation as a node of its own.
+public final class ActivationLayer: Operator {
+    public let activation: Activation
+    public var kind: String { activation.name }
+
+    public init(_ activation: Activation) {
+        self.activation = activation
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        guard inputShapes.count == 1 else { throw ShapeError("expects one input") }
+        return inputShapes[0]
+    }
+
+    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        let activation = activation
+        inputs[0].scalars.withUnsafeBufferPointer { x in
+            output.scalars.withUnsafeMutableBufferPointer { y in
+                for i in 0..<x.count { y[i] = activation.apply(x[i]) }
+            }
+        }
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
+                         context: BackwardContext) -> [Tensor?] {
+        var dx = outputGradient
+        let guided = activation == .relu && context.rule == .guided
+        dx.scalars.withUnsafeMutableBufferPointer { g in
+            inputs[0].scalars.withUnsafeBufferPointer { x in
+                output.scalars.withUnsafeBufferPointer { y in
+                    for i in 0..<g.count {
+                        g[i] = guided ? (x[i] > 0 && g[i] > 0 ? g[i] : 0)
+                                      : g[i] * activation.derivative(input: x[i], output: y[i])
+                    }
+                }
+            }
+        }
+        return [dx]
+    }
+}

@@ -1,0 +1,72 @@
+/// Average pooling over NCHW planes. With `countIncludePad` the divisor is the window's full
+/// size within the padded input (ONNX count_include_pad = 1, PyTorch's default); without it,
+/// only the input pixels the window covers.
+public final class AvgPool2D: Operator {
+    public let kind = "avgpool2d"
+    public let kernel: (h: Int, w: Int)
+    public let stride: (h: Int, w: Int)
+    public let padding: Padding
+    public let ceilMode: Bool
+    public let countIncludePad: Bool
+
+    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: Padding = .zero,
+                ceilMode: Bool = false, countIncludePad: Bool = false) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.padding = padding
+        self.ceilMode = ceilMode
+        self.countIncludePad = countIncludePad
+    }
+
+    func window(for shape: [Int]) throws -> Window {
+        try Window(kernel: kernel, stride: stride, dilation: (1, 1), padding: padding,
+                   inputHeight: shape[2], inputWidth: shape[3], ceilMode: ceilMode)
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        try pooledShape(inputShapes) { try window(for: $0) }
+    }
+
+    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        let w = try! window(for: inputs[0].shape)
+        output.scalars.withUnsafeMutableBufferPointer { y in
+            forEachWindow(inputs[0], w) { plane, out, x in
+                let (rows, cols, divisor) = span(w, out)
+                var sum: Float = 0
+                for ih in rows { for iw in cols { sum += x[plane + ih * w.inputWidth + iw] } }
+                y[out] = sum / divisor
+            }
+        }
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
+                         context: BackwardContext) -> [Tensor?] {
+        let w = try! window(for: inputs[0].shape)
+        var dx = Tensor(zeros: inputs[0].shape)
+        dx.scalars.withUnsafeMutableBufferPointer { d in
+            outputGradient.scalars.withUnsafeBufferPointer { g in
+                forEachWindow(inputs[0], w) { plane, out, _ in
+                    let (rows, cols, divisor) = span(w, out)
+                    let share = g[out] / divisor
+                    for ih in rows { for iw in cols { d[plane + ih * w.inputWidth + iw] += share } }
+                }
+            }
+        }
+        return [dx]
+    }
+
+    /// The input rows and columns under output `out`, and the divisor of its average.
+    @inline(__always)
+    private func span(_ w: Window, _ out: Int) -> (Range<Int>, Range<Int>, Float) {
+        let area = w.outputHeight * w.outputWidth
+        let oh = (out % area) / w.outputWidth, ow = out % w.outputWidth
+        let top = oh * w.stride.h - w.padTop, left = ow * w.stride.w - w.padLeft
+        let rows = max(top, 0)..<min(top + w.kernel.h, w.inputHeight)
+        let cols = max(left, 0)..<min(left + w.kernel.w, w.inputWidth)
+        guard countIncludePad else { return (rows, cols, Float(rows.count * cols.count)) }
+        // Windows that ceil mode adds past the padded edge count only up to that edge.
+        let paddedRows = min(top + w.kernel.h, w.inputHeight + w.padBottom) - top
+        let paddedCols = min(left + w.kernel.w, w.inputWidth + w.padRight) - left
+        return (rows, cols, Float(paddedRows * paddedCols))
+    }
+}

@@ -1,0 +1,147 @@
+/// Batch normalization over axis 1 of [N, C, ...] input.
+///
+/// In training it normalizes by the batch's statistics and updates the running ones
+/// (PyTorch's rule: exponential average with `momentum`, unbiased variance); in inference it
+/// uses the running statistics, and the inference optimizer folds it into the convolution
+/// before it.
+public final class BatchNorm: Operator {
+    public let kind = "batchnorm"
+    public let scale: Parameter
+    public let shift: Parameter
+    public let runningMean: Parameter
+    public let runningVariance: Parameter
+    public let epsilon: Float
+    public let momentum: Float
+
+    public var parameters: [Parameter] { [scale, shift] }
+    public var buffers: [Parameter] { [runningMean, runningVariance] }
+    public var channels: Int { scale.value.count }
+
+    public init(scale: Parameter, shift: Parameter, runningMean: Parameter, runningVariance: Parameter,
+                epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        runningMean.isTrainable = false
+        runningVariance.isTrainable = false
+        self.scale = scale
+        self.shift = shift
+        self.runningMean = runningMean
+        self.runningVariance = runningVariance
+        self.epsilon = epsilon
+        self.momentum = momentum
+    }
+
+    public convenience init(name: String, channels: Int, epsilon: Float = 1e-5, momentum: Float = 0.1) {
+        self.init(scale: Parameter(name: "\(name).weight", value: Tensor(shape: [channels], repeating: 1)),
+                  shift: Parameter(name: "\(name).bias", value: Tensor(zeros: [channels])),
+                  runningMean: Parameter(name: "\(name).running_mean", value: Tensor(zeros: [channels])),
+                  runningVariance: Parameter(name: "\(name).running_var", value: Tensor(shape: [channels], repeating: 1)),
+                  epsilon: epsilon, momentum: momentum)
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        guard inputShapes.count == 1, inputShapes[0].count >= 2, inputShapes[0][1] == channels else {
+            throw ShapeError("expects [N, \(channels), ...] input, got \(inputShapes)")
+        }
+        return inputShapes[0]
+    }
+
+    /// Per-channel mean and biased variance of a batch.
+    private func statistics(_ x: Tensor) -> (mean: [Float], variance: [Float], count: Int) {
+        let (n, c) = (x.shape[0], x.shape[1])
+        let inner = x.count / max(n * c, 1)
+        var mean = [Float](repeating: 0, count: c)
+        var variance = [Float](repeating: 0, count: c)
+        x.scalars.withUnsafeBufferPointer { xs in
+            for ch in 0..<c {
+                var sum: Double = 0
+                for s in 0..<n { for i in 0..<inner { sum += Double(xs[(s * c + ch) * inner + i]) } }
+                let m = sum / Double(n * inner)
+                var squares: Double = 0
+                for s in 0..<n {
+                    for i in 0..<inner { let d = Double(xs[(s * c + ch) * inner + i]) - m; squares += d * d }
+                }
+                mean[ch] = Float(m)
+                variance[ch] = Float(squares / Double(n * inner))
+            }
+        }
+        return (mean, variance, n * inner)
+    }
+
+    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        let x = inputs[0]
+        var mean = runningMean.value.scalars, variance = runningVariance.value.scalars
+        if context.isTraining {
+            let stats = statistics(x)
+            (mean, variance) = (stats.mean, stats.variance)
+            let unbias = Float(stats.count) / Float(max(stats.count - 1, 1))
+            for ch in 0..<channels {
+                runningMean.value.scalars[ch] = (1 - momentum) * runningMean.value.scalars[ch] + momentum * mean[ch]
+                runningVariance.value.scalars[ch] = (1 - momentum) * runningVariance.value.scalars[ch]
+                    + momentum * variance[ch] * unbias
+            }
+        }
+        let (n, c) = (x.shape[0], x.shape[1])
+        let inner = x.count / max(n * c, 1)
+        let gamma = scale.value.scalars, beta = shift.value.scalars
+        x.scalars.withUnsafeBufferPointer { xs in
+            output.scalars.withUnsafeMutableBufferPointer { y in
+                for ch in 0..<c {
+                    let a = gamma[ch] / (variance[ch] + epsilon).squareRoot()
+                    let b = beta[ch] - a * mean[ch]
+                    for s in 0..<n {
+                        let base = (s * c + ch) * inner
+                        for i in 0..<inner { y[base + i] = a * xs[base + i] + b }
+                    }
+                }
+            }
+        }
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
+                         context: BackwardContext) -> [Tensor?] {
+        let x = inputs[0]
+        let (n, c) = (x.shape[0], x.shape[1])
+        let inner = x.count / max(n * c, 1)
+        let training = context.forward.isTraining
+        let stats = training ? statistics(x)
+            : (runningMean.value.scalars, runningVariance.value.scalars, n * inner)
+        let gamma = scale.value.scalars
+        var dx = Tensor(zeros: x.shape)
+        var dGamma = [Float](repeating: 0, count: c), dBeta = [Float](repeating: 0, count: c)
+        x.scalars.withUnsafeBufferPointer { xs in
+            outputGradient.scalars.withUnsafeBufferPointer { g in
+                dx.scalars.withUnsafeMutableBufferPointer { d in
+                    for ch in 0..<c {
+                        let invStd = 1 / (stats.1[ch] + epsilon).squareRoot()
+                        var sumG: Float = 0, sumGX: Float = 0
+                        for s in 0..<n {
+                            let base = (s * c + ch) * inner
+                            for i in 0..<inner {
+                                sumG += g[base + i]
+                                sumGX += g[base + i] * (xs[base + i] - stats.0[ch]) * invStd
+                            }
+                        }
+                        dGamma[ch] = sumGX
+                        dBeta[ch] = sumG
+                        let m = Float(n * inner)
+                        for s in 0..<n {
+                            let base = (s * c + ch) * inner
+                            for i in 0..<inner {
+                                if training {
+                                    let xhat = (xs[base + i] - stats.0[ch]) * invStd
+                                    d[base + i] = gamma[ch] * invStd * (g[base + i] - sumG / m - xhat * sumGX / m)
+                                } else {
+                                    d[base + i] = gamma[ch] * invStd * g[base + i]
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if context.computesParameterGradients {
+            if scale.isTrainable { scale.gradient.add(Tensor(shape: [c], scalars: dGamma)) }
+            if shift.isTrainable { shift.gradient.add(Tensor(shape: [c], scalars: dBeta)) }
+        }
+        return [dx]
+    }
+}

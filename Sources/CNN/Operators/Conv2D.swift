@@ -1,0 +1,213 @@
+/// 2-D convolution (cross-correlation, as every framework computes it) over NCHW input, with
+/// stride, dilation, groups (depthwise included), any padding, optional bias and a fused
+/// activation.
+///
+/// General convolutions run as im2col + GEMM, 1x1 stride-1 convolutions as a plain GEMM on the
+/// NCHW planes, and depthwise ones through a direct kernel.
+public final class Conv2D: Operator {
+    public let kind = "conv2d"
+    public let weight: Parameter
+    public let bias: Parameter?
+    public let stride: (h: Int, w: Int)
+    public let dilation: (h: Int, w: Int)
+    public let padding: Padding
+    public let groups: Int
+    public var activation: Activation?
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+    public var outChannels: Int { weight.value.shape[0] }
+    public var inChannels: Int { weight.value.shape[1] * groups }
+    public var kernel: (h: Int, w: Int) { (weight.value.shape[2], weight.value.shape[3]) }
+
+    /// `weight` is [out, in / groups, kh, kw].
+    public init(weight: Parameter, bias: Parameter?, stride: (Int, Int) = (1, 1),
+                dilation: (Int, Int) = (1, 1), padding: Padding = .zero, groups: Int = 1,
+                activation: Activation? = nil) {
+        precondition(weight.value.rank == 4, "conv weight must be [out, in/groups, kh, kw]")
+        self.weight = weight
+        self.bias = bias
+        self.stride = stride
+        self.dilation = dilation
+        self.padding = padding
+        self.groups = groups
+        self.activation = activation
+    }
+
+    func window(for shape: [Int]) throws -> Window {
+        try Window(kernel: kernel, stride: stride, dilation: dilation, padding: padding,
+                   inputHeight: shape[2], inputWidth: shape[3])
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        guard inputShapes.count == 1, inputShapes[0].count == 4 else {
+            throw ShapeError("expects one NCHW input, got \(inputShapes)")
+        }
+        let shape = inputShapes[0]
+        guard groups > 0, outChannels % groups == 0, shape[1] == inChannels else {
+            throw ShapeError("input has \(shape[1]) channels; weight \(weight.value.shape) with \(groups) groups needs \(inChannels)")
+        }
+        let w = try window(for: shape)
+        return [shape[0], outChannels, w.outputHeight, w.outputWidth]
+    }
+
+    private var isPointwise: Bool {
+        kernel == (1, 1) && stride == (1, 1) && padding.amounts(input: 1, kernel: 1, stride: 1, dilation: 1, axis: 0) == (0, 0)
+            && padding.amounts(input: 1, kernel: 1, stride: 1, dilation: 1, axis: 1) == (0, 0)
+    }
+
+    private var isDepthwise: Bool { groups > 1 && weight.value.shape[1] == 1 }
+
+    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        let x = inputs[0]
+        let w = try! window(for: x.shape)
+        let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
+        let (cg, coutg) = (cin / groups, cout / groups)
+        let (hw, p) = (x.shape[2] * x.shape[3], w.outputHeight * w.outputWidth)
+        let k = cg * kernel.h * kernel.w
+        x.scalars.withUnsafeBufferPointer { xb in
+            weight.value.scalars.withUnsafeBufferPointer { wb in
+                output.scalars.withUnsafeMutableBufferPointer { yb in
+                    let (X, Wt, Y) = (xb.baseAddress!, wb.baseAddress!, yb.baseAddress!)
+                    if isDepthwise {
+                        depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
+                    } else if isPointwise {
+                        for s in 0..<n {
+                            for g in 0..<groups {
+                                sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg,
+                                      b: X + (s * cin + g * cg) * hw, ldb: hw,
+                                      c: Y + (s * cout + g * coutg) * p, ldc: p)
+                            }
+                        }
+                    } else {
+                        let columns = n * p
+                        context.workspace.withBuffers(k * columns, n > 1 ? coutg * columns : 0) { col, tmp in
+                            for g in 0..<groups {
+                                for s in 0..<n {
+                                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
+                                           col: col, ld: columns, offset: s * p)
+                                }
+                                if n == 1 {
+                                    sgemm(m: coutg, n: p, k: k, a: Wt + g * coutg * k, lda: k, b: col, ldb: columns,
+                                          c: Y + g * coutg * p, ldc: p)
+                                } else {
+                                    sgemm(m: coutg, n: columns, k: k, a: Wt + g * coutg * k, lda: k, b: col,
+                                          ldb: columns, c: tmp, ldc: columns)
+                                    for co in 0..<coutg {
+                                        for s in 0..<n {
+                                            (Y + (s * cout + g * coutg + co) * p)
+                                                .update(from: tmp + co * columns + s * p, count: p)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    finishOutput(Y, batch: n, channels: cout, plane: p)
+                }
+            }
+        }
+    }
+
+    /// Adds the bias and applies the activation in one pass over the output.
+    private func finishOutput(_ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, plane: Int) {
+        guard bias != nil || activation != nil else { return }
+        let b = bias?.value.scalars
+        for s in 0..<batch {
+            for c in 0..<channels {
+                let row = y + (s * channels + c) * plane
+                let add = b?[c] ?? 0
+                if let activation {
+                    for i in 0..<plane { row[i] = activation.apply(row[i] + add) }
+                } else {
+                    for i in 0..<plane { row[i] += add }
+                }
+            }
+        }
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
+                         context: BackwardContext) -> [Tensor?] {
+        let x = inputs[0]
+        let w = try! window(for: x.shape)
+        var gy = outputGradient
+        activation?.backpropagate(&gy, output: output, rule: context.rule)
+        let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
+        let (cg, coutg) = (cin / groups, cout / groups)
+        let (hw, p) = (x.shape[2] * x.shape[3], w.outputHeight * w.outputWidth)
+        let k = cg * kernel.h * kernel.w
+        let wantsWeights = context.computesParameterGradients && weight.isTrainable
+        if context.computesParameterGradients, let bias, bias.isTrainable {
+            gy.scalars.withUnsafeBufferPointer { g in
+                for s in 0..<n {
+                    for c in 0..<cout {
+                        var sum: Float = 0
+                        let row = g.baseAddress! + (s * cout + c) * p
+                        for i in 0..<p { sum += row[i] }
+                        bias.gradient.scalars[c] += sum
+                    }
+                }
+            }
+        }
+        var dx = Tensor(zeros: x.shape)
+        // Weight gradients gather in a local buffer so that a backward pass that does not want
+        // them (saliency, possibly on several threads) never touches the shared parameter.
+        var dWeight = Tensor(zeros: wantsWeights ? weight.value.shape : [1])
+        x.scalars.withUnsafeBufferPointer { xb in
+            weight.value.scalars.withUnsafeBufferPointer { wb in
+                dWeight.scalars.withUnsafeMutableBufferPointer { dwb in
+                    gy.scalars.withUnsafeBufferPointer { gb in
+                        dx.scalars.withUnsafeMutableBufferPointer { dxb in
+                            let (X, Wt, dW, G, dX) = (xb.baseAddress!, wb.baseAddress!, dwb.baseAddress!,
+                                                      gb.baseAddress!, dxb.baseAddress!)
+                            if isDepthwise {
+                                depthwiseBackward(X, Wt, G, dX, wantsWeights ? dW : nil, batch: n, channels: cin,
+                                                  multiplier: coutg, window: w)
+                            } else if isPointwise {
+                                for s in 0..<n {
+                                    for g in 0..<groups {
+                                        let gOff = G + (s * cout + g * coutg) * p
+                                        let xOff = X + (s * cin + g * cg) * hw
+                                        sgemm(transposeA: true, m: cg, n: p, k: coutg, a: Wt + g * coutg * cg, lda: cg,
+                                              b: gOff, ldb: p, c: dX + (s * cin + g * cg) * hw, ldc: hw)
+                                        if wantsWeights {
+                                            sgemm(transposeB: true, m: coutg, n: cg, k: p, a: gOff, lda: p, b: xOff,
+                                                  ldb: hw, beta: 1, c: dW + g * coutg * cg, ldc: cg)
+                                        }
+                                    }
+                                }
+                            } else {
+                                let columns = n * p
+                                context.workspace.withBuffers(k * columns, coutg * columns) { col, gathered in
+                                    for g in 0..<groups {
+                                        for co in 0..<coutg {
+                                            for s in 0..<n {
+                                                (gathered + co * columns + s * p)
+                                                    .update(from: G + (s * cout + g * coutg + co) * p, count: p)
+                                            }
+                                        }
+                                        if wantsWeights {
+                                            for s in 0..<n {
+                                                im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
+                                                       col: col, ld: columns, offset: s * p)
+                                            }
+                                            sgemm(transposeB: true, m: coutg, n: k, k: columns, a: gathered, lda: columns,
+                                                  b: col, ldb: columns, beta: 1, c: dW + g * coutg * k, ldc: k)
+                                        }
+                                        sgemm(transposeA: true, m: k, n: columns, k: coutg, a: Wt + g * coutg * k, lda: k,
+                                              b: gathered, ldb: columns, c: col, ldc: columns)
+                                        for s in 0..<n {
+                                            col2im(col, ld: columns, offset: s * p, channels: cg, window: w,
+                                                   into: dX + (s * cin + g * cg) * hw)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if wantsWeights { weight.gradient.add(dWeight) }
+        return [dx]
+    }
+}

@@ -1,0 +1,90 @@
+/// A fully connected layer, y = x W^T + b, on [N, features] input (trailing dimensions of a
+/// higher-rank input are flattened, as Keras and the JSON format expect). `weight` is
+/// [out, in] as PyTorch and ONNX Gemm with transB store it.
+public final class Dense: Operator {
+    public let kind = "dense"
+    public let weight: Parameter
+    public let bias: Parameter?
+    public var activation: Activation?
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+    public var inFeatures: Int { weight.value.shape[1] }
+    public var outFeatures: Int { weight.value.shape[0] }
+
+    public init(weight: Parameter, bias: Parameter?, activation: Activation? = nil) {
+        precondition(weight.value.rank == 2, "dense weight must be [out, in]")
+        self.weight = weight
+        self.bias = bias
+        self.activation = activation
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        guard inputShapes.count == 1, inputShapes[0].count >= 2 else {
+            throw ShapeError("expects one [N, features] input, got \(inputShapes)")
+        }
+        let features = inputShapes[0].dropFirst().reduce(1, *)
+        guard features == inFeatures else {
+            throw ShapeError("input has \(features) features, weight \(weight.value.shape) expects \(inFeatures)")
+        }
+        return [inputShapes[0][0], outFeatures]
+    }
+
+    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        let n = inputs[0].shape[0]
+        let (din, dout) = (inFeatures, outFeatures)
+        inputs[0].scalars.withUnsafeBufferPointer { x in
+            weight.value.scalars.withUnsafeBufferPointer { w in
+                output.scalars.withUnsafeMutableBufferPointer { y in
+                    sgemm(transposeB: true, m: n, n: dout, k: din, a: x.baseAddress!, lda: din,
+                          b: w.baseAddress!, ldb: din, c: y.baseAddress!, ldc: dout)
+                    guard bias != nil || activation != nil else { return }
+                    let b = bias?.value.scalars
+                    for s in 0..<n {
+                        for o in 0..<dout {
+                            let v = y[s * dout + o] + (b?[o] ?? 0)
+                            y[s * dout + o] = activation?.apply(v) ?? v
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
+                         context: BackwardContext) -> [Tensor?] {
+        let x = inputs[0]
+        let n = x.shape[0]
+        let (din, dout) = (inFeatures, outFeatures)
+        var gy = outputGradient
+        activation?.backpropagate(&gy, output: output, rule: context.rule)
+        var dx = Tensor(zeros: x.shape)
+        gy.scalars.withUnsafeBufferPointer { g in
+            weight.value.scalars.withUnsafeBufferPointer { w in
+                dx.scalars.withUnsafeMutableBufferPointer { d in
+                    sgemm(m: n, n: din, k: dout, a: g.baseAddress!, lda: dout, b: w.baseAddress!, ldb: din,
+                          c: d.baseAddress!, ldc: din)
+                }
+            }
+        }
+        if context.computesParameterGradients {
+            if weight.isTrainable {
+                var dw = Tensor(zeros: weight.value.shape)
+                gy.scalars.withUnsafeBufferPointer { g in
+                    x.scalars.withUnsafeBufferPointer { xs in
+                        dw.scalars.withUnsafeMutableBufferPointer { d in
+                            sgemm(transposeA: true, m: dout, n: din, k: n, a: g.baseAddress!, lda: dout,
+                                  b: xs.baseAddress!, ldb: din, c: d.baseAddress!, ldc: din)
+                        }
+                    }
+                }
+                weight.gradient.add(dw)
+            }
+            if let bias, bias.isTrainable {
+                for s in 0..<n {
+                    for o in 0..<dout { bias.gradient.scalars[o] += gy.scalars[s * dout + o] }
+                }
+            }
+        }
+        return [dx]
+    }
+}

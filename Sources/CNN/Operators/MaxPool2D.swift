@@ -1,0 +1,95 @@
+/// Max pooling over NCHW planes. Padding never wins the max; backward routes each output's
+/// gradient to the first maximum of its window in scan order, as PyTorch does on ties.
+public final class MaxPool2D: Operator {
+    public let kind = "maxpool2d"
+    public let kernel: (h: Int, w: Int)
+    public let stride: (h: Int, w: Int)
+    public let dilation: (h: Int, w: Int)
+    public let padding: Padding
+    public let ceilMode: Bool
+
+    public init(kernel: (Int, Int), stride: (Int, Int)? = nil, dilation: (Int, Int) = (1, 1),
+                padding: Padding = .zero, ceilMode: Bool = false) {
+        self.kernel = kernel
+        self.stride = stride ?? kernel
+        self.dilation = dilation
+        self.padding = padding
+        self.ceilMode = ceilMode
+    }
+
+    func window(for shape: [Int]) throws -> Window {
+        try Window(kernel: kernel, stride: stride, dilation: dilation, padding: padding,
+                   inputHeight: shape[2], inputWidth: shape[3], ceilMode: ceilMode)
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
+        try pooledShape(inputShapes) { try window(for: $0) }
+    }
+
+    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        let w = try! window(for: inputs[0].shape)
+        output.scalars.withUnsafeMutableBufferPointer { y in
+            forEachWindow(inputs[0], w) { plane, out, x in
+                y[out] = x[argmax(x, w, plane: plane, out: out)]
+            }
+        }
+    }
+
+    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
+                         context: BackwardContext) -> [Tensor?] {
+        let w = try! window(for: inputs[0].shape)
+        var dx = Tensor(zeros: inputs[0].shape)
+        dx.scalars.withUnsafeMutableBufferPointer { d in
+            outputGradient.scalars.withUnsafeBufferPointer { g in
+                forEachWindow(inputs[0], w) { plane, out, x in
+                    d[argmax(x, w, plane: plane, out: out)] += g[out]
+                }
+            }
+        }
+        return [dx]
+    }
+
+    /// The flat input index of the window's first maximum. Every window holds at least one
+    /// input pixel, since the output size leaves out windows that lie wholly in padding.
+    @inline(__always)
+    private func argmax(_ x: UnsafeBufferPointer<Float>, _ w: Window, plane: Int, out: Int) -> Int {
+        let area = w.outputHeight * w.outputWidth
+        let oh = (out % area) / w.outputWidth, ow = out % w.outputWidth
+        var best = -1
+        var bestValue = -Float.infinity
+        for i in 0..<w.kernel.h {
+            let ih = oh * w.stride.h - w.padTop + i * w.dilation.h
+            guard ih >= 0 && ih < w.inputHeight else { continue }
+            for j in 0..<w.kernel.w {
+                let iw = ow * w.stride.w - w.padLeft + j * w.dilation.w
+                guard iw >= 0 && iw < w.inputWidth else { continue }
+                let index = plane + ih * w.inputWidth + iw
+                let v = x[index]
+                if best < 0 || v > bestValue || v.isNaN { best = index; bestValue = v }
+            }
+        }
+        return best
+    }
+}
+
+/// Calls `body(planeOffset, outputIndex, input)` for every output of a pooling window.
+func forEachWindow(_ input: Tensor, _ w: Window, _ body: (Int, Int, UnsafeBufferPointer<Float>) -> Void) {
+    let planes = input.shape[0] * input.shape[1]
+    let area = w.outputHeight * w.outputWidth
+    input.scalars.withUnsafeBufferPointer { x in
+        for p in 0..<planes {
+            let plane = p * w.inputHeight * w.inputWidth
+            for o in 0..<area { body(plane, p * area + o, x) }
+        }
+    }
+}
+
+/// The output shape of a 2-D pooling layer over one NCHW input.
+func pooledShape(_ inputShapes: [[Int]], window: ([Int]) throws -> Window) throws -> [Int] {
+    guard inputShapes.count == 1, inputShapes[0].count == 4 else {
+        throw ShapeError("expects one NCHW input, got \(inputShapes)")
+    }
+    let shape = inputShapes[0]
+    let w = try window(shape)
+    return [shape[0], shape[1], w.outputHeight, w.outputWidth]
+}
