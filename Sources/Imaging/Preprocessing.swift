@@ -52,6 +52,18 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         }
     }
 
+    /// The shorter side a JPEG may be reduced to while decoding (TurboJPEG's 1/2, 1/4 and
+    /// 1/8 DCT scaling) without going below the resize target. Pass it to
+    /// `ImageDecoder.decode(_:minimumShorterSide:)` to trade exact agreement with a
+    /// full-size Pillow decode for speed; nil when the steps keep the full resolution.
+    public var minimumDecodedShorterSide: Int? {
+        switch resize {
+        case .shorterSide(let size)?: size
+        case .exact(let width, let height)?, .letterbox(let width, let height, _)?: max(width, height)
+        case nil: nil
+        }
+    }
+
     /// Runs the steps; the values are planar (channel, row, column) and `shape` is [1, C, H, W].
     public func apply(to image: Image) throws -> (values: [Float], shape: [Int]) {
         try validate()
