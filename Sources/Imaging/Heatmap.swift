@@ -2,7 +2,7 @@
 public struct Heatmap: Sendable, Equatable {
     public let width: Int
     public let height: Int
-    public var values: [Float]
+    public let values: [Float]
 
     public init(width: Int, height: Int, values: [Float]) throws {
         guard width > 0, height > 0, width <= 65_535, height <= 65_535 else {

@@ -4,7 +4,7 @@ public struct Image: Sendable, Equatable {
     public let width: Int
     public let height: Int
     public let channels: Int
-    public var pixels: [UInt8]
+    public let pixels: [UInt8]
 
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws {
         guard width > 0, height > 0 else {
@@ -32,5 +32,4 @@ public struct Image: Sendable, Equatable {
     }
 
     public var hasAlpha: Bool { channels == 2 || channels == 4 }
-    public var isGray: Bool { channels <= 2 }
 }
