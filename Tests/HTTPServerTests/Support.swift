@@ -181,25 +181,28 @@ struct SocketFailure: Error, CustomStringConvertible {
     }
 }
 
-/// Runs a command and returns its exit status and standard output.
+/// Runs a command and returns its exit status, standard output and standard error.
 @discardableResult
-func runCommand(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String) {
+func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let output = Pipe()
+    let errors = Pipe()
     process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    let inputPipe = Pipe()
-    if input != nil { process.standardInput = inputPipe }
+    process.standardError = errors
     try process.run()
-    if let input {
-        inputPipe.fileHandleForWriting.write(input)
-        try inputPipe.fileHandleForWriting.close()
+    // stderr is drained on its own thread so that neither pipe can fill up and stall the child.
+    var errorData = Data()
+    let drained = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errorData = errors.fileHandleForReading.readDataToEndOfFile()
+        drained.signal()
     }
     let data = output.fileHandleForReading.readDataToEndOfFile()
+    drained.wait()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
 }
 
 /// python3 from the test environment, else from PATH.
@@ -213,7 +216,7 @@ var python: String {
     return "/usr/bin/env"
 }
 
-func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
+func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String, errors: String) {
     if python == "/usr/bin/env" {
         return try runCommand(python, ["python3", "-c", script] + arguments)
     }
