@@ -173,6 +173,24 @@ final class RawClient {
     }
 }
 
+/// Reads a pipe to its end on another thread.
+final class Pipeline: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        DispatchQueue.global().async { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func result() -> Data {
+        done.wait()
+        return data
+    }
+}
+
 struct SocketFailure: Error, CustomStringConvertible {
     let description: String
 
@@ -193,16 +211,10 @@ func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: 
     process.standardError = errors
     try process.run()
     // stderr is drained on its own thread so that neither pipe can fill up and stall the child.
-    var errorData = Data()
-    let drained = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        drained.signal()
-    }
+    let drained = Pipeline(errors.fileHandleForReading)
     let data = output.fileHandleForReading.readDataToEndOfFile()
-    drained.wait()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: drained.result(), as: UTF8.self))
 }
 
 /// python3 from the test environment, else from PATH.

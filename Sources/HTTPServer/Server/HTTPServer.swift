@@ -133,6 +133,8 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func connectionClosed(_ connection: Connection) {
+        // Before the bookkeeping, so that shutdown() returns only after observers heard of every close.
+        observer?.connectionClosed()
         lock.lock()
         connections[connection.id] = nil
         if acceptingPaused, connections.count < configuration.maxConnections, case .running(let listener) = state {
@@ -141,7 +143,6 @@ public final class HTTPServer: @unchecked Sendable {
         }
         if connections.isEmpty { allClosed?.signal() }
         lock.unlock()
-        observer?.connectionClosed()
     }
 
     /// Stops accepting, lets in-flight requests finish for up to `grace` seconds,
