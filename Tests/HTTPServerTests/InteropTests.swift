@@ -83,15 +83,18 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(viaCurl.output, expected)
     }
 
-    func testIPv6Loopback() throws {
+    private func serverOn(_ host: String) throws -> TestServer {
         var configuration = HTTPServerConfiguration()
-        configuration.host = "::1"
-        let server6: TestServer
+        configuration.host = host
         do {
-            server6 = try TestServer(configuration: configuration, router: makeTestRouter())
+            return try TestServer(configuration: configuration, router: makeTestRouter())
         } catch {
-            throw XCTSkip("no IPv6 loopback here: \(error)")
+            throw XCTSkip("no IPv6 here: \(error)")
         }
+    }
+
+    func testIPv6Loopback() throws {
+        let server6 = try serverOn("::1")
         defer { server6.stop() }
         let client = try RawClient(port: server6.port, host: "::1")
         try client.send("GET /hello HTTP/1.1\r\nHost: [::1]\r\n\r\n")
@@ -99,14 +102,7 @@ final class InteropTests: XCTestCase {
     }
 
     func testDualStackWildcardAcceptsIPv4() throws {
-        var configuration = HTTPServerConfiguration()
-        configuration.host = "::"
-        let server6: TestServer
-        do {
-            server6 = try TestServer(configuration: configuration, router: makeTestRouter())
-        } catch {
-            throw XCTSkip("no IPv6 here: \(error)")
-        }
+        let server6 = try serverOn("::")
         defer { server6.stop() }
         let client = try RawClient(port: server6.port, host: "127.0.0.1")
         try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")

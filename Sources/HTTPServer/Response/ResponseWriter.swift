@@ -35,7 +35,7 @@ struct ResponseWriter {
     let compressionMinimumBytes: Int
 
     func prepare(_ response: HTTPServerResponse, for context: Context, date: String) -> Prepared {
-        var fields = HTTPFields(response.head.headerFields.filter { !Self.connectionFields.contains($0.name) })
+        let fields = HTTPFields(response.head.headerFields.filter { !Self.connectionFields.contains($0.name) })
         let status = response.head.status
         let bodyless = status.code == 204 || status.code == 304 || (100..<200).contains(status.code)
         var keepAlive = context.keepAlive
@@ -44,11 +44,11 @@ struct ResponseWriter {
         var producer: (@Sendable (ResponseBodyWriter) -> Void)?
         var contentLength: Int?
 
+        if response.head.headerFields[.connection].map(listElements)?.contains("close") == true {
+            keepAlive = false
+        }
         switch response.body {
-        case .bytes(var data):
-            if !bodyless, context.acceptsGzip, let compressed = compressIfUseful(data, fields: &fields) {
-                data = compressed
-            }
+        case .bytes(let data):
             contentLength = bodyless ? nil : data.count
             body = context.isHead || bodyless ? Data() : data
         case .stream(let streamProducer):
@@ -78,18 +78,21 @@ struct ResponseWriter {
         return Prepared(head: Array(head.utf8), body: body, framing: framing, keepAlive: keepAlive, producer: producer)
     }
 
-    /// Gzips a compressible body in place of the original, marking the fields.
-    private func compressIfUseful(_ data: Data, fields: inout HTTPFields) -> Data? {
-        guard compressionEnabled, data.count >= compressionMinimumBytes, fields[.contentEncoding] == nil,
+    /// The response with a gzipped body when the client accepts gzip and the
+    /// body is compressible, large enough, and actually shrinks.
+    func compressIfUseful(_ response: HTTPServerResponse, for context: Context) -> HTTPServerResponse {
+        var fields = response.head.headerFields
+        guard compressionEnabled, context.acceptsGzip, case .bytes(let data) = response.body,
+              data.count >= compressionMinimumBytes, fields[.contentEncoding] == nil,
               Gzip.isCompressible(contentType: fields[.contentType]),
-              let compressed = Gzip.compress(data), compressed.count < data.count else { return nil }
+              let compressed = Gzip.compress(data), compressed.count < data.count else { return response }
         fields[.contentEncoding] = "gzip"
         fields.append(HTTPField(name: .vary, value: "Accept-Encoding"))
         // The encoded representation differs, so a strong validator must too.
         if let etag = fields[.eTag], etag.hasSuffix("\"") {
             fields[.eTag] = String(etag.dropLast()) + "-gzip\""
         }
-        return compressed
+        return HTTPServerResponse(head: HTTPResponse(status: response.head.status, headerFields: fields), body: .bytes(compressed))
     }
 
     /// One chunk of a chunked body.

@@ -94,6 +94,7 @@ final class Connection: @unchecked Sendable {
 
     func start() {
         queue.async { [self] in
+            guard !closed else { return }
             let source = DispatchSource.makeReadSource(fileDescriptor: transport.fd, queue: queue)
             source.setEventHandler { [unowned self] in onReadable() }
             source.setCancelHandler { [self] in sourceCancelled() }
@@ -166,7 +167,14 @@ final class Connection: @unchecked Sendable {
 
     private func parseInput() {
         while !closed && !stopReading {
-            if pending.count >= context.configuration.maxPipelinedRequests {
+            // Requests parsed ahead are held in memory, so both their number and
+            // their bodies are bounded before more is read.
+            let queuedBodyBytes = pending.reduce(0) { total, item in
+                if case .request(let request) = item { return total + request.request.body.count }
+                return total
+            }
+            if pending.count >= context.configuration.maxPipelinedRequests
+                || (!pending.isEmpty && queuedBodyBytes >= context.configuration.maxBodyBytes) {
                 suspendReading()
                 break
             }
@@ -289,8 +297,11 @@ final class Connection: @unchecked Sendable {
             switch request.match {
             case .found(let handler, _, _, _):
                 let logger = context.logger
+                let writer = context.responseWriter
                 context.executor.submit { [self] in
-                    let response = Self.run(handler, request.request, logger: logger)
+                    // Compression is CPU work too, so it stays on the handler pool.
+                    let response = writer.compressIfUseful(Self.run(handler, request.request, logger: logger),
+                                                           for: request.context)
                     queue.async { [self] in respond(response, to: request, context: request.context) }
                 }
             case .methodNotAllowed(let allowed):

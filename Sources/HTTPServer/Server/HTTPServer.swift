@@ -70,7 +70,10 @@ public final class HTTPServer: @unchecked Sendable {
                                     isSecure: tlsContext != nil)
         let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
         state = .running(listener)
-        listener.start { [unowned self] fd, peer in accepted(fd, peer: peer, listener: listener) }
+        listener.start { [weak self] fd, peer in
+            guard let self else { return _ = Glibc.close(fd) }
+            accepted(fd, peer: peer, listener: listener)
+        }
         logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(listener.port)",
                                            "tls": "\(tlsContext != nil)"])
     }
