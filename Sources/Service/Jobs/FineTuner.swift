@@ -73,7 +73,7 @@ public final class FineTuner {
     }
 
     /// The parameter groups of a stage: the body's groups, then the head.
-    func parameterGroups(stage: Int) -> [ParameterGroup] {
+    public func parameterGroups(stage: Int) -> [ParameterGroup] {
         let frozen = stage == 1 ? bodyGroups.count : request.frozenGroupsInStage2(groupCount: bodyGroups.count) ?? bodyGroups.count
         let byName = Dictionary(graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var groups = bodyGroups.enumerated().map { index, names in
