@@ -1,5 +1,6 @@
 import CNN
 import Foundation
+import Imaging
 
 /// The steps of a fine-tuning run that the job worker, `salient train --dataset` and the
 /// transfer benchmark share.
@@ -19,6 +20,11 @@ public enum TransferLearning {
             train += indices.dropFirst(min(held, indices.count - 1))
         }
         return (data.batch(train.sorted()), validation.isEmpty ? nil : data.batch(validation.sorted()))
+    }
+
+    /// How a card says to preprocess images for its model.
+    public static func preprocessing(of card: ModelCard) throws -> Preprocessing {
+        try LoadedModel.preprocessing(from: card.preprocessing)
     }
 
     /// The card of a fine-tuned native model: the base architecture with the new head, the
