@@ -3,7 +3,8 @@ public struct ONNXImportOptions {
     /// The graph input that becomes the engine graph's input; by default the first graph input
     /// that is neither an initializer nor listed in `constantInputs`.
     public var inputName: String?
-    /// The graph output that becomes the engine graph's output; by default the first.
+    /// The tensor that becomes the engine graph's output: by default the first graph output;
+    /// any node output may be named (logits before a final Softmax, features for a new head).
     public var outputName: String?
     /// Values for further graph inputs, folded in as constants (the engine graph has one input).
     public var constantInputs: [String: ONNXTensor]

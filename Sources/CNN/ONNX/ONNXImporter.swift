@@ -90,8 +90,9 @@ struct ONNXGraphImport {
         guard let outputName = options.outputName ?? graph.output.first?.name else {
             throw ONNXError(nil, "the graph has no output")
         }
-        guard graph.output.contains(where: { $0.name == outputName }) else {
-            throw ONNXError(outputName, "not an output of the graph")
+        guard graph.output.contains(where: { $0.name == outputName })
+            || graph.node.contains(where: { $0.output.contains(outputName) }) else {
+            throw ONNXError(outputName, "neither a graph output nor a node output")
         }
         let output = try builder.value(outputName, at: outputName)
         let outputNode = builder.nodeName(for: output, hint: outputName)

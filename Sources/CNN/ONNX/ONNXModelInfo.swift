@@ -1,5 +1,11 @@
 /// A model's declared interface, for inspection and for callers that must supply inputs.
 public struct ONNXModelInfo: Sendable {
+    public struct Node: Sendable {
+        public let operatorType: String
+        public let inputs: [String]
+        public let outputs: [String]
+    }
+
     /// Graph inputs that are not initializers, in declaration order.
     public let inputs: [String]
     /// Each input's element type as ONNX names it ("float", "int64", "bool", ...).
@@ -9,6 +15,8 @@ public struct ONNXModelInfo: Sendable {
     public let outputElementTypes: [String]
     /// Operator types in first-use order.
     public let operatorTypes: [String]
+    /// Every node in file order.
+    public let nodes: [Node]
     /// The default-domain opset, nil when the model imports none.
     public let opset: Int?
 
@@ -19,6 +27,7 @@ public struct ONNXModelInfo: Sendable {
         inputElementTypes = runtimeInputs.map(Self.elementType)
         outputs = model.graph.output.map(\.name)
         outputElementTypes = model.graph.output.map(Self.elementType)
+        nodes = model.graph.node.map { Node(operatorType: $0.opType, inputs: $0.input, outputs: $0.output) }
         var seen = Set<String>()
         operatorTypes = model.graph.node.map(\.opType).filter { seen.insert($0).inserted }
         opset = model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) }
