@@ -7,7 +7,7 @@ public enum ONNXExporter {
     public static let opset = 17
 
     public static func export(_ graph: Graph) throws -> Data {
-        var writer = ONNXExportWriter(graph: graph)
+        var writer = try ONNXExportWriter(graph: graph)
         for node in graph.nodes { try writer.emit(node) }
         var model = Onnx_ModelProto()
         model.irVersion = 8
@@ -15,7 +15,7 @@ public enum ONNXExporter {
         var opset = Onnx_OperatorSetIdProto()
         opset.version = Int64(self.opset)
         model.opsetImport = [opset]
-        model.graph = writer.finish()
+        model.graph = try writer.finish()
         return try model.serializedData()
     }
 }
@@ -28,31 +28,31 @@ struct ONNXExportWriter {
     private var parameterNames: [ObjectIdentifier: String] = [:]
     private let shapes: [String: [Int]]
 
-    init(graph: Graph) {
+    init(graph: Graph) throws {
         self.graph = graph
         usedNames = Set([graph.inputName] + graph.nodes.map(\.name))
-        shapes = (try? graph.shapes(batch: 1)) ?? [:]
+        shapes = try graph.shapes(batch: 1)
         proto.name = graph.name
-        proto.input = [Self.valueInfo(graph.inputName, shape: graph.inputShape, batched: true)]
+        proto.input = [Self.valueInfo(graph.inputName, shape: [nil] + graph.inputShape)]
     }
 
-    func finish() -> Onnx_GraphProto {
+    func finish() throws -> Onnx_GraphProto {
         var proto = proto
-        proto.output = [Self.valueInfo(graph.outputName, shape: nil, batched: true)]
+        // Dimensions that follow the batch size are written as the symbol N.
+        let other = try graph.shapes(batch: 2)[graph.outputName] ?? []
+        let shape = (shapes[graph.outputName] ?? []).enumerated().map { i, d in i < other.count && other[i] != d ? nil : d }
+        proto.output = [Self.valueInfo(graph.outputName, shape: shape)]
         return proto
     }
 
-    private static func valueInfo(_ name: String, shape: [Int]?, batched: Bool) -> Onnx_ValueInfoProto {
+    /// A float tensor's declaration; nil dimensions are the batch symbol N.
+    private static func valueInfo(_ name: String, shape: [Int?]) -> Onnx_ValueInfoProto {
         var tensorType = Onnx_TypeProto.Tensor()
         tensorType.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        if let shape {
-            var batch = Onnx_TensorShapeProto.Dimension()
-            batch.dimParam = "N"
-            tensorType.shape.dim = [batch] + shape.map { d in
-                var dim = Onnx_TensorShapeProto.Dimension()
-                dim.dimValue = Int64(d)
-                return dim
-            }
+        tensorType.shape.dim = shape.map { d in
+            var dim = Onnx_TensorShapeProto.Dimension()
+            if let d { dim.dimValue = Int64(d) } else { dim.dimParam = "N" }
+            return dim
         }
         var info = Onnx_ValueInfoProto()
         info.name = name

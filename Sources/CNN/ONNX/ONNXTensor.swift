@@ -41,6 +41,11 @@ public struct ONNXTensor: Equatable, Sendable {
         try self.init(serializedData: Data(contentsOf: url))
     }
 
+    /// The tensor as a serialized `TensorProto`.
+    public func serializedData() throws -> Data {
+        try proto.serializedData()
+    }
+
     public var count: Int { shape.reduce(1, *) }
 
     public var isInteger: Bool {
