@@ -134,7 +134,7 @@ struct ONNXGraphImport {
         }
         guard let first = runtime.first else { throw ONNXError(nil, "the graph has no runtime input") }
         if runtime.count > 1 {
-            let rest = runtime.dropFirst().map(\.name).joined(separator: ", ")
+            let rest = runtime.dropFirst().map { "'\($0.name)'" }.joined(separator: ", ")
             throw ONNXError(first.name, "the graph has further runtime inputs (\(rest)); the engine takes one, so supply the others as constant inputs")
         }
         return first
