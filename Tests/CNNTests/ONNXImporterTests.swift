@@ -115,3 +115,73 @@ final class ONNXImporterTests: XCTestCase {
         XCTAssertGreaterThan(conv.weight.gradient.scalars.map(abs).max() ?? 0, 0)
     }
 }
+
+/// TensorProto decoding: raw and typed storage, float32, float16 and int64.
+final class ONNXTensorTests: XCTestCase {
+    private func tensorProto(dims: [Int], type: UInt64, build: (inout ProtoBytes) -> Void) -> Data {
+        var t = ProtoBytes()
+        dims.forEach { t.varint(1, UInt64($0)) }
+        t.varint(2, type)
+        build(&t)
+        t.string(8, "t")
+        return Data(t.bytes)
+    }
+
+    func testFloat32RawAndTyped() throws {
+        let raw = tensorProto(dims: [2], type: 1) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = [Float(1.5), -2].withUnsafeBytes { Array($0) }
+            t.message(9, bytes)
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: raw).tensor.scalars, [1.5, -2])
+        let typed = tensorProto(dims: [1, 2], type: 1) { t in
+            for v in [Float(3), 4] { t.fixed32(4, v.bitPattern) }
+        }
+        let tensor = try ONNXTensor(serializedData: typed)
+        XCTAssertEqual(tensor.shape, [1, 2])
+        XCTAssertEqual(tensor.tensor.scalars, [3, 4])
+    }
+
+    func testFloat16RawAndTyped() throws {
+        let halves: [Float16] = [1, -0.5, 65504]
+        let raw = tensorProto(dims: [3], type: 10) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = halves.withUnsafeBytes { Array($0) }
+            t.message(9, bytes)
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: raw).tensor.scalars, [1, -0.5, 65504])
+        let typed = tensorProto(dims: [3], type: 10) { t in
+            halves.forEach { t.varint(5, UInt64($0.bitPattern)) }
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: typed).tensor.scalars, [1, -0.5, 65504])
+    }
+
+    func testInt64RawAndTyped() throws {
+        let raw = tensorProto(dims: [2], type: 7) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = [Int64(-3), 1 << 40].withUnsafeBytes { Array($0) }
+            t.message(9, bytes)
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: raw).elements, .int64([-3, 1 << 40]))
+        let typed = tensorProto(dims: [2], type: 7) { t in
+            [Int64(7), -1].forEach { t.varint(7, UInt64(bitPattern: $0)) }
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: typed).elements, .int64([7, -1]))
+    }
+
+    func testSizeMismatchAndUnsupportedTypesAreErrors() throws {
+        let short = tensorProto(dims: [3], type: 1) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = [0, 0, 0, 0]
+            t.message(9, bytes)
+        }
+        XCTAssertThrowsError(try ONNXTensor(serializedData: short)) { XCTAssertTrue("\($0)".contains("12"), "\($0)") }
+        XCTAssertThrowsError(try ONNXTensor(serializedData: tensorProto(dims: [1], type: 8) { $0.string(6, "x") }))
+        XCTAssertThrowsError(try ONNXTensor(serializedData: tensorProto(dims: [1 << 40], type: 1) { _ in }))
+    }
+
+    func testSerializedDataRoundTrips() throws {
+        let tensor = ONNXTensor(name: "w", Tensor(shape: [2, 2], scalars: [1, 2, 3, 4]))
+        XCTAssertEqual(try ONNXTensor(serializedData: tensor.serializedData()), tensor)
+    }
+}

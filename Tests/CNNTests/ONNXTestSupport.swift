@@ -153,6 +153,11 @@ struct ProtoBytes {
         raw(value)
     }
 
+    mutating func fixed32(_ field: Int, _ value: UInt32) {
+        raw(UInt64(field << 3 | 5))
+        bytes += withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
+
     mutating func string(_ field: Int, _ value: String) {
         raw(UInt64(field << 3 | 2))
         raw(UInt64(value.utf8.count))

@@ -96,7 +96,9 @@ final class ONNXGraphBuilder {
         } catch let error as ShapeError {
             throw ONNXError(location, "\(op.kind) on \(shapes): \(error.reason)")
         }
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw ONNXError(location, "\(op.kind) gives shape \(shape)") }
+        guard shape.allSatisfy({ $0 >= 0 }), ONNXTensor.elementCount(shape) != nil else {
+            throw ONNXError(location, "\(op.kind) gives shape \(shape), which is invalid or too large")
+        }
         let constants = inputs.compactMap(\.constant)
         if !inputs.isEmpty, constants.count == inputs.count {
             return .constant(try fold(op, constants, shape: shape, name: name, at: location,

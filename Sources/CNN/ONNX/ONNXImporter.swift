@@ -98,10 +98,24 @@ struct ONNXGraphImport {
         let outputNode = builder.nodeName(for: output, hint: outputName)
         do {
             return try Graph(name: graph.name.isEmpty ? "onnx" : graph.name, inputName: input.name,
-                             inputShape: graphInputShape, nodes: builder.nodes, outputName: outputNode)
+                             inputShape: graphInputShape, nodes: Self.pruned(builder.nodes, keeping: outputNode),
+                             outputName: outputNode)
         } catch let error as GraphError {
             throw ONNXError(error.node, error.reason)
         }
+    }
+
+    /// The nodes the output depends on: other graph outputs, and the Softmax after chosen
+    /// logits, are not computed.
+    static func pruned(_ nodes: [Node], keeping output: String) -> [Node] {
+        let byName = Dictionary(nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var needed: Set<String> = []
+        var pending = [output]
+        while let name = pending.popLast() {
+            guard needed.insert(name).inserted, let node = byName[name] else { continue }
+            pending += node.inputs
+        }
+        return nodes.filter { needed.contains($0.name) }
     }
 
     private func defaultOpset() throws -> Int {

@@ -44,6 +44,10 @@ extension ONNXGraphBuilder {
     /// the reshape, it is written as 0 ("copy") so the graph keeps a free batch axis.
     func reshape(_ value: ONNXValue, to shape: [Int], keepsLeadingAxis: Bool, for reader: ONNXNodeReader,
                  suffix: String = "") throws -> ONNXValue {
+        // Bound the target before the engine multiplies it out.
+        guard shape.allSatisfy({ $0 >= -1 }), ONNXTensor.elementCount(shape.map { max($0, 1) }) != nil else {
+            throw reader.error("invalid reshape target \(shape)")
+        }
         var target = shape
         if leadingAxisIsBatch, keepsLeadingAxis, !target.isEmpty, !value.shape.isEmpty { target[0] = 0 }
         return try apply(Reshape(target), [value], for: reader, suffix: suffix)

@@ -47,7 +47,7 @@ extension ONNXOperatorSet {
     /// that generate their weights this way.
     private static func constantOfShape(_ r: ONNXNodeReader, _ b: ONNXGraphBuilder) throws -> [ONNXValue] {
         guard let shape = try b.constantIntegers(r, 0, "the shape") else { throw r.error("the shape is missing") }
-        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, { $0.multipliedReportingOverflow(by: $1).partialValue }) < 1 << 30 else {
+        guard ONNXTensor.elementCount(shape) != nil else {
             throw r.error("invalid shape \(shape)")
         }
         let index = b.constantOfShapeCount
@@ -168,7 +168,7 @@ extension ONNXOperatorSet {
             let chunk = (dim + parts - 1) / parts
             sizes = (0..<parts).map { max(0, min(chunk, dim - $0 * chunk)) }
         }
-        guard let sizes, sizes.count == outputs, sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == dim else {
+        guard let sizes, sizes.count == outputs, sizes.allSatisfy({ $0 >= 0 && $0 <= dim }), sizes.reduce(0, +) == dim else {
             throw r.error("split sizes do not fit \(outputs) outputs over an axis of \(dim)")
         }
         var start = 0
@@ -207,7 +207,9 @@ extension ONNXOperatorSet {
             }
             if let a = try b.constantIntegers(r, 3, "axes") { axes = try a.map { try normalizedAxis($0, rank: rank, r) } }
         }
-        guard pads.count == 2 * axes.count else { throw r.error("\(pads.count) pads for \(axes.count) axes") }
+        guard pads.count == 2 * axes.count, pads.allSatisfy({ abs($0) <= ONNXTensor.maximumCount }) else {
+            throw r.error("pads \(pads) do not fit \(axes.count) axes")
+        }
         var before = [Int](repeating: 0, count: rank), after = before
         for (i, axis) in axes.enumerated() {
             before[axis] = pads[i]

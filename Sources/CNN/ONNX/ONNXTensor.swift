@@ -91,11 +91,7 @@ extension ONNXTensor {
             throw ONNXError(name, "invalid dimensions \(proto.dims)")
         }
         let shape = proto.dims.map { Int($0) }
-        let (count, overflow) = shape.reduce((1, false)) { acc, d in
-            let r = acc.0.multipliedReportingOverflow(by: d)
-            return (r.partialValue, acc.1 || r.overflow)
-        }
-        guard !overflow, count < 1 << 31 else { throw ONNXError(name, "tensor of shape \(shape) is too large") }
+        guard let count = Self.elementCount(shape) else { throw ONNXError(name, "tensor of shape \(shape) is too large") }
         guard let type = Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)) else {
             throw ONNXError(name, "unknown data type \(proto.dataType)")
         }
@@ -122,6 +118,21 @@ extension ONNXTensor {
             throw ONNXError(name, "data type \(type) is not supported")
         }
         self.init(name: name, shape: shape, elements: elements)
+    }
+
+    /// The largest tensor the importer materializes: 2^28 floats (1 GiB), above VGG's biggest weight.
+    static let maximumCount = 1 << 28
+
+    /// The element count of a shape, nil when it overflows or exceeds `maximumCount`.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var count = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= maximumCount else { return nil }
+            count = product
+        }
+        return count
     }
 
     /// Decodes little-endian raw bytes of width `Bits`, or takes the typed field.

@@ -38,8 +38,9 @@ public final class Slice: Operator {
             }
             let axis = rawAxis < 0 ? rawAxis + shape.count : rawAxis
             guard seen.insert(axis).inserted else { throw ShapeError("axis \(axis) is sliced twice") }
-            let step = steps[i]
-            guard step != 0 else { throw ShapeError("step 0 on axis \(axis)") }
+            guard steps[i] != 0 else { throw ShapeError("step 0 on axis \(axis)") }
+            // Any step longer than the axis takes one element; bounding it keeps the arithmetic exact.
+            let step = max(min(steps[i], Int(Int32.max)), -Int(Int32.max))
             let dim = shape[axis]
             var start = starts[i] < 0 ? starts[i].addingReportingOverflow(dim).partialValue : starts[i]
             var end = ends[i] < 0 ? ends[i].addingReportingOverflow(dim).partialValue : ends[i]
