@@ -37,10 +37,11 @@ let package = Package(
             "CNN", "Imaging", "HTTPServer", "COpenSSL",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], resources: [.copy("Resources/models")]),
         .executableTarget(name: "salient", dependencies: [
             "Service", "CNN", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: optimize),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),

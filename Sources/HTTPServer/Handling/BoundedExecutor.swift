@@ -1,0 +1,55 @@
+import Dispatch
+import Foundation
+
+/// Runs at most `width` jobs at a time on Dispatch's global pool; the rest wait
+/// in FIFO order without holding a thread, so a burst of requests cannot make
+/// Dispatch spawn a thread per blocked handler.
+final class BoundedExecutor: @unchecked Sendable {
+    private let width: Int
+    private let lock = NSLock()
+    private var waiting: [@Sendable () -> Void] = []
+    private var waitingHead = 0
+    private var running = 0
+    private let queue = DispatchQueue.global(qos: .userInitiated)
+
+    init(width: Int) {
+        precondition(width > 0, "An executor needs at least one slot")
+        self.width = width
+    }
+
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        lock.lock()
+        guard running < width else {
+            waiting.append(job)
+            lock.unlock()
+            return
+        }
+        running += 1
+        lock.unlock()
+        start(job)
+    }
+
+    private func start(_ job: @escaping @Sendable () -> Void) {
+        queue.async { [self] in
+            job()
+            jobFinished()
+        }
+    }
+
+    private func jobFinished() {
+        lock.lock()
+        guard waitingHead < waiting.count else {
+            running -= 1
+            lock.unlock()
+            return
+        }
+        let next = waiting[waitingHead]
+        waitingHead += 1
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        }
+        lock.unlock()
+        start(next)
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// Request counters and a latency histogram per route, rendered in the
+/// Prometheus text exposition format. Pass it as the server's observer.
+public final class HTTPMetrics: HTTPServerObserver, @unchecked Sendable {
+    private struct Key: Hashable {
+        var method: String
+        var route: String
+        var status: Int
+    }
+
+    private struct Histogram {
+        var buckets: [Int]
+        var count = 0
+        var sum = 0.0
+    }
+
+    /// Upper bounds in seconds, spanning a cached static file to a slow inference.
+    public let bucketBounds: [Double]
+    private let lock = NSLock()
+    private var requests: [Key: Int] = [:]
+    private var bytes: [Key: Int] = [:]
+    private var latency: [String: Histogram] = [:]
+    private var openConnections = 0
+    private var acceptedConnections = 0
+
+    public init(bucketBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]) {
+        self.bucketBounds = bucketBounds.sorted()
+    }
+
+    public func requestCompleted(_ record: HTTPAccessRecord) {
+        // Unmatched paths share one label so that scanners cannot explode the series count.
+        let route = record.route ?? "unmatched"
+        let key = Key(method: record.method, route: route, status: record.status)
+        lock.lock()
+        defer { lock.unlock() }
+        requests[key, default: 0] += 1
+        bytes[key, default: 0] += record.bodyBytes
+        var histogram = latency[route] ?? Histogram(buckets: Array(repeating: 0, count: bucketBounds.count))
+        if let bucket = bucketBounds.firstIndex(where: { record.duration <= $0 }) {
+            histogram.buckets[bucket] += 1
+        }
+        histogram.count += 1
+        histogram.sum += record.duration
+        latency[route] = histogram
+    }
+
+    public func connectionOpened() {
+        lock.lock()
+        openConnections += 1
+        acceptedConnections += 1
+        lock.unlock()
+    }
+
+    public func connectionClosed() {
+        lock.lock()
+        openConnections -= 1
+        lock.unlock()
+    }
+
+    /// The number of requests answered with `status` on `route` (any method when nil).
+    public func requestCount(route: String? = nil, status: Int? = nil) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return requests.filter { (route == nil || $0.key.route == route) && (status == nil || $0.key.status == status) }
+            .values.reduce(0, +)
+    }
+
+    public func prometheusText(prefix: String = "http") -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        var lines: [String] = []
+        lines.append("# HELP \(prefix)_requests_total Requests answered, by method, route and status.")
+        lines.append("# TYPE \(prefix)_requests_total counter")
+        for (key, count) in requests.sorted(by: { "\($0.key)" < "\($1.key)" }) {
+            lines.append("\(prefix)_requests_total{\(labels(key))} \(count)")
+        }
+        lines.append("# HELP \(prefix)_response_body_bytes_total Response body bytes sent.")
+        lines.append("# TYPE \(prefix)_response_body_bytes_total counter")
+        for (key, count) in bytes.sorted(by: { "\($0.key)" < "\($1.key)" }) {
+            lines.append("\(prefix)_response_body_bytes_total{\(labels(key))} \(count)")
+        }
+        lines.append("# HELP \(prefix)_request_duration_seconds Time from request head to last response byte.")
+        lines.append("# TYPE \(prefix)_request_duration_seconds histogram")
+        for (route, histogram) in latency.sorted(by: { $0.key < $1.key }) {
+            let label = "route=\"\(escape(route))\""
+            var cumulative = 0
+            for (bound, count) in zip(bucketBounds, histogram.buckets) {
+                cumulative += count
+                lines.append("\(prefix)_request_duration_seconds_bucket{\(label),le=\"\(bound)\"} \(cumulative)")
+            }
+            lines.append("\(prefix)_request_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)")
+            lines.append("\(prefix)_request_duration_seconds_sum{\(label)} \(histogram.sum)")
+            lines.append("\(prefix)_request_duration_seconds_count{\(label)} \(histogram.count)")
+        }
+        lines.append("# HELP \(prefix)_connections_open Connections currently open.")
+        lines.append("# TYPE \(prefix)_connections_open gauge")
+        lines.append("\(prefix)_connections_open \(openConnections)")
+        lines.append("# HELP \(prefix)_connections_total Connections accepted.")
+        lines.append("# TYPE \(prefix)_connections_total counter")
+        lines.append("\(prefix)_connections_total \(acceptedConnections)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func labels(_ key: Key) -> String {
+        "method=\"\(escape(key.method))\",route=\"\(escape(key.route))\",status=\"\(key.status)\""
+    }
+
+    private func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,561 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Foundation
+import HTTPTypes
+import Logging
+
+/// One client connection: reads and parses requests, hands them to the handler
+/// pool one at a time, and writes the responses in request order.
+///
+/// Everything mutable is touched only on `queue`, a serial queue per connection;
+/// handlers and stream producers reach it through `queue.async`.
+final class Connection: @unchecked Sendable {
+    /// A request ready to be answered, or a refusal to send in its place.
+    private enum Pending {
+        case request(Incoming)
+        case refusal(HTTPError, Incoming?)
+    }
+
+    /// A request from its head until it is answered.
+    private struct Incoming {
+        var request: HTTPServerRequest
+        var match: Router.Match
+        var context: ResponseWriter.Context
+        var startedAt: DispatchTime
+    }
+
+    /// The response being written.
+    private struct Outgoing {
+        var method: String
+        var path: String
+        var route: String?
+        var status: Int
+        var startedAt: DispatchTime
+        var bodyBytes: Int
+        var keepAlive: Bool
+        var framing: ResponseWriter.Framing
+        var streamID: Int?
+        var stream: ResponseBodyWriter?
+        /// True once every byte of the response is in `output`.
+        var fullyQueued: Bool
+    }
+
+    private static let readChunkBytes = 64 * 1024
+    /// Bytes read per wake-up before yielding the queue to other work.
+    private static let readBudgetBytes = 1024 * 1024
+    private static let lingerSeconds = 2.0
+
+    let id: Int
+    private let transport: Transport
+    private let context: ConnectionContext
+    private let queue: DispatchQueue
+    private let remoteAddress: String
+    private let onClose: @Sendable (Connection) -> Void
+    private var parser: HTTPRequestParser
+    private var readSource: DispatchSourceRead?
+    private var readSuspended = false
+    private var writeSource: DispatchSourceWrite?
+    private var writeSuspended = true
+    private let timer: DispatchSourceTimer
+    private var deadline: DispatchTime?
+    private var output = Data()
+    private var outputOffset = 0
+    private var pending: [Pending] = []
+    private var incoming: Incoming?
+    private var outgoing: Outgoing?
+    /// A handler is running or a response is being written.
+    private var busy = false
+    /// Parsing stopped for good: a request was refused.
+    private var stopReading = false
+    private var peerClosed = false
+    private var draining = false
+    private var lingering = false
+    private var closed = false
+    private var requestsServed = 0
+    private var nextStreamID = 0
+    private var headStartedAt: DispatchTime?
+    private var lastActivity = DispatchTime.now()
+
+    init(id: Int, transport: Transport, remoteAddress: String, context: ConnectionContext,
+         onClose: @escaping @Sendable (Connection) -> Void) {
+        self.id = id
+        self.transport = transport
+        self.remoteAddress = remoteAddress
+        self.context = context
+        self.onClose = onClose
+        self.parser = HTTPRequestParser(limits: context.configuration.parserLimits)
+        self.queue = DispatchQueue(label: "http.connection.\(id)")
+        self.timer = DispatchSource.makeTimerSource(queue: queue)
+    }
+
+    func start() {
+        queue.async { [self] in
+            guard !closed else { return }
+            let source = DispatchSource.makeReadSource(fileDescriptor: transport.fd, queue: queue)
+            source.setEventHandler { [unowned self] in onReadable() }
+            source.setCancelHandler { [self] in sourceCancelled() }
+            readSource = source
+            source.resume()
+            timer.setEventHandler { [unowned self] in onTimer() }
+            timer.resume()
+            updateTimer()
+        }
+    }
+
+    /// Stops taking new requests: an idle connection closes now, a busy one after
+    /// its current response.
+    func drain() {
+        queue.async { [self] in
+            draining = true
+            if !busy && pending.isEmpty && !parser.isMidRequest { return close() }
+            // A stream may never end by itself; end it cleanly so the client sees a complete body.
+            if let stream = outgoing?.stream, let streamID = outgoing?.streamID {
+                DispatchQueue.global().async { stream.connectionClosed() }
+                streamFinish(streamID: streamID)
+            }
+        }
+    }
+
+    func forceClose() {
+        queue.async { [self] in close() }
+    }
+
+    // MARK: Reading
+
+    private func onReadable() {
+        guard !closed else { return }
+        var total = 0
+        readLoop: while total < Self.readBudgetBytes {
+            let result = withUnsafeTemporaryAllocation(byteCount: Self.readChunkBytes, alignment: 16) { buffer -> IOResult in
+                let result = transport.read(into: buffer)
+                if case .transferred(let count) = result, !lingering {
+                    parser.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                }
+                return result
+            }
+            switch result {
+            case .transferred(let count):
+                total += count
+            case .wouldBlock:
+                break readLoop
+            case .closed:
+                peerClosed = true
+                break readLoop
+            case .failed:
+                close()
+                return
+            }
+        }
+        if lingering {
+            if peerClosed { close() }
+            return
+        }
+        if total > 0 { lastActivity = .now() }
+        parseInput()
+        if peerClosed {
+            peerDidClose()
+        } else if total >= Self.readBudgetBytes && !readSuspended {
+            // TLS may hold decrypted bytes that no socket event will announce.
+            queue.async { [self] in onReadable() }
+        }
+        updateTimer()
+    }
+
+    private func parseInput() {
+        while !closed && !stopReading {
+            // Requests parsed ahead are held in memory, so both their number and
+            // their bodies are bounded before more is read.
+            let queuedBodyBytes = pending.reduce(0) { total, item in
+                if case .request(let request) = item { return total + request.request.body.count }
+                return total
+            }
+            if pending.count >= context.configuration.maxPipelinedRequests
+                || (!pending.isEmpty && queuedBodyBytes >= context.configuration.maxBodyBytes) {
+                suspendReading()
+                break
+            }
+            let event: HTTPRequestParser.Event?
+            do {
+                event = try parser.next()
+            } catch {
+                refuse(HTTPError((error as? HTTPParseError) ?? .malformedRequestLine))
+                break
+            }
+            guard let event else { break }
+            switch event {
+            case .head(let head):
+                headStartedAt = nil
+                beginRequest(head)
+            case .body(let bytes):
+                incoming?.request.body.append(contentsOf: bytes)
+            case .end:
+                if let request = incoming { pending.append(.request(request)) }
+                incoming = nil
+            }
+        }
+        if parser.isReadingHead && headStartedAt == nil && !stopReading { headStartedAt = .now() }
+        startNext()
+    }
+
+    private func beginRequest(_ head: HTTPRequestHead) {
+        let configuration = context.configuration
+        guard let method = HTTPRequest.Method(head.method),
+              let (path, query) = Self.splitTarget(head.target, method: method) else {
+            return refuse(HTTPError(HTTPParseError.malformedRequestLine))
+        }
+        var fields = HTTPFields()
+        fields.reserveCapacity(head.fields.count)
+        for field in head.fields {
+            guard let name = HTTPField.Name(field.name) else { return refuse(HTTPError(HTTPParseError.invalidHeaderField)) }
+            fields.append(HTTPField(name: name, value: field.value))
+        }
+        let head1 = HTTPRequest(method: method, scheme: context.isSecure ? "https" : "http",
+                                authority: head.values(named: "host").first, path: head.target, headerFields: fields)
+        let match = path == "*" ? Router.Match.notFound : context.router.match(method: method, path: path)
+        var parameters: [String: String] = [:]
+        var route: String?
+        var bodyLimit = configuration.maxBodyBytes
+        if case .found(_, let found, let pattern, let limit) = match {
+            parameters = found
+            route = pattern
+            bodyLimit = limit ?? bodyLimit
+        }
+        parser.bodyLimit = bodyLimit
+        let responseContext = ResponseWriter.Context(isHead: method == .head, minorVersion: head.minorVersion,
+                                                     keepAlive: head.keepAlive,
+                                                     acceptsGzip: Gzip.isAccepted(by: fields[.acceptEncoding]))
+        var request = HTTPServerRequest(head: head1, path: path, query: query, pathParameters: parameters,
+                                        route: route, remoteAddress: remoteAddress)
+        if case .length(let length) = head.framing {
+            if length > bodyLimit {
+                // The parser refuses it next; a 100 Continue would invite the body.
+                incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
+                return
+            }
+            request.body.reserveCapacity(length)
+        }
+        incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
+        // A 100 Continue cannot overtake responses still owed to earlier requests;
+        // the client then sends the body after its own timeout, as RFC 9110 allows.
+        if head.expectsContinue && head.framing != .none && !busy && pending.isEmpty {
+            output.append(contentsOf: Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            flush()
+        }
+    }
+
+    /// The path and query of origin-form, absolute-form, and asterisk-form targets.
+    static func splitTarget(_ target: String, method: HTTPRequest.Method) -> (String, String?)? {
+        if target == "*" { return method == .options ? ("*", nil) : nil }
+        var pathAndQuery = Substring(target)
+        if !target.hasPrefix("/") {
+            let lowered = target.lowercased()
+            guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"),
+                  let schemeEnd = target.range(of: "://")?.upperBound else { return nil }
+            let afterScheme = target[schemeEnd...]
+            guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return ("/", nil) }
+            pathAndQuery = afterScheme[slash...]
+            if pathAndQuery.hasPrefix("?") { pathAndQuery = "/" + pathAndQuery }
+        }
+        guard let mark = pathAndQuery.firstIndex(of: "?") else { return (String(pathAndQuery), nil) }
+        return (String(pathAndQuery[..<mark]), String(pathAndQuery[pathAndQuery.index(after: mark)...]))
+    }
+
+    /// Queues a refusal after the responses already owed, and stops parsing: the
+    /// framing of whatever follows can no longer be trusted.
+    private func refuse(_ error: HTTPError) {
+        pending.append(.refusal(error, incoming))
+        incoming = nil
+        stopReading = true
+        headStartedAt = nil
+        suspendReading()
+    }
+
+    private func peerDidClose() {
+        suspendReading()
+        if outgoing?.stream != nil || (!busy && pending.isEmpty) {
+            close()
+        }
+    }
+
+    // MARK: Answering
+
+    private func startNext() {
+        guard !closed, !busy, !pending.isEmpty else { return }
+        let item = pending.removeFirst()
+        busy = true
+        switch item {
+        case .refusal(let error, let request):
+            var responseContext = request?.context ?? ResponseWriter.Context(isHead: false, minorVersion: 1,
+                                                                              keepAlive: false, acceptsGzip: false)
+            responseContext.keepAlive = false
+            respond(error.response, to: request, context: responseContext)
+        case .request(let request):
+            switch request.match {
+            case .found(let handler, _, _, _):
+                let logger = context.logger
+                let writer = context.responseWriter
+                context.executor.submit { [self] in
+                    // Compression is CPU work too, so it stays on the handler pool.
+                    let response = writer.compressIfUseful(Self.run(handler, request.request, logger: logger),
+                                                           for: request.context)
+                    queue.async { [self] in respond(response, to: request, context: request.context) }
+                }
+            case .methodNotAllowed(let allowed):
+                let allow = allowed.map(\.rawValue).joined(separator: ", ")
+                let response: HTTPServerResponse
+                if request.request.method == .options {
+                    response = HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
+                } else {
+                    response = HTTPError(.methodNotAllowed, code: "method_not_allowed",
+                                         message: "\(request.request.method.rawValue) is not allowed here; use \(allow).",
+                                         headerFields: [.allow: allow]).response
+                }
+                respond(response, to: request, context: request.context)
+            case .notFound:
+                let response = request.request.path == "*"
+                    ? HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
+                    : HTTPError(.notFound, code: "not_found", message: "No resource at \(request.request.path).").response
+                respond(response, to: request, context: request.context)
+            case .invalidPath:
+                respond(HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response,
+                        to: request, context: request.context)
+            }
+        }
+    }
+
+    private static func run(_ handler: HTTPHandler, _ request: HTTPServerRequest, logger: Logger) -> HTTPServerResponse {
+        do {
+            return try handler(request)
+        } catch let error as HTTPError {
+            return error.response
+        } catch {
+            logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
+            return HTTPError(.internalServerError, code: "internal_error",
+                             message: "The server failed to handle the request.").response
+        }
+    }
+
+    private func respond(_ response: HTTPServerResponse, to request: Incoming?, context responseContext: ResponseWriter.Context) {
+        guard !closed else { return }
+        var responseContext = responseContext
+        if draining { responseContext.keepAlive = false }
+        let prepared = context.responseWriter.prepare(response, for: responseContext, date: context.date.now)
+        var current = Outgoing(method: request?.request.method.rawValue ?? "-", path: request?.request.path ?? "-",
+                               route: request?.request.route, status: response.status.code,
+                               startedAt: request?.startedAt ?? .now(), bodyBytes: prepared.body.count,
+                               keepAlive: prepared.keepAlive, framing: prepared.framing, streamID: nil, stream: nil,
+                               fullyQueued: prepared.producer == nil)
+        output.append(contentsOf: prepared.head)
+        output.append(prepared.body)
+        if let producer = prepared.producer {
+            nextStreamID += 1
+            let streamID = nextStreamID
+            let writer = ResponseBodyWriter(
+                sink: { [weak self] data in
+                    guard let self else { return }
+                    queue.async { self.streamWrite(data, streamID: streamID) }
+                },
+                finisher: { [weak self] in
+                    guard let self else { return }
+                    queue.async { self.streamFinish(streamID: streamID) }
+                })
+            current.streamID = streamID
+            current.stream = writer
+            DispatchQueue.global().async { producer(writer) }
+        }
+        outgoing = current
+        flush()
+        updateTimer()
+    }
+
+    private func streamWrite(_ data: Data, streamID: Int) {
+        guard !closed, outgoing?.streamID == streamID, let framing = outgoing?.framing else { return }
+        outgoing?.bodyBytes += data.count
+        output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
+        if output.count - outputOffset > context.configuration.maxStreamBacklogBytes {
+            context.logger.warning("dropping a client that does not read its stream", metadata: ["remote": "\(remoteAddress)"])
+            return close()
+        }
+        flush()
+    }
+
+    private func streamFinish(streamID: Int) {
+        guard !closed, outgoing?.streamID == streamID else { return }
+        if outgoing?.framing == .chunked { output.append(ResponseWriter.lastChunk) }
+        outgoing?.stream = nil
+        outgoing?.fullyQueued = true
+        flush()
+    }
+
+    // MARK: Writing
+
+    private func flush() {
+        guard !closed else { return }
+        while outputOffset < output.count {
+            let result = output.withUnsafeBytes { bytes in
+                transport.write(UnsafeRawBufferPointer(rebasing: bytes[outputOffset...]))
+            }
+            switch result {
+            case .transferred(let count):
+                outputOffset += count
+                lastActivity = .now()
+            case .wouldBlock:
+                enableWriteSource()
+                return
+            case .closed, .failed:
+                return close()
+            }
+        }
+        output.removeAll(keepingCapacity: output.count <= 1024 * 1024)
+        outputOffset = 0
+        disableWriteSource()
+        if outgoing?.fullyQueued == true { responseDidFinish() }
+    }
+
+    private func responseDidFinish() {
+        guard let finished = outgoing else { return }
+        outgoing = nil
+        busy = false
+        requestsServed += 1
+        lastActivity = .now()
+        record(finished)
+        if !finished.keepAlive || draining {
+            return stopReading && !context.isSecure ? lingerClose() : close()
+        }
+        if peerClosed && pending.isEmpty { return close() }
+        if headStartedAt != nil { headStartedAt = lastActivity }
+        if readSuspended && !stopReading && !peerClosed { resumeReading() }
+        parseInput()
+        updateTimer()
+    }
+
+    private func record(_ finished: Outgoing) {
+        let duration = Double(DispatchTime.now().uptimeNanoseconds - finished.startedAt.uptimeNanoseconds) / 1e9
+        let entry = HTTPAccessRecord(method: finished.method, path: finished.path, route: finished.route,
+                                     status: finished.status, bodyBytes: finished.bodyBytes, duration: duration,
+                                     remoteAddress: remoteAddress)
+        context.logger.info("\(entry.method) \(entry.path) \(entry.status) \(entry.bodyBytes)B \(String(format: "%.3f", duration * 1000))ms",
+                            metadata: ["remote": "\(remoteAddress)"])
+        context.observer?.requestCompleted(entry)
+    }
+
+    // MARK: Timeouts
+
+    private func updateTimer() {
+        guard !closed, !lingering else { return }
+        let configuration = context.configuration
+        let next: DispatchTime?
+        if outputOffset < output.count {
+            next = lastActivity + configuration.idleTimeout
+        } else if busy {
+            next = nil
+        } else if let headStartedAt {
+            next = headStartedAt + configuration.headerReadTimeout
+        } else if parser.isMidRequest {
+            next = lastActivity + configuration.idleTimeout
+        } else {
+            next = lastActivity + (requestsServed == 0 ? configuration.headerReadTimeout : configuration.idleTimeout)
+        }
+        deadline = next
+        timer.schedule(deadline: next ?? .distantFuture)
+    }
+
+    private func onTimer() {
+        guard !closed, let deadline, DispatchTime.now() >= deadline else { return }
+        if lingering { return close() }
+        if headStartedAt != nil && !busy && !stopReading {
+            refuse(HTTPError(.requestTimeout, code: "request_timeout",
+                             message: "The request head did not arrive within the time allowed."))
+            startNext()
+            return
+        }
+        close()
+    }
+
+    // MARK: Sources and closing
+
+    private func suspendReading() {
+        guard let readSource, !readSuspended else { return }
+        readSource.suspend()
+        readSuspended = true
+    }
+
+    private func resumeReading() {
+        guard let readSource, readSuspended, !closed else { return }
+        readSource.resume()
+        readSuspended = false
+        queue.async { [self] in onReadable() }
+    }
+
+    private func enableWriteSource() {
+        if writeSource == nil {
+            let source = DispatchSource.makeWriteSource(fileDescriptor: transport.fd, queue: queue)
+            source.setEventHandler { [unowned self] in flush() }
+            source.setCancelHandler { [self] in sourceCancelled() }
+            writeSource = source
+        }
+        if writeSuspended {
+            writeSource?.resume()
+            writeSuspended = false
+        }
+        updateTimer()
+    }
+
+    private func disableWriteSource() {
+        guard let writeSource, !writeSuspended else { return }
+        writeSource.suspend()
+        writeSuspended = true
+    }
+
+    /// Half-closes after a refusal and discards what the client still sends, so
+    /// that unread request bytes do not turn the close into a reset that destroys
+    /// the refusal before the client reads it.
+    private func lingerClose() {
+        lingering = true
+        _ = Glibc.shutdown(transport.fd, Int32(SHUT_WR))
+        deadline = .now() + Self.lingerSeconds
+        timer.schedule(deadline: deadline!)
+        if readSuspended {
+            readSource?.resume()
+            readSuspended = false
+        }
+    }
+
+    private var sourcesToCancel = 0
+
+    private func close() {
+        guard !closed else { return }
+        closed = true
+        if let stream = outgoing?.stream {
+            DispatchQueue.global().async { stream.connectionClosed() }
+        }
+        outgoing = nil
+        timer.cancel()
+        sourcesToCancel = (readSource == nil ? 0 : 1) + (writeSource == nil ? 0 : 1)
+        if let writeSource {
+            if writeSuspended { writeSource.resume() }
+            writeSource.cancel()
+        }
+        if let readSource {
+            if readSuspended { readSource.resume() }
+            readSource.cancel()
+        }
+        if sourcesToCancel == 0 { release() }
+    }
+
+    /// The descriptor may be closed only after every source watching it is cancelled.
+    private func sourceCancelled() {
+        sourcesToCancel -= 1
+        if sourcesToCancel == 0 { release() }
+    }
+
+    private func release() {
+        transport.shutdown()
+        _ = Glibc.close(transport.fd)
+        onClose(self)
+    }
+}

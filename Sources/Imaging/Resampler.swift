@@ -1,0 +1,124 @@
+import Foundation
+
+/// Pillow's `Image.resize(size, Image.BILINEAR)`, which torchvision's `Resize` calls for PIL
+/// images: a separable triangle filter whose support widens with the shrink factor
+/// (antialiasing), horizontal pass first, coefficients in 22-bit fixed point and 8-bit
+/// rounding between the passes, so results match Pillow to the level.
+enum Resampler {
+    private static let precisionBits = 22
+
+    private struct Coefficients {
+        var bounds: [(start: Int, count: Int)]
+        var weights: [Int32]  // `size` rows of `taps` fixed-point weights
+        var taps: Int
+    }
+
+    static func resize(_ image: Image, width: Int, height: Int) -> Image {
+        guard width != image.width || height != image.height else { return image }
+        let vertical = coefficients(inputSize: image.height, outputSize: height)
+        var source = image
+        var verticalBounds = vertical.bounds
+        if width != image.width {
+            // Only the rows the vertical pass reads are filtered horizontally.
+            let first = vertical.bounds[0].start
+            let last = vertical.bounds[height - 1].start + vertical.bounds[height - 1].count
+            source = horizontalPass(image, rows: first..<last, coefficients(inputSize: image.width, outputSize: width))
+            for index in verticalBounds.indices { verticalBounds[index].start -= first }
+        }
+        guard height != image.height else { return source }
+        return verticalPass(source, Coefficients(bounds: verticalBounds, weights: vertical.weights, taps: vertical.taps),
+                            height: height)
+    }
+
+    private static func coefficients(inputSize: Int, outputSize: Int) -> Coefficients {
+        let scale = Double(inputSize) / Double(outputSize)
+        let filterScale = max(scale, 1)
+        let support = filterScale  // the triangle filter's support is 1
+        let taps = Int(support.rounded(.up)) * 2 + 1
+        var bounds: [(start: Int, count: Int)] = []
+        bounds.reserveCapacity(outputSize)
+        var weights = [Int32](repeating: 0, count: outputSize * taps)
+        var row = [Double](repeating: 0, count: taps)
+        let inverseScale = 1 / filterScale  // multiplied, not divided, to round exactly as Pillow
+        for out in 0..<outputSize {
+            let center = (Double(out) + 0.5) * scale
+            let start = max(Int(center - support + 0.5), 0)
+            let count = min(Int(center + support + 0.5), inputSize) - start
+            var total = 0.0
+            for tap in 0..<count {
+                let weight = max(0, 1 - abs((Double(tap + start) - center + 0.5) * inverseScale))
+                row[tap] = weight
+                total += weight
+            }
+            for tap in 0..<count {
+                let normalized = total != 0 ? row[tap] / total : row[tap]
+                weights[out * taps + tap] = Int32(0.5 + normalized * Double(1 << precisionBits))
+            }
+            bounds.append((start, count))
+        }
+        return Coefficients(bounds: bounds, weights: weights, taps: taps)
+    }
+
+    @inline(__always)
+    private static func clip(_ sum: Int) -> UInt8 {
+        if sum >= 255 << precisionBits { return 255 }
+        if sum <= 0 { return 0 }
+        return UInt8(truncatingIfNeeded: sum >> precisionBits)
+    }
+
+    private static func horizontalPass(_ image: Image, rows: Range<Int>, _ k: Coefficients) -> Image {
+        let channels = image.channels
+        let outWidth = k.bounds.count
+        let rowLength = image.width * channels
+        var out = [UInt8](repeating: 0, count: outWidth * rows.count * channels)
+        image.pixels.withUnsafeBufferPointer { src in
+            k.weights.withUnsafeBufferPointer { weights in
+                out.withUnsafeMutableBufferPointer { dst in
+                    var o = 0
+                    for y in rows {
+                        let row = y * rowLength
+                        for x in 0..<outWidth {
+                            let (start, count) = k.bounds[x]
+                            let w = x * k.taps
+                            for c in 0..<channels {
+                                var sum = 1 << (precisionBits - 1)
+                                var s = row + start * channels + c
+                                for tap in 0..<count {
+                                    sum += Int(src[s]) * Int(weights[w + tap])
+                                    s += channels
+                                }
+                                dst[o] = clip(sum)
+                                o += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Image(unchecked: outWidth, rows.count, channels, out)
+    }
+
+    private static func verticalPass(_ image: Image, _ k: Coefficients, height: Int) -> Image {
+        let rowLength = image.width * image.channels
+        var out = [UInt8](repeating: 0, count: height * rowLength)
+        let sums = UnsafeMutableBufferPointer<Int>.allocate(capacity: rowLength)
+        defer { sums.deallocate() }
+        image.pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<height {
+                    let (start, count) = k.bounds[y]
+                    for i in 0..<rowLength { sums[i] = 1 << (precisionBits - 1) }
+                    // Row by row over the taps keeps the reads sequential in memory.
+                    for tap in 0..<count {
+                        let weight = Int(k.weights[y * k.taps + tap])
+                        let row = (start + tap) * rowLength
+                        for i in 0..<rowLength { sums[i] += Int(src[row + i]) * weight }
+                    }
+                    let o = y * rowLength
+                    for i in 0..<rowLength { dst[o + i] = clip(sums[i]) }
+                }
+            }
+        }
+        return Image(unchecked: image.width, height, image.channels, out)
+    }
+}

@@ -1,0 +1,22 @@
+import CNN
+import Foundation
+
+/// Opens whatever a user points the command line at: an architecture, a checkpoint, a card.
+enum ModelFile {
+    static func graph(at path: String) throws -> Graph {
+        var url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw ValidationErrorMessage("no such file: \(path)")
+        }
+        if url.lastPathComponent == Checkpoint.cardFile { url.deleteLastPathComponent(); isDirectory = true }
+        if isDirectory.boolValue { return try Checkpoint.load(from: url).graph }
+        let data = try Data(contentsOf: url)
+        return try Architecture(json: data).makeGraph()
+    }
+}
+
+struct ValidationErrorMessage: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,80 @@
+import CNN
+import XCTest
+
+/// Every operator's backward against central finite differences on random inputs.
+final class GradientTests: XCTestCase {
+    let checker = GradientChecker()
+
+    func conv(_ cin: Int, _ cout: Int, k: (Int, Int), stride: (Int, Int) = (1, 1), dilation: (Int, Int) = (1, 1),
+              padding: Padding = .zero, groups: Int = 1, activation: Activation? = nil) -> Conv2D {
+        Conv2D(weight: parameter("w", [cout, cin / groups, k.0, k.1], seed: 1),
+               bias: parameter("b", [cout], seed: 2), stride: stride, dilation: dilation, padding: padding,
+               groups: groups, activation: activation)
+    }
+
+    func testConvolutions() {
+        let x = randomTensor([2, 4, 7, 6], seed: 3)
+        checker.check(conv(4, 3, k: (3, 3)), [x])
+        checker.check(conv(4, 3, k: (3, 2), stride: (2, 2), padding: .explicit(top: 1, left: 0, bottom: 2, right: 1)), [x])
+        checker.check(conv(4, 2, k: (3, 3), dilation: (2, 2), padding: .same(lower: false)), [x])
+        checker.check(conv(4, 6, k: (3, 3), stride: (2, 1), padding: .same(lower: true), groups: 2), [x])
+        checker.check(conv(4, 4, k: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1), groups: 4), [x])
+        checker.check(conv(4, 8, k: (5, 3), dilation: (1, 2), padding: .same(lower: false), groups: 4), [x])
+        checker.check(conv(4, 5, k: (1, 1)), [x])
+        // Few outputs, so that a weight step rarely moves one across the ReLU kink.
+        checker.check(conv(4, 6, k: (1, 1), groups: 2, activation: .relu), [randomTensor([1, 4, 2, 3], seed: 20)])
+        checker.check(conv(4, 3, k: (3, 3), padding: .valid, activation: .sigmoid), [x])
+    }
+
+    func testPooling() {
+        let x = randomTensor([2, 3, 7, 6], seed: 4)
+        checker.check(MaxPool2D(kernel: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1)), [x])
+        checker.check(MaxPool2D(kernel: (2, 2), stride: (2, 2), ceilMode: true), [x])
+        checker.check(MaxPool2D(kernel: (2, 3), stride: (1, 2), dilation: (2, 1), padding: .same(lower: false)), [x])
+        checker.check(AvgPool2D(kernel: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1)), [x])
+        checker.check(AvgPool2D(kernel: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1),
+                                ceilMode: true, countIncludePad: true), [x])
+        checker.check(GlobalAvgPool(), [x])
+    }
+
+    func testDenseAndActivations() {
+        let x = randomTensor([3, 10], seed: 5)
+        checker.check(Dense(weight: parameter("w", [4, 10], seed: 6), bias: parameter("b", [4], seed: 7)), [x])
+        checker.check(Dense(weight: parameter("w", [4, 10], seed: 6), bias: nil, activation: .relu), [x])
+        for activation in [Activation.relu, .relu6, .leakyReLU(alpha: 0.1), .sigmoid, .hardSigmoid(alpha: 0.2, beta: 0.5),
+                           .hardSwish, .tanh] {
+            checker.check(ActivationLayer(activation), [randomTensor([2, 3, 4, 4], seed: 8, scale: 4)])
+        }
+        checker.check(Softmax(axis: 1), [randomTensor([2, 5, 3], seed: 9)])
+        checker.check(Softmax(axis: -1, log: true), [randomTensor([2, 5, 3], seed: 9)])
+    }
+
+    func testNormalization() {
+        let x = randomTensor([3, 4, 3, 3], seed: 10)
+        let bn = BatchNorm(name: "bn", channels: 4)
+        bn.scale.value = randomTensor([4], seed: 11)
+        bn.shift.value = randomTensor([4], seed: 12)
+        checker.check(bn, [x], training: true)
+        bn.runningVariance.value = Tensor(shape: [4], scalars: [0.5, 1, 2, 3])
+        checker.check(bn, [x], training: false)
+        checker.check(LRN(size: 3, alpha: 0.5, beta: 0.75, bias: 2), [x])
+        checker.check(LRN(size: 4, alpha: 0.5, beta: 0.75, bias: 2), [x])
+        checker.check(Dropout(rate: 0.3), [x], training: true)
+    }
+
+    func testStructuralOperators() {
+        let x = randomTensor([2, 3, 4, 5], seed: 13)
+        checker.check(Flatten(), [x])
+        checker.check(Reshape([0, -1, 5]), [x])
+        checker.check(Transpose(permutation: [0, 2, 3, 1]), [x])
+        checker.check(Elementwise(.add), [x, x.map { $0 * 0.5 }, randomTensor([3, 1, 1], seed: 14)])
+        checker.check(Elementwise(.sub), [x, randomTensor([5], seed: 15)])
+        checker.check(Elementwise(.mul), [x, randomTensor([1, 3, 4, 1], seed: 16)])
+        checker.check(Elementwise(.div), [x, randomTensor([4, 5], seed: 17).map { $0 > 0 ? $0 + 1 : $0 - 1 }])
+        checker.check(Concat(axis: 1), [x, randomTensor([2, 2, 4, 5], seed: 18)])
+        checker.check(Concat(axis: -1), [x, randomTensor([2, 3, 4, 1], seed: 19)])
+        checker.check(Pad(before: [0, 0, 1, 2], after: [0, 1, 0, 1]), [x])
+        checker.check(Pad(before: [0, 0, 2, 1], after: [0, 0, 1, 3], mode: .reflect), [x])
+        checker.check(Pad(before: [0, 0, 2, -1], after: [0, 0, 1, 2], mode: .edge), [x])
+    }
+}

@@ -1,0 +1,100 @@
+import CNN
+import Foundation
+import XCTest
+
+final class GraphTests: XCTestCase {
+    /// A residual block and an inception-style concat, with batchnorm and dropout.
+    static let dag = #"{"name":"dag","input":{"channels":3,"height":12,"width":10},"layers":[{"type":"conv2d","name":"stem","filters":8,"kernel":3,"padding":"same","activation":"relu"},{"type":"batchnorm","name":"bn"},{"type":"conv2d","name":"branch","filters":8,"kernel":3,"padding":"same"},{"type":"add","name":"residual","inputs":["bn","branch"]},{"type":"relu","name":"act"},{"type":"conv2d","name":"left","inputs":["act"],"filters":4,"kernel":1},{"type":"depthwise_conv2d","name":"right","inputs":["act"],"kernel":3,"stride":2,"padding":"same"},{"type":"maxpool2d","name":"pool","inputs":["left"],"kernel":2},{"type":"concat","name":"joined","inputs":["pool","right"]},{"type":"global_avgpool"},{"type":"flatten"},{"type":"dropout","rate":0.2},{"type":"dense","units":5}]}"#
+
+    func graph() throws -> Graph { try Architecture(json: Data(Self.dag.utf8)).makeGraph(seed: 3) }
+
+    func testPlannedInferenceMatchesTracedForwardAndIsRepeatable() throws {
+        let g = try graph()
+        let x = randomTensor([2, 3, 12, 10], seed: 4)
+        let executor = Executor(graph: g)
+        let planned = try executor.infer(x)
+        let again = try executor.infer(x)
+        let traced = try executor.forward(x, context: ForwardContext(isTraining: false)).output
+        XCTAssertEqual(planned.shape, [2, 5])
+        XCTAssertEqual(planned, again)
+        XCTAssertEqual(planned.scalars, traced.scalars)
+        let single = try executor.infer(x.reshaped(to: [2, 360]).batchRow(1).reshaped(to: [1, 3, 12, 10]))
+        for (a, b) in zip(single.scalars, planned.scalars[5...]) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    }
+
+    /// d output[class] / d input of the whole DAG against finite differences, as saliency uses it.
+    func testBackwardToInputMatchesFiniteDifferences() throws {
+        let g = try graph()
+        let executor = Executor(graph: g)
+        let x = randomTensor([1, 3, 12, 10], seed: 5)
+        let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+        var seed = Tensor(zeros: [1, 5])
+        seed.scalars[2] = 1
+        let gradient = executor.backward(trace, gradient: seed, computesParameterGradients: false)[g.inputName]!
+        XCTAssertEqual(gradient.shape, x.shape)
+        var compared = 0
+        for i in stride(from: 0, to: x.count, by: 7) {
+            let h: Float = 1e-2
+            var plus = x, minus = x
+            plus.scalars[i] += h
+            minus.scalars[i] -= h
+            let numeric = (try executor.infer(plus).scalars[2] - executor.infer(minus).scalars[2]) / (2 * h)
+            if abs(numeric - gradient.scalars[i]) <= 2e-2 * max(1, abs(numeric)) { compared += 1 }
+        }
+        // ReLU and max-pool kinks may spoil a few finite differences; the rest must agree.
+        XCTAssertGreaterThanOrEqual(compared * 10, (x.count / 7 + 1) * 9)
+        for p in g.parameters { XCTAssertEqual(p.gradient.sum(), 0, "saliency must not write parameter gradients") }
+    }
+
+    func testGraphErrorsNameTheNode() {
+        XCTAssertThrowsError(try Graph(name: "g", inputShape: [1, 4, 4], nodes: [
+            Node(name: "a", op: Elementwise(.add), inputs: ["b"]), Node(name: "b", op: Elementwise(.add), inputs: ["a"]),
+        ])) { XCTAssertTrue("\($0)".contains("cycle"), "\($0)") }
+        XCTAssertThrowsError(try Graph(name: "g", inputShape: [1, 4, 4], nodes: [
+            Node(name: "d", op: Dense(weight: Parameter(name: "w", value: Tensor(zeros: [2, 3])), bias: nil), inputs: ["input"]),
+        ])) { XCTAssertTrue("\($0)".contains("'d'"), "\($0)") }
+        let g = try! graph()
+        XCTAssertThrowsError(try Executor(graph: g).infer(Tensor(zeros: [1, 3, 10, 10])))
+    }
+
+    func testCheckpointRoundTrip() throws {
+        let g = try graph()
+        let trainer = Trainer(graph: g, optimizer: SGD(groups: [ParameterGroup(name: "all", parameters: g.parameters)]))
+        try trainer.step(LabeledImages(images: randomTensor([4, 3, 12, 10], seed: 6), labels: [0, 1, 2, 3]), learningRate: 0.1)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let card = ModelCard(name: "dag", architecture: try Architecture(json: Data(Self.dag.utf8)), labels: ["a", "b", "c", "d", "e"])
+        try Checkpoint.save(graph: g, card: card, to: directory)
+        let loaded = try Checkpoint.load(from: directory)
+        XCTAssertEqual(loaded.card.labels, card.labels)
+        let x = randomTensor([1, 3, 12, 10], seed: 7)
+        XCTAssertEqual(try Executor(graph: g).infer(x), try Executor(graph: loaded.graph).infer(x))
+        let bn = g.node(named: "bn")!.op as! BatchNorm
+        XCTAssertNotEqual(bn.runningMean.value.sum(), 0, "a training step updates running statistics")
+        XCTAssertEqual((loaded.graph.node(named: "bn")!.op as! BatchNorm).runningMean.value, bn.runningMean.value)
+    }
+
+    func testSafetensorsRefusesMalformedFiles() throws {
+        let good = try Safetensors.encode(["w": Tensor(shape: [2, 2], scalars: [1, 2, 3, 4])])
+        XCTAssertEqual(try Safetensors.decode(good)["w"]?.scalars, [1, 2, 3, 4])
+        XCTAssertThrowsError(try Safetensors.decode(good.prefix(5)))
+        XCTAssertThrowsError(try Safetensors.decode(good.dropLast(4)))
+        var huge = good
+        huge[0] = 0xFF
+        huge[7] = 0x7F
+        XCTAssertThrowsError(try Safetensors.decode(huge))
+        let lying = Data(#"{"w":{"dtype":"F32","shape":[1000000000000,1000000000],"data_offsets":[0,16]}}"#.utf8)
+        var file = Data([UInt8(lying.count), 0, 0, 0, 0, 0, 0, 0])
+        file.append(lying)
+        file.append(Data(count: 16))
+        XCTAssertThrowsError(try Safetensors.decode(file))
+    }
+}
+
+extension Tensor {
+    /// Row `i` of a matrix, as a [1, columns] tensor.
+    func batchRow(_ i: Int) -> Tensor {
+        let columns = shape[1]
+        return Tensor(shape: [1, columns], scalars: Array(scalars[(i * columns)..<((i + 1) * columns)]))
+    }
+}

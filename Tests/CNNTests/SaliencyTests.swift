@@ -1,0 +1,108 @@
+import CNN
+import XCTest
+
+final class SaliencyTests: XCTestCase {
+    /// A network that can only see rows 4..<8, columns 9..<13 of a 16x16 image: a 3x3 conv,
+    /// then a dense layer whose weights are zero outside that block.
+    func regionModel() throws -> Graph {
+        var random = RandomSource(seed: 1)
+        let conv = Conv2D(weight: Parameter(name: "c.w", value: Tensor(shape: [2, 3, 3, 3], scalars: (0..<54).map { _ in random.nextNormal() })),
+                          bias: Parameter(name: "c.b", value: Tensor(shape: [2], scalars: [0.1, 0.2])),
+                          padding: .same(lower: false), activation: .relu)
+        var weights = Tensor(zeros: [3, 2 * 16 * 16])
+        for k in 0..<3 {
+            for c in 0..<2 {
+                for y in 4..<8 { for x in 9..<13 { weights.scalars[k * 512 + c * 256 + y * 16 + x] = random.nextNormal() } }
+            }
+        }
+        let dense = Dense(weight: Parameter(name: "d.w", value: weights), bias: nil)
+        return try Graph(name: "region", inputShape: [3, 16, 16], nodes: [
+            Node(name: "conv", op: conv, inputs: ["input"]),
+            Node(name: "flat", op: Flatten(), inputs: ["conv"]),
+            Node(name: "logits", op: dense, inputs: ["flat"]),
+            Node(name: "probs", op: Softmax(axis: 1), inputs: ["logits"]),
+        ])
+    }
+
+    /// Fraction of the map's mass inside rows 3..<9, columns 8..<14 (the block plus the conv's reach).
+    func massInRegion(_ map: Tensor) -> Float {
+        let (h, w) = (map.shape[0], map.shape[1])
+        var inside: Float = 0, total: Float = 0
+        for y in 0..<h {
+            for x in 0..<w {
+                let v = abs(map.scalars[y * w + x])
+                total += v
+                if (3..<9).contains(y) && (8..<14).contains(x) { inside += v }
+            }
+        }
+        return total > 0 ? inside / total : 0
+    }
+
+    func testEveryMethodPutsTheMassWhereTheModelLooks() throws {
+        let graph = try regionModel()
+        let computer = SaliencyComputer(executor: Executor(graph: graph))
+        XCTAssertEqual(computer.scoreNode, "logits", "scores are taken before the softmax")
+        let input = randomTensor([1, 3, 16, 16], seed: 2).map { abs($0) }
+        // Grad-CAM weighs whole activation maps, so it localizes only where the activations do: below.
+        for method in SaliencyMethod.allCases where method != .gradcam {
+            let result = try computer.compute(method, input: input, targetClass: 1)
+            XCTAssertEqual(result.targetClass, 1)
+            let map = ChannelReduction.maxAbs.apply(result.attribution)
+            XCTAssertEqual(map.shape, [16, 16], "\(method)")
+            XCTAssertGreaterThan(map.sum(), 0, "\(method)")
+            XCTAssertGreaterThan(massInRegion(map), 0.99, "\(method)")
+        }
+    }
+
+    /// Grad-CAM on an image that is dark except for the block the model reads: the
+    /// activations, and so the map, live in that block.
+    func testGradCAMFollowsTheActivations() throws {
+        let graph = try regionModel()
+        let dense = graph.node(named: "logits")!.op as! Dense
+        dense.weight.value = dense.weight.value.map { abs($0) }
+        (graph.node(named: "conv")!.op as! Conv2D).weight.value = (graph.node(named: "conv")!.op as! Conv2D).weight.value.map { abs($0) }
+        (graph.node(named: "conv")!.op as! Conv2D).bias!.value = Tensor(zeros: [2])
+        var input = Tensor(zeros: [1, 3, 16, 16])
+        for c in 0..<3 { for y in 4..<8 { for x in 9..<13 { input[0, c, y, x] = 1 } } }
+        let result = try SaliencyComputer(executor: Executor(graph: graph)).compute(.gradcam, input: input, targetClass: 0)
+        let map = ChannelReduction.maxAbs.apply(result.attribution)
+        XCTAssertGreaterThan(map.sum(), 0)
+        XCTAssertGreaterThan(massInRegion(map), 0.9)
+    }
+
+    func testGradientMatchesFiniteDifferencesOfTheScore() throws {
+        let graph = try regionModel()
+        let executor = Executor(graph: graph)
+        let computer = SaliencyComputer(executor: executor)
+        let input = randomTensor([1, 3, 16, 16], seed: 3)
+        let result = try computer.compute(.gradient, input: input)
+        let logits = try executor.forward(input, context: ForwardContext(isTraining: false)).activations["logits"]!
+        XCTAssertEqual(result.targetClass, logits.argmaxRows()[0], "the default class is the top one")
+        func score(_ x: Tensor) throws -> Float {
+            try executor.forward(x, context: ForwardContext(isTraining: false)).activations["logits"]!.scalars[result.targetClass]
+        }
+        var agreeing = 0, checked = 0
+        for i in stride(from: 0, to: input.count, by: 5) {
+            var plus = input, minus = input
+            plus.scalars[i] += 1e-2
+            minus.scalars[i] -= 1e-2
+            let numeric = (try score(plus) - score(minus)) / 2e-2
+            checked += 1
+            if abs(numeric - result.attribution.scalars[i]) <= 1e-2 * max(1, abs(numeric)) { agreeing += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(agreeing * 20, checked * 19, "ReLU kinks may spoil a few differences, no more")
+    }
+
+    func testIntegratedGradientsAreComplete() throws {
+        let arch = try Architecture(json: Data(#"{"name":"s","input":{"channels":3,"height":8,"width":8},"layers":[{"type":"conv2d","filters":4,"kernel":3,"activation":"tanh"},{"type":"global_avgpool"},{"type":"flatten"},{"type":"dense","units":3}]}"#.utf8))
+        let computer = SaliencyComputer(executor: Executor(graph: try arch.makeGraph(seed: 4)))
+        let result = try computer.compute(.integratedGradients, input: randomTensor([1, 3, 8, 8], seed: 5))
+        let error = try XCTUnwrap(result.completenessError)
+        XCTAssertLessThan(abs(error), 0.01 * max(abs(result.score), 1e-3) + 1e-4)
+    }
+
+    func testOutOfRangeClassIsAnError() throws {
+        let computer = SaliencyComputer(executor: Executor(graph: try regionModel()))
+        XCTAssertThrowsError(try computer.compute(.gradient, input: Tensor(zeros: [1, 3, 16, 16]), targetClass: 7))
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import HTTPServer
+import XCTest
+
+/// HTTP/1.1 semantics against a real listening server, over raw sockets.
+final class ProtocolTests: XCTestCase {
+    private var server: TestServer!
+
+    override func setUpWithError() throws {
+        server = try TestServer(router: makeTestRouter())
+    }
+
+    override func tearDown() {
+        server.stop()
+    }
+
+    private func client() throws -> RawClient {
+        try RawClient(port: server.port)
+    }
+
+    func testKeepAliveReusesTheConnection() throws {
+        let client = try client()
+        for _ in 0..<3 {
+            try client.send("GET /hello HTTP/1.1\r\nHost: test\r\n\r\n")
+            let response = try XCTUnwrap(client.readResponse())
+            XCTAssertEqual(response.status, 200)
+            XCTAssertEqual(response.text, "hello")
+            XCTAssertNil(response.header("connection"))
+            XCTAssertNotNil(response.header("date"))
+        }
+        XCTAssertEqual(server.server.connectionCount, 1)
+    }
+
+    func testPipelinedRequestsAreAnsweredInOrder() throws {
+        let client = try client()
+        try client.send("GET /slow/300 HTTP/1.1\r\nHost: t\r\n\r\nGET /slow/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                        + "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "slow 300")
+        XCTAssertEqual(client.readResponse()?.text, "slow 1")
+        XCTAssertEqual(client.readResponse()?.text, "abc")
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+    }
+
+    func testHTTP10ClosesUnlessAskedToKeepAlive() throws {
+        let plain = try client()
+        try plain.send("GET /hello HTTP/1.0\r\n\r\n")
+        let first = try XCTUnwrap(plain.readResponse())
+        XCTAssertEqual(first.status, 200)
+        XCTAssertEqual(first.header("connection"), "close")
+        XCTAssertTrue(plain.isClosedByPeer())
+
+        let persistent = try client()
+        try persistent.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        XCTAssertEqual(persistent.readResponse()?.header("connection"), "keep-alive")
+        try persistent.send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        XCTAssertEqual(persistent.readResponse()?.text, "hello")
+    }
+
+    func testConnectionCloseIsHonoured() throws {
+        let client = try client()
+        try client.send("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.header("connection"), "close")
+        XCTAssertTrue(client.isClosedByPeer())
+    }
+
+    func testChunkedBodyWithExtensionsAndTrailers() throws {
+        let client = try client()
+        try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "5;name=value\r\nhello\r\n1 ; quoted=\"a;b\"\r\n \r\n5\r\nworld\r\n0\r\nX-Checksum: 1\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.text, "hello world")
+        try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+    }
+
+    func testExpectContinueIsAnsweredBeforeTheBody() throws {
+        let client = try client()
+        try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.status, 100)
+        try client.send("data")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.text, "data")
+    }
+
+    func testExpectContinueWithOversizedBodyGets413WithoutContinue() throws {
+        let client = try client()
+        try client.send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.status, 413)
+        XCTAssertEqual(response.errorCode, "payload_too_large")
+    }
+
+    func testHeadSendsHeadersWithoutBody() throws {
+        let client = try client()
+        try client.send("HEAD /text/10 HTTP/1.1\r\nHost: t\r\n\r\n")
+        let head = try XCTUnwrap(client.readResponse(head: true))
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.header("content-length"), "450")
+        // Had a body been sent, it would be read here as a malformed status line.
+        try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+    }
+
+    func testOptionsListsAllowedMethods() throws {
+        let client = try client()
+        try client.send("OPTIONS /items/7 HTTP/1.1\r\nHost: t\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.status, 204)
+        XCTAssertEqual(response.header("allow"), "GET, DELETE, HEAD, OPTIONS")
+        try client.send("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.status, 204)
+    }
+
+    func testMethodNotAllowedCarriesAllowAndJSON() throws {
+        let client = try client()
+        try client.send("POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.status, 405)
+        XCTAssertEqual(response.header("allow"), "GET, HEAD, OPTIONS")
+        XCTAssertEqual(response.header("content-type"), "application/json")
+        XCTAssertEqual(response.errorCode, "method_not_allowed")
+    }
+
+    func testNotFoundIsJSON() throws {
+        let client = try client()
+        try client.send("GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.status, 404)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: response.body) as? [String: [String: String]])
+        XCTAssertEqual(object["error"]?["code"], "not_found")
+        XCTAssertNotNil(object["error"]?["message"])
+    }
+
+    func testHandlerErrorsMapToStatusAndJSON() throws {
+        let client = try client()
+        try client.send("GET /fail HTTP/1.1\r\nHost: t\r\n\r\n")
+        let failure = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(failure.status, 409)
+        XCTAssertEqual(failure.text, #"{"error":{"code":"busy","message":"Try later"}}"#)
+        try client.send("GET /crash HTTP/1.1\r\nHost: t\r\n\r\n")
+        let crash = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(crash.status, 500)
+        XCTAssertEqual(crash.errorCode, "internal_error")
+    }
+
+    func testPathParametersAndQueryAreDecoded() throws {
+        let client = try client()
+        try client.send("GET /items/a%20b HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "item a b")
+        try client.send("GET /query?x=1&name=J%C3%BCrgen+K HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "x=1,name=Jürgen K")
+        try client.send("GET http://t/items/9 HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "item 9")
+        try client.send("GET /items/%zz HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.status, 400)
+    }
+
+    func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {
+        let client = try client()
+        try client.send("\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+    }
+
+    func testHalfClosedClientStillGetsItsResponses() throws {
+        let client = try client()
+        try client.send("GET /slow/100 HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        client.shutdownWrite()
+        XCTAssertEqual(client.readResponse()?.text, "slow 100")
+        XCTAssertEqual(client.readResponse()?.text, "hello")
+        XCTAssertTrue(client.isClosedByPeer())
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import HTTPServer
+import XCTest
+
+/// Slowloris, idle keep-alive, and the connection limit.
+final class TimeoutTests: XCTestCase {
+    func testSlowHeaderSenderGets408AndIsClosed() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.headerReadTimeout = 0.5
+        let server = try TestServer(configuration: configuration, router: makeTestRouter())
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        let started = Date()
+        try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n")
+        // Trickling a header every 200 ms must not extend the deadline.
+        for index in 0..<4 {
+            usleep(200_000)
+            try? client.send("X-\(index): v\r\n")
+        }
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.status, 408)
+        XCTAssertEqual(response.errorCode, "request_timeout")
+        XCTAssertTrue(client.isClosedByPeer())
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+    }
+
+    func testSilentConnectionIsClosedAfterHeaderTimeout() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.headerReadTimeout = 0.3
+        let server = try TestServer(configuration: configuration, router: makeTestRouter())
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        let started = Date()
+        XCTAssertTrue(client.isClosedByPeer())
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+    }
+
+    func testIdleKeepAliveConnectionIsClosed() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.idleTimeout = 0.4
+        configuration.headerReadTimeout = 5
+        let server = try TestServer(configuration: configuration, router: makeTestRouter())
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.status, 200)
+        let started = Date()
+        XCTAssertTrue(client.isClosedByPeer())
+        let waited = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(waited, 0.3)
+        XCTAssertLessThan(waited, 2)
+    }
+
+    func testConnectionsBeyondTheLimitGet503() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnections = 2
+        let server = try TestServer(configuration: configuration, router: makeTestRouter())
+        defer { server.stop() }
+        let first = try RawClient(port: server.port)
+        let second = try RawClient(port: server.port)
+        for client in [first, second] {
+            try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            XCTAssertEqual(client.readResponse()?.status, 200)
+        }
+        let third = try RawClient(port: server.port)
+        let refused = try XCTUnwrap(third.readResponse())
+        XCTAssertEqual(refused.status, 503)
+        XCTAssertEqual(refused.errorCode, "too_many_connections")
+        XCTAssertTrue(third.isClosedByPeer())
+        // A slot frees up when a client leaves.
+        first.shutdownWrite()
+        XCTAssertTrue(first.isClosedByPeer())
+        var served = false
+        for _ in 0..<50 where !served {
+            let fourth = try RawClient(port: server.port)
+            try fourth.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            served = fourth.readResponse()?.status == 200
+            if !served { usleep(20_000) }
+        }
+        XCTAssertTrue(served)
+    }
+
+    func testStopAcceptingPolicyQueuesConnectionsInTheBacklog() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnections = 1
+        configuration.overloadPolicy = .stopAccepting
+        let server = try TestServer(configuration: configuration, router: makeTestRouter())
+        defer { server.stop() }
+        let first = try RawClient(port: server.port)
+        try first.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(first.readResponse()?.status, 200)
+        let waiting = try RawClient(port: server.port, timeout: 0.5)
+        try waiting.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertNil(waiting.readResponse(), "served while the limit was reached")
+        first.shutdownWrite()
+        XCTAssertTrue(first.isClosedByPeer())
+        // The freed slot goes to the connection that waited in the backlog.
+        var response: RawResponse?
+        for _ in 0..<10 where response == nil {
+            response = waiting.readResponse()
+        }
+        XCTAssertEqual(response?.status, 200)
+    }
+}
