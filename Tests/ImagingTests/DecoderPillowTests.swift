@@ -1,3 +1,4 @@
+import CTurboJPEG
 import Foundation
 import Imaging
 import XCTest
@@ -15,6 +16,31 @@ final class DecoderPillowTests: XCTestCase {
         let generated = try PillowReference.run([["op": "synthesize", "output": "files"]])
         defer { generated.remove() }
         XCTAssertEqual(try assertEveryFileMatchesPillow(in: generated.url("files")), 27)
+    }
+
+    /// Pillow cannot write YCCK, so TurboJPEG makes one here from CMYK samples.
+    func testYCCKMatchesPillow() throws {
+        let (width, height) = (45, 31)
+        let cmyk = (0..<(width * height * 4)).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 / 97) }
+        let handle = try XCTUnwrap(tjInitCompress())
+        defer { tjDestroy(handle) }
+        var output: UnsafeMutablePointer<UInt8>?
+        var size: UInt = 0
+        defer { tjFree(output) }
+        XCTAssertEqual(tjCompress2(handle, cmyk, Int32(width), Int32(width * 4), Int32(height), Int32(TJPF_CMYK.rawValue),
+                                   &output, &size, Int32(TJSAMP_420.rawValue), 95, 0), 0)
+        let jpeg = Array(UnsafeBufferPointer(start: output, count: Int(size)))
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("imaging-ycck-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(jpeg).write(to: folder.appendingPathComponent("ycck.jpg"))
+        let reader = try XCTUnwrap(tjInitDecompress())
+        defer { tjDestroy(reader) }
+        var header: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
+        XCTAssertEqual(tjDecompressHeader3(reader, jpeg, size, &header.0, &header.1, &header.2, &header.3), 0)
+        XCTAssertEqual(header.3, Int32(TJCS_YCCK.rawValue))
+        XCTAssertEqual(try assertEveryFileMatchesPillow(in: folder), 1)
     }
 
     private func assertEveryFileMatchesPillow(in folder: URL) throws -> Int {
