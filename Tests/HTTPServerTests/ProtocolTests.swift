@@ -158,6 +158,23 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(client.readResponse()?.status, 400)
     }
 
+    func testJSONBodiesDecodeOrAnswer400() throws {
+        struct Job: Decodable {
+            let epochs: Int
+        }
+        let router = Router()
+        router.post("/jobs") { request in .text("epochs \(try request.decode(Job.self).epochs)") }
+        let jsonServer = try TestServer(router: router)
+        defer { jsonServer.stop() }
+        let client = try RawClient(port: jsonServer.port)
+        try client.send("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 13\r\n\r\n{\"epochs\": 3}")
+        XCTAssertEqual(client.readResponse()?.text, "epochs 3")
+        try client.send("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n{\"epochs\"")
+        let failure = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(failure.status, 400)
+        XCTAssertEqual(failure.errorCode, "invalid_json")
+    }
+
     func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {
         let client = try client()
         try client.send("\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")

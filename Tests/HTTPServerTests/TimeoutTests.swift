@@ -21,7 +21,7 @@ final class TimeoutTests: XCTestCase {
         XCTAssertEqual(response.status, 408)
         XCTAssertEqual(response.errorCode, "request_timeout")
         XCTAssertTrue(client.isClosedByPeer())
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
 
     func testSilentConnectionIsClosedAfterHeaderTimeout() throws {
@@ -32,7 +32,7 @@ final class TimeoutTests: XCTestCase {
         let client = try RawClient(port: server.port)
         let started = Date()
         XCTAssertTrue(client.isClosedByPeer())
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
 
     func testIdleKeepAliveConnectionIsClosed() throws {
@@ -48,7 +48,7 @@ final class TimeoutTests: XCTestCase {
         XCTAssertTrue(client.isClosedByPeer())
         let waited = Date().timeIntervalSince(started)
         XCTAssertGreaterThan(waited, 0.3)
-        XCTAssertLessThan(waited, 2)
+        XCTAssertLessThan(waited, 4)
     }
 
     func testConnectionsBeyondTheLimitGet503() throws {

@@ -46,6 +46,15 @@ public struct HTTPServerRequest: Sendable {
         queryItems.first { $0.name == name }?.value
     }
 
+    /// The body decoded as JSON; malformed JSON is a 400 `invalid_json` error.
+    public func decode<T: Decodable>(_ type: T.Type, decoder: JSONDecoder = JSONDecoder()) throws -> T {
+        do {
+            return try decoder.decode(type, from: body)
+        } catch {
+            throw HTTPError(.badRequest, code: "invalid_json", message: "The body is not the expected JSON: \(error)")
+        }
+    }
+
     /// A path parameter, or a 400 error naming it when the route has none by that name.
     public func parameter(_ name: String) throws -> String {
         guard let value = pathParameters[name] else {
