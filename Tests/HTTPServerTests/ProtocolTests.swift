@@ -175,6 +175,21 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(failure.errorCode, "invalid_json")
     }
 
+    func testAsyncHandlers() throws {
+        let router = Router()
+        router.add(.get, "/later/:ms", async: { request in
+            try await Task.sleep(nanoseconds: UInt64(Int(try request.parameter("ms")) ?? 0) * 1_000_000)
+            return .text("done")
+        })
+        router.add(.get, "/refuse", async: { _ in throw HTTPError(.forbidden, code: "nope", message: "No.") })
+        let asyncServer = try TestServer(router: router)
+        defer { asyncServer.stop() }
+        let client = try RawClient(port: asyncServer.port)
+        try client.send("GET /later/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /refuse HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "done")
+        XCTAssertEqual(client.readResponse()?.errorCode, "nope")
+    }
+
     func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {
         let client = try client()
         try client.send("\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
