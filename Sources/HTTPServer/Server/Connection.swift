@@ -88,7 +88,7 @@ final class Connection: @unchecked Sendable {
         self.context = context
         self.onClose = onClose
         self.parser = HTTPRequestParser(limits: context.configuration.parserLimits)
-        self.queue = DispatchQueue(label: "http.connection.\(id)")
+        self.queue = DispatchQueue(label: "http.connection.\(id)", target: context.ioQueues[id % context.ioQueues.count])
         self.timer = DispatchSource.makeTimerSource(queue: queue)
     }
 

@@ -12,6 +12,9 @@ final class ConnectionContext: Sendable {
     let date = HTTPDate()
     let responseWriter: ResponseWriter
     let isSecure: Bool
+    /// Connection queues target one of these serial queues, one per core, so
+    /// socket work runs on a few threads instead of one per busy connection.
+    let ioQueues: [DispatchQueue]
 
     init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, observer: HTTPServerObserver?, isSecure: Bool) {
         self.configuration = configuration
@@ -20,6 +23,9 @@ final class ConnectionContext: Sendable {
         self.logger = logger
         self.observer = observer
         self.isSecure = isSecure
+        self.ioQueues = (0..<max(1, ProcessInfo.processInfo.activeProcessorCount)).map {
+            DispatchQueue(label: "http.io.\($0)", qos: .userInitiated)
+        }
         self.responseWriter = ResponseWriter(compressionEnabled: configuration.compressionEnabled,
                                              compressionMinimumBytes: configuration.compressionMinimumBytes)
     }
