@@ -62,6 +62,7 @@ final class Connection: @unchecked Sendable {
     private var writeSuspended = true
     private let timer: DispatchSourceTimer
     private var deadline: DispatchTime?
+    private var timerFiresAt: DispatchTime?
     private var output = Data()
     private var outputOffset = 0
     private var pending: [Pending] = []
@@ -461,11 +462,22 @@ final class Connection: @unchecked Sendable {
             next = lastActivity + (requestsServed == 0 ? configuration.headerReadTimeout : configuration.idleTimeout)
         }
         deadline = next
-        timer.schedule(deadline: next ?? .distantFuture)
+        // Re-arming a Dispatch timer costs a wake-up of Dispatch's manager thread,
+        // so it is re-armed only to fire earlier; a late deadline is re-checked on firing.
+        if let next, timerFiresAt.map({ next < $0 }) ?? true {
+            timer.schedule(deadline: next)
+            timerFiresAt = next
+        }
     }
 
     private func onTimer() {
-        guard !closed, let deadline, DispatchTime.now() >= deadline else { return }
+        timerFiresAt = nil
+        guard !closed, let deadline else { return }
+        guard DispatchTime.now() >= deadline else {
+            timer.schedule(deadline: deadline)
+            timerFiresAt = deadline
+            return
+        }
         if lingering { return close() }
         if headStartedAt != nil && !busy && !stopReading {
             refuse(HTTPError(.requestTimeout, code: "request_timeout",
@@ -517,8 +529,10 @@ final class Connection: @unchecked Sendable {
     private func lingerClose() {
         lingering = true
         _ = Glibc.shutdown(transport.fd, Int32(SHUT_WR))
-        deadline = .now() + Self.lingerSeconds
-        timer.schedule(deadline: deadline!)
+        let lingerDeadline = DispatchTime.now() + Self.lingerSeconds
+        deadline = lingerDeadline
+        timer.schedule(deadline: lingerDeadline)
+        timerFiresAt = lingerDeadline
         if readSuspended {
             readSource?.resume()
             readSuspended = false
