@@ -41,6 +41,19 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(client.readResponse()?.text, "hello")
     }
 
+    func testDeepPipelineIsThrottledButFullyAnswered() throws {
+        let client = try client()
+        let count = 500
+        try client.send(String(repeating: "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", count: count - 1)
+                        + "GET /items/last HTTP/1.1\r\nHost: t\r\n\r\n")
+        var answered = 0
+        while answered < count - 1, client.readResponse()?.text == "hello" {
+            answered += 1
+        }
+        XCTAssertEqual(answered, count - 1)
+        XCTAssertEqual(client.readResponse()?.text, "item last")
+    }
+
     func testHTTP10ClosesUnlessAskedToKeepAlive() throws {
         let plain = try client()
         try plain.send("GET /hello HTTP/1.0\r\n\r\n")
