@@ -40,6 +40,8 @@ final class Connection: @unchecked Sendable {
         var framing: ResponseWriter.Framing
         var streamID: Int?
         var stream: ResponseBodyWriter?
+        /// Stream bytes in `output` that the writer has not yet been told were sent.
+        var unacknowledgedBytes = 0
         /// True once every byte of the response is in `output`.
         var fullyQueued: Bool
     }
@@ -356,6 +358,7 @@ final class Connection: @unchecked Sendable {
             nextStreamID += 1
             let streamID = nextStreamID
             let writer = ResponseBodyWriter(
+                highWatermark: context.configuration.streamHighWatermarkBytes,
                 sink: { [weak self] data in
                     guard let self else { return }
                     queue.async { self.streamWrite(data, streamID: streamID) }
@@ -376,11 +379,8 @@ final class Connection: @unchecked Sendable {
     private func streamWrite(_ data: Data, streamID: Int) {
         guard !closed, outgoing?.streamID == streamID, let framing = outgoing?.framing else { return }
         outgoing?.bodyBytes += data.count
+        outgoing?.unacknowledgedBytes += data.count
         output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
-        if output.count - outputOffset > context.configuration.maxStreamBacklogBytes {
-            context.logger.warning("dropping a client that does not read its stream", metadata: ["remote": "\(remoteAddress)"])
-            return close()
-        }
         flush()
     }
 
@@ -414,6 +414,10 @@ final class Connection: @unchecked Sendable {
         output.removeAll(keepingCapacity: output.count <= 1024 * 1024)
         outputOffset = 0
         disableWriteSource()
+        if let stream = outgoing?.stream, let sent = outgoing?.unacknowledgedBytes, sent > 0 {
+            outgoing?.unacknowledgedBytes = 0
+            stream.acknowledge(sent)
+        }
         if outgoing?.fullyQueued == true { responseDidFinish() }
     }
 
