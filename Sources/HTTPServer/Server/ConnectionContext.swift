@@ -30,29 +30,3 @@ final class ConnectionContext: Sendable {
                                              compressionMinimumBytes: configuration.compressionMinimumBytes)
     }
 }
-
-/// One answered request, as the access log and metrics see it.
-public struct HTTPAccessRecord: Sendable {
-    public var method: String
-    /// The request path, without the query.
-    public var path: String
-    /// The matched route pattern, a low-cardinality label for metrics; nil when no route matched.
-    public var route: String?
-    public var status: Int
-    /// Body bytes sent, after compression.
-    public var bodyBytes: Int
-    public var duration: Double
-    public var remoteAddress: String
-}
-
-/// Receives every answered request; the service implements it to keep metrics.
-public protocol HTTPServerObserver: AnyObject, Sendable {
-    func requestCompleted(_ record: HTTPAccessRecord)
-    func connectionOpened()
-    func connectionClosed()
-}
-
-extension HTTPServerObserver {
-    public func connectionOpened() {}
-    public func connectionClosed() {}
-}
