@@ -54,6 +54,18 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(client.readResponse()?.text, "item last")
     }
 
+    func testDeepPipelineOfServerAnsweredRequests() throws {
+        // 404s are answered without a handler; answering them must not nest calls per request.
+        let client = try client()
+        let count = 20_000
+        try client.send(String(repeating: "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", count: count))
+        var answered = 0
+        while answered < count, client.readResponse()?.status == 404 {
+            answered += 1
+        }
+        XCTAssertEqual(answered, count)
+    }
+
     func testHTTP10ClosesUnlessAskedToKeepAlive() throws {
         let plain = try client()
         try plain.send("GET /hello HTTP/1.0\r\n\r\n")

@@ -307,26 +307,34 @@ final class Connection: @unchecked Sendable {
                                                            for: request.context)
                     queue.async { [self] in respond(response, to: request, context: request.context) }
                 }
-            case .methodNotAllowed(let allowed):
-                let allow = allowed.map(\.rawValue).joined(separator: ", ")
-                let response: HTTPServerResponse
-                if request.request.method == .options {
-                    response = HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
-                } else {
-                    response = HTTPError(.methodNotAllowed, code: "method_not_allowed",
-                                         message: "\(request.request.method.rawValue) is not allowed here; use \(allow).",
-                                         headerFields: [.allow: allow]).response
+            case .methodNotAllowed, .notFound, .invalidPath:
+                // Answered on a later turn of the queue: answering here would nest one
+                // call chain per pipelined request and could exhaust the stack.
+                queue.async { [self] in
+                    respond(Self.answerWithoutHandler(request.request, match: request.match), to: request,
+                            context: request.context)
                 }
-                respond(response, to: request, context: request.context)
-            case .notFound:
-                let response = request.request.path == "*"
-                    ? HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
-                    : HTTPError(.notFound, code: "not_found", message: "No resource at \(request.request.path).").response
-                respond(response, to: request, context: request.context)
-            case .invalidPath:
-                respond(HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response,
-                        to: request, context: request.context)
             }
+        }
+    }
+
+    /// The server's own answer when no handler matched.
+    private static func answerWithoutHandler(_ request: HTTPServerRequest, match: Router.Match) -> HTTPServerResponse {
+        switch match {
+        case .methodNotAllowed(let allowed):
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            if request.method == .options {
+                return HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
+            }
+            return HTTPError(.methodNotAllowed, code: "method_not_allowed",
+                             message: "\(request.method.rawValue) is not allowed here; use \(allow).",
+                             headerFields: [.allow: allow]).response
+        case .notFound where request.path == "*":
+            return HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
+        case .invalidPath:
+            return HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response
+        case .notFound, .found:
+            return HTTPError(.notFound, code: "not_found", message: "No resource at \(request.path).").response
         }
     }
 
