@@ -385,7 +385,8 @@ final class Connection: @unchecked Sendable {
     }
 
     private func streamWrite(_ data: Data, streamID: Int) {
-        guard !closed, outgoing?.streamID == streamID, let framing = outgoing?.framing else { return }
+        // A write racing a shutdown's forced finish must not land after the last chunk.
+        guard !closed, outgoing?.streamID == streamID, outgoing?.stream != nil, let framing = outgoing?.framing else { return }
         outgoing?.bodyBytes += data.count
         outgoing?.unacknowledgedBytes += data.count
         output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
