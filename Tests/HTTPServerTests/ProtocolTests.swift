@@ -89,6 +89,23 @@ final class ProtocolTests: XCTestCase {
         XCTAssertTrue(client.isClosedByPeer())
     }
 
+    func testHandlerCanCloseTheConnection() throws {
+        let client = try client()
+        try client.send("GET /bye HTTP/1.1\r\nHost: t\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.text, "bye")
+        XCTAssertEqual(response.header("connection"), "close")
+        XCTAssertTrue(client.isClosedByPeer())
+    }
+
+    func testValidHostForms() throws {
+        let client = try client()
+        for host in ["example.com:8080", "[::1]:80", "127.0.0.1", "xn--bcher-kva.example", ""] {
+            try client.send("GET /hello HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+            XCTAssertEqual(client.readResponse()?.status, 200, host)
+        }
+    }
+
     func testChunkedBodyWithExtensionsAndTrailers() throws {
         let client = try client()
         try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -57,6 +57,8 @@ final class RefusalTests: XCTestCase {
              400, "invalid_transfer_encoding"),
             ("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "invalid_transfer_encoding"),
             ("GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "multiple_hosts"),
+            ("GET /hello HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "invalid_host"),
+            ("GET /hello HTTP/1.1\r\nHost: evil.com/x@a\r\n\r\n", 400, "invalid_host"),
         ]
         for (request, status, code) in cases {
             try assertRefused(request, status: status, code: code)
