@@ -107,8 +107,7 @@ final class RefusalTests: XCTestCase {
         let client = try RawClient(port: server.port)
         try client.send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nxxxxxxxxxx")
         XCTAssertEqual(client.readResponse()?.text, "10")
-        let body = (0..<5000).map { UInt8($0 % 251) }
-        try client.send(Array("POST /pattern HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n".utf8) + body)
+        try client.send(Array("POST /pattern HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n".utf8) + patternData(5000))
         XCTAssertEqual(client.readResponse()?.text, "5000 true")
     }
 

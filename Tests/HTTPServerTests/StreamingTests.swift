@@ -48,6 +48,13 @@ final class StreamingTests: XCTestCase {
                 writer.finish()
             }
         }
+        router.get("/sized/:declared/:written") { request in
+            let written = Int(try request.parameter("written")) ?? 0
+            return .stream(length: Int(try request.parameter("declared")) ?? 0) { writer in
+                writer.write(String(repeating: "s", count: written))
+                writer.finish()
+            }
+        }
         server = try TestServer(router: router)
     }
 
@@ -70,6 +77,19 @@ final class StreamingTests: XCTestCase {
                                            "\(server.url)/bulk"])
         XCTAssertEqual(result.status, 0, result.errors)
         XCTAssertEqual(result.output, "\(32 * 1024 * 1024)")
+    }
+
+    func testSizedStreamKeepsItsPromiseOrCloses() throws {
+        let client = try RawClient(port: server.port)
+        try client.send("GET /sized/5/5 HTTP/1.1\r\nHost: t\r\n\r\n")
+        let exact = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(exact.header("content-length"), "5")
+        XCTAssertEqual(exact.text, "sssss")
+        for (declared, written) in [(5, 3), (5, 8)] {
+            let broken = try RawClient(port: server.port)
+            try broken.send("GET /sized/\(declared)/\(written) HTTP/1.1\r\nHost: t\r\n\r\n")
+            XCTAssertNil(broken.readResponse(), "a body of \(written) bytes passed for \(declared)")
+        }
     }
 
     func testStreamToHTTP10ClientIsDelimitedByClose() throws {

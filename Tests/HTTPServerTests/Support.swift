@@ -244,6 +244,15 @@ func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: 
 
 let curl = "/usr/bin/curl"
 
+/// `count` bytes of the repeating pattern 0, 1, ..., 250 that the /pattern route checks.
+func patternData(_ count: Int) -> Data {
+    var data = Data((0..<251).map { UInt8($0) })
+    while data.count < count {
+        data.append(data)
+    }
+    return Data(data.prefix(count))
+}
+
 /// A handler-side flag that tests wait on.
 final class Flag: @unchecked Sendable {
     private let semaphore = DispatchSemaphore(value: 0)

@@ -38,6 +38,8 @@ final class Connection: @unchecked Sendable {
         var bodyBytes: Int
         var keepAlive: Bool
         var framing: ResponseWriter.Framing
+        /// The Content-Length promised for a streamed body.
+        var declaredLength: Int?
         var streamID: Int?
         var stream: ResponseBodyWriter?
         /// Stream bytes in `output` that the writer has not yet been told were sent.
@@ -358,8 +360,9 @@ final class Connection: @unchecked Sendable {
         var current = Outgoing(method: request?.request.method.rawValue ?? "-", path: request?.request.path ?? "-",
                                route: request?.request.route, status: response.status.code,
                                startedAt: request?.startedAt ?? .now(), bodyBytes: prepared.body.count,
-                               keepAlive: prepared.keepAlive, framing: prepared.framing, streamID: nil, stream: nil,
-                               fullyQueued: prepared.producer == nil)
+                               keepAlive: prepared.keepAlive, framing: prepared.framing,
+                               declaredLength: prepared.producer == nil ? nil : prepared.contentLength,
+                               streamID: nil, stream: nil, fullyQueued: prepared.producer == nil)
         output.append(contentsOf: prepared.head)
         output.append(prepared.body)
         if let producer = prepared.producer {
@@ -387,6 +390,10 @@ final class Connection: @unchecked Sendable {
     private func streamWrite(_ data: Data, streamID: Int) {
         // A write racing a shutdown's forced finish must not land after the last chunk.
         guard !closed, outgoing?.streamID == streamID, outgoing?.stream != nil, let framing = outgoing?.framing else { return }
+        if let declared = outgoing?.declaredLength, let sent = outgoing?.bodyBytes, sent + data.count > declared {
+            context.logger.error("a stream wrote more than its Content-Length", metadata: ["path": "\(outgoing?.path ?? "-")"])
+            return close()
+        }
         outgoing?.bodyBytes += data.count
         outgoing?.unacknowledgedBytes += data.count
         output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
@@ -395,6 +402,11 @@ final class Connection: @unchecked Sendable {
 
     private func streamFinish(streamID: Int) {
         guard !closed, outgoing?.streamID == streamID else { return }
+        if let declared = outgoing?.declaredLength, outgoing?.bodyBytes != declared {
+            // The client cannot tell a short body from a slow one; closing is the only signal left.
+            context.logger.error("a stream ended short of its Content-Length", metadata: ["path": "\(outgoing?.path ?? "-")"])
+            return close()
+        }
         if outgoing?.framing == .chunked { output.append(ResponseWriter.lastChunk) }
         outgoing?.stream = nil
         outgoing?.fullyQueued = true
