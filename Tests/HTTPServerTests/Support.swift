@@ -100,6 +100,12 @@ final class RawClient {
         }
     }
 
+    /// Sends a GET for `target` and reads its response.
+    func get(_ target: String) throws -> RawResponse? {
+        try send("GET \(target) HTTP/1.1\r\nHost: t\r\n\r\n")
+        return readResponse()
+    }
+
     func shutdownWrite() {
         Glibc.shutdown(fd, Int32(SHUT_WR))
     }
