@@ -232,6 +232,26 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(client.readResponse()?.errorCode, "nope")
     }
 
+    func testQuickRoutesDoNotWaitBehindSlowHandlers() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.handlerConcurrency = 1
+        let router = makeTestRouter()
+        router.get("/healthz", lane: .quick) { _ in .text("ok") }
+        let laneServer = try TestServer(configuration: configuration, router: router)
+        defer { laneServer.stop() }
+        let slow = try RawClient(port: laneServer.port)
+        try slow.send("GET /slow/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        usleep(100_000)
+        let started = Date()
+        XCTAssertEqual(try RawClient(port: laneServer.port).get("/healthz")?.text, "ok")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "the quick route waited for the busy pool")
+        // The standard pool is bounded: a second standard request waits for the first.
+        let queued = Date()
+        XCTAssertEqual(try RawClient(port: laneServer.port).get("/hello")?.text, "hello")
+        XCTAssertGreaterThan(Date().timeIntervalSince(queued), 0.8)
+        XCTAssertEqual(slow.readResponse()?.text, "slow 1500")
+    }
+
     func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {
         let client = try client()
         try client.send("\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")

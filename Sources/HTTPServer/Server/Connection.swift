@@ -224,10 +224,10 @@ final class Connection: @unchecked Sendable {
         var parameters: [String: String] = [:]
         var route: String?
         var bodyLimit = configuration.maxBodyBytes
-        if case .found(_, let found, let pattern, let limit) = match {
-            parameters = found
-            route = pattern
-            bodyLimit = limit ?? bodyLimit
+        if case .found(let found) = match {
+            parameters = found.parameters
+            route = found.pattern
+            bodyLimit = found.bodyLimit ?? bodyLimit
         }
         parser.bodyLimit = bodyLimit
         let responseContext = ResponseWriter.Context(isHead: method == .head, minorVersion: head.minorVersion,
@@ -300,12 +300,12 @@ final class Connection: @unchecked Sendable {
             respond(error.response, to: request, context: responseContext)
         case .request(let request):
             switch request.match {
-            case .found(let handler, _, _, _):
+            case .found(let found):
                 let logger = context.logger
                 let writer = context.responseWriter
-                context.executor.submit { [self] in
+                context.executor(for: found.lane).submit { [self] in
                     // Compression is CPU work too, so it stays on the handler pool.
-                    let response = writer.compressIfUseful(Self.run(handler, request.request, logger: logger),
+                    let response = writer.compressIfUseful(Self.run(found.handler, request.request, logger: logger),
                                                            for: request.context)
                     queue.async { [self] in respond(response, to: request, context: request.context) }
                 }
