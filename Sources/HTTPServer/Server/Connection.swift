@@ -241,7 +241,8 @@ final class Connection: @unchecked Sendable {
                 incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
                 return
             }
-            request.body.reserveCapacity(length)
+            // Capped: a client may announce a large body and never send it.
+            request.body.reserveCapacity(min(length, 1024 * 1024))
         }
         incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
         // A 100 Continue cannot overtake responses still owed to earlier requests;
