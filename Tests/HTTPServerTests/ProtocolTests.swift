@@ -26,7 +26,9 @@ final class ProtocolTests: XCTestCase {
             XCTAssertEqual(response.status, 200)
             XCTAssertEqual(response.text, "hello")
             XCTAssertNil(response.header("connection"))
-            XCTAssertNotNil(response.header("date"))
+            let date = try XCTUnwrap(response.header("date"))
+            XCTAssertNotNil(date.range(of: #"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$"#,
+                                       options: .regularExpression), date)
         }
         XCTAssertEqual(server.server.connectionCount, 1)
     }
