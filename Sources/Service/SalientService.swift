@@ -49,7 +49,7 @@ public final class SalientService: @unchecked Sendable {
                               workers: configuration.jobWorkers, logger: logger)
         JobRoutes(store: jobs, worker: jobWorker, events: events, registry: registry, datasets: datasets).register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
-            router.get("/*path", try StaticFileHandler(root: configuration.publicDirectory).handler)
+            router.add(.get, "/*path", lane: .quick, try StaticFileHandler(root: configuration.publicDirectory).handler)
         } else {
             logger.warning("no web UI folder", metadata: ["path": "\(configuration.publicDirectory)"])
         }
