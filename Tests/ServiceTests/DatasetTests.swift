@@ -14,12 +14,9 @@ final class DatasetTests: XCTestCase {
     }
 
     private func datasetCount() throws -> Int? {
-        (try harness.request("GET", "/v1/datasets").json()["datasets"] as? [[String: Any]])?.count
+        (try harness.request("GET", "/v1/datasets").object["datasets"] as? [[String: Any]])?.count
     }
 
-    private func errorCode(_ response: JobTestHarness.Response) throws -> String? {
-        (try response.json()["error"] as? [String: Any])?["code"] as? String
-    }
 
     func testUploadListAndDelete() throws {
         var files = try JobTestHarness.barDataset(perClass: 3, wrapper: "shapes")
@@ -27,7 +24,7 @@ final class DatasetTests: XCTestCase {
         files["shapes/bottom/broken.png"] = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3])
         let created = try harness.uploadDataset(JobTestHarness.zip(files))
         XCTAssertEqual(created.status, 201, String(decoding: created.body, as: UTF8.self))
-        let body = try created.json()
+        let body = created.object
         let id = try XCTUnwrap(body["id"] as? String)
         XCTAssertEqual(body["classes"] as? [String], ["bottom", "top"])
         XCTAssertEqual(body["counts"] as? [String: Int], ["bottom": 3, "top": 3])
@@ -35,7 +32,7 @@ final class DatasetTests: XCTestCase {
         let stored = harness.dataDirectory.appendingPathComponent("datasets/\(id)/top")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: stored.path).count, 3)
 
-        let listing = try harness.request("GET", "/v1/datasets").json()
+        let listing = try harness.request("GET", "/v1/datasets").object
         let datasets = try XCTUnwrap(listing["datasets"] as? [[String: Any]])
         XCTAssertEqual(datasets.map { $0["id"] as? String }, [id])
         XCTAssertNotNil(datasets[0]["created"] as? String)
@@ -49,7 +46,7 @@ final class DatasetTests: XCTestCase {
     func testRefusesWhatIsNotAZip() throws {
         let text = try harness.uploadDataset(Data("hello".utf8))
         XCTAssertEqual(text.status, 415)
-        XCTAssertEqual(try errorCode(text), "unsupported_media_type")
+        XCTAssertEqual(text.errorCode, "unsupported_media_type")
         let gzip = try harness.uploadDataset(Data([0x1F, 0x8B, 8, 0, 0, 0, 0, 0]))
         XCTAssertEqual(gzip.status, 415)
         XCTAssertTrue(String(decoding: gzip.body, as: UTF8.self).contains("tar.gz"))
@@ -58,7 +55,7 @@ final class DatasetTests: XCTestCase {
     func testRefusesEmptyAndSingleClassArchives() throws {
         let empty = try harness.uploadDataset(JobTestHarness.zip(["readme.txt": Data("no images".utf8)]))
         XCTAssertEqual(empty.status, 422)
-        XCTAssertEqual(try errorCode(empty), "invalid_dataset")
+        XCTAssertEqual(empty.errorCode, "invalid_dataset")
         let files = try JobTestHarness.barDataset(perClass: 2).filter { $0.key.hasPrefix("top/") }
         let one = try harness.uploadDataset(JobTestHarness.zip(files))
         XCTAssertEqual(one.status, 422)
@@ -70,7 +67,7 @@ final class DatasetTests: XCTestCase {
         files["../escaped.png"] = files["top/0.png"]
         let slip = try harness.uploadDataset(JobTestHarness.zip(files))
         XCTAssertEqual(slip.status, 400)
-        XCTAssertEqual(try errorCode(slip), "unsafe_archive")
+        XCTAssertEqual(slip.errorCode, "unsafe_archive")
         let link = try harness.uploadDataset(JobTestHarness.zip(try JobTestHarness.barDataset(perClass: 2),
                                                                  symlinks: ["top/link.png": "/etc/passwd"]))
         XCTAssertEqual(link.status, 400)
@@ -84,7 +81,7 @@ final class DatasetTests: XCTestCase {
         files["top/huge.png"] = Data(count: 40 << 20)
         let declared = try harness.uploadDataset(JobTestHarness.zip(files))
         XCTAssertEqual(declared.status, 413)
-        XCTAssertEqual(try errorCode(declared), "too_large")
+        XCTAssertEqual(declared.errorCode, "too_large")
 
         var lying = try JobTestHarness.barDataset(perClass: 2)
         lying["top/zeros.png"] = Data(count: 4 << 20)

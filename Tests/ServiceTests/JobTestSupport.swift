@@ -1,99 +1,85 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Imaging
-import Logging
 import Service
 import XCTest
 
-/// A real service on 127.0.0.1 with an ephemeral port and a data folder of its own, and the
-/// archives and requests the dataset and job tests send it.
+/// The shared service harness, restartable on the same data folder, with the archives and
+/// requests the dataset and job tests send.
 final class JobTestHarness {
-    let dataDirectory: URL
-    private(set) var service: SalientService
-    private(set) var port: Int
+    private(set) var harness: ServiceHarness
 
-    init(dataDirectory: URL? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
-        let directory = dataDirectory ?? FileManager.default.temporaryDirectory
-            .appendingPathComponent("salient-jobs-\(UUID().uuidString)")
-        self.dataDirectory = directory
-        (service, port) = try JobTestHarness.start(directory, configure)
+    init() throws {
+        harness = try ServiceHarness()
     }
 
-    private static func start(_ directory: URL, _ configure: (inout ServiceConfiguration) -> Void) throws -> (SalientService, Int) {
-        var configuration = ServiceConfiguration()
-        configuration.server.host = "127.0.0.1"
-        configuration.server.port = 0
-        configuration.dataDirectory = directory.path
-        configuration.publicDirectory = directory.appendingPathComponent("no-public").path
-        configure(&configuration)
-        var logger = Logger(label: "jobs.test")
-        logger.logLevel = .critical
-        let service = try SalientService(configuration: configuration, logger: logger)
-        try service.start()
-        return (service, try XCTUnwrap(service.port))
-    }
+    var dataDirectory: URL { harness.dataDirectory }
+    var baseURL: String { harness.base }
 
     /// Stops the service object and starts a new one on the same data folder.
     func restart(configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
-        service.shutdown(grace: 1)
-        (service, port) = try JobTestHarness.start(dataDirectory, configure)
+        harness.service.shutdown(grace: 1)
+        harness = try ServiceHarness(configure, dataDirectory: harness.dataDirectory)
     }
 
     func stop() {
-        service.shutdown(grace: 1)
-        try? FileManager.default.removeItem(at: dataDirectory)
+        harness.stop()
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    func request(_ method: String, _ path: String, body: Data? = nil, contentType: String? = nil) throws -> ServiceHarness.Response {
+        var arguments = ["-X", method]
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("body-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        // An empty body still needs its Content-Length: 0, which the server requires of a POST.
+        try (body ?? Data()).write(to: file)
+        if body != nil || method == "POST" { arguments += ["--data-binary", "@\(file.path)"] }
+        if let contentType { arguments += ["-H", "Content-Type: \(contentType)"] }
+        return try harness.curl(path, arguments)
+    }
 
-    struct Response {
-        var status: Int
-        var body: Data
-
-        func json() throws -> [String: Any] {
-            try XCTUnwrap(JSONSerialization.jsonObject(with: body) as? [String: Any], String(decoding: body, as: UTF8.self))
+    /// Status and seconds of `count` POSTs of `body` to `path`, sent by one curl process on
+    /// one connection so that process start-up does not count.
+    func timedPosts(_ path: String, body: Data, contentType: String, count: Int) throws -> [(status: Int, seconds: Double)] {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("body-\(UUID().uuidString)")
+        try body.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = ["-s", "-w", "%{http_code} %{time_total}\\n", "-H", "Content-Type: \(contentType)",
+                             "--data-binary", "@\(file.path)"]
+            + (0..<count).flatMap { _ in ["-o", "/dev/null", baseURL + path] }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count == 2, let status = Int(fields[0]), let seconds = Double(fields[1]) else { return nil }
+            return (status, seconds)
         }
     }
 
-    func request(_ method: String, _ path: String, body: Data? = nil, contentType: String? = nil,
-                 timeout: TimeInterval = 60) throws -> Response {
-        var request = URLRequest(url: URL(string: baseURL + path)!, timeoutInterval: timeout)
-        request.httpMethod = method
-        request.httpBody = body
-        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<Response, Error> = .failure(URLError(.timedOut))
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error {
-                result = .failure(error)
-            } else {
-                result = .success(Response(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data ?? Data()))
-            }
-            done.signal()
-        }.resume()
-        done.wait()
-        return try result.get()
-    }
-
-    func postJSON(_ path: String, _ object: [String: Any]) throws -> Response {
+    func postJSON(_ path: String, _ object: [String: Any]) throws -> ServiceHarness.Response {
         try request("POST", path, body: JSONSerialization.data(withJSONObject: object), contentType: "application/json")
     }
 
-    func uploadDataset(_ archive: Data) throws -> Response {
+    func uploadDataset(_ archive: Data) throws -> ServiceHarness.Response {
         try request("POST", "/v1/datasets", body: archive, contentType: "application/zip")
+    }
+
+    struct Timeout: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// Polls a job until it reaches one of `states`.
     func waitForJob(_ id: String, states: Set<String>, timeout: TimeInterval = 90) throws -> [String: Any] {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let job = try request("GET", "/v1/jobs/\(id)").json()
+            let job = try request("GET", "/v1/jobs/\(id)").object
             if let state = job["state"] as? String, states.contains(state) { return job }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        throw XCTSkip("job \(id) did not reach \(states) within \(timeout) s") as Error
+        throw Timeout(description: "job \(id) did not reach \(states.sorted()) within \(timeout) s")
     }
 
     /// A 28x28 gray PNG: a bright bar across the top ("top") or the bottom ("bottom") of a dark

@@ -18,13 +18,13 @@ final class JobTests: XCTestCase {
     private func uploadBars(perClass: Int) throws -> String {
         let response = try harness.uploadDataset(JobTestHarness.zip(JobTestHarness.barDataset(perClass: perClass)))
         XCTAssertEqual(response.status, 201)
-        return try XCTUnwrap(response.json()["id"] as? String)
+        return try XCTUnwrap(response.object["id"] as? String)
     }
 
     private func submit(_ fields: [String: Any]) throws -> String {
         let response = try harness.postJSON("/v1/jobs", fields)
         XCTAssertEqual(response.status, 202, String(decoding: response.body, as: UTF8.self))
-        return try XCTUnwrap(response.json()["id"] as? String)
+        return try XCTUnwrap(response.object["id"] as? String)
     }
 
     /// `curl -N` on a job's event stream, read until the server ends it.
@@ -53,7 +53,7 @@ final class JobTests: XCTestCase {
         XCTAssertEqual(try harness.request("POST", "/v1/jobs", body: Data("{".utf8)).status, 400)
         XCTAssertEqual(try harness.request("GET", "/v1/jobs/job-none").status, 404)
         XCTAssertEqual(try harness.request("POST", "/v1/jobs/job-none/cancel").status, 404)
-        XCTAssertEqual((try harness.request("GET", "/v1/jobs").json()["jobs"] as? [Any])?.count, 0)
+        XCTAssertEqual((try harness.request("GET", "/v1/jobs").object["jobs"] as? [Any])?.count, 0)
     }
 
     /// A long job blocks the single worker; the job queued behind it is watched from its first
@@ -63,7 +63,7 @@ final class JobTests: XCTestCase {
         let long = try submit(["base_model": "fashion-cnn", "dataset": dataset, "output_model": "never", "epochs": 500])
         let bars = try submit(["base_model": "fashion-cnn", "dataset": dataset, "output_model": "bars", "epochs": 3,
                                "batch_size": 8, "learning_rate": 0.003, "early_stopping_patience": 0, "seed": 7])
-        let queued = try harness.request("GET", "/v1/jobs/\(bars)").json()
+        let queued = try harness.request("GET", "/v1/jobs/\(bars)").object
         XCTAssertEqual(queued["state"] as? String, "queued")
         let request = try XCTUnwrap(queued["request"] as? [String: Any])
         XCTAssertEqual(request["optimizer"] as? String, "adamw")
@@ -103,17 +103,17 @@ final class JobTests: XCTestCase {
         let lastEvent = try XCTUnwrap(events.components(separatedBy: "\n\n").filter { !$0.isEmpty }.last)
         XCTAssertTrue(lastEvent.hasPrefix("event: state") && lastEvent.contains("\"state\":\"succeeded\""), lastEvent)
 
-        let models = try harness.request("GET", "/v1/models").json()["models"] as? [[String: Any]]
+        let models = try harness.request("GET", "/v1/models").object["models"] as? [[String: Any]]
         XCTAssertEqual(models?.first { $0["name"] as? String == "bars" }?["classes"] as? Int, 2)
         XCTAssertNil(models?.first { $0["name"] as? String == "never" })
-        let card = try XCTUnwrap(try harness.request("GET", "/v1/models/bars").json()["card"] as? [String: Any])
+        let card = try XCTUnwrap(try harness.request("GET", "/v1/models/bars").object["card"] as? [String: Any])
         XCTAssertEqual((card["provenance"] as? [String: Any])?["base_model"] as? String, "fashion-cnn")
         XCTAssertEqual((card["provenance"] as? [String: Any])?["dataset"] as? String, dataset)
         var correct = 0
         for seed in 500..<520 {
             let top = seed % 2 == 0
             let answer = try harness.request("POST", "/v1/models/bars/classify",
-                                             body: Data(JobTestHarness.barImage(top: top, seed: seed)), contentType: "image/png").json()
+                                             body: Data(JobTestHarness.barImage(top: top, seed: seed)), contentType: "image/png").object
             let best = (answer["predictions"] as? [[String: Any]])?.first?["label"] as? String
             if best == (top ? "top" : "bottom") { correct += 1 }
         }
@@ -131,12 +131,12 @@ final class JobTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         var before: [[String: Any]] = []
         while before.isEmpty, Date() < deadline {
-            before = (try harness.request("GET", "/v1/jobs/\(id)").json()["metrics"] as? [[String: Any]]) ?? []
+            before = (try harness.request("GET", "/v1/jobs/\(id)").object["metrics"] as? [[String: Any]]) ?? []
             Thread.sleep(forTimeInterval: 0.02)
         }
         XCTAssertFalse(before.isEmpty)
         try harness.restart { $0.jobWorkers = 0 }
-        let requeued = try harness.request("GET", "/v1/jobs/\(id)").json()
+        let requeued = try harness.request("GET", "/v1/jobs/\(id)").object
         let checkpoint = harness.dataDirectory.appendingPathComponent("jobs/\(id)/checkpoint")
         if requeued["state"] as? String == "queued" {
             let state = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint.appendingPathComponent("state.json"))) as? [String: Any]
@@ -157,14 +157,10 @@ final class JobTests: XCTestCase {
     func testClassificationKeepsServingWhileAJobTrains() throws {
         let image = Data(try JobTestHarness.barImage(top: true, seed: 1))
         func medianLatency(_ count: Int) throws -> Double {
-            var times: [Double] = []
-            for _ in 0..<count {
-                let start = Date()
-                let response = try harness.request("POST", "/v1/classify", body: image, contentType: "image/png")
-                XCTAssertEqual(response.status, 200)
-                times.append(Date().timeIntervalSince(start) * 1000)
-            }
-            return times.sorted()[count / 2]
+            let results = try harness.timedPosts("/v1/classify", body: image, contentType: "image/png", count: count)
+            XCTAssertEqual(results.count, count)
+            XCTAssertTrue(results.allSatisfy { $0.status == 200 })
+            return results.map { $0.seconds * 1000 }.sorted()[count / 2]
         }
         _ = try medianLatency(5)
         let idle = try medianLatency(40)
@@ -173,7 +169,7 @@ final class JobTests: XCTestCase {
         _ = try harness.waitForJob(id, states: ["running"])
         Thread.sleep(forTimeInterval: 0.3)
         let busy = try medianLatency(40)
-        XCTAssertEqual(try harness.request("GET", "/v1/jobs/\(id)").json()["state"] as? String, "running")
+        XCTAssertEqual(try harness.request("GET", "/v1/jobs/\(id)").object["state"] as? String, "running")
         XCTAssertEqual(try harness.request("POST", "/v1/jobs/\(id)/cancel").status, 200)
         print(String(format: "classification median latency: idle %.2f ms, during a job %.2f ms", idle, busy))
         XCTAssertLessThan(busy, 500, "classification must keep answering while a job trains")

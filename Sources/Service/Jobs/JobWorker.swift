@@ -103,10 +103,12 @@ final class JobWorker: @unchecked Sendable {
         events.publish(id, .state(job))
         logger.info("job started", metadata: ["job": "\(id)"])
         var lastSaved = Date.distantPast
+        var lastProgress: JobProgress?
         let result: Result<JobRunner.Outcome, Error> = Result {
             try runner.run(job) { event in
                 switch event {
                 case let .progress(progress):
+                    lastProgress = progress
                     events.publish(id, .progress(progress))
                     if Date().timeIntervalSince(lastSaved) > progressInterval {
                         lastSaved = Date()
@@ -123,6 +125,7 @@ final class JobWorker: @unchecked Sendable {
         let final: Job
         do {
             final = try store.update(id) { job in
+                job.progress = lastProgress ?? job.progress
                 switch result {
                 case let .success(.succeeded(outcome, labels)):
                     job.state = .succeeded
