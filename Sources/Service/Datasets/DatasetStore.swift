@@ -64,7 +64,7 @@ final class DatasetStore: @unchecked Sendable {
                 throw ArchiveError(.corrupt, "the archive holds one class ('\(counts.keys.first!)'); a classifier needs at least two")
             }
             let dataset = Dataset(id: id, classes: counts.keys.sorted(), counts: counts, skipped: skipped, created: Date())
-            try AtomicFile.write(DatasetStore.encoder.encode(dataset), to: staging.appendingPathComponent(DatasetStore.manifestFile))
+            try AtomicFile.write(StoredJSON.encoder.encode(dataset), to: staging.appendingPathComponent(DatasetStore.manifestFile))
             try manager.moveItem(at: staging, to: root.appendingPathComponent(id))
             return dataset
         } catch {
@@ -92,7 +92,7 @@ final class DatasetStore: @unchecked Sendable {
               let data = FileManager.default.contents(atPath: directory(id).appendingPathComponent(DatasetStore.manifestFile).path) else {
             throw ServiceError.notFound("no dataset '\(id)'")
         }
-        return try DatasetStore.decoder.decode(Dataset.self, from: data)
+        return try StoredJSON.decoder.decode(Dataset.self, from: data)
     }
 
     func directory(_ id: String) -> URL { root.appendingPathComponent(id) }
@@ -107,17 +107,4 @@ final class DatasetStore: @unchecked Sendable {
     static func isValidID(_ id: String) -> Bool {
         id.hasPrefix("ds-") && id.count <= 40 && id.utf8.allSatisfy { $0 == UInt8(ascii: "-") || (48...57).contains($0) || (97...122).contains($0) }
     }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
 }

@@ -22,7 +22,7 @@ final class JobStore: @unchecked Sendable {
     }
 
     func insert(_ job: Job) throws {
-        let document = try JobStore.encoder.encode(job)
+        let document = try StoredJSON.encoder.encode(job)
         try database.write { db in
             try db.execute(sql: "INSERT INTO job (id, state, created, document) VALUES (?, ?, ?, ?)",
                            arguments: [job.id, job.state.rawValue, job.created.timeIntervalSince1970, document])
@@ -34,13 +34,13 @@ final class JobStore: @unchecked Sendable {
             try Data.fetchOne(db, sql: "SELECT document FROM job WHERE id = ?", arguments: [id])
         }
         guard let document else { throw ServiceError.notFound("no job '\(id)'") }
-        return try JobStore.decoder.decode(Job.self, from: document)
+        return try StoredJSON.decoder.decode(Job.self, from: document)
     }
 
     func all() throws -> [Job] {
         try database.read { db in
             try Data.fetchAll(db, sql: "SELECT document FROM job ORDER BY created, id")
-        }.map { try JobStore.decoder.decode(Job.self, from: $0) }
+        }.map { try StoredJSON.decoder.decode(Job.self, from: $0) }
     }
 
     /// Reads, changes and writes one job in a single transaction.
@@ -50,10 +50,10 @@ final class JobStore: @unchecked Sendable {
             guard let document = try Data.fetchOne(db, sql: "SELECT document FROM job WHERE id = ?", arguments: [id]) else {
                 throw ServiceError.notFound("no job '\(id)'")
             }
-            var job = try JobStore.decoder.decode(Job.self, from: document)
+            var job = try StoredJSON.decoder.decode(Job.self, from: document)
             try change(&job)
             try db.execute(sql: "UPDATE job SET state = ?, document = ? WHERE id = ?",
-                           arguments: [job.state.rawValue, try JobStore.encoder.encode(job), id])
+                           arguments: [job.state.rawValue, try StoredJSON.encoder.encode(job), id])
             return job
         }
     }
@@ -79,17 +79,4 @@ final class JobStore: @unchecked Sendable {
         for id in ids { try update(id) { $0.state = .queued } }
         return ids
     }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }()
-
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
 }

@@ -16,16 +16,16 @@ struct JobRoutes {
     func register(on router: GuardedRouter) {
         router.post("/v1/jobs", changesState: true) { request in
             let job = try submit(request.body)
-            return try .json(job, status: .accepted, encoder: JobStore.encoder)
+            return try .json(job, status: .accepted, encoder: StoredJSON.encoder)
         }
         router.get("/v1/jobs") { _ in
-            try .json(Listing(jobs: store.all()), encoder: JobStore.encoder)
+            try .json(Listing(jobs: store.all()), encoder: StoredJSON.encoder)
         }
         router.get("/v1/jobs/:id") { request in
-            try .json(store.job(request.parameter("id")), encoder: JobStore.encoder)
+            try .json(store.job(request.parameter("id")), encoder: StoredJSON.encoder)
         }
         router.post("/v1/jobs/:id/cancel", changesState: true) { request in
-            try .json(worker.cancel(request.parameter("id")), encoder: JobStore.encoder)
+            try .json(worker.cancel(request.parameter("id")), encoder: StoredJSON.encoder)
         }
         router.get("/v1/jobs/:id/events") { request in
             let id = try request.parameter("id")
@@ -39,7 +39,7 @@ struct JobRoutes {
     /// Progress and epochs as they happen, then the job's state; the stream ends after a final state.
     private static func stream(_ id: String, store: JobStore, events: JobEvents, to writer: ResponseBodyWriter) {
         @Sendable func send(_ name: String, _ value: some Encodable) {
-            guard let data = try? JobStore.encoder.encode(value) else { return }
+            guard let data = try? StoredJSON.encoder.encode(value) else { return }
             writer.send(ServerSentEvent(event: name, data: String(decoding: data, as: UTF8.self)))
         }
         let token = events.subscribe(id) { event in
