@@ -151,6 +151,32 @@ final class JobTests: XCTestCase {
         XCTAssertEqual(try harness.request("GET", "/v1/models/resumed").status, 200)
     }
 
+    /// A model imported from ONNX has no native architecture: its head is replaced on the
+    /// graph, and the fine-tuned graph is registered as ONNX.
+    func testFineTunesAModelImportedFromONNX() throws {
+        let exported = try harness.request("GET", "/v1/models/fashion-cnn/export?format=onnx")
+        XCTAssertEqual(exported.status, 200)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("fashion-\(UUID().uuidString).onnx")
+        try exported.body.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let labels = (0..<10).map { "class \($0)" }.joined(separator: "\n")
+        let uploaded = try harness.harness.curl("/v1/models", ["-F", "file=@\(file.path)", "-F", "name=fashion-onnx",
+                                                               "-F", "labels=\(labels)", "-F", "preprocessing=fashion-mnist"])
+        XCTAssertEqual(uploaded.status, 201, uploaded.text)
+        let dataset = try uploadBars(perClass: 20)
+        let id = try submit(["base_model": "fashion-onnx", "dataset": dataset, "output_model": "bars-onnx", "epochs": 2,
+                             "batch_size": 8, "learning_rate": 0.003])
+        let job = try harness.waitForJob(id, states: ["succeeded", "failed", "cancelled"])
+        XCTAssertEqual(job["state"] as? String, "succeeded", "\(job["error"] ?? "")")
+        let models = try harness.request("GET", "/v1/models").object["models"] as? [[String: Any]]
+        let model = try XCTUnwrap(models?.first { $0["name"] as? String == "bars-onnx" })
+        XCTAssertEqual(model["format"] as? String, "onnx")
+        XCTAssertEqual(model["classes"] as? Int, 2)
+        let answer = try harness.request("POST", "/v1/models/bars-onnx/classify",
+                                         body: Data(JobTestHarness.barImage(top: true, seed: 900)), contentType: "image/png").object
+        XCTAssertEqual((answer["predictions"] as? [[String: Any]])?.count, 2)
+    }
+
     /// Classification latency with no job, and while a job trains on the job worker's thread.
     func testClassificationKeepsServingWhileAJobTrains() throws {
         let image = Data(try JobTestHarness.barImage(top: true, seed: 1))
