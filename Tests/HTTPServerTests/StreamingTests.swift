@@ -38,6 +38,23 @@ final class StreamingTests: XCTestCase {
                 writer.finish()
             }
         }
+        router.get("/bulk") { _ in
+            .stream { writer in
+                // 32 MiB produced far faster than a socket drains: writes must wait, not fail.
+                let block = Data(repeating: UInt8(ascii: "z"), count: 256 * 1024)
+                for _ in 0..<128 {
+                    guard writer.write(block) else { return }
+                }
+                writer.finish()
+            }
+        }
+        router.get("/sized/:declared/:written") { request in
+            let written = Int(try request.parameter("written")) ?? 0
+            return .stream(length: Int(try request.parameter("declared")) ?? 0) { writer in
+                writer.write(String(repeating: "s", count: written))
+                writer.finish()
+            }
+        }
         server = try TestServer(router: router)
     }
 
@@ -53,6 +70,23 @@ final class StreamingTests: XCTestCase {
         XCTAssertEqual(response.text, "alpha beta gamma")
         try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertEqual(client.readResponse()?.text, "hello")
+    }
+
+    func testLargeStreamIsPacedByTheClient() throws {
+        let result = try runCommand(curl, ["-sS", "--limit-rate", "64M", "-o", "/dev/null", "-w", "%{size_download}",
+                                           "\(server.url)/bulk"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.output, "\(32 * 1024 * 1024)")
+    }
+
+    func testSizedStreamKeepsItsPromiseOrCloses() throws {
+        let exact = try XCTUnwrap(try RawClient(port: server.port).get("/sized/5/5"))
+        XCTAssertEqual(exact.header("content-length"), "5")
+        XCTAssertEqual(exact.text, "sssss")
+        for (declared, written) in [(5, 3), (5, 8)] {
+            XCTAssertNil(try RawClient(port: server.port).get("/sized/\(declared)/\(written)"),
+                         "a body of \(written) bytes passed for \(declared)")
+        }
     }
 
     func testStreamToHTTP10ClientIsDelimitedByClose() throws {

@@ -80,5 +80,12 @@ final class PreprocessingTests: XCTestCase {
         XCTAssertThrowsError(try image.cropped(x: 0, y: 0, width: -1, height: 1))
         XCTAssertThrowsError(try Image(width: 2, height: 2, channels: 1, pixels: [1, 2, 3]))
         XCTAssertThrowsError(try Image(width: 2, height: 2, channels: 5, pixels: [UInt8](repeating: 0, count: 20)))
+        // Sizes from a hand-written model card must fail cleanly, not overflow.
+        XCTAssertThrowsError(try image.resized(shorterSide: .max))
+        XCTAssertThrowsError(try image.letterboxed(width: .max, height: 3))
+        let hostile = Preprocessing(color: .rgb, resize: .letterbox(width: .max, height: .max, fill: 0))
+        XCTAssertThrowsError(try hostile.apply(to: image))
+        XCTAssertEqual(hostile.inputRegion(imageWidth: 2, imageHeight: 2), Preprocessing.Region(x: 0, y: 0, width: 2, height: 2))
+        XCTAssertThrowsError(try Preprocessing(color: .rgb, resize: nil, crop: .init(width: 0, height: 1)).apply(to: image))
     }
 }

@@ -38,8 +38,12 @@ final class Connection: @unchecked Sendable {
         var bodyBytes: Int
         var keepAlive: Bool
         var framing: ResponseWriter.Framing
+        /// The Content-Length promised for a streamed body.
+        var declaredLength: Int?
         var streamID: Int?
         var stream: ResponseBodyWriter?
+        /// Stream bytes in `output` that the writer has not yet been told were sent.
+        var unacknowledgedBytes = 0
         /// True once every byte of the response is in `output`.
         var fullyQueued: Bool
     }
@@ -62,6 +66,7 @@ final class Connection: @unchecked Sendable {
     private var writeSuspended = true
     private let timer: DispatchSourceTimer
     private var deadline: DispatchTime?
+    private var timerFiresAt: DispatchTime?
     private var output = Data()
     private var outputOffset = 0
     private var pending: [Pending] = []
@@ -88,7 +93,7 @@ final class Connection: @unchecked Sendable {
         self.context = context
         self.onClose = onClose
         self.parser = HTTPRequestParser(limits: context.configuration.parserLimits)
-        self.queue = DispatchQueue(label: "http.connection.\(id)")
+        self.queue = DispatchQueue(label: "http.connection.\(id)", target: context.ioQueues[id % context.ioQueues.count])
         self.timer = DispatchSource.makeTimerSource(queue: queue)
     }
 
@@ -219,10 +224,10 @@ final class Connection: @unchecked Sendable {
         var parameters: [String: String] = [:]
         var route: String?
         var bodyLimit = configuration.maxBodyBytes
-        if case .found(_, let found, let pattern, let limit) = match {
-            parameters = found
-            route = pattern
-            bodyLimit = limit ?? bodyLimit
+        if case .found(let found) = match {
+            parameters = found.parameters
+            route = found.pattern
+            bodyLimit = found.bodyLimit ?? bodyLimit
         }
         parser.bodyLimit = bodyLimit
         let responseContext = ResponseWriter.Context(isHead: method == .head, minorVersion: head.minorVersion,
@@ -236,7 +241,8 @@ final class Connection: @unchecked Sendable {
                 incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
                 return
             }
-            request.body.reserveCapacity(length)
+            // Capped: a client may announce a large body and never send it.
+            request.body.reserveCapacity(min(length, 1024 * 1024))
         }
         incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
         // A 100 Continue cannot overtake responses still owed to earlier requests;
@@ -295,35 +301,43 @@ final class Connection: @unchecked Sendable {
             respond(error.response, to: request, context: responseContext)
         case .request(let request):
             switch request.match {
-            case .found(let handler, _, _, _):
+            case .found(let found):
                 let logger = context.logger
                 let writer = context.responseWriter
-                context.executor.submit { [self] in
+                context.executor(for: found.lane).submit { [self] in
                     // Compression is CPU work too, so it stays on the handler pool.
-                    let response = writer.compressIfUseful(Self.run(handler, request.request, logger: logger),
+                    let response = writer.compressIfUseful(Self.run(found.handler, request.request, logger: logger),
                                                            for: request.context)
                     queue.async { [self] in respond(response, to: request, context: request.context) }
                 }
-            case .methodNotAllowed(let allowed):
-                let allow = allowed.map(\.rawValue).joined(separator: ", ")
-                let response: HTTPServerResponse
-                if request.request.method == .options {
-                    response = HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
-                } else {
-                    response = HTTPError(.methodNotAllowed, code: "method_not_allowed",
-                                         message: "\(request.request.method.rawValue) is not allowed here; use \(allow).",
-                                         headerFields: [.allow: allow]).response
+            case .methodNotAllowed, .notFound, .invalidPath:
+                // Answered on a later turn of the queue: answering here would nest one
+                // call chain per pipelined request and could exhaust the stack.
+                queue.async { [self] in
+                    respond(Self.answerWithoutHandler(request.request, match: request.match), to: request,
+                            context: request.context)
                 }
-                respond(response, to: request, context: request.context)
-            case .notFound:
-                let response = request.request.path == "*"
-                    ? HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
-                    : HTTPError(.notFound, code: "not_found", message: "No resource at \(request.request.path).").response
-                respond(response, to: request, context: request.context)
-            case .invalidPath:
-                respond(HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response,
-                        to: request, context: request.context)
             }
+        }
+    }
+
+    /// The server's own answer when no handler matched.
+    private static func answerWithoutHandler(_ request: HTTPServerRequest, match: Router.Match) -> HTTPServerResponse {
+        switch match {
+        case .methodNotAllowed(let allowed):
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            if request.method == .options {
+                return HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
+            }
+            return HTTPError(.methodNotAllowed, code: "method_not_allowed",
+                             message: "\(request.method.rawValue) is not allowed here; use \(allow).",
+                             headerFields: [.allow: allow]).response
+        case .notFound where request.path == "*":
+            return HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
+        case .invalidPath:
+            return HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response
+        case .notFound, .found:
+            return HTTPError(.notFound, code: "not_found", message: "No resource at \(request.path).").response
         }
     }
 
@@ -347,14 +361,16 @@ final class Connection: @unchecked Sendable {
         var current = Outgoing(method: request?.request.method.rawValue ?? "-", path: request?.request.path ?? "-",
                                route: request?.request.route, status: response.status.code,
                                startedAt: request?.startedAt ?? .now(), bodyBytes: prepared.body.count,
-                               keepAlive: prepared.keepAlive, framing: prepared.framing, streamID: nil, stream: nil,
-                               fullyQueued: prepared.producer == nil)
+                               keepAlive: prepared.keepAlive, framing: prepared.framing,
+                               declaredLength: prepared.producer == nil ? nil : prepared.contentLength,
+                               streamID: nil, stream: nil, fullyQueued: prepared.producer == nil)
         output.append(contentsOf: prepared.head)
         output.append(prepared.body)
         if let producer = prepared.producer {
             nextStreamID += 1
             let streamID = nextStreamID
             let writer = ResponseBodyWriter(
+                highWatermark: context.configuration.streamHighWatermarkBytes,
                 sink: { [weak self] data in
                     guard let self else { return }
                     queue.async { self.streamWrite(data, streamID: streamID) }
@@ -373,18 +389,25 @@ final class Connection: @unchecked Sendable {
     }
 
     private func streamWrite(_ data: Data, streamID: Int) {
-        guard !closed, outgoing?.streamID == streamID, let framing = outgoing?.framing else { return }
-        outgoing?.bodyBytes += data.count
-        output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
-        if output.count - outputOffset > context.configuration.maxStreamBacklogBytes {
-            context.logger.warning("dropping a client that does not read its stream", metadata: ["remote": "\(remoteAddress)"])
+        // A write racing a shutdown's forced finish must not land after the last chunk.
+        guard !closed, outgoing?.streamID == streamID, outgoing?.stream != nil, let framing = outgoing?.framing else { return }
+        if let declared = outgoing?.declaredLength, let sent = outgoing?.bodyBytes, sent + data.count > declared {
+            context.logger.error("a stream wrote more than its Content-Length", metadata: ["path": "\(outgoing?.path ?? "-")"])
             return close()
         }
+        outgoing?.bodyBytes += data.count
+        outgoing?.unacknowledgedBytes += data.count
+        output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
         flush()
     }
 
     private func streamFinish(streamID: Int) {
         guard !closed, outgoing?.streamID == streamID else { return }
+        if let declared = outgoing?.declaredLength, outgoing?.bodyBytes != declared {
+            // The client cannot tell a short body from a slow one; closing is the only signal left.
+            context.logger.error("a stream ended short of its Content-Length", metadata: ["path": "\(outgoing?.path ?? "-")"])
+            return close()
+        }
         if outgoing?.framing == .chunked { output.append(ResponseWriter.lastChunk) }
         outgoing?.stream = nil
         outgoing?.fullyQueued = true
@@ -413,6 +436,10 @@ final class Connection: @unchecked Sendable {
         output.removeAll(keepingCapacity: output.count <= 1024 * 1024)
         outputOffset = 0
         disableWriteSource()
+        if let stream = outgoing?.stream, let sent = outgoing?.unacknowledgedBytes, sent > 0 {
+            outgoing?.unacknowledgedBytes = 0
+            stream.acknowledge(sent)
+        }
         if outgoing?.fullyQueued == true { responseDidFinish() }
     }
 
@@ -461,11 +488,22 @@ final class Connection: @unchecked Sendable {
             next = lastActivity + (requestsServed == 0 ? configuration.headerReadTimeout : configuration.idleTimeout)
         }
         deadline = next
-        timer.schedule(deadline: next ?? .distantFuture)
+        // Re-arming a Dispatch timer costs a wake-up of Dispatch's manager thread,
+        // so it is re-armed only to fire earlier; a late deadline is re-checked on firing.
+        if let next, timerFiresAt.map({ next < $0 }) ?? true {
+            timer.schedule(deadline: next)
+            timerFiresAt = next
+        }
     }
 
     private func onTimer() {
-        guard !closed, let deadline, DispatchTime.now() >= deadline else { return }
+        timerFiresAt = nil
+        guard !closed, let deadline else { return }
+        guard DispatchTime.now() >= deadline else {
+            timer.schedule(deadline: deadline)
+            timerFiresAt = deadline
+            return
+        }
         if lingering { return close() }
         if headStartedAt != nil && !busy && !stopReading {
             refuse(HTTPError(.requestTimeout, code: "request_timeout",
@@ -517,8 +555,10 @@ final class Connection: @unchecked Sendable {
     private func lingerClose() {
         lingering = true
         _ = Glibc.shutdown(transport.fd, Int32(SHUT_WR))
-        deadline = .now() + Self.lingerSeconds
-        timer.schedule(deadline: deadline!)
+        let lingerDeadline = DispatchTime.now() + Self.lingerSeconds
+        deadline = lingerDeadline
+        timer.schedule(deadline: lingerDeadline)
+        timerFiresAt = lingerDeadline
         if readSuspended {
             readSource?.resume()
             readSuspended = false
