@@ -66,12 +66,19 @@ final class ONNXGraphBuilder {
         return name
     }
 
-    /// A Parameter for an initializer, shared by every operator that uses the same tensor.
-    func parameter(_ name: String, _ value: Tensor, trainable: Bool = true) -> Parameter {
-        if let existing = parametersByName[name], existing.value.shape == value.shape { return existing }
-        let parameter = Parameter(name: name, value: value, isTrainable: trainable)
-        parametersByName[name] = parameter
+    /// A Parameter for an initializer, shared by every operator that uses the same tensor in
+    /// the same form (a transposed or scaled copy is a Parameter of its own).
+    func parameter(_ name: String, _ value: Tensor) -> Parameter {
+        if let existing = parametersByName[name], existing.value == value { return existing }
+        let parameter = Parameter(name: parametersByName[name] == nil ? name : uniqueParameterName(name), value: value)
+        parametersByName[parameter.name] = parameter
         return parameter
+    }
+
+    private func uniqueParameterName(_ base: String) -> String {
+        var n = 2
+        while parametersByName["\(base)_\(n)"] != nil { n += 1 }
+        return "\(base)_\(n)"
     }
 
     /// The engine node computing `value`; a constant becomes a Constant node the first time.
