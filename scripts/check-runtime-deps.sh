@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Proves, without a container engine, that a release binary runs on the Dockerfile's runtime
 # stage: every shared library it needs (ldd) must come from a package that
-# scripts/runtime-packages.txt installs (or one of their dependencies, which apt installs too),
+# scripts/runtime-packages.txt installs (or one of the dependencies apt installs with them),
 # or from the base of debian:bookworm-slim (libc6, libgcc-s1, libstdc++6).
+# scripts/runtime-root-smoke.sh goes further and runs the binary in a root of those packages.
 #
 #   scripts/check-runtime-deps.sh .build/release/salient [packages-file]
 #
@@ -17,10 +18,11 @@ packages_file=${2:-"$(dirname "$0")/runtime-packages.txt"}
 command -v dpkg >/dev/null || { echo "dpkg is needed to map libraries to packages" >&2; exit 2; }
 
 mapfile -t listed < <(grep -v '^\s*#' "$packages_file" | tr -s ' \t' '\n' | sed '/^$/d')
-# apt installs each listed package's Depends (pre-depends included), recursively.
+# What apt would install for them on an empty system (dependencies, first alternatives), plus
+# what debian:bookworm-slim already has.
 allowed=$( { printf '%s\n' libc6 libgcc-s1 libstdc++6 gcc-12-base "${listed[@]}"
-             apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-               --no-replaces --no-enhances "${listed[@]}" 2>/dev/null | grep -v '^ ' | tr -d '<>'; } | sort -u)
+             apt-get install --simulate --no-install-recommends -o Dir::State::status=/dev/null "${listed[@]}" 2>/dev/null \
+               | awk '$1 == "Inst" { print $2 }'; } | sort -u)
 
 # The package that owns a file; Debian's merged /usr means the same file has two names.
 owner() {
