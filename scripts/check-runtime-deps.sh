@@ -20,9 +20,13 @@ command -v dpkg >/dev/null || { echo "dpkg is needed to map libraries to package
 mapfile -t listed < <(grep -v '^\s*#' "$packages_file" | tr -s ' \t' '\n' | sed '/^$/d')
 # What apt would install for them on an empty system (dependencies, first alternatives), plus
 # what debian:bookworm-slim already has.
+if ! resolved=$(apt-get install --simulate --no-install-recommends -o Dir::State::status=/dev/null "${listed[@]}" 2>&1); then
+  echo "apt-get cannot resolve the runtime packages (run apt-get update first?):" >&2
+  echo "$resolved" >&2
+  exit 2
+fi
 allowed=$( { printf '%s\n' libc6 libgcc-s1 libstdc++6 gcc-12-base "${listed[@]}"
-             apt-get install --simulate --no-install-recommends -o Dir::State::status=/dev/null "${listed[@]}" 2>/dev/null \
-               | awk '$1 == "Inst" { print $2 }'; } | sort -u)
+             awk '$1 == "Inst" { print $2 }' <<<"$resolved"; } | sort -u)
 
 # The package that owns a file; Debian's merged /usr means the same file has two names.
 owner() {
