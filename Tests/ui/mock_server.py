@@ -3,7 +3,7 @@
 answers the API of /work/notes/api.md with made-up but well-formed data, so the browser test
 can drive the UI today. Not a model of the service's numbers, only of its JSON shapes.
 
-    python Tests/ui/mock_server.py --port 8765 [--token SECRET]
+    python Tests/ui/mock_server.py --port 8765 [--token SECRET]   (or SALIENT_PORT, SALIENT_API_TOKEN)
 """
 
 import argparse
@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import signal
 import sys
 import tarfile
 import threading
@@ -447,16 +448,19 @@ def make_server(port=0, token=None, host="127.0.0.1"):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SALIENT_PORT", 8765)))
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--token", default=None, help="require this bearer token on state-changing requests")
+    parser.add_argument("--token", default=os.environ.get("SALIENT_API_TOKEN") or None,
+                        help="require this bearer token on state-changing requests")
     args = parser.parse_args()
     server = make_server(args.port, args.token, args.host)
+    # Like the real server: SIGTERM stops accepting and returns normally.
+    stop = lambda *_: threading.Thread(target=server.shutdown).start()  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     print(f"mock Salient on http://{args.host}:{server.server_address[1]}/", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    server.serve_forever()
+    server.server_close()
 
 
 if __name__ == "__main__":

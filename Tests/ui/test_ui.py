@@ -2,7 +2,12 @@
 """Drives the web UI in headless Chromium (chromedriver, plain WebDriver over urllib).
 
     python Tests/ui/test_ui.py --base-url http://127.0.0.1:8080 [--token T]   # against a running service
+    python Tests/ui/test_ui.py --serve-command ".build/release/salient serve"  # starts it, stops it with SIGTERM
     python Tests/ui/test_ui.py                                                 # starts Tests/ui/mock_server.py
+
+With --serve-command the service gets a free SALIENT_PORT, a fresh SALIENT_DATA_DIR and a
+SALIENT_API_TOKEN, must answer /readyz within --ready-timeout seconds, and must exit with
+status 0 within 15 s of SIGTERM at the end.
 
 Classifies a photo, checks the five bars and the saliency map, switches class and colormap,
 opens the Models tab (layer table, receptive field), runs a fine-tuning job from a generated
@@ -12,9 +17,13 @@ Screenshots go to test-output/ui/. Prints "N passed, N failed"; exits 1 on any f
 """
 
 import argparse
-import io
 import json
+import os
 import random
+import shlex
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -27,7 +36,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from png import encode_png  # noqa: E402
-from webdriver import Browser  # noqa: E402
+from webdriver import Browser, free_port  # noqa: E402
 
 REPO = HERE.parents[1]
 ARROW_RIGHT, ARROW_LEFT = "\ue014", "\ue012"
@@ -89,11 +98,14 @@ class Checks:
             print(f"PASS {name}" + (f" — {detail}" if detail else "") + f" ({time.time() - started:.1f} s)", flush=True)
             return True
         except Exception as error:  # a failed step is reported and the next one still runs
-            self.failed += 1
-            print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
-            if not isinstance(error, (AssertionError, TimeoutError)):
-                traceback.print_exc()
+            self.fail(name, error)
             return False
+
+    def fail(self, name, error):
+        self.failed += 1
+        print(f"FAIL {name}: {type(error).__name__}: {error}", flush=True)
+        if not isinstance(error, (AssertionError, TimeoutError, RuntimeError)):
+            traceback.print_exc()
 
 
 def expect(condition, message):
@@ -135,6 +147,45 @@ def http_get(url):
         return response.status, response.headers.get("Content-Type", ""), response.read()
 
 
+class ServiceProcess:
+    """The real service (or any command honouring SALIENT_PORT), started for the test."""
+
+    def __init__(self, command, token, output):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.data = tempfile.mkdtemp(prefix="salient-ui-data-")
+        env = dict(os.environ, SALIENT_PORT=str(self.port), SALIENT_DATA_DIR=self.data, SALIENT_API_TOKEN=token)
+        self.log = open(output / "server.log", "wb")
+        self.process = subprocess.Popen(shlex.split(command), env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the service exited with status {self.process.returncode}; see {self.log.name}")
+            try:
+                if http_get(self.base + "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the service was not ready within {timeout} s; see {self.log.name}")
+
+    def stop(self):
+        """SIGTERM, then the exit status, or None if it had to be killed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return None
+        finally:
+            self.log.close()
+            shutil.rmtree(self.data, ignore_errors=True)
+
+
 def start_mock(token):
     from mock_server import make_server
     server = make_server(0, token)
@@ -145,6 +196,8 @@ def start_mock(token):
 def main():
     parser = argparse.ArgumentParser(description="Browser test of the Salient web UI.")
     parser.add_argument("--base-url", help="a running service; without it the mock server is started")
+    parser.add_argument("--serve-command", help="start this command as the service (e.g. '.build/release/salient serve')")
+    parser.add_argument("--ready-timeout", type=float, default=120, help="seconds the started service has to become ready")
     parser.add_argument("--token", help="API token the service requires (typed into the UI's token field)")
     parser.add_argument("--image", help="photo to classify (default: shared/data/images/chelsea.png)")
     parser.add_argument("--output", default=str(REPO / "test-output" / "ui"), help="screenshot folder")
@@ -154,183 +207,258 @@ def main():
     parser.add_argument("--skip-job", action="store_true", help="do not run a fine-tuning job")
     args = parser.parse_args()
 
-    mock = None
-    token = args.token
-    if args.base_url:
-        base = args.base_url.rstrip("/")
-    else:
-        token = token or "ui-test-token"
-        mock, base = start_mock(token)
-        print(f"started the mock server at {base}", flush=True)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="salient-ui-"))
-    image = Path(args.image) if args.image else shared_image("chelsea.png")
-    if image is None:  # no shared data: a generated Fashion-MNIST-sized image still exercises everything
-        image = work / "stripes.png"
-        image.write_bytes(stripes(True, random.Random(1)))
-
     checks = Checks()
-    with Browser(args.chromedriver, args.chrome) as b:
-        def load():
-            b.get(base + "/")
-            b.wait_for("return document.body.dataset.ready === 'true'", message="the page to load its models")
-            count = b.run("return document.querySelectorAll('#classify-model option').length")
-            expect(count >= 1, "the model select is empty")
-            return f"{count} model(s) listed"
-        if not checks.run("page loads and lists the models", load):
-            print(f"{checks.passed} passed, {checks.failed} failed")
-            return 1
-
-        checks.run("every control has a label and every button a name", lambda: expect_empty(b.run(UNLABELLED_SCRIPT)))
-
-        def keyboard_tabs():
-            tab = b.find("#tab-classify")
-            tab.click()
-            tab.send_keys(ARROW_RIGHT)
-            state = b.run("""return [document.activeElement.id, document.getElementById('tab-models').getAttribute('aria-selected'),
-                              document.getElementById('panel-models').hidden, getComputedStyle(document.activeElement).outlineStyle]""")
-            expect(state[:3] == ["tab-models", "true", False], f"ArrowRight did not move to the Models tab: {state}")
-            expect(state[3] != "none", "the focused tab shows no focus ring")
-            b.find("#tab-models").send_keys(ARROW_LEFT)
-            back = b.run("return document.activeElement.id + ' ' + document.getElementById('panel-classify').hidden")
-            expect(back == "tab-classify false", f"ArrowLeft did not return to Classify: {back}")
-            return "arrow keys move between tabs, focus ring visible"
-        checks.run("tabs work from the keyboard", keyboard_tabs)
-
-        if token and not args.base_url:
-            def refused_without_token():
-                b.run("document.getElementById('token-clear').click()")
-                b.find("#image-input").send_keys(str(image))
-                message = b.wait_for("""const s = document.getElementById('classify-status');
-                                        return s.dataset.kind === 'error' && s.textContent""", message="a refusal")
-                expect("token" in message.lower(), f"the refusal does not mention the token: {message}")
-                return message
-            checks.run("a state-changing request without the token is refused and explained", refused_without_token)
-
-        def set_token():
-            field = b.find("#token")
-            b.run("document.querySelector('details.token').open = true")
-            field.clear()
-            field.send_keys(token)
-            stored = b.run("return localStorage.getItem('salient.token')")
-            expect(stored == token, f"the token was not stored: {stored!r}")
-            b.run("document.querySelector('details.token').open = false")
-        if token:
-            checks.run("the token field stores the token", set_token)
-
-        def classify():
-            before = b.run("return document.getElementById('saliency-image').getAttribute('src')")
-            b.find("#image-input").send_keys(str(image))
-            b.run("document.getElementById('classify-model').dispatchEvent(new Event('change'))")  # same file again
-            rows = b.wait_for("""const rows = [...document.querySelectorAll('#predictions li')];
-                                 return rows.length === 5 && !document.getElementById('predictions').hasAttribute('aria-busy') &&
-                                   rows.map((li) => [li.querySelector('.prediction-label').textContent,
-                                                     li.querySelector('.prediction-value').textContent,
-                                                     li.querySelector('.bar-fill').getBoundingClientRect().width])""",
-                              message="five prediction bars")
-            values = [float(v.rstrip("%")) for _, v, _ in rows]
-            expect(values == sorted(values, reverse=True), f"probabilities are not in descending order: {values}")
-            expect(sum(values) <= 100.5, f"probabilities add up to more than 100%: {values}")
-            expect(all(w > 0 for *_, w in rows), "a bar has no width")
-            timing = b.run("return document.getElementById('timing').textContent")
-            expect("ms" in timing, f"no timing shown: {timing!r}")
-            b.wait_for("""const i = document.getElementById('saliency-image');
-                          return i.getAttribute('src') !== arguments[0] && i.complete && i.naturalWidth > 0""", before,
-                       message="the saliency map to load")
-            return f"top: {rows[0][0]} {rows[0][1]}; {timing}"
-        classified = checks.run("a photo gets five bars and the timing", classify)
-
-        def saliency():
-            info = b.run("""const i = document.getElementById('saliency-image');
-                            return [i.naturalWidth, i.alt, document.getElementById('saliency-link').getAttribute('href')]""")
-            expect(info[0] > 0, "the saliency image did not load")
-            expect(info[1], "the saliency image has no alt text")
-            expect(info[2].endswith(".png"), f"the PNG link is {info[2]!r}")
-            status, content_type, body = http_get(base + info[2])
-            expect(status == 200 and content_type.startswith("image/png") and body[:4] == b"\x89PNG",
-                   f"the PNG link answered {status} {content_type}")
-            return f"{info[0]} px wide, alt: {info[1]}"
-        if classified:
-            checks.run("the saliency map loads and its PNG opens on its own", saliency)
-
-        def other_class():
-            label = b.run("return document.querySelectorAll('#predictions .prediction-label')[1].textContent")
-            src = b.run("return document.getElementById('saliency-image').src")
-            b.find("#predictions li:nth-child(2) button").click()
-            b.wait_for("""const i = document.getElementById('saliency-image');
-                          return i.src !== arguments[0] && i.complete && i.naturalWidth > 0 &&
-                                 document.getElementById('saliency-caption').textContent.includes(arguments[1])""", src, label,
-                       message=f"the map of {label}")
-            pressed = b.run("return document.querySelector('#predictions li:nth-child(2) button').getAttribute('aria-pressed')")
-            expect(pressed == "true", "the chosen class is not marked as pressed")
-            return f"map of {label}"
-        if classified:
-            checks.run("clicking a class shows its map", other_class)
-
-        def colormap():
-            src = b.run("return document.getElementById('saliency-image').src")
-            b.run("""const s = document.getElementById('saliency-colormap'); s.value = 'gray';
-                     s.dispatchEvent(new Event('change'))""")
-            b.wait_for("""const i = document.getElementById('saliency-image');
-                          return i.src !== arguments[0] && i.complete && i.naturalWidth > 0 && i.alt.includes('gray')""", src,
-                       message="the gray map")
-        if classified:
-            checks.run("changing the colormap reloads the map", colormap)
-        b.screenshot(output / "desktop-classify.png", full_page=True)
-
-        checks.run("text contrast meets WCAG AA (classify)", lambda: expect_empty(b.run(CONTRAST_SCRIPT)))
-        checks.run("every image has alt text",
-                   lambda: expect_empty(b.run("return [...document.images].filter((i) => i.src && !i.alt).map((i) => i.src)")))
-
-        def models():
-            b.find("#tab-models").click()
-            rows = b.wait_for("return document.querySelectorAll('#layer-table tbody tr').length", message="layer rows")
-            first = b.run("""const cells = document.querySelectorAll('#layer-table tbody tr:first-child td');
-                             return [document.querySelector('#layer-table tbody tr:first-child th').textContent,
-                                     cells[4].textContent, document.querySelectorAll('#model-card dt').length]""")
-            expect(first[2] >= 4, "the model card is nearly empty")
-            b.run("""const s = document.getElementById('rf-layer'); s.value = arguments[0];
-                     s.dispatchEvent(new Event('change'))""", first[0])
-            field = b.run("""const r = document.querySelector('#rf-drawing .rf-field');
-                             return r && [Number(r.getAttribute('width')), Number(r.getAttribute('height')),
-                                          document.getElementById('rf-description').textContent]""")
-            expect(field and field[0] > 0 and field[1] > 0, f"no receptive field drawn: {field}")
-            size = first[1].replace(" ", "")
-            expect(size in field[2].replace(" ", ""), f"the description {field[2]!r} does not give size {first[1]}")
-            return f"{rows} layers; {field[2]}"
-        checks.run("the Models tab shows the card, the layer table and a receptive field", models)
-        b.screenshot(output / "desktop-models.png", full_page=True)
-        checks.run("text contrast meets WCAG AA (models)", lambda: expect_empty(b.run(CONTRAST_SCRIPT)))
-
-        if not args.skip_job:
-            run_job(b, checks, work, output, args.job_timeout)
-
-        def phone():
-            b.emulate(390, 844, mobile=True)
-            overflow = {}
-            for tab in ("classify", "models", "jobs"):
-                b.run(f"document.getElementById('tab-{tab}').click()")
-                time.sleep(0.3)
-                b.screenshot(output / f"phone-{tab}.png")
-                b.screenshot(output / f"phone-{tab}-full.png", full_page=True)
-                width = b.run("return [document.documentElement.scrollWidth, window.innerWidth]")
-                if width[0] > width[1]:
-                    overflow[tab] = width
-            expect(not overflow, f"the page scrolls sideways on a phone: {overflow}")
-            return "no sideways scrolling at 390x844"
-        checks.run("usable on a 390x844 phone", phone)
-
-        def console():
-            entries = [e for e in b.browser_log() if e.get("level") == "SEVERE" and " 401 " not in e.get("message", "")]
-            expect_empty([e["message"][:200] for e in entries])
-        checks.run("no errors in the browser console", console)
-
-    if mock:
-        mock.shutdown()
+    mock = service = None
+    token = args.token
+    try:
+        if args.base_url:
+            base = args.base_url.rstrip("/")
+        elif args.serve_command:
+            token = token or "ui-test-token"
+            service = ServiceProcess(args.serve_command, token, output)
+            base = service.base
+            if not checks.run("the service starts and becomes ready", lambda: service.wait_ready(args.ready_timeout)):
+                base = None
+        else:
+            token = token or "ui-test-token"
+            mock, base = start_mock(token)
+            print(f"started the mock server at {base}", flush=True)
+        try:
+            if base:
+                drive(args, base, token, output, checks)
+        except Exception as error:  # chromedriver or the browser broke down: one more failure, still a summary
+            checks.fail("the browser session", error)
+    finally:
+        if mock:
+            mock.shutdown()
+        if service and not base:
+            service.stop()
+        elif service:
+            def stops_cleanly():
+                status = service.stop()
+                expect(status == 0, f"after SIGTERM the service {'was killed after 15 s' if status is None else f'exited with {status}'}")
+            checks.run("the service stops cleanly on SIGTERM", stops_cleanly)
     print(f"screenshots in {output}")
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
+
+
+def drive(args, base, token, output, checks):
+    """Every browser check, in the order a user would go."""
+    with tempfile.TemporaryDirectory(prefix="salient-ui-") as folder:
+        work = Path(folder)
+        image = Path(args.image) if args.image else shared_image("chelsea.png")
+        if image is None:  # no shared data: a generated Fashion-MNIST-sized image still exercises everything
+            image = work / "stripes.png"
+            image.write_bytes(stripes(True, random.Random(1)))
+        with Browser(args.chromedriver, args.chrome) as b:
+            browse(b, args, base, token, output, checks, work, image)
+
+
+def browse(b, args, base, token, output, checks, work, image):
+    def load():
+        b.get(base + "/")
+        b.wait_for("return document.body.dataset.ready === 'true'", message="the page to load its models")
+        count = b.run("return document.querySelectorAll('#classify-model option').length")
+        expect(count >= 1, "the model select is empty")
+        return f"{count} model(s) listed"
+    if not checks.run("page loads and lists the models", load):
+        return
+
+    checks.run("every control has a label and every button a name", lambda: expect_empty(b.run(UNLABELLED_SCRIPT)))
+
+    def keyboard_tabs():
+        tab = b.find("#tab-classify")
+        tab.click()
+        tab.send_keys(ARROW_RIGHT)
+        state = b.run("""return [document.activeElement.id, document.getElementById('tab-models').getAttribute('aria-selected'),
+                          document.getElementById('panel-models').hidden, getComputedStyle(document.activeElement).outlineStyle]""")
+        expect(state[:3] == ["tab-models", "true", False], f"ArrowRight did not move to the Models tab: {state}")
+        expect(state[3] != "none", "the focused tab shows no focus ring")
+        b.find("#tab-models").send_keys(ARROW_LEFT)
+        back = b.run("return document.activeElement.id + ' ' + document.getElementById('panel-classify').hidden")
+        expect(back == "tab-classify false", f"ArrowLeft did not return to Classify: {back}")
+        return "arrow keys move between tabs, focus ring visible"
+    checks.run("tabs work from the keyboard", keyboard_tabs)
+
+    if token and not args.base_url:  # a server this test started, with a token
+        def refused_without_token():
+            b.run("document.getElementById('token-clear').click()")
+            b.find("#image-input").send_keys(str(image))
+            message = b.wait_for("""const s = document.getElementById('classify-status');
+                                    return s.dataset.kind === 'error' && s.textContent""", message="a refusal")
+            expect("token" in message.lower(), f"the refusal does not mention the token: {message}")
+            return message
+        checks.run("a state-changing request without the token is refused and explained", refused_without_token)
+
+    def set_token():
+        field = b.find("#token")
+        b.run("document.querySelector('details.token').open = true")
+        field.clear()
+        field.send_keys(token)
+        stored = b.run("return localStorage.getItem('salient.token')")
+        expect(stored == token, f"the token was not stored: {stored!r}")
+        b.run("document.querySelector('details.token').open = false")
+    if token:
+        checks.run("the token field stores the token", set_token)
+
+    def classify():
+        before = b.run("return document.getElementById('saliency-image').getAttribute('src')")
+        b.find("#image-input").send_keys(str(image))
+        b.run("document.getElementById('classify-model').dispatchEvent(new Event('change'))")  # same file again
+        rows = b.wait_for("""const rows = [...document.querySelectorAll('#predictions li')];
+                             return rows.length === 5 && !document.getElementById('predictions').hasAttribute('aria-busy') &&
+                               rows.map((li) => [li.querySelector('.prediction-label').textContent,
+                                                 li.querySelector('.prediction-value').textContent,
+                                                 li.querySelector('.bar-fill').getBoundingClientRect().width])""",
+                          message="five prediction bars")
+        values = [float(v.rstrip("%")) for _, v, _ in rows]
+        expect(values == sorted(values, reverse=True), f"probabilities are not in descending order: {values}")
+        expect(sum(values) <= 100.5, f"probabilities add up to more than 100%: {values}")
+        expect(all(w > 0 for *_, w in rows), "a bar has no width")
+        timing = b.run("return document.getElementById('timing').textContent")
+        expect("ms" in timing, f"no timing shown: {timing!r}")
+        b.wait_for("""const i = document.getElementById('saliency-image');
+                      return i.getAttribute('src') !== arguments[0] && i.complete && i.naturalWidth > 0""", before,
+                   message="the saliency map to load")
+        return f"top: {rows[0][0]} {rows[0][1]}; {timing}"
+    classified = checks.run("a photo gets five bars and the timing", classify)
+
+    def saliency():
+        info = b.run("""const i = document.getElementById('saliency-image');
+                        return [i.naturalWidth, i.alt, document.getElementById('saliency-link').getAttribute('href')]""")
+        expect(info[0] > 0, "the saliency image did not load")
+        expect(info[1], "the saliency image has no alt text")
+        expect(info[2].endswith(".png"), f"the PNG link is {info[2]!r}")
+        status, content_type, body = http_get(base + info[2])
+        expect(status == 200 and content_type.startswith("image/png") and body[:4] == b"\x89PNG",
+               f"the PNG link answered {status} {content_type}")
+        return f"{info[0]} px wide, alt: {info[1]}"
+    if classified:
+        checks.run("the saliency map loads and its PNG opens on its own", saliency)
+
+    def other_class():
+        label = b.run("return document.querySelectorAll('#predictions .prediction-label')[1].textContent")
+        src = b.run("return document.getElementById('saliency-image').src")
+        b.find("#predictions li:nth-child(2) button").click()
+        b.wait_for("""const i = document.getElementById('saliency-image');
+                      return i.src !== arguments[0] && i.complete && i.naturalWidth > 0 &&
+                             document.getElementById('saliency-caption').textContent.includes(arguments[1])""", src, label,
+                   message=f"the map of {label}")
+        pressed = b.run("return document.querySelector('#predictions li:nth-child(2) button').getAttribute('aria-pressed')")
+        expect(pressed == "true", "the chosen class is not marked as pressed")
+        return f"map of {label}"
+    if classified:
+        checks.run("clicking a class shows its map", other_class)
+
+    def colormap():
+        src = b.run("return document.getElementById('saliency-image').src")
+        b.run("""const s = document.getElementById('saliency-colormap'); s.value = 'gray';
+                 s.dispatchEvent(new Event('change'))""")
+        b.wait_for("""const i = document.getElementById('saliency-image');
+                      return i.src !== arguments[0] && i.complete && i.naturalWidth > 0 && i.alt.includes('gray')""", src,
+                   message="the gray map")
+    if classified:
+        checks.run("changing the colormap reloads the map", colormap)
+
+    def overlay_off():
+        src = b.run("return document.getElementById('saliency-image').src")
+        b.find("#saliency-overlay").click()
+        disabled = b.run("return document.getElementById('saliency-alpha').disabled")
+        expect(disabled, "the opacity slider stays enabled without an overlay")
+        b.wait_for("""const i = document.getElementById('saliency-image');
+                      return i.src !== arguments[0] && i.complete && i.naturalWidth > 0 && !i.alt.includes('over the image')""",
+                   src, message="the map without overlay")
+        b.find("#saliency-overlay").click()
+    if classified:
+        checks.run("turning the overlay off disables the opacity and reloads the map", overlay_off)
+
+    def drop(name, content_type, script_body):
+        """Drops a file made in the page by script_body (which returns a Blob) on the drop zone."""
+        b.run(f"""return (async () => {{
+            const blob = await (async () => {{ {script_body} }})();
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([blob], {json.dumps(name)}, {{ type: {json.dumps(content_type)} }}));
+            document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', {{ dataTransfer: transfer, bubbles: true }}));
+        }})()""")
+
+    def dropped_image():
+        drop("dropped.png", "image/png", "return (await fetch(document.getElementById('saliency-link').href)).blob();")
+        b.wait_for("""return document.getElementById('preview-caption').textContent.startsWith('dropped.png') &&
+                      document.querySelectorAll('#predictions li').length > 0 &&
+                      document.getElementById('classify-status').dataset.kind !== 'error'""",
+                   message="the dropped image to be classified")
+    if classified:
+        checks.run("an image dropped on the page is classified", dropped_image)
+
+    def dropped_text():
+        drop("notes.txt", "text/plain", "return new Blob(['not an image']);")
+        message = b.wait_for("""const s = document.getElementById('classify-status');
+                                return s.dataset.kind === 'error' && s.textContent""", message="an error message")
+        expect(not b.run("return document.querySelectorAll('#predictions li').length"), "old predictions stay on screen")
+        return message
+    checks.run("a file that is not an image gets a clear error", dropped_text)
+
+    def choose_again():
+        picker = b.find("#image-input")
+        picker.clear()
+        picker.send_keys(str(image))
+        b.wait_for("""const i = document.getElementById('saliency-image');
+                      return document.querySelectorAll('#predictions li').length === 5 && i.complete && i.naturalWidth > 0 &&
+                             document.getElementById('preview-caption').textContent.startsWith(arguments[0])""", image.name,
+                   message="the photo again")
+    checks.run("after an error, choosing the photo again classifies it", choose_again)
+    b.screenshot(output / "desktop-classify.png", full_page=True)
+
+    checks.run("text contrast meets WCAG AA (classify)", lambda: expect_empty(b.run(CONTRAST_SCRIPT)))
+    checks.run("every image has alt text",
+               lambda: expect_empty(b.run("return [...document.images].filter((i) => i.src && !i.alt).map((i) => i.src)")))
+
+    def models():
+        b.find("#tab-models").click()
+        rows = b.wait_for("return document.querySelectorAll('#layer-table tbody tr').length", message="layer rows")
+        first = b.run("""const cells = document.querySelectorAll('#layer-table tbody tr:first-child td');
+                         return [document.querySelector('#layer-table tbody tr:first-child th').textContent,
+                                 cells[4].textContent, document.querySelectorAll('#model-card dt').length]""")
+        expect(first[2] >= 4, "the model card is nearly empty")
+        b.run("""const s = document.getElementById('rf-layer'); s.value = arguments[0];
+                 s.dispatchEvent(new Event('change'))""", first[0])
+        field = b.run("""const r = document.querySelector('#rf-drawing .rf-field');
+                         return r && [Number(r.getAttribute('width')), Number(r.getAttribute('height')),
+                                      document.getElementById('rf-description').textContent]""")
+        expect(field and field[0] > 0 and field[1] > 0, f"no receptive field drawn: {field}")
+        size = first[1].replace(" ", "")
+        expect(size in field[2].replace(" ", ""), f"the description {field[2]!r} does not give size {first[1]}")
+        return f"{rows} layers; {field[2]}"
+    checks.run("the Models tab shows the card, the layer table and a receptive field", models)
+    b.screenshot(output / "desktop-models.png", full_page=True)
+    checks.run("text contrast meets WCAG AA (models)", lambda: expect_empty(b.run(CONTRAST_SCRIPT)))
+
+    if not args.skip_job:
+        run_job(b, checks, work, output, args.job_timeout)
+
+    def phone():
+        b.emulate(390, 844, mobile=True)
+        overflow = {}
+        for tab in ("classify", "models", "jobs"):
+            b.run(f"document.getElementById('tab-{tab}').click()")
+            time.sleep(0.3)
+            b.screenshot(output / f"phone-{tab}.png")
+            b.screenshot(output / f"phone-{tab}-full.png", full_page=True)
+            width = b.run("return [document.documentElement.scrollWidth, window.innerWidth]")
+            if width[0] > width[1]:
+                overflow[tab] = width
+        expect(not overflow, f"the page scrolls sideways on a phone: {overflow}")
+        return "no sideways scrolling at 390x844"
+    checks.run("usable on a 390x844 phone", phone)
+
+    def console():
+        expected = (" 401 ", " 415 ")  # the refusals this test provokes on purpose
+        entries = [e for e in b.browser_log() if e.get("level") == "SEVERE" and not any(x in e.get("message", "") for x in expected)]
+        expect_empty([e["message"][:200] for e in entries])
+    checks.run("no errors in the browser console", console)
 
 
 def run_job(b, checks, work, output, timeout):

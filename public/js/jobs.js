@@ -70,6 +70,9 @@ export class JobsPanel {
       freeze: byId("job-freeze").value,
       augment: byId("job-augment").checked,
       validation_split: Number(byId("job-validation").value),
+      discriminative_factor: Number(byId("job-factor").value),
+      early_stopping_patience: Number(byId("job-patience").value),
+      seed: Number(byId("job-seed").value),
     };
   }
 
@@ -191,11 +194,10 @@ export class JobsPanel {
 
   renderConfusion(job) {
     const table = byId("confusion");
-    const caption = table.caption;
     const matrix = job.confusion_matrix;
     const labels = job.labels || [];
     if (!Array.isArray(matrix) || !matrix.length) {
-      table.replaceChildren(caption, el("tbody", {}, el("tr", {}, el("td", { textContent: "Available when the job has finished." }))));
+      table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { textContent: "Available when the job has finished." }))));
       return;
     }
     const perClass = new Map((job.per_class || []).map((c) => [c.label, c]));
@@ -217,7 +219,7 @@ export class JobsPanel {
         el("td", { className: "num", textContent: stats.precision === undefined ? "—" : percent(stats.precision) }),
         el("td", { className: "num", textContent: stats.recall === undefined ? "—" : percent(stats.recall) }));
     });
-    table.replaceChildren(caption, el("thead", {}, head), el("tbody", {}, ...rows));
+    table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
   }
 }
 
