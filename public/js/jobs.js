@@ -20,9 +20,16 @@ export class JobsPanel {
     byId("jobs-refresh").addEventListener("click", () => this.refreshJobs());
     byId("job-cancel").addEventListener("click", () => this.cancel());
     byId("job-use").addEventListener("click", () => this.job && this.onUseModel(this.job.output_model));
+    // The curves are drawn at their rendered width, so a rotated phone gets them redrawn.
+    let pending = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => this.job && this.renderCurves(this.job.metrics), 150);
+    });
   }
 
   async activate() {
+    if (this.job) this.renderCurves(this.job.metrics); // drawn while hidden, they had no width to fit
     await Promise.all([this.refreshDatasets(), this.refreshJobs()]);
   }
 
@@ -84,7 +91,7 @@ export class JobsPanel {
     setStatus(status, "Starting…");
     try {
       const job = await sendJSON("POST", "/v1/jobs", body);
-      setStatus(status, `Job ${job.id} is ${job.state}.`);
+      setStatus(status, `Started job ${job.id}; follow it below.`);
       this.watch(job);
       await this.refreshJobs();
     } catch (error) {

@@ -2,10 +2,13 @@
 
 import { svg } from "./dom.js";
 
-const size = { width: 480, height: 260, left: 48, right: 16, top: 16, bottom: 56 };
+const margins = { height: 260, left: 48, right: 16, top: 16, bottom: 56 };
 
 /// series: [{ name, className, values: [number|null] }] indexed by epoch (1-based on the axis).
 export function drawLineChart(target, series, { yMax, yLabel, summary }) {
+  // Draw at the rendered width so the labels keep their size on a phone; hidden charts get a default.
+  const rendered = Math.round(target.getBoundingClientRect().width);
+  const size = { ...margins, width: rendered > 0 ? Math.max(300, rendered) : 480 };
   const count = Math.max(1, ...series.map((s) => s.values.length));
   const finite = series.flatMap((s) => s.values.filter(Number.isFinite));
   const top = yMax ?? niceCeiling(Math.max(0, ...finite));
@@ -36,7 +39,7 @@ export function drawLineChart(target, series, { yMax, yLabel, summary }) {
     const group = svg("g", { class: `series ${s.className}` },
       svg("polyline", { points: points.map((p) => p.join(",")).join(" ") }),
       ...points.map(([cx, cy]) => svg("circle", { cx, cy, r: 3 })));
-    const legendX = size.left + k * 150;
+    const legendX = size.left + k * 140;
     group.append(
       svg("line", { x1: legendX, x2: legendX + 20, y1: size.height - 8, y2: size.height - 8 }),
       svg("text", { x: legendX + 26, y: size.height - 4, class: "legend-text" }, document.createTextNode(s.name)));
