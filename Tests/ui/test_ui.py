@@ -7,7 +7,8 @@
 
 With --serve-command the service gets a free SALIENT_PORT, a fresh SALIENT_DATA_DIR and a
 SALIENT_API_TOKEN, must answer /readyz within --ready-timeout seconds, and must exit with
-status 0 within 15 s of SIGTERM at the end.
+status 0 within 15 s of SIGTERM at the end; --healthcheck-command is then run against it
+while it runs (must exit 0) and after it stopped (must exit 1).
 
 Classifies a photo, checks the five bars and the saliency map, switches class and colormap,
 opens the Models tab (layer table, receptive field), runs a fine-tuning job from a generated
@@ -171,6 +172,11 @@ class ServiceProcess:
             time.sleep(0.2)
         raise TimeoutError(f"the service was not ready within {timeout} s; see {self.log.name}")
 
+    def probe(self, command):
+        """Runs a health-check command aimed at this service; returns its exit status."""
+        env = dict(os.environ, SALIENT_PORT=str(self.port))
+        return subprocess.run(shlex.split(command), env=env, cwd=REPO, capture_output=True, timeout=30).returncode
+
     def stop(self):
         """SIGTERM, then the exit status, or None if it had to be killed."""
         if self.process.poll() is None:
@@ -198,6 +204,9 @@ def main():
     parser.add_argument("--base-url", help="a running service; without it the mock server is started")
     parser.add_argument("--serve-command", help="start this command as the service (e.g. '.build/release/salient serve')")
     parser.add_argument("--ready-timeout", type=float, default=120, help="seconds the started service has to become ready")
+    parser.add_argument("--healthcheck-command",
+                        help="with --serve-command: a probe (e.g. '.build/release/salient healthcheck') that must "
+                             "exit 0 while the service runs and non-zero once it has stopped")
     parser.add_argument("--token", help="API token the service requires (typed into the UI's token field)")
     parser.add_argument("--image", help="photo to classify (default: shared/data/images/chelsea.png)")
     parser.add_argument("--output", default=str(REPO / "test-output" / "ui"), help="screenshot folder")
@@ -221,6 +230,9 @@ def main():
             base = service.base
             if not checks.run("the service starts and becomes ready", lambda: service.wait_ready(args.ready_timeout)):
                 base = None
+            elif args.healthcheck_command:
+                checks.run("the health check passes while the service runs",
+                           lambda: expect_status(service.probe(args.healthcheck_command), 0))
         else:
             token = token or "ui-test-token"
             mock, base = start_mock(token)
@@ -240,6 +252,9 @@ def main():
                 status = service.stop()
                 expect(status == 0, f"after SIGTERM the service {'was killed after 15 s' if status is None else f'exited with {status}'}")
             checks.run("the service stops cleanly on SIGTERM", stops_cleanly)
+            if args.healthcheck_command:
+                checks.run("the health check fails once the service has stopped",
+                           lambda: expect_status(service.probe(args.healthcheck_command), 1))
     print(f"screenshots in {output}")
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
@@ -513,6 +528,10 @@ def run_job(b, checks, work, output, timeout):
         expect(sorted(labels) == ["horizontal", "vertical"], f"the new model's classes are {labels}")
         return f"{name}: {labels}"
     checks.run("the new model is used for classification", use_model)
+
+
+def expect_status(status, wanted):
+    expect(status == wanted, f"exit status {status}, expected {wanted}")
 
 
 def expect_empty(items):
