@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
     ],
     targets: [
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
@@ -22,7 +23,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
-        .target(name: "CNN", dependencies: ["COpenBLAS", "CZlib"], swiftSettings: optimize),
+        .target(name: "CNN", dependencies: [
+            "COpenBLAS", "CZlib",
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], swiftSettings: optimize),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG", "CZlib"], swiftSettings: optimize),
         .target(name: "HTTPServer", dependencies: [
             "CZlib", "COpenSSL",
@@ -33,10 +37,11 @@ let package = Package(
             "CNN", "Imaging", "HTTPServer", "COpenSSL",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], resources: [.copy("Resources/models")]),
         .executableTarget(name: "salient", dependencies: [
             "Service", "CNN", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: optimize),
 
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),

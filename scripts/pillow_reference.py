@@ -23,7 +23,7 @@ import sys
 import zlib
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 
 def load_rgb(path):
@@ -97,6 +97,9 @@ def synthesize(folder):
     }
     for name, (image, options) in saves.items():
         image.save(os.path.join(folder, name), **options)
+    linear = PngImagePlugin.PngInfo()
+    linear.add(b"gAMA", struct.pack(">I", 100000))  # gamma 1.0: Pillow ignores it
+    photo.save(os.path.join(folder, "odd_gamma_linear.png"), pnginfo=linear)
     for bits in (2, 4):
         # Pillow writes low bit depths for palette images; a gray palette keeps them gray.
         levels = (1 << bits)

@@ -41,8 +41,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var handlerConcurrency = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Pipelined requests parsed ahead of the one being answered, per connection.
     public var maxPipelinedRequests = 16
-    /// Bytes a streamed response may queue for a slow client before it is dropped.
-    public var maxStreamBacklogBytes = 8 * 1024 * 1024
+    /// Bytes a streamed response may queue for a slow client before the
+    /// producer's next write waits for the client to catch up.
+    public var streamHighWatermarkBytes = 1024 * 1024
     /// Responses smaller than this are never compressed.
     public var compressionMinimumBytes = 1024
     public var compressionEnabled = true

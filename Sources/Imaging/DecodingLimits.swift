@@ -25,9 +25,10 @@ public struct DecodingLimits: Sendable, Equatable {
             throw ImagingError(.tooLarge,
                                "the image is \(width)x\(height); no side may exceed \(maxDimension) pixels")
         }
-        guard width * height <= maxPixels else {
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, pixels <= maxPixels else {
             throw ImagingError(.tooLarge,
-                               "the image is \(width)x\(height) (\(width * height) pixels); the limit is \(maxPixels) pixels")
+                               "the image is \(width)x\(height) pixels; the limit is \(maxPixels) pixels")
         }
     }
 }

@@ -11,6 +11,7 @@ extension Image {
     /// torchvision's `Resize(size)` with an integer: the shorter side becomes `size`, the
     /// longer one `int(size * long / short)`.
     public func resized(shorterSide size: Int) throws -> Image {
+        try Self.checkTarget(size, size)
         let (width, height) = Self.size(shorterSide: size, width: self.width, height: self.height)
         return try resized(width: width, height: height)
     }
@@ -18,6 +19,9 @@ extension Image {
     /// The region at (x, y) of the given size; parts outside the image are `fill`.
     public func cropped(x: Int, y: Int, width: Int, height: Int, fill: UInt8 = 0) throws -> Image {
         try Self.checkTarget(width, height)
+        guard x.magnitude <= 1 << 32, y.magnitude <= 1 << 32 else {
+            throw ImagingError(.invalidArgument, "crop origin (\(x), \(y)) is out of range")
+        }
         var out = [UInt8](repeating: fill, count: width * height * channels)
         let columns = max(x, 0)..<min(x + width, self.width)
         guard !columns.isEmpty else { return Image(unchecked: width, height, channels, out) }
@@ -40,6 +44,7 @@ extension Image {
     /// Scales the image to fit inside width x height keeping its aspect ratio and pads the
     /// rest with `fill`, centring the picture.
     public func letterboxed(width: Int, height: Int, fill: UInt8 = 0) throws -> Image {
+        try Self.checkTarget(width, height)
         let frame = Self.letterboxFrame(width: width, height: height, imageWidth: self.width, imageHeight: self.height)
         let scaled = try resized(width: frame.width, height: frame.height)
         return try scaled.cropped(x: -frame.x, y: -frame.y, width: width, height: height, fill: fill)
@@ -75,7 +80,7 @@ extension Image {
         return n % 2 != 0 && half % 2 != 0 ? half + 1 : half
     }
 
-    private static func checkTarget(_ width: Int, _ height: Int) throws {
+    static func checkTarget(_ width: Int, _ height: Int) throws {
         guard width > 0, height > 0, width <= 65_535, height <= 65_535 else {
             throw ImagingError(.invalidArgument, "target size \(width)x\(height) must be 1 to 65535 pixels a side")
         }

@@ -10,29 +10,41 @@ struct PNGChunks {
         return (u32(at: 16), u32(at: 20))
     }
 
-    private func u32(at offset: Int) -> Int {
-        (0..<4).reduce(0) { $0 << 8 | Int(bytes[offset + $1]) }
-    }
-
     /// The TIFF body of the eXIf chunk, wherever it sits (Pillow reads it before or after IDAT).
     var exifTIFF: UnsafeRawBufferPointer? {
-        var offset = 8
-        while offset + 8 <= bytes.count {
-            let length = u32(at: offset)
-            let dataStart = offset + 8
-            guard dataStart + length <= bytes.count else { return nil }
-            let type = (4..<8).map { bytes[offset + $0] }
-            if type == Array("eXIf".utf8) {
-                var body = UnsafeRawBufferPointer(rebasing: bytes[dataStart..<(dataStart + length)])
-                // Some writers keep the JPEG APP1 "Exif\0\0" prefix in the chunk.
-                if body.starts(with: [0x45, 0x78, 0x69, 0x66, 0x00, 0x00]) {
-                    body = UnsafeRawBufferPointer(rebasing: body[6...])
-                }
-                return body
-            }
-            if type == Array("IEND".utf8) { return nil }
-            offset = dataStart + length + 4
+        guard let chunk = chunks.first(where: { $0.type == Array("eXIf".utf8) }) else { return nil }
+        var body = UnsafeRawBufferPointer(rebasing: bytes[(chunk.range.lowerBound + 8)..<(chunk.range.upperBound - 4)])
+        // Some writers keep the JPEG APP1 "Exif\0\0" prefix in the chunk.
+        if body.starts(with: [0x45, 0x78, 0x69, 0x66, 0x00, 0x00]) {
+            body = UnsafeRawBufferPointer(rebasing: body[6...])
         }
-        return nil
+        return body
+    }
+
+    /// The file without its gAMA chunk, or nil when it has none. The simplified API converts
+    /// pixels from the declared gamma to sRGB; Pillow, and so every model trained through it,
+    /// reads the stored values as they are.
+    var withoutGamma: [UInt8]? {
+        guard let gamma = chunks.first(where: { $0.type == Array("gAMA".utf8) }) else { return nil }
+        return Array(bytes[..<gamma.range.lowerBound]) + bytes[gamma.range.upperBound...]
+    }
+
+    /// Every complete chunk: its type and its bytes from the length field to the CRC.
+    private var chunks: [(type: [UInt8], range: Range<Int>)] {
+        var found: [(type: [UInt8], range: Range<Int>)] = []
+        var offset = 8
+        while offset + 12 <= bytes.count {
+            let end = offset + 12 + u32(at: offset)
+            guard end <= bytes.count else { break }
+            let type = (4..<8).map { bytes[offset + $0] }
+            found.append((type, offset..<end))
+            if type == Array("IEND".utf8) { break }
+            offset = end
+        }
+        return found
+    }
+
+    private func u32(at offset: Int) -> Int {
+        (0..<4).reduce(0) { $0 << 8 | Int(bytes[offset + $1]) }
     }
 }

@@ -5,9 +5,17 @@ import CPNG
 /// through Swift frames.
 enum PNGDecoder {
     static func decode(_ bytes: UnsafeRawBufferPointer, limits: DecodingLimits) throws -> Image {
-        if let declared = PNGChunks(bytes: bytes).declaredSize {
+        let chunks = PNGChunks(bytes: bytes)
+        if let declared = chunks.declaredSize {
             try limits.check(width: declared.width, height: declared.height)
         }
+        if let stripped = chunks.withoutGamma {
+            return try stripped.withUnsafeBytes { try decodePixels($0, limits: limits) }
+        }
+        return try decodePixels(bytes, limits: limits)
+    }
+
+    private static func decodePixels(_ bytes: UnsafeRawBufferPointer, limits: DecodingLimits) throws -> Image {
         var png = png_image()
         png.version = UInt32(PNG_IMAGE_VERSION)
         defer { png_image_free(&png) }

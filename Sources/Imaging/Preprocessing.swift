@@ -87,7 +87,9 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     /// The rectangle of the original image, in its pixel coordinates, that the model input
     /// covers; a saliency map of the input is drawn back over this region. It reaches past
     /// the image where letterboxing or a large crop padded it.
-    public func inputRegion(imageWidth: Int, imageHeight: Int) -> Region {
+    public func inputRegion(imageWidth: Int, imageHeight: Int) throws -> Region {
+        try validate()
+        try Image.checkTarget(imageWidth, imageHeight)
         var region = Region(x: 0, y: 0, width: Double(imageWidth), height: Double(imageHeight))
         var (width, height) = (imageWidth, imageHeight)
         switch resize {
@@ -107,6 +109,12 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     }
 
     private func validate() throws {
+        switch resize {
+        case .exact(let width, let height)?, .letterbox(let width, let height, _)?: try Image.checkTarget(width, height)
+        case .shorterSide(let size)?: try Image.checkTarget(size, size)
+        case nil: break
+        }
+        if let crop { try Image.checkTarget(crop.width, crop.height) }
         guard mean.count == 1 || mean.count == channels, std.count == 1 || std.count == channels else {
             throw ImagingError(.invalidArgument, "mean and std need 1 or \(channels) values for \(color.rawValue) input")
         }

@@ -4,5 +4,5 @@ import ArgumentParser
 struct Salient: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "CNN inference, saliency maps and fine-tuning as a service.",
-        subcommands: [Inspect.self, Train.self, Healthcheck.self])
+        subcommands: [Serve.self, Inspect.self, Train.self, Healthcheck.self])
 }

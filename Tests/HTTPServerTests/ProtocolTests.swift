@@ -41,6 +41,31 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(client.readResponse()?.text, "hello")
     }
 
+    func testDeepPipelineIsThrottledButFullyAnswered() throws {
+        let client = try client()
+        let count = 500
+        try client.send(String(repeating: "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", count: count - 1)
+                        + "GET /items/last HTTP/1.1\r\nHost: t\r\n\r\n")
+        var answered = 0
+        while answered < count - 1, client.readResponse()?.text == "hello" {
+            answered += 1
+        }
+        XCTAssertEqual(answered, count - 1)
+        XCTAssertEqual(client.readResponse()?.text, "item last")
+    }
+
+    func testDeepPipelineOfServerAnsweredRequests() throws {
+        // 404s are answered without a handler; answering them must not nest calls per request.
+        let client = try client()
+        let count = 20_000
+        try client.send(String(repeating: "GET /nowhere HTTP/1.1\r\nHost: t\r\n\r\n", count: count))
+        var answered = 0
+        while answered < count, client.readResponse()?.status == 404 {
+            answered += 1
+        }
+        XCTAssertEqual(answered, count)
+    }
+
     func testHTTP10ClosesUnlessAskedToKeepAlive() throws {
         let plain = try client()
         try plain.send("GET /hello HTTP/1.0\r\n\r\n")
@@ -156,6 +181,38 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(client.readResponse()?.text, "item 9")
         try client.send("GET /items/%zz HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertEqual(client.readResponse()?.status, 400)
+    }
+
+    func testJSONBodiesDecodeOrAnswer400() throws {
+        struct Job: Decodable {
+            let epochs: Int
+        }
+        let router = Router()
+        router.post("/jobs") { request in .text("epochs \(try request.decode(Job.self).epochs)") }
+        let jsonServer = try TestServer(router: router)
+        defer { jsonServer.stop() }
+        let client = try RawClient(port: jsonServer.port)
+        try client.send("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 13\r\n\r\n{\"epochs\": 3}")
+        XCTAssertEqual(client.readResponse()?.text, "epochs 3")
+        try client.send("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n{\"epochs\"")
+        let failure = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(failure.status, 400)
+        XCTAssertEqual(failure.errorCode, "invalid_json")
+    }
+
+    func testAsyncHandlers() throws {
+        let router = Router()
+        router.add(.get, "/later/:ms", async: { request in
+            try await Task.sleep(nanoseconds: UInt64(Int(try request.parameter("ms")) ?? 0) * 1_000_000)
+            return .text("done")
+        })
+        router.add(.get, "/refuse", async: { _ in throw HTTPError(.forbidden, code: "nope", message: "No.") })
+        let asyncServer = try TestServer(router: router)
+        defer { asyncServer.stop() }
+        let client = try RawClient(port: asyncServer.port)
+        try client.send("GET /later/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /refuse HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.text, "done")
+        XCTAssertEqual(client.readResponse()?.errorCode, "nope")
     }
 
     func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {

@@ -38,6 +38,16 @@ final class StreamingTests: XCTestCase {
                 writer.finish()
             }
         }
+        router.get("/bulk") { _ in
+            .stream { writer in
+                // 32 MiB produced far faster than a socket drains: writes must wait, not fail.
+                let block = Data(repeating: UInt8(ascii: "z"), count: 256 * 1024)
+                for _ in 0..<128 {
+                    guard writer.write(block) else { return }
+                }
+                writer.finish()
+            }
+        }
         server = try TestServer(router: router)
     }
 
@@ -53,6 +63,13 @@ final class StreamingTests: XCTestCase {
         XCTAssertEqual(response.text, "alpha beta gamma")
         try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertEqual(client.readResponse()?.text, "hello")
+    }
+
+    func testLargeStreamIsPacedByTheClient() throws {
+        let result = try runCommand(curl, ["-sS", "--limit-rate", "64M", "-o", "/dev/null", "-w", "%{size_download}",
+                                           "\(server.url)/bulk"])
+        XCTAssertEqual(result.status, 0, result.errors)
+        XCTAssertEqual(result.output, "\(32 * 1024 * 1024)")
     }
 
     func testStreamToHTTP10ClientIsDelimitedByClose() throws {

@@ -60,6 +60,8 @@ struct RawResponse {
 final class RawClient {
     let fd: Int32
     private var buffer: [UInt8] = []
+    /// Bytes before `start` are consumed; they are dropped before the next read.
+    private var start = 0
 
     init(port: Int, host: String = "127.0.0.1", timeout: Double = 5) throws {
         var hints = addrinfo()
@@ -104,6 +106,10 @@ final class RawClient {
 
     /// Reads more bytes; false on EOF, error, or timeout.
     private func fill() -> Bool {
+        if start > 0 {
+            buffer.removeSubrange(0..<start)
+            start = 0
+        }
         var chunk = [UInt8](repeating: 0, count: 65536)
         let count = recv(fd, &chunk, chunk.count, 0)
         guard count > 0 else { return false }
@@ -113,9 +119,9 @@ final class RawClient {
 
     private func readLine() -> String? {
         while true {
-            if let index = buffer.firstIndex(of: 10) {
-                let line = buffer[0..<index]
-                buffer.removeSubrange(0...index)
+            if let index = buffer[start...].firstIndex(of: 10) {
+                let line = buffer[start..<index]
+                start = index + 1
                 return String(decoding: line.last == 13 ? line.dropLast() : line, as: UTF8.self)
             }
             guard fill() else { return nil }
@@ -123,11 +129,11 @@ final class RawClient {
     }
 
     private func read(count: Int) -> Data? {
-        while buffer.count < count {
+        while buffer.count - start < count {
             guard fill() else { return nil }
         }
-        let data = Data(buffer[0..<count])
-        buffer.removeSubrange(0..<count)
+        let data = Data(buffer[start..<(start + count)])
+        start += count
         return data
     }
 
@@ -160,14 +166,15 @@ final class RawClient {
             return response
         }
         while fill() {}
-        response.body = Data(buffer)
+        response.body = Data(buffer[start...])
         buffer = []
+        start = 0
         return response
     }
 
     /// True when the server closed the connection (EOF) within the timeout.
     func isClosedByPeer() -> Bool {
-        if !buffer.isEmpty { return false }
+        if buffer.count > start { return false }
         var byte: UInt8 = 0
         return recv(fd, &byte, 1, 0) == 0
     }

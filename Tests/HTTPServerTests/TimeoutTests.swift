@@ -21,7 +21,7 @@ final class TimeoutTests: XCTestCase {
         XCTAssertEqual(response.status, 408)
         XCTAssertEqual(response.errorCode, "request_timeout")
         XCTAssertTrue(client.isClosedByPeer())
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
 
     func testSilentConnectionIsClosedAfterHeaderTimeout() throws {
@@ -32,7 +32,7 @@ final class TimeoutTests: XCTestCase {
         let client = try RawClient(port: server.port)
         let started = Date()
         XCTAssertTrue(client.isClosedByPeer())
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
 
     func testIdleKeepAliveConnectionIsClosed() throws {
@@ -48,7 +48,24 @@ final class TimeoutTests: XCTestCase {
         XCTAssertTrue(client.isClosedByPeer())
         let waited = Date().timeIntervalSince(started)
         XCTAssertGreaterThan(waited, 0.3)
-        XCTAssertLessThan(waited, 2)
+        XCTAssertLessThan(waited, 4)
+    }
+
+    func testClientThatStopsReadingIsDropped() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.idleTimeout = 0.5
+        let server = try TestServer(configuration: configuration, router: makeTestRouter())
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        var receiveBuffer: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
+        try client.send("GET /text/200000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        var dropped = false
+        for _ in 0..<40 where !dropped {
+            usleep(100_000)
+            dropped = server.server.connectionCount == 0
+        }
+        XCTAssertTrue(dropped, "a stalled writer was kept open")
     }
 
     func testConnectionsBeyondTheLimitGet503() throws {

@@ -46,33 +46,20 @@ public struct HTTPServerRequest: Sendable {
         queryItems.first { $0.name == name }?.value
     }
 
+    /// The body decoded as JSON; malformed JSON is a 400 `invalid_json` error.
+    public func decode<T: Decodable>(_ type: T.Type, decoder: JSONDecoder = JSONDecoder()) throws -> T {
+        do {
+            return try decoder.decode(type, from: body)
+        } catch {
+            throw HTTPError(.badRequest, code: "invalid_json", message: "The body is not the expected JSON: \(error)")
+        }
+    }
+
     /// A path parameter, or a 400 error naming it when the route has none by that name.
     public func parameter(_ name: String) throws -> String {
         guard let value = pathParameters[name] else {
             throw HTTPError(.badRequest, code: "missing_parameter", message: "Missing path parameter '\(name)'.")
         }
         return value
-    }
-}
-
-/// Percent-decoding of RFC 3986 components, refusing malformed escapes.
-public enum PercentEncoding {
-    public static func decode<S: StringProtocol>(_ text: S, plusAsSpace: Bool = false) -> String? {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(ByteClass.hexValue),
-                      let low = iterator.next().flatMap(ByteClass.hexValue) else { return nil }
-                bytes.append(UInt8(high * 16 + low))
-            case UInt8(ascii: "+") where plusAsSpace:
-                bytes.append(UInt8(ascii: " "))
-            default:
-                bytes.append(byte)
-            }
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 }

@@ -40,6 +40,8 @@ final class Connection: @unchecked Sendable {
         var framing: ResponseWriter.Framing
         var streamID: Int?
         var stream: ResponseBodyWriter?
+        /// Stream bytes in `output` that the writer has not yet been told were sent.
+        var unacknowledgedBytes = 0
         /// True once every byte of the response is in `output`.
         var fullyQueued: Bool
     }
@@ -62,6 +64,7 @@ final class Connection: @unchecked Sendable {
     private var writeSuspended = true
     private let timer: DispatchSourceTimer
     private var deadline: DispatchTime?
+    private var timerFiresAt: DispatchTime?
     private var output = Data()
     private var outputOffset = 0
     private var pending: [Pending] = []
@@ -88,7 +91,7 @@ final class Connection: @unchecked Sendable {
         self.context = context
         self.onClose = onClose
         self.parser = HTTPRequestParser(limits: context.configuration.parserLimits)
-        self.queue = DispatchQueue(label: "http.connection.\(id)")
+        self.queue = DispatchQueue(label: "http.connection.\(id)", target: context.ioQueues[id % context.ioQueues.count])
         self.timer = DispatchSource.makeTimerSource(queue: queue)
     }
 
@@ -304,26 +307,34 @@ final class Connection: @unchecked Sendable {
                                                            for: request.context)
                     queue.async { [self] in respond(response, to: request, context: request.context) }
                 }
-            case .methodNotAllowed(let allowed):
-                let allow = allowed.map(\.rawValue).joined(separator: ", ")
-                let response: HTTPServerResponse
-                if request.request.method == .options {
-                    response = HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
-                } else {
-                    response = HTTPError(.methodNotAllowed, code: "method_not_allowed",
-                                         message: "\(request.request.method.rawValue) is not allowed here; use \(allow).",
-                                         headerFields: [.allow: allow]).response
+            case .methodNotAllowed, .notFound, .invalidPath:
+                // Answered on a later turn of the queue: answering here would nest one
+                // call chain per pipelined request and could exhaust the stack.
+                queue.async { [self] in
+                    respond(Self.answerWithoutHandler(request.request, match: request.match), to: request,
+                            context: request.context)
                 }
-                respond(response, to: request, context: request.context)
-            case .notFound:
-                let response = request.request.path == "*"
-                    ? HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
-                    : HTTPError(.notFound, code: "not_found", message: "No resource at \(request.request.path).").response
-                respond(response, to: request, context: request.context)
-            case .invalidPath:
-                respond(HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response,
-                        to: request, context: request.context)
             }
+        }
+    }
+
+    /// The server's own answer when no handler matched.
+    private static func answerWithoutHandler(_ request: HTTPServerRequest, match: Router.Match) -> HTTPServerResponse {
+        switch match {
+        case .methodNotAllowed(let allowed):
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            if request.method == .options {
+                return HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
+            }
+            return HTTPError(.methodNotAllowed, code: "method_not_allowed",
+                             message: "\(request.method.rawValue) is not allowed here; use \(allow).",
+                             headerFields: [.allow: allow]).response
+        case .notFound where request.path == "*":
+            return HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
+        case .invalidPath:
+            return HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response
+        case .notFound, .found:
+            return HTTPError(.notFound, code: "not_found", message: "No resource at \(request.path).").response
         }
     }
 
@@ -355,6 +366,7 @@ final class Connection: @unchecked Sendable {
             nextStreamID += 1
             let streamID = nextStreamID
             let writer = ResponseBodyWriter(
+                highWatermark: context.configuration.streamHighWatermarkBytes,
                 sink: { [weak self] data in
                     guard let self else { return }
                     queue.async { self.streamWrite(data, streamID: streamID) }
@@ -375,11 +387,8 @@ final class Connection: @unchecked Sendable {
     private func streamWrite(_ data: Data, streamID: Int) {
         guard !closed, outgoing?.streamID == streamID, let framing = outgoing?.framing else { return }
         outgoing?.bodyBytes += data.count
+        outgoing?.unacknowledgedBytes += data.count
         output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
-        if output.count - outputOffset > context.configuration.maxStreamBacklogBytes {
-            context.logger.warning("dropping a client that does not read its stream", metadata: ["remote": "\(remoteAddress)"])
-            return close()
-        }
         flush()
     }
 
@@ -413,6 +422,10 @@ final class Connection: @unchecked Sendable {
         output.removeAll(keepingCapacity: output.count <= 1024 * 1024)
         outputOffset = 0
         disableWriteSource()
+        if let stream = outgoing?.stream, let sent = outgoing?.unacknowledgedBytes, sent > 0 {
+            outgoing?.unacknowledgedBytes = 0
+            stream.acknowledge(sent)
+        }
         if outgoing?.fullyQueued == true { responseDidFinish() }
     }
 
@@ -461,11 +474,22 @@ final class Connection: @unchecked Sendable {
             next = lastActivity + (requestsServed == 0 ? configuration.headerReadTimeout : configuration.idleTimeout)
         }
         deadline = next
-        timer.schedule(deadline: next ?? .distantFuture)
+        // Re-arming a Dispatch timer costs a wake-up of Dispatch's manager thread,
+        // so it is re-armed only to fire earlier; a late deadline is re-checked on firing.
+        if let next, timerFiresAt.map({ next < $0 }) ?? true {
+            timer.schedule(deadline: next)
+            timerFiresAt = next
+        }
     }
 
     private func onTimer() {
-        guard !closed, let deadline, DispatchTime.now() >= deadline else { return }
+        timerFiresAt = nil
+        guard !closed, let deadline else { return }
+        guard DispatchTime.now() >= deadline else {
+            timer.schedule(deadline: deadline)
+            timerFiresAt = deadline
+            return
+        }
         if lingering { return close() }
         if headStartedAt != nil && !busy && !stopReading {
             refuse(HTTPError(.requestTimeout, code: "request_timeout",
@@ -517,8 +541,10 @@ final class Connection: @unchecked Sendable {
     private func lingerClose() {
         lingering = true
         _ = Glibc.shutdown(transport.fd, Int32(SHUT_WR))
-        deadline = .now() + Self.lingerSeconds
-        timer.schedule(deadline: deadline!)
+        let lingerDeadline = DispatchTime.now() + Self.lingerSeconds
+        deadline = lingerDeadline
+        timer.schedule(deadline: lingerDeadline)
+        timerFiresAt = lingerDeadline
         if readSuspended {
             readSource?.resume()
             readSuspended = false

@@ -63,6 +63,7 @@ public final class HTTPServer: @unchecked Sendable {
         guard case .idle = state else { return }
         // A peer that vanishes mid-write must cost an EPIPE, not the process.
         signal(SIGPIPE, SIG_IGN)
+        Self.raiseDescriptorLimit(toAtLeast: rlim_t(configuration.maxConnections + 256))
         if let tls = configuration.tls {
             tlsContext = try TLSContext(certificatePath: tls.certificatePath, privateKeyPath: tls.privateKeyPath)
         }
@@ -76,6 +77,15 @@ public final class HTTPServer: @unchecked Sendable {
         }
         logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(listener.port)",
                                            "tls": "\(tlsContext != nil)"])
+    }
+
+    /// The usual soft limit of 1,024 descriptors is below what `maxConnections`
+    /// needs; the soft limit may be raised up to the hard limit without privileges.
+    private static func raiseDescriptorLimit(toAtLeast wanted: rlim_t) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = min(wanted, limit.rlim_max)
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     private func accepted(_ fd: Int32, peer: String, listener: Listener) {

@@ -1,0 +1,245 @@
+import Foundation
+import SwiftProtobuf
+
+/// Writes engine graphs as ONNX models (opset 17), weights included, so a native or
+/// fine-tuned model runs in onnxruntime or any other ONNX backend.
+public enum ONNXExporter {
+    public static let opset = 17
+
+    public static func export(_ graph: Graph) throws -> Data {
+        var writer = try ONNXExportWriter(graph: graph)
+        for node in graph.nodes { try writer.emit(node) }
+        var model = Onnx_ModelProto()
+        model.irVersion = 8
+        model.producerName = "salient"
+        var opset = Onnx_OperatorSetIdProto()
+        opset.version = Int64(self.opset)
+        model.opsetImport = [opset]
+        model.graph = try writer.finish()
+        return try model.serializedData()
+    }
+}
+
+/// Collects the ONNX nodes and initializers of one export.
+struct ONNXExportWriter {
+    let graph: Graph
+    private var proto = Onnx_GraphProto()
+    private var usedNames: Set<String>
+    private var parameterNames: [ObjectIdentifier: String] = [:]
+    private let shapes: [String: [Int]]
+
+    init(graph: Graph) throws {
+        self.graph = graph
+        usedNames = Set([graph.inputName] + graph.nodes.map(\.name))
+        shapes = try graph.shapes(batch: 1)
+        proto.name = graph.name
+        proto.input = [Self.valueInfo(graph.inputName, shape: [nil] + graph.inputShape)]
+    }
+
+    func finish() throws -> Onnx_GraphProto {
+        var proto = proto
+        // Dimensions that follow the batch size are written as the symbol N.
+        let other = try graph.shapes(batch: 2)[graph.outputName] ?? []
+        let shape = (shapes[graph.outputName] ?? []).enumerated().map { i, d in i < other.count && other[i] != d ? nil : d }
+        proto.output = [Self.valueInfo(graph.outputName, shape: shape)]
+        return proto
+    }
+
+    /// A float tensor's declaration; nil dimensions are the batch symbol N.
+    private static func valueInfo(_ name: String, shape: [Int?]) -> Onnx_ValueInfoProto {
+        var tensorType = Onnx_TypeProto.Tensor()
+        tensorType.elemType = Int32(Onnx_TensorProto.DataType.float.rawValue)
+        tensorType.shape.dim = shape.map { d in
+            var dim = Onnx_TensorShapeProto.Dimension()
+            if let d { dim.dimValue = Int64(d) } else { dim.dimParam = "N" }
+            return dim
+        }
+        var info = Onnx_ValueInfoProto()
+        info.name = name
+        info.type.tensorType = tensorType
+        return info
+    }
+
+    private mutating func uniqueName(_ base: String) -> String {
+        var name = base
+        var n = 1
+        while !usedNames.insert(name).inserted { n += 1; name = "\(base)_\(n)" }
+        return name
+    }
+
+    /// An initializer holding `tensor`; returns its name.
+    private mutating func initializer(_ base: String, _ tensor: ONNXTensor) -> String {
+        let name = uniqueName(base)
+        var t = tensor
+        t.name = name
+        proto.initializer.append(t.proto)
+        return name
+    }
+
+    private mutating func initializer(_ base: String, floats tensor: Tensor) -> String {
+        initializer(base, ONNXTensor(tensor))
+    }
+
+    private mutating func initializer(_ base: String, ints: [Int]) -> String {
+        initializer(base, ONNXTensor(shape: [ints.count], elements: .int64(ints.map { Int64($0) })))
+    }
+
+    /// Parameters shared by several operators are written once.
+    private mutating func initializer(_ parameter: Parameter) -> String {
+        if let name = parameterNames[ObjectIdentifier(parameter)] { return name }
+        let name = initializer(parameter.name.isEmpty ? "weight" : parameter.name, floats: parameter.value)
+        parameterNames[ObjectIdentifier(parameter)] = name
+        return name
+    }
+
+    private mutating func add(_ type: String, _ inputs: [String], _ output: String, _ attributes: [Onnx_AttributeProto] = []) {
+        var node = Onnx_NodeProto()
+        node.opType = type
+        node.name = output
+        node.input = inputs
+        node.output = [output]
+        node.attribute = attributes
+        proto.node.append(node)
+    }
+
+    mutating func emit(_ node: Node) throws {
+        let op = node.op
+        let x = node.inputs.first ?? ""
+        let out = node.name
+        switch op {
+        case let conv as Conv2D:
+            let target = conv.activation == nil ? out : uniqueName("\(out)/preactivation")
+            var inputs = [x, initializer(conv.weight)]
+            if let bias = conv.bias { inputs.append(initializer(bias)) }
+            add("Conv", inputs, target, [.ints("kernel_shape", [conv.kernel.h, conv.kernel.w]),
+                                         .ints("strides", [conv.stride.h, conv.stride.w]),
+                                         .ints("dilations", [conv.dilation.h, conv.dilation.w]),
+                                         .int("group", conv.groups)] + padding(conv.padding))
+            if let activation = conv.activation { emit(activation, input: target, output: out) }
+        case let pool as MaxPool2D:
+            add("MaxPool", [x], out, [.ints("kernel_shape", [pool.kernel.h, pool.kernel.w]),
+                                      .ints("strides", [pool.stride.h, pool.stride.w]),
+                                      .ints("dilations", [pool.dilation.h, pool.dilation.w]),
+                                      .int("ceil_mode", pool.ceilMode ? 1 : 0)] + padding(pool.padding))
+        case let pool as AvgPool2D:
+            add("AveragePool", [x], out, [.ints("kernel_shape", [pool.kernel.h, pool.kernel.w]),
+                                          .ints("strides", [pool.stride.h, pool.stride.w]),
+                                          .int("ceil_mode", pool.ceilMode ? 1 : 0),
+                                          .int("count_include_pad", pool.countIncludePad ? 1 : 0)] + padding(pool.padding))
+        case is GlobalAvgPool: add("GlobalAveragePool", [x], out)
+        case is GlobalMaxPool: add("GlobalMaxPool", [x], out)
+        case let dense as Dense:
+            // Dense flattens trailing axes itself; Gemm needs the matrix spelled out.
+            var input = x
+            if let shape = shapes[x], shape.count != 2 {
+                input = uniqueName("\(out)/flatten")
+                add("Flatten", [x], input, [.int("axis", 1)])
+            }
+            let target = dense.activation == nil ? out : uniqueName("\(out)/preactivation")
+            var inputs = [input, initializer(dense.weight)]
+            if let bias = dense.bias { inputs.append(initializer(bias)) }
+            add("Gemm", inputs, target, [.int("transB", 1)])
+            if let activation = dense.activation { emit(activation, input: target, output: out) }
+        case let layer as ActivationLayer: emit(layer.activation, input: x, output: out)
+        case let softmax as Softmax: add(softmax.isLog ? "LogSoftmax" : "Softmax", [x], out, [.int("axis", softmax.axis)])
+        case let bn as BatchNorm:
+            add("BatchNormalization", [x, initializer(bn.scale), initializer(bn.shift), initializer(bn.runningMean),
+                                       initializer(bn.runningVariance)], out,
+                [.float("epsilon", bn.epsilon), .float("momentum", 1 - bn.momentum)])
+        case let dropout as Dropout:
+            add("Dropout", [x, initializer("\(out)/ratio", floats: Tensor(shape: [], scalars: [dropout.rate]))], out)
+        case let flatten as Flatten: add("Flatten", [x], out, [.int("axis", flatten.axis)])
+        case let reshape as Reshape: add("Reshape", [x, initializer("\(out)/shape", ints: reshape.target)], out)
+        case let transpose as Transpose: add("Transpose", [x], out, [.ints("perm", transpose.permutation)])
+        case let elementwise as Elementwise:
+            let type: String
+            switch elementwise.operation {
+            case .add: type = node.inputs.count == 2 ? "Add" : "Sum"
+            case .sub: type = "Sub"
+            case .mul: type = "Mul"
+            case .div: type = "Div"
+            }
+            add(type, node.inputs, out)
+        case let concat as Concat: add("Concat", node.inputs, out, [.int("axis", concat.axis)])
+        case let lrn as LRN:
+            add("LRN", [x], out, [.int("size", lrn.size), .float("alpha", lrn.alpha), .float("beta", lrn.beta), .float("bias", lrn.bias)])
+        case let pad as Pad:
+            add("Pad", [x, initializer("\(out)/pads", ints: pad.before + pad.after),
+                        initializer("\(out)/value", floats: Tensor(shape: [], scalars: [pad.value]))],
+                out, [.string("mode", pad.mode.rawValue)])
+        case let constant as Constant:
+            var tensor = ONNXTensor(constant.value)
+            tensor.name = out
+            proto.initializer.append(tensor.proto)
+        case is MatMul: add("MatMul", node.inputs, out)
+        case let slice as Slice:
+            add("Slice", [x, initializer("\(out)/starts", ints: slice.starts), initializer("\(out)/ends", ints: slice.ends),
+                          initializer("\(out)/axes", ints: slice.axes), initializer("\(out)/steps", ints: slice.steps)], out)
+        case let gather as Gather:
+            let indices = initializer("\(out)/indices", ONNXTensor(shape: gather.indicesShape, elements: .int64(gather.indices.map { Int64($0) })))
+            add("Gather", [x, indices], out, [.int("axis", gather.axis)])
+        case let reduce as ReduceMean:
+            var attributes = [Onnx_AttributeProto.int("keepdims", reduce.keepsDimensions ? 1 : 0)]
+            if let axes = reduce.axes { attributes.append(.ints("axes", axes)) }
+            add("ReduceMean", [x], out, attributes)
+        default:
+            throw ONNXError(node.name, "operator '\(op.kind)' has no ONNX export")
+        }
+    }
+
+    private mutating func emit(_ activation: Activation, input: String, output: String) {
+        switch activation {
+        case .relu: add("Relu", [input], output)
+        case let .clip(lo, hi):
+            add("Clip", [input, initializer("\(output)/min", floats: Tensor(shape: [], scalars: [lo])),
+                         initializer("\(output)/max", floats: Tensor(shape: [], scalars: [hi]))], output)
+        case let .leakyReLU(alpha): add("LeakyRelu", [input], output, [.float("alpha", alpha)])
+        case .sigmoid: add("Sigmoid", [input], output)
+        case let .hardSigmoid(alpha, beta): add("HardSigmoid", [input], output, [.float("alpha", alpha), .float("beta", beta)])
+        case .hardSwish: add("HardSwish", [input], output)
+        case .tanh: add("Tanh", [input], output)
+        }
+    }
+
+    private func padding(_ padding: Padding) -> [Onnx_AttributeProto] {
+        switch padding {
+        case let .explicit(top, left, bottom, right): return [.ints("pads", [top, left, bottom, right])]
+        case let .same(lower): return [.string("auto_pad", lower ? "SAME_LOWER" : "SAME_UPPER")]
+        case .valid: return [.string("auto_pad", "VALID")]
+        }
+    }
+}
+
+extension Onnx_AttributeProto {
+    static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .int
+        a.i = Int64(value)
+        return a
+    }
+
+    static func ints(_ name: String, _ values: [Int]) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .ints
+        a.ints = values.map { Int64($0) }
+        return a
+    }
+
+    static func float(_ name: String, _ value: Float) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .float
+        a.f = value
+        return a
+    }
+
+    static func string(_ name: String, _ value: String) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .string
+        a.s = Data(value.utf8)
+        return a
+    }
+}

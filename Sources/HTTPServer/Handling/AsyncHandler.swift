@@ -1,0 +1,47 @@
+import Dispatch
+import HTTPTypes
+import Foundation
+
+/// A request handler written with Swift concurrency.
+public typealias AsyncHTTPHandler = @Sendable (HTTPServerRequest) async throws -> HTTPServerResponse
+
+extension Router {
+    /// Adds a route with an async handler. It holds a slot of the handler pool
+    /// until it returns, so the pool bounds async and blocking handlers alike.
+    public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil,
+                    async handler: @escaping AsyncHTTPHandler) {
+        add(method, pattern, bodyLimit: bodyLimit, Self.blocking(handler))
+    }
+
+    /// Runs `handler` as a task and waits for it on the calling pool thread.
+    static func blocking(_ handler: @escaping AsyncHTTPHandler) -> HTTPHandler {
+        { request in
+            let outcome = TaskOutcome()
+            Task {
+                do {
+                    outcome.finish(.success(try await handler(request)))
+                } catch {
+                    outcome.finish(.failure(error))
+                }
+            }
+            return try outcome.wait().get()
+        }
+    }
+}
+
+/// Hands a task's result to the thread waiting for it.
+private final class TaskOutcome: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<HTTPServerResponse, Error>?
+
+    func finish(_ result: Result<HTTPServerResponse, Error>) {
+        self.result = result
+        done.signal()
+    }
+
+    func wait() -> Result<HTTPServerResponse, Error> {
+        done.wait()
+        // The semaphore orders the write in finish() before this read.
+        return result!
+    }
+}

@@ -1,0 +1,13 @@
+/// One answered request, as the access log and metrics see it.
+public struct HTTPAccessRecord: Sendable {
+    public var method: String
+    /// The request path, without the query.
+    public var path: String
+    /// The matched route pattern, a low-cardinality label for metrics; nil when no route matched.
+    public var route: String?
+    public var status: Int
+    /// Body bytes sent, after compression.
+    public var bodyBytes: Int
+    public var duration: Double
+    public var remoteAddress: String
+}

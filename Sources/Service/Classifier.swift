@@ -1,0 +1,74 @@
+import CNN
+import Foundation
+import Imaging
+
+/// Decode, preprocess, infer, rank: the classification path, timed step by step.
+struct Classifier {
+    let configuration: ServiceConfiguration
+
+    struct Prediction: Codable {
+        var index: Int
+        var label: String
+        var probability: Float
+        var logit: Float
+    }
+
+    struct Timing: Codable {
+        var decode: Double
+        var preprocess: Double
+        var inference: Double
+    }
+
+    struct Result: Codable {
+        var model: String
+        var predictions: [Prediction]
+        var timingMs: Timing
+
+        enum CodingKeys: String, CodingKey {
+            case model, predictions
+            case timingMs = "timing_ms"
+        }
+    }
+
+    var limits: DecodingLimits {
+        DecodingLimits(maxBytes: configuration.maxImageBytes, maxPixels: configuration.maxImagePixels)
+    }
+
+    /// The upright decoded image and the model input made from it.
+    func prepare(_ bytes: Data, for model: LoadedModel, fullResolution: Bool = false) throws -> (image: Image, input: Tensor, decodeMs: Double, preprocessMs: Double) {
+        let t0 = DispatchTime.now()
+        let image = try ImageDecoder.decode(bytes, limits: limits,
+                                            minimumShorterSide: fullResolution ? nil : model.preprocessing.minimumDecodedShorterSide)
+        let t1 = DispatchTime.now()
+        let (values, shape) = try model.preprocessing.apply(to: image)
+        let t2 = DispatchTime.now()
+        return (image, Tensor(shape: shape, scalars: values), milliseconds(t0, t1), milliseconds(t1, t2))
+    }
+
+    func classify(_ bytes: Data, model: LoadedModel, topK: Int) throws -> Result {
+        let prepared = try prepare(bytes, for: model)
+        let t0 = DispatchTime.now()
+        let logits = try model.pool.withExecutor { try $0.infer(prepared.input) }.scalars
+        let t1 = DispatchTime.now()
+        return Result(model: model.name, predictions: Classifier.rank(logits, labels: model.labels, topK: topK),
+                      timingMs: Timing(decode: prepared.decodeMs, preprocess: prepared.preprocessMs, inference: milliseconds(t0, t1)))
+    }
+
+    static func softmax(_ logits: [Float]) -> [Float] {
+        let m = logits.max() ?? 0
+        let e = logits.map { exp($0 - m) }
+        let sum = e.reduce(0, +)
+        return e.map { $0 / sum }
+    }
+
+    static func rank(_ logits: [Float], labels: [String], topK: Int) -> [Prediction] {
+        let probabilities = softmax(logits)
+        return logits.indices.sorted { logits[$0] > logits[$1] }.prefix(max(topK, 1)).map {
+            Prediction(index: $0, label: $0 < labels.count ? labels[$0] : "\($0)", probability: probabilities[$0], logit: logits[$0])
+        }
+    }
+}
+
+func milliseconds(_ start: DispatchTime, _ end: DispatchTime) -> Double {
+    (Double(end.uptimeNanoseconds - start.uptimeNanoseconds) / 1e4).rounded() / 100
+}

@@ -1,0 +1,44 @@
+import CNN
+import Foundation
+import HTTPServer
+
+/// A fixed number of executors over one graph. Callers borrow one for a computation; when
+/// all are busy they wait, and past `maxWaiting` waiting callers the pool refuses with 503,
+/// so inference threads stay bounded and overload is answered instead of queued forever.
+final class ExecutorPool: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var idle: [Executor]
+    private let maxWaiting: Int
+    private(set) var waiting = 0
+
+    init(graph: Graph, size: Int, maxWaiting: Int) {
+        idle = (0..<max(size, 1)).map { _ in Executor(graph: graph) }
+        self.maxWaiting = maxWaiting
+    }
+
+    func withExecutor<T>(_ body: (Executor) throws -> T) throws -> T {
+        lock.lock()
+        guard !idle.isEmpty || waiting < maxWaiting else {
+            lock.unlock()
+            throw HTTPError(.serviceUnavailable, code: "overloaded", message: "too many requests are waiting for inference")
+        }
+        waiting += 1
+        while idle.isEmpty { lock.wait() }
+        waiting -= 1
+        let executor = idle.removeLast()
+        lock.unlock()
+        defer {
+            lock.lock()
+            idle.append(executor)
+            lock.signal()
+            lock.unlock()
+        }
+        return try body(executor)
+    }
+
+    var queueDepth: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return waiting
+    }
+}

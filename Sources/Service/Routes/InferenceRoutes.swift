@@ -1,0 +1,66 @@
+import Foundation
+import HTTPServer
+import HTTPTypes
+
+/// Classification and saliency over HTTP.
+struct InferenceRoutes {
+    let registry: ModelRegistry
+    let classifier: Classifier
+    let saliency: SaliencyService
+    let metrics: ServiceMetrics
+
+    func register(on router: GuardedRouter) {
+        router.post("/v1/models/:name/classify", changesState: false) { request in
+            try classify(request, model: registry.model(named: request.parameter("name")))
+        }
+        router.post("/v1/classify", changesState: false) { request in
+            guard let model = registry.defaultModel else { throw ServiceError.notFound("the default model is not loaded") }
+            return try classify(request, model: model)
+        }
+        router.post("/v1/models/:name/saliency", changesState: false) { request in
+            let model = try registry.model(named: request.parameter("name"))
+            let options = try SaliencyRequest(request)
+            guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
+            let started = DispatchTime.now()
+            let (result, png) = try call { try saliency.explain(image, model: model, request: options) }
+            metrics.recordInference(model: model.name, kind: "saliency", seconds: seconds(since: started))
+            if options.asJSON { return try .json(result) }
+            var fields = HTTPFields()
+            fields[.contentType] = "image/png"
+            fields[HTTPField.Name("X-Saliency-Url")!] = result.pngURL
+            fields[HTTPField.Name("X-Saliency-Class")!] = "\(result.class.index)"
+            return HTTPServerResponse(status: .ok, headerFields: fields, body: Data(png))
+        }
+        router.get("/v1/saliency/:id.png") { request in
+            guard let png = saliency.cache.png(id: try request.parameter("id")) else {
+                throw ServiceError.notFound("no saliency map with that id (maps are kept in a bounded cache)")
+            }
+            var fields = HTTPFields()
+            fields[.contentType] = "image/png"
+            fields[.cacheControl] = "public, max-age=86400, immutable"
+            return HTTPServerResponse(status: .ok, headerFields: fields, body: png)
+        }
+    }
+
+    private func classify(_ request: HTTPServerRequest, model: LoadedModel) throws -> HTTPServerResponse {
+        let topK = try request.intQuery("top_k", default: 5, range: 1...1000)
+        let images = try RequestImages.extract(request)
+        let results = try images.map { image in
+            let started = DispatchTime.now()
+            let result = try call { try classifier.classify(image, model: model, topK: topK) }
+            metrics.recordInference(model: model.name, kind: "classify", seconds: seconds(since: started))
+            return result
+        }
+        let isMultipart = (request.headerFields[.contentType] ?? "").lowercased().hasPrefix("multipart/")
+        return isMultipart && results.count > 1 ? try .json(results) : try .json(results[0])
+    }
+}
+
+/// Runs a computation, turning engine and codec errors into API errors.
+func call<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch { throw ServiceError.http(error) }
+}
+
+func seconds(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+}

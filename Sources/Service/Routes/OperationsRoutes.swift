@@ -1,0 +1,34 @@
+import Foundation
+import HTTPServer
+import HTTPTypes
+
+/// Health, readiness, metrics and the API description.
+struct OperationsRoutes {
+    let registry: ModelRegistry
+    let metrics: ServiceMetrics
+    let configuration: ServiceConfiguration
+
+    func register(on router: Router) {
+        router.get("/healthz") { _ in try .json(["status": "ok"]) }
+        router.get("/readyz") { _ in
+            let count = registry.all.count
+            guard registry.defaultModel != nil else {
+                return try .json(["status": "not ready: the default model is not loaded"], status: .serviceUnavailable)
+            }
+            return try .json(Readiness(status: "ready", models: count))
+        }
+        router.get("/metrics") { _ in
+            .text(metrics.prometheusText(models: registry.all), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("/openapi.json") { _ in
+            var fields = HTTPFields()
+            fields[.contentType] = "application/json"
+            return HTTPServerResponse(status: .ok, headerFields: fields, body: Data(OpenAPIDocument.json.utf8))
+        }
+    }
+
+    struct Readiness: Codable {
+        var status: String
+        var models: Int
+    }
+}

@@ -1,0 +1,75 @@
+import CNN
+import HTTPServer
+import Imaging
+
+/// The query parameters of a saliency request, validated.
+struct SaliencyRequest {
+    enum ClassChoice {
+        case top
+        case index(Int)
+        case label(String)
+    }
+
+    var method = SaliencyMethod.gradient
+    var target = ClassChoice.top
+    var reduction = ChannelReduction.maxAbs
+    var colormap = Colormap.inferno
+    var overlay = true
+    var alpha: Float = 0.5
+    var asJSON = false
+
+    init(_ request: HTTPServerRequest) throws {
+        if let value = request.queryValue("method") {
+            guard let method = SaliencyMethod(rawValue: value) else {
+                throw ServiceError.badParameter("method must be one of \(SaliencyMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self.method = method
+        }
+        if let value = request.queryValue("class"), value != "top" {
+            target = Int(value).map(ClassChoice.index) ?? .label(value)
+        }
+        if let value = request.queryValue("reduce") {
+            guard let reduction = ChannelReduction(rawValue: value) else {
+                throw ServiceError.badParameter("reduce must be max_abs, mean_abs or rgb")
+            }
+            self.reduction = reduction
+        }
+        if let value = request.queryValue("colormap") {
+            guard let colormap = Colormap(rawValue: value) else {
+                throw ServiceError.badParameter("colormap must be one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self.colormap = colormap
+        }
+        if let value = request.queryValue("overlay") {
+            guard let overlay = Bool(value) else { throw ServiceError.badParameter("overlay must be true or false") }
+            self.overlay = overlay
+        }
+        if let value = request.queryValue("alpha") {
+            guard let alpha = Float(value), (0...1).contains(alpha) else {
+                throw ServiceError.badParameter("alpha must be a number from 0 to 1")
+            }
+            self.alpha = alpha
+        }
+        if let value = request.queryValue("format") {
+            guard value == "png" || value == "json" else { throw ServiceError.badParameter("format must be png or json") }
+            asJSON = value == "json"
+        }
+    }
+
+    /// The class index to explain, or nil for the top one.
+    func classIndex(labels: [String]) throws -> Int? {
+        switch target {
+        case .top: return nil
+        case let .index(i):
+            guard i >= 0 && i < labels.count else {
+                throw ServiceError.badParameter("class \(i) is out of range: the model has \(labels.count) classes")
+            }
+            return i
+        case let .label(name):
+            guard let i = labels.firstIndex(of: name) else {
+                throw ServiceError.badParameter("the model has no class labelled '\(name)'")
+            }
+            return i
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import CNN
+import Foundation
+import HTTPServer
+import Logging
+
+/// The whole service: registry, inference, saliency and routes on one HTTP server.
+public final class SalientService: @unchecked Sendable {
+    public let configuration: ServiceConfiguration
+    let registry: ModelRegistry
+    let metrics = ServiceMetrics()
+    let server: HTTPServer
+    private let logger: Logger
+
+    /// The models bundled with the binary (the default `fashion-cnn`).
+    public static var bundledModels: URL? {
+        Bundle.module.url(forResource: "models", withExtension: nil)
+    }
+
+    public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "salient")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        EngineThreads.set(configuration.engineThreads)
+        registry = ModelRegistry(configuration: configuration, logger: logger)
+        try registry.start(bundledModels: SalientService.bundledModels)
+
+        let router = Router()
+        let auth = Authorization(token: configuration.apiToken)
+        let routes = GuardedRouter(router: router, reads: configuration.protectReads ? auth : Authorization(token: nil), writes: auth)
+        let classifier = Classifier(configuration: configuration)
+        let cache = try SaliencyCache(directory: configuration.dataURL.appendingPathComponent("saliency"),
+                                      capacity: configuration.saliencyCacheEntries)
+        OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration).register(on: router)
+        ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
+        InferenceRoutes(registry: registry, classifier: classifier,
+                        saliency: SaliencyService(classifier: classifier, cache: cache), metrics: metrics)
+            .register(on: routes)
+        KServeRoutes(registry: registry, metrics: metrics).register(on: routes)
+        if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
+            router.get("/*path", try StaticFileHandler(root: configuration.publicDirectory).handler)
+        } else {
+            logger.warning("no web UI folder", metadata: ["path": "\(configuration.publicDirectory)"])
+        }
+        server = HTTPServer(configuration: configuration.server, router: router, logger: logger, observer: metrics.http)
+    }
+
+    public var port: Int? { server.port }
+
+    public func start() throws { try server.start() }
+
+    public func shutdown(grace: Double = 5) { server.shutdown(grace: grace) }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run() throws { try server.run() }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import HTTPServer
+
+/// Service-level metrics beside the HTTP server's: inference time per model, queue depth and
+/// models loaded, in Prometheus text.
+final class ServiceMetrics: @unchecked Sendable {
+    let http = HTTPMetrics()
+    private let lock = NSLock()
+    private let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    private var histograms: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
+
+    func recordInference(model: String, kind: String, seconds: Double) {
+        let key = "model=\"\(model)\",kind=\"\(kind)\""
+        lock.withLock {
+            var h = histograms[key] ?? ([Int](repeating: 0, count: bounds.count), 0, 0)
+            for (i, bound) in bounds.enumerated() where seconds <= bound { h.buckets[i] += 1 }
+            h.sum += seconds
+            h.count += 1
+            histograms[key] = h
+        }
+    }
+
+    func prometheusText(models: [LoadedModel]) -> String {
+        var lines = [http.prometheusText(prefix: "salient_http")]
+        lines.append("# HELP salient_inference_seconds Time to classify or explain one image, decode included.")
+        lines.append("# TYPE salient_inference_seconds histogram")
+        lock.withLock {
+            for (key, h) in histograms.sorted(by: { $0.key < $1.key }) {
+                for (i, bound) in bounds.enumerated() {
+                    lines.append("salient_inference_seconds_bucket{\(key),le=\"\(bound)\"} \(h.buckets[i])")
+                }
+                lines.append("salient_inference_seconds_bucket{\(key),le=\"+Inf\"} \(h.count)")
+                lines.append("salient_inference_seconds_sum{\(key)} \(h.sum)")
+                lines.append("salient_inference_seconds_count{\(key)} \(h.count)")
+            }
+        }
+        lines.append("# HELP salient_inference_queue_depth Requests waiting for an inference slot.")
+        lines.append("# TYPE salient_inference_queue_depth gauge")
+        for model in models { lines.append("salient_inference_queue_depth{model=\"\(model.name)\"} \(model.pool.queueDepth)") }
+        lines.append("# HELP salient_models_loaded Models the registry serves.")
+        lines.append("# TYPE salient_models_loaded gauge")
+        lines.append("salient_models_loaded \(models.count)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

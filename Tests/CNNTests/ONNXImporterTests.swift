@@ -1,0 +1,187 @@
+import CNN
+import Foundation
+import XCTest
+
+/// Importer behaviour beyond conformance: clear errors, free batch size, trainable weights.
+final class ONNXImporterTests: XCTestCase {
+    func testUnsupportedOperatorNamesTheNode() throws {
+        let model = ONNXModelWriter(inputs: [("x", [1, 4])], outputs: ["y"], nodes: [
+            .init(type: "Einsum", inputs: ["x"], outputs: ["y"], name: "mystery"),
+        ]).data
+        XCTAssertThrowsError(try ONNXImporter.load(data: model)) { error in
+            XCTAssertTrue("\(error)".contains("mystery") && "\(error)".contains("Einsum") && "\(error)".contains("not supported"), "\(error)")
+        }
+    }
+
+    func testDynamicDimensionOffTheBatchAxisIsAnError() throws {
+        let model = ONNXModelWriter(inputs: [("x", [1, nil])], outputs: ["y"], nodes: [
+            .init(type: "Relu", inputs: ["x"], outputs: ["y"]),
+        ]).data
+        XCTAssertThrowsError(try ONNXImporter.load(data: model)) { error in
+            XCTAssertTrue("\(error)".contains("axis 1") && "\(error)".contains("'x'"), "\(error)")
+        }
+    }
+
+    func testFurtherRuntimeInputsMustBeSuppliedAsConstants() throws {
+        let model = ONNXModelWriter(inputs: [("x", [1, 1, 4, 4]), ("w", [1, 1, 3, 3])], outputs: ["y"], nodes: [
+            .init(type: "Conv", inputs: ["x", "w"], outputs: ["y"], name: "conv"),
+        ]).data
+        XCTAssertThrowsError(try ONNXImporter.load(data: model)) { error in
+            XCTAssertTrue("\(error)".contains("'w'") && "\(error)".contains("constant"), "\(error)")
+        }
+        let weight = ONNXTensor(shape: [1, 1, 3, 3], elements: .float([Float](repeating: 1, count: 9)))
+        let graph = try ONNXImporter.load(data: model, options: ONNXImportOptions(constantInputs: ["w": weight]))
+        XCTAssertEqual(graph.parameters.map(\.value.shape), [[1, 1, 3, 3]])
+        let y = try Executor(graph: graph).infer(Tensor(shape: [1, 1, 4, 4], repeating: 1))
+        XCTAssertEqual(y.scalars, [9, 9, 9, 9])
+    }
+
+    func testComputedWeightsAreAnError() throws {
+        let model = ONNXModelWriter(inputs: [("x", [1, 1, 3, 3])], outputs: ["y"], nodes: [
+            .init(type: "Conv", inputs: ["x", "x"], outputs: ["y"], name: "selfconv"),
+        ]).data
+        XCTAssertThrowsError(try ONNXImporter.load(data: model)) { error in
+            XCTAssertTrue("\(error)".contains("selfconv") && "\(error)".contains("must be constant"), "\(error)")
+        }
+    }
+
+    func testExternalDataIsAnError() throws {
+        let model = ONNXModelWriter(inputs: [("x", [1, 4])], outputs: ["y"], nodes: [
+            .init(type: "Add", inputs: ["x", "b"], outputs: ["y"]),
+        ], externalInitializer: "b").data
+        XCTAssertThrowsError(try ONNXImporter.load(data: model)) { error in
+            XCTAssertTrue("\(error)".contains("external"), "\(error)")
+        }
+    }
+
+    func testCorruptFilesAreErrors() throws {
+        let model = ONNXModelWriter(inputs: [("x", [1, 4])], outputs: ["y"], nodes: [
+            .init(type: "Relu", inputs: ["x"], outputs: ["y"]),
+        ]).data
+        XCTAssertNoThrow(try ONNXImporter.load(data: model))
+        for cut in stride(from: 1, to: model.count, by: 3) {
+            _ = try? ONNXImporter.load(data: model.prefix(cut))
+        }
+        XCTAssertThrowsError(try ONNXImporter.load(data: Data("not a model at all".utf8)))
+        XCTAssertThrowsError(try ONNXImporter.load(data: Data([0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])))
+    }
+
+    /// Shape -> Gather -> Unsqueeze -> Concat -> Reshape folds at load time, and the batch
+    /// size stays free.
+    func testShapeSubgraphFoldsAndKeepsTheBatchFree() throws {
+        let model = ONNXModelWriter(inputs: [("x", [nil, 2, 3])], outputs: ["y"], nodes: [
+            .init(type: "Shape", inputs: ["x"], outputs: ["s"]),
+            .init(type: "Gather", inputs: ["s", "zero"], outputs: ["n"]),
+            .init(type: "Unsqueeze", inputs: ["n"], outputs: ["n1"], ints: ["axes": [0]]),
+            .init(type: "Concat", inputs: ["n1", "minus_one"], outputs: ["target"], ints: ["axis": [0]]),
+            .init(type: "Reshape", inputs: ["x", "target"], outputs: ["y"]),
+        ], int64Initializers: ["zero": ([], [0]), "minus_one": ([1], [-1])], opset: 11).data
+        let graph = try ONNXImporter.load(data: model)
+        XCTAssertEqual(graph.nodes.map(\.op.kind), ["reshape"])
+        let x = Tensor(shape: [3, 2, 3], scalars: (0..<18).map(Float.init))
+        let y = try Executor(graph: graph).infer(x)
+        XCTAssertEqual(y.shape, [3, 6])
+        XCTAssertEqual(y.scalars, x.scalars)
+    }
+
+    func testImportedModelRunsAtAnyBatchSize() throws {
+        let root = try ONNXTestData.sharedFolder("onnx-light")
+        let options = ONNXImportOptions(constantOfShapeValue: ONNXModelZooTests.closedFormWeights)
+        let graph = try ONNXImporter.load(contentsOf: root.appendingPathComponent("light_squeezenet.onnx"), options: options)
+        var random = RandomSource(seed: 3)
+        let samples = (0..<2).map { _ in Tensor(shape: [1, 3, 224, 224], scalars: (0..<3 * 224 * 224).map { _ in random.nextUniform() }) }
+        let executor = Executor(graph: graph)
+        let batch = try executor.infer(Tensor(shape: [2, 3, 224, 224], scalars: samples[0].scalars + samples[1].scalars))
+        for (i, sample) in samples.enumerated() {
+            let single = try executor.infer(sample)
+            let row = Tensor(shape: single.shape, scalars: Array(batch.scalars[(i * single.count)..<((i + 1) * single.count)]))
+            assertClose(row, single, rtol: 1e-4, atol: 1e-6, "sample \(i)")
+        }
+    }
+
+    /// Conv and Gemm weights arrive as Parameters that backward writes gradients into.
+    func testImportedWeightsAreTrainableParameters() throws {
+        let url = ONNXTestData.backend.appendingPathComponent("pytorch-converted/test_Conv2d/model.onnx")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw XCTSkip("libonnx-testdata not installed") }
+        let graph = try ONNXImporter.load(contentsOf: url)
+        let conv = try XCTUnwrap(graph.nodes.first { $0.op is Conv2D }?.op as? Conv2D)
+        XCTAssertTrue(conv.weight.isTrainable)
+        let x = Tensor(shape: [1] + graph.inputShape, repeating: 0.5)
+        let executor = Executor(graph: graph)
+        let trace = try executor.forward(x, context: ForwardContext(isTraining: true))
+        let gradients = executor.backward(trace, gradient: Tensor(shape: trace.output.shape, repeating: 1),
+                                          computesParameterGradients: true)
+        XCTAssertNotNil(gradients[graph.inputName])
+        XCTAssertGreaterThan(conv.weight.gradient.scalars.map(abs).max() ?? 0, 0)
+    }
+}
+
+/// TensorProto decoding: raw and typed storage, float32, float16 and int64.
+final class ONNXTensorTests: XCTestCase {
+    private func tensorProto(dims: [Int], type: UInt64, build: (inout ProtoBytes) -> Void) -> Data {
+        var t = ProtoBytes()
+        dims.forEach { t.varint(1, UInt64($0)) }
+        t.varint(2, type)
+        build(&t)
+        t.string(8, "t")
+        return Data(t.bytes)
+    }
+
+    func testFloat32RawAndTyped() throws {
+        let raw = tensorProto(dims: [2], type: 1) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = [Float(1.5), -2].withUnsafeBytes { Array($0) }
+            t.message(9, bytes)
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: raw).tensor.scalars, [1.5, -2])
+        let typed = tensorProto(dims: [1, 2], type: 1) { t in
+            for v in [Float(3), 4] { t.fixed32(4, v.bitPattern) }
+        }
+        let tensor = try ONNXTensor(serializedData: typed)
+        XCTAssertEqual(tensor.shape, [1, 2])
+        XCTAssertEqual(tensor.tensor.scalars, [3, 4])
+    }
+
+    func testFloat16RawAndTyped() throws {
+        let halves: [Float16] = [1, -0.5, 65504]
+        let raw = tensorProto(dims: [3], type: 10) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = halves.withUnsafeBytes { Array($0) }
+            t.message(9, bytes)
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: raw).tensor.scalars, [1, -0.5, 65504])
+        let typed = tensorProto(dims: [3], type: 10) { t in
+            halves.forEach { t.varint(5, UInt64($0.bitPattern)) }
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: typed).tensor.scalars, [1, -0.5, 65504])
+    }
+
+    func testInt64RawAndTyped() throws {
+        let raw = tensorProto(dims: [2], type: 7) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = [Int64(-3), 1 << 40].withUnsafeBytes { Array($0) }
+            t.message(9, bytes)
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: raw).elements, .int64([-3, 1 << 40]))
+        let typed = tensorProto(dims: [2], type: 7) { t in
+            [Int64(7), -1].forEach { t.varint(7, UInt64(bitPattern: $0)) }
+        }
+        XCTAssertEqual(try ONNXTensor(serializedData: typed).elements, .int64([7, -1]))
+    }
+
+    func testSizeMismatchAndUnsupportedTypesAreErrors() throws {
+        let short = tensorProto(dims: [3], type: 1) { t in
+            var bytes = ProtoBytes()
+            bytes.bytes = [0, 0, 0, 0]
+            t.message(9, bytes)
+        }
+        XCTAssertThrowsError(try ONNXTensor(serializedData: short)) { XCTAssertTrue("\($0)".contains("12"), "\($0)") }
+        XCTAssertThrowsError(try ONNXTensor(serializedData: tensorProto(dims: [1], type: 8) { $0.string(6, "x") }))
+        XCTAssertThrowsError(try ONNXTensor(serializedData: tensorProto(dims: [1 << 40], type: 1) { _ in }))
+    }
+
+    func testSerializedDataRoundTrips() throws {
+        let tensor = ONNXTensor(name: "w", Tensor(shape: [2, 2], scalars: [1, 2, 3, 4]))
+        XCTAssertEqual(try ONNXTensor(serializedData: tensor.serializedData()), tensor)
+    }
+}

@@ -1,0 +1,79 @@
+import CNN
+import Foundation
+import XCTest
+
+/// The nine model-zoo graphs of shared/data/onnx-light, with the closed-form weights of its
+/// README, against onnxruntime's logits.
+final class ONNXModelZooTests: XCTestCase {
+    func testAlexNet() throws { try check("bvlc_alexnet") }
+    func testZFNet512() throws { try check("zfnet512") }
+    func testVGG19() throws { try check("vgg19") }
+    func testInceptionV1() throws { try check("inception_v1") }
+    func testInceptionV2() throws { try check("inception_v2") }
+    func testResNet50() throws { try check("resnet50") }
+    func testSqueezeNet() throws { try check("squeezenet") }
+    func testShuffleNet() throws { try check("shufflenet") }
+    func testDenseNet121() throws { try check("densenet121") }
+
+    /// The README's weight for element i of the k-th ConstantOfShape output.
+    static func closedFormWeights(_ site: ONNXConstantOfShapeSite) -> Tensor {
+        let shape = site.shape
+        let count = shape.reduce(1, *)
+        let isVariance = site.consumers.contains { $0.operatorType == "BatchNormalization" && $0.inputIndex == 4 }
+        let isScale = site.consumers.contains { $0.operatorType == "BatchNormalization" && $0.inputIndex == 1 }
+        let fanIn = Double(shape.dropFirst().reduce(1, *))
+        let scalars = (0..<count).map { i -> Float in
+            let h = fmix32(UInt32(truncatingIfNeeded: UInt64(i) &+ UInt64(site.index) &* 0x9E37_79B9))
+            let u = Double(h) / 4_294_967_296 * 2 - 1
+            let w: Double
+            if isVariance {
+                w = 1 + 0.25 * (u + 1)
+            } else if isScale {
+                w = 1 + 0.1 * u
+            } else if shape.count >= 2 {
+                w = (6 / fanIn).squareRoot() * u
+            } else {
+                w = 0.01 * u
+            }
+            return Float(w)
+        }
+        return Tensor(shape: shape, scalars: scalars)
+    }
+
+    static func fmix32(_ value: UInt32) -> UInt32 {
+        var h = value
+        h ^= h >> 16
+        h = h &* 0x85EB_CA6B
+        h ^= h >> 13
+        h = h &* 0xC2B2_AE35
+        h ^= h >> 16
+        return h
+    }
+
+    private func check(_ model: String) throws {
+        let root = try ONNXTestData.sharedFolder("onnx-light")
+        let fixtures = root.appendingPathComponent("fixtures/\(model)")
+        let data = try Data(contentsOf: root.appendingPathComponent("light_\(model).onnx"))
+        var options = ONNXImportOptions(constantOfShapeValue: Self.closedFormWeights)
+        let logitsFile = fixtures.appendingPathComponent("logits_0.pb")
+        let expectedFile: URL
+        if FileManager.default.fileExists(atPath: logitsFile.path) {
+            // The logits are the input of the final Softmax.
+            let softmax = try XCTUnwrap(ONNXImporter.info(data: data).nodes.last { $0.operatorType == "Softmax" })
+            options.outputName = softmax.inputs[0]
+            expectedFile = logitsFile
+        } else {
+            expectedFile = fixtures.appendingPathComponent("output_0.pb")
+        }
+        let graph = try ONNXImporter.load(data: data, options: options)
+        let input = try ONNXTensor(contentsOf: fixtures.appendingPathComponent("input_0.pb")).tensor
+        let sine = Tensor(shape: input.shape, scalars: (0..<input.count).map { Float(sin(0.01 * Double($0))) })
+        XCTAssertEqual(input, sine, "the fixture input follows the README")
+
+        let expected = try ONNXTensor(contentsOf: expectedFile).tensor
+        let output = try Executor(graph: graph).infer(input)
+        let scale = expected.scalars.map(abs).max() ?? 1
+        assertClose(output, expected, rtol: 0, atol: 1e-3 * scale, model)
+        XCTAssertGreaterThan(graph.parameters.count, 0, "\(model): weights became Parameters")
+    }
+}
