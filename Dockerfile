@@ -42,7 +42,8 @@ ENV SALIENT_PORT=8080 \
     SALIENT_DATA_DIR=/data \
     SALIENT_PUBLIC_DIR=/app/public
 # Left unset on purpose, set at run time: SALIENT_API_TOKEN (docker run -e, or a Kubernetes
-# Secret) and SALIENT_THREADS (compute threads; by default one per available core).
+# Secret) and SALIENT_THREADS (computations at once, default 2); the other SALIENT_*
+# variables are read by ServiceConfiguration.
 
 USER salient:salient
 EXPOSE 8080

@@ -162,7 +162,9 @@ class Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.split("/") if p]
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
-            if method != "GET" and self.state.token and self.headers.get("Authorization") != f"Bearer {self.state.token}":
+            # As in the service: classify and saliency are POSTs that change nothing.
+            reads = method == "GET" or (len(parts) == 4 and parts[3] in ("classify", "saliency"))
+            if not reads and self.state.token and self.headers.get("Authorization") != f"Bearer {self.state.token}":
                 raise APIError(401, "unauthorized", "this route needs Authorization: Bearer <token>")
             if not parts or parts[0] not in ("v1", "healthz", "readyz"):
                 return self.static(url.path) if method == "GET" else self.fail(APIError(405, "method_not_allowed", "static files are read-only"))

@@ -38,8 +38,8 @@ export function setToken(token) {
 export async function request(method, path, { body, contentType, accept = "application/json" } = {}) {
   const headers = { Accept: accept };
   if (contentType) headers["Content-Type"] = contentType;
-  // Reads never need the token; sending it only where required keeps it out of logs.
-  if (method !== "GET" && currentToken) headers.Authorization = `Bearer ${currentToken}`;
+  // Sent with reads too: a service configured with protect_reads wants it everywhere.
+  if (currentToken) headers.Authorization = `Bearer ${currentToken}`;
   let response;
   try {
     response = await fetch(path, { method, headers, body });
