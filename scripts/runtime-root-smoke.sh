@@ -37,11 +37,21 @@ for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
 find "$work/root" -name 'lib*.so*' -type f -printf '%h\n' | sed "s|^$work/root||" | sort -u > "$work/root/etc/ld.so.conf"
 ldconfig -r "$work/root"
 
-mkdir -p "$work/root/app" "$work/root/data" "$work/root/tmp" "$work/root/proc"
-# Swift reads its arguments from /proc/self/cmdline on Linux; a container always has /proc.
+mkdir -p "$work/root/app" "$work/root/data" "$work/root/tmp" "$work/root/proc" "$work/root/dev"
+# What every container has: /proc (Swift reads its arguments from /proc/self/cmdline) and the
+# basic devices (random numbers for ids come from /dev/urandom).
 mount -t proc proc "$work/root/proc"
+while read -r name major minor; do
+  mknod -m 666 "$work/root/dev/$name" c "$major" "$minor"
+done <<'DEVICES'
+null 1 3
+zero 1 5
+full 1 7
+random 1 8
+urandom 1 9
+DEVICES
 cp "$binary" "$work/root/app/salient"
-find "$(dirname "$binary")" -maxdepth 1 -name '*.resources' -exec cp -R {} "$work/root/app/" \;
+find "$(dirname "$binary")/" -maxdepth 1 -name '*.resources' -exec cp -R {} "$work/root/app/" \;
 cp -R "$repo/public" "$work/root/app/public"
 echo "runtime root: ${packages[*]}" >&2
 cd "$work/root"

@@ -117,7 +117,12 @@ export class ClassifyPanel {
   }
 
   renderTiming(timing) {
-    const parts = Object.entries(timing).map(([stage, ms]) => `${stage} ${Number(ms).toFixed(1)} ms`);
+    // Pipeline order, whatever order the JSON keys came in; stages this page does not know go last.
+    const order = ["decode", "preprocess", "inference"];
+    const rank = (stage) => (order.includes(stage) ? order.indexOf(stage) : order.length);
+    const parts = Object.entries(timing)
+      .sort(([a], [b]) => rank(a) - rank(b))
+      .map(([stage, ms]) => `${stage} ${Number(ms).toFixed(1)} ms`);
     byId("timing").textContent = parts.length ? `Time: ${parts.join(" · ")}` : "";
   }
 
