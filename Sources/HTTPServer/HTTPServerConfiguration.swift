@@ -39,6 +39,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var overloadPolicy = OverloadPolicy.rejectWith503
     /// How many handlers run at once; CPU-bound handlers want about one per core.
     public var handlerConcurrency = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    /// How many handlers of `.quick` routes run at once, apart from the others.
+    public var quickHandlerConcurrency = 2
     /// Pipelined requests parsed ahead of the one being answered, per connection.
     public var maxPipelinedRequests = 16
     /// Bytes a streamed response may queue for a slow client before the

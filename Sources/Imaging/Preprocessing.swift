@@ -87,10 +87,12 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     /// The rectangle of the original image, in its pixel coordinates, that the model input
     /// covers; a saliency map of the input is drawn back over this region. It reaches past
     /// the image where letterboxing or a large crop padded it.
-    public func inputRegion(imageWidth: Int, imageHeight: Int) throws -> Region {
-        try validate()
-        try Image.checkTarget(imageWidth, imageHeight)
+    ///
+    /// Steps that `apply` refuses (sizes outside 1 to 65535) map onto the whole image: no
+    /// model input, and so no map, can come from them.
+    public func inputRegion(imageWidth: Int, imageHeight: Int) -> Region {
         var region = Region(x: 0, y: 0, width: Double(imageWidth), height: Double(imageHeight))
+        guard (try? validate()) != nil, (try? Image.checkTarget(imageWidth, imageHeight)) != nil else { return region }
         var (width, height) = (imageWidth, imageHeight)
         switch resize {
         case .exact(let w, let h)?: (width, height) = (w, h)

@@ -36,7 +36,7 @@ public final class SalientService: @unchecked Sendable {
             .register(on: routes)
         KServeRoutes(registry: registry, metrics: metrics).register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
-            router.get("/*path", try StaticFileHandler(root: configuration.publicDirectory).handler)
+            router.add(.get, "/*path", lane: .quick, try StaticFileHandler(root: configuration.publicDirectory).handler)
         } else {
             logger.warning("no web UI folder", metadata: ["path": "\(configuration.publicDirectory)"])
         }

@@ -51,10 +51,7 @@ final class LoadTests: XCTestCase {
         let size = 50 * 1024 * 1024
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("upload-\(UUID().uuidString).bin")
         defer { try? FileManager.default.removeItem(at: file) }
-        var body = Data(count: size)
-        body.withUnsafeMutableBytes { (bytes: UnsafeMutableRawBufferPointer) in
-            for index in 0..<size { bytes[index] = UInt8(index % 251) }
-        }
+        let body = patternData(size)
         try body.write(to: file)
         let started = Date()
         let result = try runCommand(curl, ["-sS", "--data-binary", "@\(file.path)", "-H", "Content-Type: application/octet-stream",
@@ -73,7 +70,8 @@ final class LoadTests: XCTestCase {
         let chunkSize = 1 << 20
         var offset = 0
         while offset < size {
-            let chunk = (offset..<(offset + chunkSize)).map { UInt8($0 % 251) }
+            // Each chunk starts where the pattern left off, so the whole body is one pattern.
+            let chunk = [UInt8](patternData(chunkSize + offset % 251).dropFirst(offset % 251))
             try client.send(Array("\(String(chunkSize, radix: 16))\r\n".utf8) + chunk + [13, 10])
             offset += chunkSize
         }

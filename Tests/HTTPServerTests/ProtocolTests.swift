@@ -26,7 +26,9 @@ final class ProtocolTests: XCTestCase {
             XCTAssertEqual(response.status, 200)
             XCTAssertEqual(response.text, "hello")
             XCTAssertNil(response.header("connection"))
-            XCTAssertNotNil(response.header("date"))
+            let date = try XCTUnwrap(response.header("date"))
+            XCTAssertNotNil(date.range(of: #"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$"#,
+                                       options: .regularExpression), date)
         }
         XCTAssertEqual(server.server.connectionCount, 1)
     }
@@ -87,6 +89,23 @@ final class ProtocolTests: XCTestCase {
         let response = try XCTUnwrap(client.readResponse())
         XCTAssertEqual(response.header("connection"), "close")
         XCTAssertTrue(client.isClosedByPeer())
+    }
+
+    func testHandlerCanCloseTheConnection() throws {
+        let client = try client()
+        try client.send("GET /bye HTTP/1.1\r\nHost: t\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.text, "bye")
+        XCTAssertEqual(response.header("connection"), "close")
+        XCTAssertTrue(client.isClosedByPeer())
+    }
+
+    func testValidHostForms() throws {
+        let client = try client()
+        for host in ["example.com:8080", "[::1]:80", "127.0.0.1", "xn--bcher-kva.example", ""] {
+            try client.send("GET /hello HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+            XCTAssertEqual(client.readResponse()?.status, 200, host)
+        }
     }
 
     func testChunkedBodyWithExtensionsAndTrailers() throws {
@@ -213,6 +232,26 @@ final class ProtocolTests: XCTestCase {
         try client.send("GET /later/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /refuse HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertEqual(client.readResponse()?.text, "done")
         XCTAssertEqual(client.readResponse()?.errorCode, "nope")
+    }
+
+    func testQuickRoutesDoNotWaitBehindSlowHandlers() throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.handlerConcurrency = 1
+        let router = makeTestRouter()
+        router.get("/healthz", lane: .quick) { _ in .text("ok") }
+        let laneServer = try TestServer(configuration: configuration, router: router)
+        defer { laneServer.stop() }
+        let slow = try RawClient(port: laneServer.port)
+        try slow.send("GET /slow/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
+        usleep(100_000)
+        let started = Date()
+        XCTAssertEqual(try RawClient(port: laneServer.port).get("/healthz")?.text, "ok")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "the quick route waited for the busy pool")
+        // The standard pool is bounded: a second standard request waits for the first.
+        let queued = Date()
+        XCTAssertEqual(try RawClient(port: laneServer.port).get("/hello")?.text, "hello")
+        XCTAssertGreaterThan(Date().timeIntervalSince(queued), 0.8)
+        XCTAssertEqual(slow.readResponse()?.text, "slow 1500")
     }
 
     func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {

@@ -57,6 +57,8 @@ final class RefusalTests: XCTestCase {
              400, "invalid_transfer_encoding"),
             ("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "invalid_transfer_encoding"),
             ("GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "multiple_hosts"),
+            ("GET /hello HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "invalid_host"),
+            ("GET /hello HTTP/1.1\r\nHost: evil.com/x@a\r\n\r\n", 400, "invalid_host"),
         ]
         for (request, status, code) in cases {
             try assertRefused(request, status: status, code: code)
@@ -105,8 +107,7 @@ final class RefusalTests: XCTestCase {
         let client = try RawClient(port: server.port)
         try client.send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nxxxxxxxxxx")
         XCTAssertEqual(client.readResponse()?.text, "10")
-        let body = (0..<5000).map { UInt8($0 % 251) }
-        try client.send(Array("POST /pattern HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n".utf8) + body)
+        try client.send(Array("POST /pattern HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n".utf8) + patternData(5000))
         XCTAssertEqual(client.readResponse()?.text, "5000 true")
     }
 

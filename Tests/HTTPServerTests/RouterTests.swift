@@ -4,8 +4,8 @@ import XCTest
 
 final class RouterTests: XCTestCase {
     private func matched(_ router: Router, _ method: HTTPRequest.Method, _ path: String) -> (String, [String: String])? {
-        guard case .found(_, let parameters, let pattern, _) = router.match(method: method, path: path) else { return nil }
-        return (pattern, parameters)
+        guard case .found(let found) = router.match(method: method, path: path) else { return nil }
+        return (found.pattern, found.parameters)
     }
 
     func testParametersSuffixesAndPrecedence() {

@@ -35,6 +35,7 @@ func makeTestRouter() -> Router {
         HTTPServerResponse(status: .ok, headerFields: [.contentType: "image/png"], body: Data(repeating: 7, count: 4096))
     }
     router.get("/query") { request in .text(request.queryItems.map { "\($0.name)=\($0.value)" }.joined(separator: ",")) }
+    router.get("/bye") { _ in HTTPServerResponse(status: .ok, headerFields: [.connection: "close"], body: Data("bye".utf8)) }
     router.get("/fail") { _ in throw HTTPError(.conflict, code: "busy", message: "Try later") }
     router.get("/crash") { _ in throw Boom() }
     return router

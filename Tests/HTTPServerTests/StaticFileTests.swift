@@ -14,6 +14,7 @@ final class StaticFileTests: XCTestCase {
         try "<h1>Salient</h1>".write(to: publicFolder.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
         try "body { color: red; }".write(to: publicFolder.appendingPathComponent("css/site.css"), atomically: true, encoding: .utf8)
         try Data([0x89, 0x50, 0x4E, 0x47]).write(to: publicFolder.appendingPathComponent("logo.png"))
+        try patternData(10_000_000).write(to: publicFolder.appendingPathComponent("model.onnx"))
         try "top secret".write(to: folder.appendingPathComponent("secret.txt"), atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(at: publicFolder.appendingPathComponent("escape.txt"),
                                                    withDestinationURL: folder.appendingPathComponent("secret.txt"))
@@ -45,6 +46,19 @@ final class StaticFileTests: XCTestCase {
         XCTAssertEqual(try get("/logo.png").header("content-type"), "image/png")
         XCTAssertEqual(try get("/api/ping").text, "pong", "a literal route still wins over the wildcard")
         XCTAssertEqual(try get("/nope.html").status, 404)
+    }
+
+    func testLargeFilesAreStreamedWithTheirLength() throws {
+        let client = try RawClient(port: server.port)
+        try client.send("HEAD /model.onnx HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse(head: true)?.header("content-length"), "10000000")
+        try client.send("GET /model.onnx HTTP/1.1\r\nHost: t\r\n\r\n")
+        let response = try XCTUnwrap(client.readResponse())
+        XCTAssertEqual(response.header("content-length"), "10000000")
+        XCTAssertNil(response.header("transfer-encoding"))
+        XCTAssertEqual(response.body, patternData(10_000_000))
+        try client.send("GET /css/site.css HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(client.readResponse()?.status, 200, "the connection stays usable")
     }
 
     func testETagRevalidation() throws {

@@ -48,6 +48,13 @@ final class StreamingTests: XCTestCase {
                 writer.finish()
             }
         }
+        router.get("/sized/:declared/:written") { request in
+            let written = Int(try request.parameter("written")) ?? 0
+            return .stream(length: Int(try request.parameter("declared")) ?? 0) { writer in
+                writer.write(String(repeating: "s", count: written))
+                writer.finish()
+            }
+        }
         server = try TestServer(router: router)
     }
 
@@ -70,6 +77,16 @@ final class StreamingTests: XCTestCase {
                                            "\(server.url)/bulk"])
         XCTAssertEqual(result.status, 0, result.errors)
         XCTAssertEqual(result.output, "\(32 * 1024 * 1024)")
+    }
+
+    func testSizedStreamKeepsItsPromiseOrCloses() throws {
+        let exact = try XCTUnwrap(try RawClient(port: server.port).get("/sized/5/5"))
+        XCTAssertEqual(exact.header("content-length"), "5")
+        XCTAssertEqual(exact.text, "sssss")
+        for (declared, written) in [(5, 3), (5, 8)] {
+            XCTAssertNil(try RawClient(port: server.port).get("/sized/\(declared)/\(written)"),
+                         "a body of \(written) bytes passed for \(declared)")
+        }
     }
 
     func testStreamToHTTP10ClientIsDelimitedByClose() throws {

@@ -100,6 +100,12 @@ final class RawClient {
         }
     }
 
+    /// Sends a GET for `target` and reads its response.
+    func get(_ target: String) throws -> RawResponse? {
+        try send("GET \(target) HTTP/1.1\r\nHost: t\r\n\r\n")
+        return readResponse()
+    }
+
     func shutdownWrite() {
         Glibc.shutdown(fd, Int32(SHUT_WR))
     }
@@ -243,6 +249,15 @@ func runPython(_ script: String, _ arguments: [String] = []) throws -> (status: 
 }
 
 let curl = "/usr/bin/curl"
+
+/// `count` bytes of the repeating pattern 0, 1, ..., 250 that the /pattern route checks.
+func patternData(_ count: Int) -> Data {
+    var data = Data((0..<251).map { UInt8($0) })
+    while data.count < count {
+        data.append(data)
+    }
+    return Data(data.prefix(count))
+}
 
 /// A handler-side flag that tests wait on.
 final class Flag: @unchecked Sendable {

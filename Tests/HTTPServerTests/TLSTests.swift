@@ -40,7 +40,7 @@ final class TLSTests: XCTestCase {
         let large = try runCommand(curl, ["-sS", "-k", "\(base)/text/100000"])
         XCTAssertEqual(large.output.utf8.count, 4_500_000)
         let file = folder.appendingPathComponent("body.bin")
-        try Data((0..<3_000_000).map { UInt8($0 % 251) }).write(to: file)
+        try patternData(3_000_000).write(to: file)
         let upload = try runCommand(curl, ["-sS", "-k", "--data-binary", "@\(file.path)", "\(base)/pattern"])
         XCTAssertEqual(upload.output, "3000000 true")
     }

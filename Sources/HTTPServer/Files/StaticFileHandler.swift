@@ -48,12 +48,31 @@ public struct StaticFileHandler: Sendable {
         if let condition = request.headerFields[.ifNoneMatch], Self.matches(condition, etag: etag) {
             return HTTPServerResponse(status: .notModified, headerFields: fields)
         }
-        guard let data = FileManager.default.contents(atPath: file) else {
+        fields[.contentType] = MediaType.forFile(file)
+        guard let handle = FileHandle(forReadingAtPath: file) else {
             throw HTTPError(.forbidden, code: "unreadable", message: "The file cannot be read.")
         }
-        fields[.contentType] = MediaType.forFile(file)
-        return HTTPServerResponse(status: .ok, headerFields: fields, body: data)
+        let size = Int(info.st_size)
+        if size <= Self.inMemoryLimit {
+            defer { try? handle.close() }
+            return HTTPServerResponse(status: .ok, headerFields: fields, body: handle.readDataToEndOfFile())
+        }
+        // Large files go out piece by piece, paced by the client, instead of through memory.
+        return .stream(headerFields: fields, length: size) { writer in
+            defer { try? handle.close() }
+            var remaining = size
+            while remaining > 0 {
+                let piece = handle.readData(ofLength: min(remaining, Self.pieceBytes))
+                guard !piece.isEmpty, writer.write(piece) else { break }
+                remaining -= piece.count
+            }
+            writer.finish()
+        }
     }
+
+    /// Files up to this size are read whole, which also lets them be compressed.
+    static let inMemoryLimit = 4 * 1024 * 1024
+    static let pieceBytes = 256 * 1024
 
     /// The absolute file for a decoded relative path, or nil when it does not
     /// exist or would leave the root.

@@ -9,6 +9,9 @@ public struct HTTPServerResponse: Sendable {
         /// Called once, off the handler pool, with a writer that stays usable from
         /// any thread until `finish()` or until the client goes away.
         case stream(@Sendable (ResponseBodyWriter) -> Void)
+        /// A stream of exactly `length` bytes, sent with Content-Length; a
+        /// producer that writes more or fewer gets its connection closed.
+        case sizedStream(length: Int, @Sendable (ResponseBodyWriter) -> Void)
     }
 
     public var head: HTTPResponse
@@ -40,10 +43,13 @@ public struct HTTPServerResponse: Sendable {
         return HTTPServerResponse(status: status, headerFields: fields, body: try encoder.encode(value))
     }
 
-    /// A body produced over time, sent chunked to HTTP/1.1 clients.
-    public static func stream(status: HTTPResponse.Status = .ok, headerFields: HTTPFields = [:],
+    /// A body produced over time: with a known `length` it is sent with
+    /// Content-Length, otherwise chunked to HTTP/1.1 clients.
+    public static func stream(status: HTTPResponse.Status = .ok, headerFields: HTTPFields = [:], length: Int? = nil,
                               _ producer: @escaping @Sendable (ResponseBodyWriter) -> Void) -> HTTPServerResponse {
-        HTTPServerResponse(head: HTTPResponse(status: status, headerFields: headerFields), body: .stream(producer))
+        let head = HTTPResponse(status: status, headerFields: headerFields)
+        guard let length else { return HTTPServerResponse(head: head, body: .stream(producer)) }
+        return HTTPServerResponse(head: head, body: .sizedStream(length: length, producer))
     }
 
     /// A `text/event-stream` response; the producer sends events with `writer.send(_:)`.

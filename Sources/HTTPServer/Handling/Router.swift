@@ -12,15 +12,36 @@ public typealias HTTPHandler = @Sendable (HTTPServerRequest) throws -> HTTPServe
 /// path. When several patterns match, literals beat parameters beat wildcards,
 /// segment by segment from the left.
 public final class Router: @unchecked Sendable {
+    /// Which bounded pool runs a route's handler.
+    public enum Lane: Sendable {
+        /// The main pool, sized by `HTTPServerConfiguration.handlerConcurrency`: for
+        /// anything that computes, blocks, or takes long.
+        case standard
+        /// A separate small pool for handlers that answer at once (health checks,
+        /// metrics, static files), so they never wait behind slow handlers.
+        case quick
+    }
+
     struct Route {
         let method: HTTPRequest.Method
         let pattern: RoutePattern
         let bodyLimit: Int?
+        let lane: Lane
         let handler: HTTPHandler
     }
 
+    /// The route chosen for a request.
+    public struct Found {
+        public let handler: HTTPHandler
+        /// Values of the pattern's parameters, percent-decoded.
+        public let parameters: [String: String]
+        public let pattern: String
+        public let bodyLimit: Int?
+        public let lane: Lane
+    }
+
     public enum Match {
-        case found(handler: HTTPHandler, parameters: [String: String], pattern: String, bodyLimit: Int?)
+        case found(Found)
         /// The path exists for other methods; the list is what `Allow` reports.
         case methodNotAllowed(allowed: [HTTPRequest.Method])
         case notFound
@@ -34,12 +55,14 @@ public final class Router: @unchecked Sendable {
 
     /// Adds a route. `bodyLimit` overrides the server's body limit for it, up or down.
     /// Register every route before starting the server.
-    public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
-        routes.append(Route(method: method, pattern: RoutePattern(pattern), bodyLimit: bodyLimit, handler: handler))
+    public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil, lane: Lane = .standard,
+                    _ handler: @escaping HTTPHandler) {
+        routes.append(Route(method: method, pattern: RoutePattern(pattern), bodyLimit: bodyLimit, lane: lane,
+                            handler: handler))
     }
 
-    public func get(_ pattern: String, _ handler: @escaping HTTPHandler) {
-        add(.get, pattern, handler)
+    public func get(_ pattern: String, lane: Lane = .standard, _ handler: @escaping HTTPHandler) {
+        add(.get, pattern, lane: lane, handler)
     }
 
     public func post(_ pattern: String, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
@@ -74,8 +97,8 @@ public final class Router: @unchecked Sendable {
             best = (route, parameters)
         }
         if let best {
-            return .found(handler: best.route.handler, parameters: best.parameters, pattern: best.route.pattern.text,
-                          bodyLimit: best.route.bodyLimit)
+            return .found(Found(handler: best.route.handler, parameters: best.parameters, pattern: best.route.pattern.text,
+                                bodyLimit: best.route.bodyLimit, lane: best.route.lane))
         }
         guard !allowed.isEmpty else { return .notFound }
         if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }

@@ -10,4 +10,15 @@ public struct HTTPAccessRecord: Sendable {
     public var bodyBytes: Int
     public var duration: Double
     public var remoteAddress: String
+
+    public init(method: String, path: String, route: String?, status: Int, bodyBytes: Int, duration: Double,
+                remoteAddress: String) {
+        self.method = method
+        self.path = path
+        self.route = route
+        self.status = status
+        self.bodyBytes = bodyBytes
+        self.duration = duration
+        self.remoteAddress = remoteAddress
+    }
 }

@@ -15,6 +15,7 @@ public enum HTTPParseError: Error, Equatable, Sendable {
     case tooManyHeaderFields
     case missingHost
     case multipleHosts
+    case invalidHost
     case contentLengthWithTransferEncoding
     case invalidContentLength
     case invalidTransferEncoding
@@ -53,6 +54,7 @@ public enum HTTPParseError: Error, Equatable, Sendable {
         case .tooManyHeaderFields: return "too_many_header_fields"
         case .missingHost: return "missing_host"
         case .multipleHosts: return "multiple_hosts"
+        case .invalidHost: return "invalid_host"
         case .contentLengthWithTransferEncoding: return "content_length_with_transfer_encoding"
         case .invalidContentLength: return "invalid_content_length"
         case .invalidTransferEncoding: return "invalid_transfer_encoding"
@@ -78,6 +80,7 @@ public enum HTTPParseError: Error, Equatable, Sendable {
         case .tooManyHeaderFields: return "The request has more header fields than allowed."
         case .missingHost: return "An HTTP/1.1 request must carry a Host header."
         case .multipleHosts: return "The request carries more than one Host header."
+        case .invalidHost: return "The Host header is not a valid host and port."
         case .contentLengthWithTransferEncoding: return "Content-Length and Transfer-Encoding must not both be present."
         case .invalidContentLength: return "Content-Length is not a single non-negative integer."
         case .invalidTransferEncoding: return "Transfer-Encoding must end with a single 'chunked' coding."

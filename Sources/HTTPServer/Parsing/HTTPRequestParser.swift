@@ -193,6 +193,7 @@ public struct HTTPRequestParser {
         let hosts = head.values(named: "host")
         if hosts.count > 1 { throw HTTPParseError.multipleHosts }
         if minorVersion == 1 && hosts.isEmpty { throw HTTPParseError.missingHost }
+        if let host = hosts.first, !host.utf8.allSatisfy(ByteClass.isHostCharacter) { throw HTTPParseError.invalidHost }
 
         let lengths = head.values(named: "content-length")
         let codings = head.values(named: "transfer-encoding").flatMap(listElements)

@@ -24,6 +24,8 @@ struct ResponseWriter {
         /// The body to send after the head; empty for HEAD and bodiless statuses.
         var body: Data
         var framing: Framing
+        /// The Content-Length a streamed body must match.
+        var contentLength: Int?
         var keepAlive: Bool
         var producer: (@Sendable (ResponseBodyWriter) -> Void)?
     }
@@ -57,6 +59,9 @@ struct ResponseWriter {
                 framing = context.minorVersion >= 1 ? .chunked : .untilClose
                 if framing == .untilClose { keepAlive = false }
             }
+        case .sizedStream(let length, let streamProducer):
+            contentLength = bodyless ? nil : length
+            if !bodyless && !context.isHead && length > 0 { producer = streamProducer }
         }
 
         var head = "HTTP/1.1 \(status.code) \(status.statusLinePhrase)\r\n"
@@ -75,7 +80,8 @@ struct ResponseWriter {
             head += "Connection: keep-alive\r\n"
         }
         head += "\r\n"
-        return Prepared(head: Array(head.utf8), body: body, framing: framing, keepAlive: keepAlive, producer: producer)
+        return Prepared(head: Array(head.utf8), body: body, framing: framing, contentLength: contentLength,
+                        keepAlive: keepAlive, producer: producer)
     }
 
     /// The response with a gzipped body when the client accepts gzip and the

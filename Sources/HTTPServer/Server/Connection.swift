@@ -38,6 +38,8 @@ final class Connection: @unchecked Sendable {
         var bodyBytes: Int
         var keepAlive: Bool
         var framing: ResponseWriter.Framing
+        /// The Content-Length promised for a streamed body.
+        var declaredLength: Int?
         var streamID: Int?
         var stream: ResponseBodyWriter?
         /// Stream bytes in `output` that the writer has not yet been told were sent.
@@ -222,10 +224,10 @@ final class Connection: @unchecked Sendable {
         var parameters: [String: String] = [:]
         var route: String?
         var bodyLimit = configuration.maxBodyBytes
-        if case .found(_, let found, let pattern, let limit) = match {
-            parameters = found
-            route = pattern
-            bodyLimit = limit ?? bodyLimit
+        if case .found(let found) = match {
+            parameters = found.parameters
+            route = found.pattern
+            bodyLimit = found.bodyLimit ?? bodyLimit
         }
         parser.bodyLimit = bodyLimit
         let responseContext = ResponseWriter.Context(isHead: method == .head, minorVersion: head.minorVersion,
@@ -239,7 +241,8 @@ final class Connection: @unchecked Sendable {
                 incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
                 return
             }
-            request.body.reserveCapacity(length)
+            // Capped: a client may announce a large body and never send it.
+            request.body.reserveCapacity(min(length, 1024 * 1024))
         }
         incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
         // A 100 Continue cannot overtake responses still owed to earlier requests;
@@ -298,12 +301,12 @@ final class Connection: @unchecked Sendable {
             respond(error.response, to: request, context: responseContext)
         case .request(let request):
             switch request.match {
-            case .found(let handler, _, _, _):
+            case .found(let found):
                 let logger = context.logger
                 let writer = context.responseWriter
-                context.executor.submit { [self] in
+                context.executor(for: found.lane).submit { [self] in
                     // Compression is CPU work too, so it stays on the handler pool.
-                    let response = writer.compressIfUseful(Self.run(handler, request.request, logger: logger),
+                    let response = writer.compressIfUseful(Self.run(found.handler, request.request, logger: logger),
                                                            for: request.context)
                     queue.async { [self] in respond(response, to: request, context: request.context) }
                 }
@@ -358,8 +361,9 @@ final class Connection: @unchecked Sendable {
         var current = Outgoing(method: request?.request.method.rawValue ?? "-", path: request?.request.path ?? "-",
                                route: request?.request.route, status: response.status.code,
                                startedAt: request?.startedAt ?? .now(), bodyBytes: prepared.body.count,
-                               keepAlive: prepared.keepAlive, framing: prepared.framing, streamID: nil, stream: nil,
-                               fullyQueued: prepared.producer == nil)
+                               keepAlive: prepared.keepAlive, framing: prepared.framing,
+                               declaredLength: prepared.producer == nil ? nil : prepared.contentLength,
+                               streamID: nil, stream: nil, fullyQueued: prepared.producer == nil)
         output.append(contentsOf: prepared.head)
         output.append(prepared.body)
         if let producer = prepared.producer {
@@ -385,7 +389,12 @@ final class Connection: @unchecked Sendable {
     }
 
     private func streamWrite(_ data: Data, streamID: Int) {
-        guard !closed, outgoing?.streamID == streamID, let framing = outgoing?.framing else { return }
+        // A write racing a shutdown's forced finish must not land after the last chunk.
+        guard !closed, outgoing?.streamID == streamID, outgoing?.stream != nil, let framing = outgoing?.framing else { return }
+        if let declared = outgoing?.declaredLength, let sent = outgoing?.bodyBytes, sent + data.count > declared {
+            context.logger.error("a stream wrote more than its Content-Length", metadata: ["path": "\(outgoing?.path ?? "-")"])
+            return close()
+        }
         outgoing?.bodyBytes += data.count
         outgoing?.unacknowledgedBytes += data.count
         output.append(framing == .chunked ? ResponseWriter.chunk(data) : data)
@@ -394,6 +403,11 @@ final class Connection: @unchecked Sendable {
 
     private func streamFinish(streamID: Int) {
         guard !closed, outgoing?.streamID == streamID else { return }
+        if let declared = outgoing?.declaredLength, outgoing?.bodyBytes != declared {
+            // The client cannot tell a short body from a slow one; closing is the only signal left.
+            context.logger.error("a stream ended short of its Content-Length", metadata: ["path": "\(outgoing?.path ?? "-")"])
+            return close()
+        }
         if outgoing?.framing == .chunked { output.append(ResponseWriter.lastChunk) }
         outgoing?.stream = nil
         outgoing?.fullyQueued = true

@@ -6,7 +6,8 @@ import Logging
 final class ConnectionContext: Sendable {
     let configuration: HTTPServerConfiguration
     let router: Router
-    let executor: BoundedExecutor
+    private let standardExecutor: BoundedExecutor
+    private let quickExecutor: BoundedExecutor
     let logger: Logger
     let observer: HTTPServerObserver?
     let date = HTTPDate()
@@ -19,7 +20,8 @@ final class ConnectionContext: Sendable {
     init(configuration: HTTPServerConfiguration, router: Router, logger: Logger, observer: HTTPServerObserver?, isSecure: Bool) {
         self.configuration = configuration
         self.router = router
-        self.executor = BoundedExecutor(width: configuration.handlerConcurrency)
+        self.standardExecutor = BoundedExecutor(width: configuration.handlerConcurrency)
+        self.quickExecutor = BoundedExecutor(width: configuration.quickHandlerConcurrency)
         self.logger = logger
         self.observer = observer
         self.isSecure = isSecure
@@ -28,5 +30,9 @@ final class ConnectionContext: Sendable {
         }
         self.responseWriter = ResponseWriter(compressionEnabled: configuration.compressionEnabled,
                                              compressionMinimumBytes: configuration.compressionMinimumBytes)
+    }
+
+    func executor(for lane: Router.Lane) -> BoundedExecutor {
+        lane == .quick ? quickExecutor : standardExecutor
     }
 }
