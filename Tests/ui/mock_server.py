@@ -7,6 +7,7 @@ can drive the UI today. Not a model of the service's numbers, only of its JSON s
 """
 
 import argparse
+import email.policy
 import hashlib
 import io
 import json
@@ -19,7 +20,7 @@ import threading
 import time
 import uuid
 import zipfile
-from http import HTTPStatus
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -183,6 +184,22 @@ class Handler(BaseHTTPRequestHandler):
         rest = parts[1:]
         if rest == ["models"] and method == "GET":
             return self.json({"models": [s.summary(n) for n in s.models]})
+        if rest == ["models"] and method == "POST":
+            return self.upload_model()
+        if len(rest) == 2 and rest[0] == "models" and method == "DELETE":
+            s.model(rest[1])
+            if s.models[rest[1]]["default"]:
+                raise APIError(409, "conflict", "the default model cannot be deleted")
+            with s.lock:
+                del s.models[rest[1]]
+            return self.send(204, b"", "application/json")
+        if len(rest) == 3 and rest[0] == "models" and rest[2] == "export" and method == "GET":
+            s.model(rest[1])
+            fmt = query.get("format", "onnx")
+            if fmt not in ("onnx", "safetensors"):
+                raise APIError(400, "bad_parameter", "format must be onnx or safetensors")
+            return self.send(200, f"mock {fmt} export of {rest[1]}".encode(), "application/octet-stream",
+                             {"Content-Disposition": f'attachment; filename="{rest[1]}.{fmt}"'})
         if len(rest) == 2 and rest[0] == "models" and method == "GET":
             m = s.model(rest[1])
             card = {"name": rest[1], "labels": m["labels"],
@@ -285,6 +302,26 @@ class Handler(BaseHTTPRequestHandler):
         if method == "integrated_gradients":
             result["completeness_error"] = 0.0012
         self.json(result)
+
+    def upload_model(self):
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.startswith("multipart/form-data"):
+            raise APIError(415, "unsupported_media_type", "send a multipart form with file, name, labels, preprocessing")
+        message = BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + self.body())
+        fields = {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                  for part in message.iter_parts()}
+        if not fields.get("file"):
+            raise APIError(400, "bad_parameter", "the form needs a 'file' part with the ONNX model")
+        name = (fields.get("name") or b"").decode().strip()
+        labels = [line.strip() for line in (fields.get("labels") or b"").decode().splitlines() if line.strip()]
+        if not name or not labels:
+            raise APIError(400, "bad_parameter", "the form needs 'name' and 'labels'")
+        if name in self.state.models:
+            raise APIError(409, "conflict", f"a model named {name!r} exists")
+        with self.state.lock:
+            self.state.models[name] = {"labels": labels, "default": False, "format": "onnx", "created_by": "uploaded ONNX file"}
+        self.json(self.state.summary(name), 201)
 
     def upload_dataset(self):
         body = self.body()

@@ -114,10 +114,10 @@ def expect(condition, message):
         raise AssertionError(message)
 
 
-def shared_image(name):
-    """The shared test photo beside an ancestor of this file (CI clones the repo beside shared/)."""
+def shared_file(*parts):
+    """A file of shared/data beside an ancestor of this folder (CI clones the repo beside shared/)."""
     for folder in HERE.parents:
-        candidate = folder / "shared" / "data" / "images" / name
+        candidate = folder.joinpath("shared", "data", *parts)
         if candidate.is_file():
             return candidate
     return None
@@ -264,7 +264,7 @@ def drive(args, base, token, output, checks):
     """Every browser check, in the order a user would go."""
     with tempfile.TemporaryDirectory(prefix="salient-ui-") as folder:
         work = Path(folder)
-        image = Path(args.image) if args.image else shared_image("chelsea.png")
+        image = Path(args.image) if args.image else shared_file("images", "chelsea.png")
         if image is None:  # no shared data: a generated Fashion-MNIST-sized image still exercises everything
             image = work / "stripes.png"
             image.write_bytes(stripes(True, random.Random(1)))
@@ -438,6 +438,42 @@ def browse(b, args, base, token, output, checks, work, image):
         expect(size in field[2].replace(" ", ""), f"the description {field[2]!r} does not give size {first[1]}")
         return f"{rows} layers; {field[2]}"
     checks.run("the Models tab shows the card, the layer table and a receptive field", models)
+
+    onnx = shared_file("onnx-light", "light_bvlc_alexnet.onnx")
+
+    def add_and_delete_model():
+        name = f"ui-onnx-{int(time.time())}"
+        b.run("""const set = (id, v) => { document.getElementById(id).value = v; };
+                 set('upload-name', arguments[0]); set('upload-preprocessing', 'imagenet');
+                 set('upload-labels', Array.from({ length: 1000 }, (_, i) => `class ${i}`).join('\\n'));""", name)
+        b.find("#upload-file").send_keys(str(onnx))
+        b.find("#model-upload button[type=submit]").click()
+        message = b.wait_for("""const s = document.getElementById('upload-status');
+                                return (s.textContent.startsWith('Added') || s.dataset.kind === 'error') && s.textContent""",
+                             timeout=60, message="the upload")
+        expect(message.startswith("Added"), message)
+        b.wait_for("""return document.getElementById('model-title').textContent.endsWith(arguments[0]) &&
+                             document.querySelectorAll('#layer-table tbody tr').length > 0 &&
+                             [...document.querySelectorAll('#classify-model option')].some((o) => o.value === arguments[0])""",
+                   name, timeout=60, message="the new model's card and its place in the classify select")
+        card = b.run("return document.getElementById('model-card').textContent")
+        expect("1000: class 0, class 1," in card, f"the card does not list the uploaded labels: {card[:200]}")
+        b.run("window.confirm = () => true")  # the deletion asks first
+        b.find("#model-delete").click()
+        b.wait_for("""return ![...document.querySelectorAll('#model-list button')].some((e) => e.dataset.name === arguments[0])""",
+                   name, message="the model to disappear from the list")
+        return message
+    if onnx:
+        checks.run("an ONNX model can be added and deleted", add_and_delete_model)
+
+    def export():
+        deletable = b.run("return !document.getElementById('model-delete').hidden")
+        expect(not deletable, "the default model offers to be deleted")
+        href = b.run("return document.getElementById('export-safetensors').getAttribute('href')")
+        status, _, body = http_get(base + href)
+        expect(status == 200 and body, f"{href} answered {status} with {len(body)} bytes")
+        return f"{href}: {len(body)} bytes"
+    checks.run("the default model exports and cannot be deleted", export)
     b.screenshot(output / "desktop-models.png", full_page=True)
     checks.run("text contrast meets WCAG AA (models)", lambda: expect_empty(b.run(CONTRAST_SCRIPT)))
 

@@ -1,6 +1,6 @@
 // Models panel: the list, one model's card, its layer table and the receptive-field drawing.
 
-import { getJSON } from "./api.js";
+import { getJSON, request } from "./api.js";
 import { byId, el, grouped, setStatus } from "./dom.js";
 import { drawField } from "./receptive-field.js";
 
@@ -14,6 +14,41 @@ export class ModelsPanel {
     this.layerSelect = byId("rf-layer");
     store.subscribe((models) => this.renderList(models));
     this.layerSelect.addEventListener("change", () => this.drawLayer(this.layerSelect.value));
+    byId("model-upload").addEventListener("submit", (event) => this.upload(event));
+    byId("model-delete").addEventListener("click", () => this.remove());
+  }
+
+  async upload(event) {
+    event.preventDefault();
+    const status = byId("upload-status");
+    const name = byId("upload-name").value.trim();
+    const form = new FormData();
+    form.append("name", name);
+    form.append("labels", byId("upload-labels").value);
+    form.append("preprocessing", byId("upload-preprocessing").value);
+    form.append("file", byId("upload-file").files[0]);
+    setStatus(status, `Adding ${name}…`);
+    try {
+      const model = await (await request("POST", "/v1/models", { body: form })).json();
+      setStatus(status, `Added ${model.name}: ${model.classes} classes, input ${model.input.join("×")}.`);
+      this.selected = model.name;
+      await this.store.refresh();
+    } catch (error) {
+      setStatus(status, error.message, "error");
+    }
+  }
+
+  async remove() {
+    const name = this.selected;
+    if (!name || !window.confirm(`Delete the model ${name}? This cannot be undone.`)) return;
+    try {
+      await request("DELETE", `/v1/models/${encodeURIComponent(name)}`);
+      setStatus(this.status, `Deleted ${name}.`);
+      this.selected = null;
+      await this.store.refresh();
+    } catch (error) {
+      setStatus(this.status, error.message, "error");
+    }
   }
 
   renderList(models) {
@@ -52,6 +87,10 @@ export class ModelsPanel {
 
   renderCard({ card, input }) {
     byId("model-title").textContent = `Model card: ${card.name}`;
+    const path = `/v1/models/${encodeURIComponent(card.name)}/export`;
+    byId("export-onnx").href = `${path}?format=onnx`;
+    byId("export-safetensors").href = `${path}?format=safetensors`;
+    byId("model-delete").hidden = card.name === this.store.defaultName;
     const entries = [
       ["Input", input.join(" × ")],
       ["Classes", `${card.labels.length}: ${card.labels.slice(0, 12).join(", ")}${card.labels.length > 12 ? ", …" : ""}`],
