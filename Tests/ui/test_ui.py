@@ -550,6 +550,8 @@ def run_job(b, checks, work, output, timeout, token):
         expect(points and all(n >= 2 for n in points), f"loss curves have too few points: {points}")
         accuracy = b.run("return document.querySelector('#accuracy-chart polyline').getAttribute('points').trim().split(' ').length")
         expect(accuracy >= 2, "the accuracy curve has too few points")
+        summary = b.run("return document.querySelector('#loss-chart title').textContent")
+        expect("last: training" in summary, f"the loss chart's accessible name gives no values: {summary!r}")
         matrix = b.run("return document.querySelectorAll('#confusion tbody tr').length")
         expect(matrix == 2, f"the confusion matrix has {matrix} rows, expected 2")
         return f"{state} progress seen: {bool(saw_progress)}"

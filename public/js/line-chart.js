@@ -45,6 +45,7 @@ export function drawLineChart(target, series, { yMax, yLabel, summary }) {
       svg("text", { x: legendX + 26, y: size.height - 4, class: "legend-text" }, document.createTextNode(s.name)));
     return group;
   });
+  // The title is the accessible name: what a sighted reader gets from the curves at a glance.
   target.replaceChildren(svg("title", {}, document.createTextNode(summary)), axes, ...lines);
 }
 
