@@ -5,7 +5,7 @@ import Foundation
 enum ModelFormats {
     static func graph(card: ModelCard, weights: Data) throws -> Graph {
         if card.onnxFile != nil {
-            throw GraphError(node: card.name, "ONNX models are not supported by this build")
+            return try ONNXImporter.load(data: weights)
         }
         guard let architecture = card.architecture else {
             throw GraphError(node: card.name, "the card has neither an architecture nor an ONNX file")
@@ -16,6 +16,6 @@ enum ModelFormats {
     }
 
     static func onnx(_ graph: Graph) throws -> Data {
-        throw GraphError(node: graph.name, "ONNX export is not supported by this build")
+        try ONNXExporter.export(graph)
     }
 }

@@ -31,12 +31,12 @@ public final class SalientService: @unchecked Sendable {
                                       capacity: configuration.saliencyCacheEntries)
         OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration).register(on: router)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
-        InferenceRoutes(registry: registry, classifier: classifier,
-                        saliency: SaliencyService(classifier: classifier, cache: cache), metrics: metrics)
+        InferenceRoutes(registry: registry, classifier: classifier, saliency: SaliencyService(classifier: classifier),
+                        cache: cache, metrics: metrics)
             .register(on: routes)
         KServeRoutes(registry: registry, metrics: metrics).register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
-            router.get("/*path", try StaticFileHandler(root: configuration.publicDirectory).handler)
+            router.add(.get, "/*path", lane: .quick, try StaticFileHandler(root: configuration.publicDirectory).handler)
         } else {
             logger.warning("no web UI folder", metadata: ["path": "\(configuration.publicDirectory)"])
         }

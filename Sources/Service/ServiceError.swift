@@ -30,6 +30,8 @@ enum ServiceError {
             return HTTPError(.unprocessableContent, code: "invalid_model", message: error.description)
         case let error as ArchitectureError:
             return HTTPError(.unprocessableContent, code: "invalid_model", message: error.description)
+        case let error as ONNXError:
+            return HTTPError(.unprocessableContent, code: "invalid_model", message: error.description)
         case let error as Safetensors.FormatError:
             return HTTPError(.unprocessableContent, code: "invalid_model", message: error.description)
         default:

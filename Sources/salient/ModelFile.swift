@@ -11,8 +11,8 @@ enum ModelFile {
         }
         if url.lastPathComponent == Checkpoint.cardFile { url.deleteLastPathComponent(); isDirectory = true }
         if isDirectory.boolValue { return try Checkpoint.load(from: url).graph }
-        let data = try Data(contentsOf: url)
-        return try Architecture(json: data).makeGraph()
+        if url.pathExtension.lowercased() == "onnx" { return try ONNXImporter.load(contentsOf: url) }
+        return try Architecture(json: Data(contentsOf: url)).makeGraph()
     }
 }
 

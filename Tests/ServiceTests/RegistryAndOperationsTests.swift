@@ -31,6 +31,40 @@ final class RegistryAndOperationsTests: XCTestCase {
         XCTAssertEqual(try harness.curl("/v1/models/nothing").errorCode, "not_found")
     }
 
+    /// Export the default model to ONNX, upload it back as a new model, and get the same answers.
+    func testONNXExportUploadClassifyAndDelete() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let export = try harness.curl("/v1/models/fashion-cnn/export?format=onnx")
+        XCTAssertEqual(export.status, 200, export.text)
+        let file = harness.dataDirectory.appendingPathComponent("exported.onnx")
+        try export.body.write(to: file)
+        let labels = (try harness.curl("/v1/models/fashion-cnn").object["card"] as? [String: Any])?["labels"] as? [String] ?? []
+        let upload = try harness.curl("/v1/models", ["-F", "file=@\(file.path)", "-F", "name=fashion-onnx",
+                                                     "-F", "labels=\(labels.joined(separator: "\n"))", "-F", "preprocessing=fashion-mnist"])
+        XCTAssertEqual(upload.status, 201, upload.text)
+        XCTAssertEqual(upload.object["format"] as? String, "onnx")
+        XCTAssertEqual(try harness.curl("/v1/models", ["-F", "file=@\(file.path)", "-F", "name=fashion-onnx",
+                                                       "-F", "labels=a"]).status, 409)
+        let photo = try ServiceHarness.photos()[0]
+        let native = try harness.post("/v1/models/fashion-cnn/classify?top_k=10", file: photo).object["predictions"] as? [[String: Any]]
+        let onnx = try harness.post("/v1/models/fashion-onnx/classify?top_k=10", file: photo).object["predictions"] as? [[String: Any]]
+        XCTAssertEqual(native?.compactMap { $0["index"] as? Int }, onnx?.compactMap { $0["index"] as? Int })
+        for (a, b) in zip(native ?? [], onnx ?? []) {
+            XCTAssertEqual(a["logit"] as? Double ?? 0, b["logit"] as? Double ?? 1, accuracy: 1e-3)
+        }
+        XCTAssertEqual(try harness.post("/v1/models/fashion-onnx/saliency?method=gradcam", file: photo).status, 200)
+        XCTAssertEqual(try harness.curl("/v1/models/fashion-onnx", ["-X", "DELETE"]).status, 204)
+        XCTAssertEqual(try harness.curl("/v1/models/fashion-onnx").status, 404)
+
+        let broken = harness.dataDirectory.appendingPathComponent("broken.onnx")
+        try export.body.prefix(export.body.count / 2).write(to: broken)
+        let refused = try harness.curl("/v1/models", ["-F", "file=@\(broken.path)", "-F", "name=broken", "-F", "labels=a"])
+        XCTAssertEqual(refused.status, 422, refused.text)
+        XCTAssertEqual(refused.errorCode, "invalid_model")
+        XCTAssertEqual(try harness.curl("/v1/models", ["-F", "file=@\(file.path)", "-F", "name=../../etc", "-F", "labels=a"]).status, 400)
+    }
+
     func testStateChangingRoutesNeedTheToken() throws {
         let harness = try ServiceHarness { $0.apiToken = "s3cret" }
         defer { harness.stop() }

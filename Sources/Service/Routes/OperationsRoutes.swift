@@ -9,8 +9,8 @@ struct OperationsRoutes {
     let configuration: ServiceConfiguration
 
     func register(on router: Router) {
-        router.get("/healthz") { _ in try .json(["status": "ok"]) }
-        router.get("/readyz") { _ in
+        router.add(.get, "/healthz", lane: .quick) { _ in try .json(["status": "ok"]) }
+        router.add(.get, "/readyz", lane: .quick) { _ in
             let count = registry.all.count
             guard registry.defaultModel != nil else {
                 return try .json(["status": "not ready: the default model is not loaded"], status: .serviceUnavailable)
