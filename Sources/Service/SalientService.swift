@@ -9,6 +9,7 @@ public final class SalientService: @unchecked Sendable {
     let registry: ModelRegistry
     let metrics = ServiceMetrics()
     let server: HTTPServer
+    let jobWorker: JobWorker
     private let logger: Logger
 
     /// The models bundled with the binary (the default `fashion-cnn`).
@@ -35,6 +36,18 @@ public final class SalientService: @unchecked Sendable {
                         cache: cache, metrics: metrics)
             .register(on: routes)
         KServeRoutes(registry: registry, metrics: metrics).register(on: routes)
+        let datasets = try DatasetStore(root: configuration.dataURL.appendingPathComponent("datasets"),
+                                        limits: ArchiveLimits(maxTotalBytes: 4 * configuration.maxUploadBytes,
+                                                              maxEntryBytes: configuration.maxImageBytes),
+                                        imageLimits: classifier.limits)
+        DatasetRoutes(store: datasets, configuration: configuration).register(on: routes)
+        let jobs = try JobStore(path: configuration.dataURL.appendingPathComponent("jobs.sqlite"))
+        let events = JobEvents()
+        jobWorker = JobWorker(store: jobs, events: events,
+                              runner: JobRunner(registry: registry, datasets: datasets, limits: classifier.limits,
+                                                jobsRoot: configuration.dataURL.appendingPathComponent("jobs")),
+                              workers: configuration.jobWorkers, logger: logger)
+        JobRoutes(store: jobs, worker: jobWorker, events: events, registry: registry, datasets: datasets).register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
             router.add(.get, "/*path", lane: .quick, try StaticFileHandler(root: configuration.publicDirectory).handler)
         } else {
@@ -45,10 +58,22 @@ public final class SalientService: @unchecked Sendable {
 
     public var port: Int? { server.port }
 
-    public func start() throws { try server.start() }
+    /// Starts serving and the job workers, which resume any job a stop interrupted.
+    public func start() throws {
+        try server.start()
+        try jobWorker.start()
+    }
 
-    public func shutdown(grace: Double = 5) { server.shutdown(grace: grace) }
+    /// Stops the job workers (a running job stays resumable), then the server.
+    public func shutdown(grace: Double = 5) {
+        jobWorker.shutdown()
+        server.shutdown(grace: grace)
+    }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
-    public func run() throws { try server.run() }
+    public func run() throws {
+        try jobWorker.start()
+        defer { jobWorker.shutdown() }
+        try server.run()
+    }
 }

@@ -1,14 +1,27 @@
 import ArgumentParser
 import CNN
 import Foundation
+import Imaging
 import Service
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a native architecture on Fashion-MNIST and save it as a model folder.")
+        abstract: "Train a native architecture on Fashion-MNIST, or fine-tune a model on an image folder, and save it as a model folder.")
 
-    @Option(help: "The JSON architecture to train.")
-    var architecture: String
+    @Option(help: "The JSON architecture to train on Fashion-MNIST.")
+    var architecture: String?
+
+    @Option(help: "Fine-tune on this ImageFolder folder (one subfolder per class) instead.")
+    var dataset: String?
+
+    @Option(name: .customLong("base-model"), help: "The model to fine-tune: a model folder, or the name of a bundled model.")
+    var baseModel = "fashion-cnn"
+
+    @Option(help: "With --dataset: body, none, or how many layer groups stay frozen in stage 2.")
+    var freeze = "none"
+
+    @Option(name: .customLong("validation-split"), help: "With --dataset: the fraction of each class held out.")
+    var validationSplit: Float = 0.2
 
     @Option(help: "Where to write card.json and weights.safetensors.")
     var output: String
@@ -16,9 +29,9 @@ struct Train: ParsableCommand {
     @Option(help: "The model's name in its card (default: the architecture's).")
     var name: String?
 
-    @Option var epochs = 10
-    @Option(name: .customLong("batch-size")) var batchSize = 64
-    @Option(name: .customLong("learning-rate")) var learningRate: Float = 3e-3
+    @Option(help: "Epochs (default 10; with --dataset, 3 per stage).") var epochs: Int?
+    @Option(name: .customLong("batch-size"), help: "Batch size (default 64; with --dataset, 16).") var batchSize: Int?
+    @Option(name: .customLong("learning-rate"), help: "Peak learning rate (default 0.003; with --dataset, 0.001).") var learningRate: Float?
     @Option(help: "adamw or sgd.") var optimizer = "adamw"
     @Option(name: .customLong("weight-decay")) var weightDecay: Float = 1e-4
     @Option(help: "one_cycle, cosine or constant.") var schedule = "one_cycle"
@@ -26,10 +39,18 @@ struct Train: ParsableCommand {
     @Option(help: "Use only the first N training images.") var limit: Int?
     @Option(help: "Engine threads.") var threads = 2
 
+    func validate() throws {
+        guard (architecture == nil) != (dataset == nil) else {
+            throw ValidationError("give either --architecture (train on Fashion-MNIST) or --dataset (fine-tune --base-model)")
+        }
+    }
+
     func run() throws {
         EngineThreads.set(threads)
         guard let schedule = Schedule(rawValue: schedule) else { throw ValidationError("unknown schedule '\(self.schedule)'") }
-        let architecture = try Architecture(json: Data(contentsOf: URL(fileURLWithPath: self.architecture)))
+        if let dataset { return try fineTune(on: dataset, schedule: schedule) }
+        let (epochs, batchSize, learningRate) = (self.epochs ?? 10, self.batchSize ?? 64, self.learningRate ?? 3e-3)
+        let architecture = try Architecture(json: Data(contentsOf: URL(fileURLWithPath: self.architecture!)))
         let graph = try architecture.makeGraph(seed: seed)
         let groups = [ParameterGroup(name: "all", parameters: graph.parameters)]
         let optimizer: Optimizer
@@ -72,6 +93,66 @@ struct Train: ParsableCommand {
         try Checkpoint.save(graph: graph, card: card, to: URL(fileURLWithPath: output), checksum: Checksum.sha256)
         print(String(format: "saved %@ (test accuracy %.4f, %.0f s, %.0f images/s)", output, last.validationAccuracy ?? 0,
                      seconds, Double(train.count * epochs) / seconds))
+    }
+}
+
+extension Train {
+    /// Fine-tunes the base model on an image folder with the job runner's steps; an
+    /// interrupted run resumes from `<output>.checkpoint`.
+    func fineTune(on folder: String, schedule: Schedule) throws {
+        let base = try loadBase()
+        let preprocessing = try TransferLearning.preprocessing(of: base.card)
+        let data = try ImageFolder(directory: URL(fileURLWithPath: folder), preprocessing: preprocessing)
+        guard data.classes.count >= 2 else { throw ValidationError("\(folder) needs at least two class folders with images") }
+        var request = JobRequest(baseModel: base.card.name, dataset: folder, outputModel: name ?? "fine-tuned")
+        request.epochs = epochs ?? request.epochs
+        request.batchSize = batchSize ?? request.batchSize
+        request.learningRate = learningRate ?? request.learningRate
+        request.optimizer = optimizer
+        request.schedule = schedule
+        request.freeze = freeze
+        request.validationSplit = validationSplit
+        request.seed = seed
+        if let problem = request.problem { throw ValidationError(problem) }
+        print("\(data.images.count) images in \(data.classes.count) classes (\(data.classes.joined(separator: ", "))), \(data.skipped) skipped")
+        let (train, validation) = TransferLearning.split(data.images, fraction: validationSplit, seed: seed)
+        let tuner = try FineTuner(base: base.graph, labels: data.classes, request: request)
+        let checkpoint = URL(fileURLWithPath: output + ".checkpoint")
+        let started = Date()
+        var bar = ProgressBar()
+        guard let outcome = try tuner.run(train: train, validation: validation, checkpoint: checkpoint, report: { event in
+            switch event {
+            case let .progress(p):
+                bar.show(label: "stage \(p.stage) epoch \(p.epoch)/\(p.epochs)", done: p.step, total: p.steps, detail: "")
+            case let .epoch(m):
+                bar.finish(String(format: "stage %d epoch %d: train loss %.4f, validation loss %.4f, validation accuracy %.4f",
+                                  m.stage, m.epoch, m.trainLoss, m.validationLoss ?? .nan, m.validationAccuracy ?? .nan))
+            }
+            return true
+        }) else { return }
+        let seconds = Date().timeIntervalSince(started)
+        let card = try TransferLearning.card(tuner: tuner, outcome: outcome, base: base.card, dataset: folder, seconds: seconds,
+                                             provenance: ["command": .string((["salient"] + CommandLine.arguments.dropFirst()).joined(separator: " "))])
+        try Checkpoint.save(graph: tuner.graph, card: card, to: URL(fileURLWithPath: output), checksum: Checksum.sha256)
+        try? FileManager.default.removeItem(at: checkpoint)
+        if let report = outcome.report {
+            for c in report.perClass { print(String(format: "%@: precision %.3f, recall %.3f", c.label, c.precision, c.recall)) }
+        }
+        print(String(format: "saved %@ (validation accuracy %.4f, %.0f s)", output, outcome.validationAccuracy ?? .nan, seconds))
+    }
+
+    private func loadBase() throws -> (card: ModelCard, graph: Graph) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: baseModel, isDirectory: &isDirectory), isDirectory.boolValue {
+            let loaded = try Checkpoint.load(from: URL(fileURLWithPath: baseModel))
+            return (loaded.card, loaded.graph)
+        }
+        guard let bundled = SalientService.bundledModels?.appendingPathComponent(baseModel),
+              FileManager.default.fileExists(atPath: bundled.path) else {
+            throw ValidationError("--base-model \(baseModel) is neither a model folder nor a bundled model")
+        }
+        let loaded = try Checkpoint.load(from: bundled)
+        return (loaded.card, loaded.graph)
     }
 }
 

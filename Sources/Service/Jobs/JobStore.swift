@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+
+/// The job queue in SQLite (`data/jobs.sqlite`): one row per job, its state in a column for
+/// the queue's queries and the whole job as JSON.
+final class JobStore: @unchecked Sendable {
+    private let database: DatabaseQueue
+
+    init(path: URL) throws {
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        database = try DatabaseQueue(path: path.path)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("jobs") { db in
+            try db.create(table: "job") { t in
+                t.primaryKey("id", .text)
+                t.column("state", .text).notNull().indexed()
+                t.column("created", .double).notNull()
+                t.column("document", .blob).notNull()
+            }
+        }
+        try migrator.migrate(database)
+    }
+
+    func insert(_ job: Job) throws {
+        let document = try StoredJSON.encoder.encode(job)
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO job (id, state, created, document) VALUES (?, ?, ?, ?)",
+                           arguments: [job.id, job.state.rawValue, job.created.timeIntervalSince1970, document])
+        }
+    }
+
+    func job(_ id: String) throws -> Job {
+        let document = try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT document FROM job WHERE id = ?", arguments: [id])
+        }
+        guard let document else { throw ServiceError.notFound("no job '\(id)'") }
+        return try StoredJSON.decoder.decode(Job.self, from: document)
+    }
+
+    func all() throws -> [Job] {
+        try database.read { db in
+            try Data.fetchAll(db, sql: "SELECT document FROM job ORDER BY created, id")
+        }.map { try StoredJSON.decoder.decode(Job.self, from: $0) }
+    }
+
+    /// Reads, changes and writes one job in a single transaction.
+    @discardableResult
+    func update(_ id: String, _ change: (inout Job) throws -> Void) throws -> Job {
+        try database.write { db in
+            guard let document = try Data.fetchOne(db, sql: "SELECT document FROM job WHERE id = ?", arguments: [id]) else {
+                throw ServiceError.notFound("no job '\(id)'")
+            }
+            var job = try StoredJSON.decoder.decode(Job.self, from: document)
+            try change(&job)
+            try db.execute(sql: "UPDATE job SET state = ?, document = ? WHERE id = ?",
+                           arguments: [job.state.rawValue, try StoredJSON.encoder.encode(job), id])
+            return job
+        }
+    }
+
+    /// Marks the oldest queued job running and returns it.
+    func claimNext() throws -> Job? {
+        let id = try database.read { db in
+            try String.fetchOne(db, sql: "SELECT id FROM job WHERE state = 'queued' ORDER BY created, id LIMIT 1")
+        }
+        guard let id else { return nil }
+        let job = try update(id) { job in
+            guard job.state == .queued else { return }
+            job.state = .running
+            job.started = job.started ?? Date()
+        }
+        return job.state == .running ? job : try claimNext()
+    }
+
+    /// Jobs that were running when the process stopped go back to the queue; they resume
+    /// from their last checkpoint.
+    func requeueInterrupted() throws -> [String] {
+        let ids = try database.read { db in try String.fetchAll(db, sql: "SELECT id FROM job WHERE state = 'running'") }
+        for id in ids { try update(id) { $0.state = .queued } }
+        return ids
+    }
+}

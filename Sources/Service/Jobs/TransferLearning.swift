@@ -1,0 +1,50 @@
+import CNN
+import Foundation
+import Imaging
+
+/// The steps of a fine-tuning run that the job worker, `salient train --dataset` and the
+/// transfer benchmark share.
+public enum TransferLearning {
+    /// A stratified split: `fraction` of every class (at least one image of any class with
+    /// two or more) goes to validation, chosen by `seed`. No validation set when `fraction` is 0.
+    public static func split(_ data: LabeledImages, fraction: Float, seed: UInt64) -> (train: LabeledImages, validation: LabeledImages?) {
+        guard fraction > 0 else { return (data, nil) }
+        var random = RandomSource(seed: seed)
+        var byClass: [Int: [Int]] = [:]
+        for (index, label) in data.labels.enumerated() { byClass[label, default: []].append(index) }
+        var train: [Int] = [], validation: [Int] = []
+        for label in byClass.keys.sorted() {
+            let indices = byClass[label]!.shuffled(using: &random)
+            let held = indices.count < 2 ? 0 : max(1, Int((Float(indices.count) * fraction).rounded()))
+            validation += indices.prefix(min(held, indices.count - 1))
+            train += indices.dropFirst(min(held, indices.count - 1))
+        }
+        return (data.batch(train.sorted()), validation.isEmpty ? nil : data.batch(validation.sorted()))
+    }
+
+    /// How a card says to preprocess images for its model.
+    public static func preprocessing(of card: ModelCard) throws -> Preprocessing {
+        try LoadedModel.preprocessing(from: card.preprocessing)
+    }
+
+    /// The card of a fine-tuned native model: the base architecture with the new head, the
+    /// dataset's labels, the base's preprocessing, the hyper-parameters and the metrics.
+    public static func card(tuner: FineTuner, outcome: FineTuningOutcome, base: ModelCard, dataset: String,
+                            seconds: Double, provenance extra: [String: JSONValue] = [:]) throws -> ModelCard {
+        guard let architecture = base.architecture else {
+            throw GraphError(node: base.name, "the base model has no native architecture")
+        }
+        var replaced = try architecture.replacingHead(tuner.head, units: tuner.labels.count)
+        replaced.name = tuner.request.outputModel
+        var provenance = extra
+        provenance["base_model"] = .string(base.name)
+        provenance["dataset"] = .string(dataset)
+        provenance["hyperparameters"] = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(tuner.request))
+        provenance["source"] = .string("fine-tuned from \(base.name)")
+        var metrics: [String: Double] = ["training_seconds": seconds.rounded(), "epochs_run": Double(outcome.metrics.count)]
+        if let accuracy = outcome.validationAccuracy { metrics["validation_accuracy"] = Double(accuracy) }
+        if let last = outcome.metrics.last { metrics["train_loss"] = Double(last.trainLoss) }
+        return ModelCard(name: tuner.request.outputModel, architecture: replaced, labels: tuner.labels,
+                         preprocessing: base.preprocessing, provenance: provenance, metrics: metrics, created: Date())
+    }
+}

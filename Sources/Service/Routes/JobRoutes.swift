@@ -1,0 +1,90 @@
+import Foundation
+import HTTPServer
+
+/// Fine-tuning jobs over HTTP: submit, list, inspect, cancel, and watch as Server-Sent Events.
+struct JobRoutes {
+    let store: JobStore
+    let worker: JobWorker
+    let events: JobEvents
+    let registry: ModelRegistry
+    let datasets: DatasetStore
+
+    struct Listing: Encodable {
+        var jobs: [Job]
+    }
+
+    func register(on router: GuardedRouter) {
+        router.post("/v1/jobs", changesState: true) { request in
+            let job = try submit(request.body)
+            return try .json(job, status: .accepted, encoder: StoredJSON.encoder)
+        }
+        router.get("/v1/jobs") { _ in
+            try .json(Listing(jobs: store.all()), encoder: StoredJSON.encoder)
+        }
+        router.get("/v1/jobs/:id") { request in
+            try .json(store.job(request.parameter("id")), encoder: StoredJSON.encoder)
+        }
+        router.post("/v1/jobs/:id/cancel", changesState: true) { request in
+            try .json(worker.cancel(request.parameter("id")), encoder: StoredJSON.encoder)
+        }
+        router.get("/v1/jobs/:id/events") { request in
+            let id = try request.parameter("id")
+            _ = try store.job(id)
+            return .serverSentEvents { [store, events] writer in
+                JobRoutes.stream(id, store: store, events: events, to: writer)
+            }
+        }
+    }
+
+    /// Progress and epochs as they happen, then the job's state; the stream ends after a final state.
+    private static func stream(_ id: String, store: JobStore, events: JobEvents, to writer: ResponseBodyWriter) {
+        @Sendable func send(_ name: String, _ value: some Encodable) {
+            guard let data = try? StoredJSON.encoder.encode(value) else { return }
+            writer.send(ServerSentEvent(event: name, data: String(decoding: data, as: UTF8.self)))
+        }
+        let token = events.subscribe(id) { event in
+            switch event {
+            case let .progress(progress): send("progress", progress)
+            case let .epoch(metrics): send("epoch", metrics)
+            case let .state(job):
+                send("state", job)
+                if job.state.isFinal { writer.finish() }
+            }
+        }
+        writer.onClose { events.unsubscribe(id, token) }
+        // Subscribed first, so a final state cannot slip between this read and the subscription.
+        guard let job = try? store.job(id) else { return writer.finish() }
+        send("state", job)
+        if job.state.isFinal { writer.finish() }
+    }
+
+    private func submit(_ body: Data) throws -> Job {
+        let request: JobRequest
+        do {
+            request = try JSONDecoder().decode(JobRequest.self, from: body)
+        } catch {
+            throw ServiceError.badParameter("the body must be a JSON job request with base_model, dataset and output_model: \(error)")
+        }
+        if let problem = request.problem { throw ServiceError.badParameter(problem) }
+        let base = try registry.model(named: request.baseModel)
+        _ = try datasets.dataset(request.dataset)
+        guard ModelRegistry.isValidName(request.outputModel) else {
+            throw ServiceError.badParameter("output_model must be 1 to 64 lowercase letters, digits, '-', '_' or '.'")
+        }
+        guard (try? registry.model(named: request.outputModel)) == nil else {
+            throw ServiceError.conflict("a model named '\(request.outputModel)' exists")
+        }
+        if base.card.architecture == nil {
+            // A fine-tuned imported model is stored as ONNX; refuse now rather than after training.
+            do { _ = try ModelFormats.onnx(base.graph) } catch {
+                throw HTTPError(.unprocessableContent, code: "invalid_model",
+                                message: "'\(base.name)' is not a native model and this build cannot store a fine-tuned copy: \(error)")
+            }
+        }
+        let id = "job-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
+        let job = Job(id: id, request: request, created: Date())
+        try store.insert(job)
+        worker.notify()
+        return job
+    }
+}
