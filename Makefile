@@ -1,7 +1,7 @@
 # `make serve` and `make test` install what is missing, build in release mode and run.
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev \
-                dataset-fashion-mnist libonnx-testdata curl python3-venv
+                dataset-fashion-mnist libonnx-testdata curl python3-venv wrk chromium chromium-driver
 SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/salient
 VENV := .venv
@@ -29,14 +29,16 @@ build: deps
 serve: build
 	$(BIN) serve
 
-# A virtual environment with the Python references (onnxruntime, numpy, Pillow) that tests compare against.
+# A virtual environment with the Python references (onnxruntime, onnx, numpy, Pillow) that tests compare against.
 venv: deps
 	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	@$(VENV)/bin/python -c "import onnxruntime, numpy, PIL" 2>/dev/null || \
-	  $(VENV)/bin/pip install -q onnxruntime numpy pillow
+	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, PIL" 2>/dev/null || \
+	  $(VENV)/bin/pip install -q onnxruntime onnx numpy pillow
 
-test: deps venv
-	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS)
+# Tests import modules as users do (no @testable), so the test build reuses the release build.
+test: build venv
+	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports
+	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck" --skip-job
 
 clean:
 	rm -rf .build

@@ -60,7 +60,7 @@ public enum Safetensors {
                 throw FormatError(description: "tensor '\(name)' has shape \(shape) but byte range \(offsets)")
             }
             var scalars = [Float](repeating: 0, count: count)
-            scalars.withUnsafeMutableBytes { dst in
+            _ = scalars.withUnsafeMutableBytes { dst in
                 data.copyBytes(to: dst, from: (bodyStart + offsets[0])..<(bodyStart + offsets[1]))
             }
             tensors[name] = Tensor(shape: shape, scalars: scalars)

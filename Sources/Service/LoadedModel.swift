@@ -9,7 +9,8 @@ final class LoadedModel: @unchecked Sendable {
     let card: ModelCard
     /// The graph as loaded (used for export, saliency and fine-tuning).
     let graph: Graph
-    /// The graph whose output is the pre-softmax scores.
+    /// The graph whose output is the pre-softmax scores, with BatchNorm folded and
+    /// activations fused for inference.
     let logitsGraph: Graph
     let preprocessing: Preprocessing
     let analysis: ModelAnalysis
@@ -27,7 +28,7 @@ final class LoadedModel: @unchecked Sendable {
         self.directory = directory
         let scoreNode = SaliencyComputer(executor: Executor(graph: graph)).scoreNode
         logitsGraph = try Graph(name: graph.name, inputName: graph.inputName, inputShape: graph.inputShape,
-                                nodes: graph.nodes, outputName: scoreNode)
+                                nodes: graph.nodes, outputName: scoreNode).optimizedForInference()
         preprocessing = try LoadedModel.preprocessing(from: card.preprocessing)
         analysis = try ModelAnalysis(graph: graph)
         pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads,
@@ -35,7 +36,7 @@ final class LoadedModel: @unchecked Sendable {
         guard let shape = preprocessing.outputShape, Array(shape.dropFirst()) == graph.inputShape else {
             throw GraphError(node: card.name, "preprocessing produces \(preprocessing.outputShape.map { "\($0)" } ?? "a variable shape"), the model takes [1] + \(graph.inputShape)")
         }
-        let classes = try logitsGraph.shapes(batch: 1)[scoreNode]!.dropFirst().reduce(1, *)
+        let classes = try logitsGraph.shapes(batch: 1)[logitsGraph.outputName]!.dropFirst().reduce(1, *)
         guard classes == card.labels.count else {
             throw GraphError(node: card.name, "the model scores \(classes) classes but the card has \(card.labels.count) labels")
         }

@@ -19,38 +19,43 @@ struct SaliencyRequest {
     var asJSON = false
 
     init(_ request: HTTPServerRequest) throws {
-        if let value = request.queryValue("method") {
+        try self.init(query: request.queryValue)
+    }
+
+    /// Reads the parameters through `query`, which answers a parameter's value by name.
+    init(query: (String) -> String?) throws {
+        if let value = query("method") {
             guard let method = SaliencyMethod(rawValue: value) else {
                 throw ServiceError.badParameter("method must be one of \(SaliencyMethod.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self.method = method
         }
-        if let value = request.queryValue("class"), value != "top" {
+        if let value = query("class"), value != "top" {
             target = Int(value).map(ClassChoice.index) ?? .label(value)
         }
-        if let value = request.queryValue("reduce") {
+        if let value = query("reduce") {
             guard let reduction = ChannelReduction(rawValue: value) else {
                 throw ServiceError.badParameter("reduce must be max_abs, mean_abs or rgb")
             }
             self.reduction = reduction
         }
-        if let value = request.queryValue("colormap") {
+        if let value = query("colormap") {
             guard let colormap = Colormap(rawValue: value) else {
                 throw ServiceError.badParameter("colormap must be one of \(Colormap.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self.colormap = colormap
         }
-        if let value = request.queryValue("overlay") {
+        if let value = query("overlay") {
             guard let overlay = Bool(value) else { throw ServiceError.badParameter("overlay must be true or false") }
             self.overlay = overlay
         }
-        if let value = request.queryValue("alpha") {
+        if let value = query("alpha") {
             guard let alpha = Float(value), (0...1).contains(alpha) else {
                 throw ServiceError.badParameter("alpha must be a number from 0 to 1")
             }
             self.alpha = alpha
         }
-        if let value = request.queryValue("format") {
+        if let value = query("format") {
             guard value == "png" || value == "json" else { throw ServiceError.badParameter("format must be png or json") }
             asJSON = value == "json"
         }

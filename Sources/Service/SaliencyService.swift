@@ -2,11 +2,9 @@ import CNN
 import Foundation
 import Imaging
 
-/// Computes a saliency map for an uploaded image, renders it at the image's size, and keeps
-/// the PNG in the cache so a browser can open it by id.
+/// Computes a saliency map for an uploaded image and renders it at the image's size.
 struct SaliencyService {
     let classifier: Classifier
-    let cache: SaliencyCache
 
     struct MapValues: Codable {
         var width: Int
@@ -27,7 +25,8 @@ struct SaliencyService {
         var score: Float
         var probability: Float
         var map: MapValues
-        var pngURL: String
+        /// Where the rendered map is kept, once the route has stored it.
+        var pngURL: String?
         var completenessError: Float?
         var timingMs: [String: Double]
 
@@ -55,14 +54,13 @@ struct SaliencyService {
         let reduced = request.reduction.apply(saliency.attribution)
         let png = try render(reduced, on: prepared.image, model: model, request: request)
         let t2 = DispatchTime.now()
-        let id = try cache.store(png)
         let (h, w) = (saliency.attribution.shape[1], saliency.attribution.shape[2])
         let result = Result(
             model: model.name, method: request.method.rawValue,
             class: ClassRef(index: saliency.targetClass, label: model.labels[saliency.targetClass]),
             score: saliency.score, probability: Classifier.softmax(saliency.logits)[saliency.targetClass],
             map: MapValues(width: w, height: h, channels: reduced.rank == 3 ? reduced.shape[0] : 1, values: reduced.scalars),
-            pngURL: "/v1/saliency/\(id).png", completenessError: saliency.completenessError,
+            pngURL: nil, completenessError: saliency.completenessError,
             timingMs: ["decode": prepared.decodeMs, "preprocess": prepared.preprocessMs,
                        "saliency": milliseconds(t0, t1), "render": milliseconds(t1, t2)])
         return (result, png)

@@ -32,8 +32,8 @@ public final class SalientService: @unchecked Sendable {
                                       capacity: configuration.saliencyCacheEntries)
         OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration).register(on: router)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
-        InferenceRoutes(registry: registry, classifier: classifier,
-                        saliency: SaliencyService(classifier: classifier, cache: cache), metrics: metrics)
+        InferenceRoutes(registry: registry, classifier: classifier, saliency: SaliencyService(classifier: classifier),
+                        cache: cache, metrics: metrics)
             .register(on: routes)
         KServeRoutes(registry: registry, metrics: metrics).register(on: routes)
         let datasets = try DatasetStore(root: configuration.dataURL.appendingPathComponent("datasets"),

@@ -25,9 +25,6 @@ public struct ServiceConfiguration: Sendable {
     public var maxQueuedRequests = 256
     public var jobWorkers = 1
     public var trainingThreads = 1
-    /// Classification requests that arrive within this window run as one batch.
-    public var batchWindowMilliseconds = 2.0
-    public var maxBatchSize = 16
 
     public init() {}
 
@@ -53,8 +50,6 @@ public struct ServiceConfiguration: Sendable {
         var max_queued_requests: Int?
         var job_workers: Int?
         var training_threads: Int?
-        var batch_window_ms: Double?
-        var max_batch_size: Int?
         var tls_certificate: String?
         var tls_private_key: String?
     }
@@ -102,8 +97,6 @@ public struct ServiceConfiguration: Sendable {
         if let v = f.max_queued_requests { maxQueuedRequests = v }
         if let v = f.job_workers { jobWorkers = v }
         if let v = f.training_threads { trainingThreads = v }
-        if let v = f.batch_window_ms { batchWindowMilliseconds = v }
-        if let v = f.max_batch_size { maxBatchSize = v }
         if let certificate = f.tls_certificate, let key = f.tls_private_key {
             server.tls = .init(certificatePath: certificate, privateKeyPath: key)
         }
@@ -131,7 +124,7 @@ public struct ServiceConfiguration: Sendable {
 
     public func validate() throws {
         guard (0...65535).contains(server.port) else { throw Error(description: "port \(server.port) is out of range") }
-        guard inferenceThreads >= 1, engineThreads >= 1, jobWorkers >= 0, trainingThreads >= 1, maxBatchSize >= 1 else {
+        guard inferenceThreads >= 1, engineThreads >= 1, jobWorkers >= 0, trainingThreads >= 1 else {
             throw Error(description: "thread counts and the batch size must be positive")
         }
     }

@@ -98,3 +98,25 @@ extension Tensor {
         return Tensor(shape: [1, columns], scalars: Array(scalars[(i * columns)..<((i + 1) * columns)]))
     }
 }
+
+final class InferenceOptimizerTests: XCTestCase {
+    func testFoldingAndFusionKeepTheFunction() throws {
+        let json = #"{"name":"f","input":{"channels":3,"height":9,"width":9},"layers":[{"type":"conv2d","name":"c1","filters":6,"kernel":3,"padding":"same"},{"type":"batchnorm","name":"b1"},{"type":"relu","name":"r1"},{"type":"conv2d","name":"c2","filters":6,"kernel":3,"stride":2,"use_bias":false},{"type":"batchnorm","name":"b2"},{"type":"relu6","name":"r2"},{"type":"add","name":"sum","inputs":["r2","r2"]},{"type":"flatten"},{"type":"dense","name":"d","units":8},{"type":"relu","name":"r3"},{"type":"dense","units":3}]}"#
+        let graph = try Architecture(json: Data(json.utf8)).makeGraph(seed: 2)
+        var random = RandomSource(seed: 5)
+        for bn in graph.nodes.compactMap({ $0.op as? BatchNorm }) {
+            bn.runningMean.value = bn.runningMean.value.map { _ in random.nextNormal() }
+            bn.runningVariance.value = bn.runningVariance.value.map { _ in 0.5 + random.nextUniform() }
+            bn.scale.value = bn.scale.value.map { _ in random.nextNormal() }
+            bn.shift.value = bn.shift.value.map { _ in random.nextNormal() }
+        }
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual(optimized.nodes.map(\.name), ["r1", "r2", "sum", "flatten8", "r3", "dense11"])
+        XCTAssertEqual(optimized.nodes.filter { $0.op is BatchNorm }.count, 0)
+        let x = randomTensor([2, 3, 9, 9], seed: 6)
+        let expected = try Executor(graph: graph).infer(x)
+        let actual = try Executor(graph: optimized).infer(x)
+        for (a, b) in zip(actual.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        XCTAssertEqual(graph.nodes.count, 11, "the original graph is untouched")
+    }
+}

@@ -67,6 +67,11 @@ final class ONNXBackendNodeTests: XCTestCase {
         XCTAssertGreaterThan(outcome.ran, 10)
     }
 
+    func testSimpleModelTests() throws {
+        let outcome = try run(suite: "simple", leadingAxisIsBatch: true)
+        XCTAssertGreaterThan(outcome.ran, 0)
+    }
+
     private func run(suite: String, leadingAxisIsBatch: Bool) throws -> Outcome {
         let root = ONNXTestData.backend.appendingPathComponent(suite)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root.path) else {

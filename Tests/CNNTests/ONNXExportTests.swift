@@ -80,6 +80,18 @@ final class ONNXExportTests: XCTestCase {
                     rtol: 1e-4, atol: 1e-5, "onnxruntime")
     }
 
+    /// The embedded default model's JSON architecture, with its seeded initial weights.
+    func testNativeJSONModelInOnnxRuntime() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("models/fashion-cnn.architecture.json")
+        let graph = try Architecture(json: Data(contentsOf: file)).makeGraph(seed: 5)
+        let x = randomTensor([3] + graph.inputShape)
+        let expected = try Executor(graph: graph).infer(x)
+        let data = try ONNXExporter.export(graph)
+        assertClose(try Executor(graph: try ONNXImporter.load(data: data)).infer(x), expected, rtol: 1e-5, atol: 1e-6, "re-import")
+        assertClose(try onnxRuntime(data, x), expected, rtol: 1e-4, atol: 1e-5, "onnxruntime")
+    }
+
     /// An imported model-zoo graph, fine-tuning-shaped: weights as Parameters, exported back.
     func testImportedModelRoundTripsThroughOnnxRuntime() throws {
         let root = try ONNXTestData.sharedFolder("onnx-light")

@@ -84,6 +84,23 @@ final class ONNXImporterTests: XCTestCase {
         XCTAssertEqual(y.scalars, x.scalars)
     }
 
+    /// Opset 18 moved ReduceMean's axes and Pad's axes to inputs and gave Split num_outputs.
+    func testOpset18InputForms() throws {
+        let model = ONNXModelWriter(inputs: [("x", [nil, 2, 4])], outputs: ["y"], nodes: [
+            .init(type: "ReduceMean", inputs: ["x", "last"], outputs: ["mean"], int: ["keepdims": 1]),
+            .init(type: "Split", inputs: ["x"], outputs: ["a", "b"], int: ["axis": 2, "num_outputs": 2]),
+            .init(type: "Sub", inputs: ["a", "b"], outputs: ["d"]),
+            .init(type: "Mul", inputs: ["d", "mean"], outputs: ["scaled"]),
+            .init(type: "Pad", inputs: ["scaled", "pads", "", "last"], outputs: ["y"]),
+        ], int64Initializers: ["last": ([1], [2]), "pads": ([2], [1, 1])], opset: 18).data
+        let graph = try ONNXImporter.load(data: model)
+        let sample: [Float] = [0, 1, 2, 3, 4, 5, 6, 7]
+        let expected: [Float] = [0, -3, -3, 0, 0, -11, -11, 0]
+        let y = try Executor(graph: graph).infer(Tensor(shape: [2, 2, 4], scalars: sample + sample))
+        XCTAssertEqual(y.shape, [2, 2, 4])
+        XCTAssertEqual(y.scalars, expected + expected)
+    }
+
     func testImportedModelRunsAtAnyBatchSize() throws {
         let root = try ONNXTestData.sharedFolder("onnx-light")
         let options = ONNXImportOptions(constantOfShapeValue: ONNXModelZooTests.closedFormWeights)
@@ -97,6 +114,15 @@ final class ONNXImporterTests: XCTestCase {
             let row = Tensor(shape: single.shape, scalars: Array(batch.scalars[(i * single.count)..<((i + 1) * single.count)]))
             assertClose(row, single, rtol: 1e-4, atol: 1e-6, "sample \(i)")
         }
+    }
+
+    /// What `salient inspect model.onnx` shows: ResNet-50's 25.6 M parameters and 4.1 G MACs.
+    func testImportedModelAnalysis() throws {
+        let root = try ONNXTestData.sharedFolder("onnx-light")
+        let graph = try ONNXImporter.load(path: root.appendingPathComponent("light_resnet50.onnx").path)
+        let analysis = try ModelAnalysis(graph: graph)
+        XCTAssertEqual(analysis.trainableParams, 25_557_032, "conv and FC weights, BatchNorm scale and shift")
+        XCTAssertEqual(Double(analysis.totalMacs) / 1e9, 4.1, accuracy: 0.1)
     }
 
     /// Conv and Gemm weights arrive as Parameters that backward writes gradients into.

@@ -55,6 +55,7 @@ struct ONNXModelWriter {
         var outputs: [String]
         var name = ""
         var ints: [String: [Int]] = [:]
+        var int: [String: Int] = [:]
     }
 
     var inputs: [(String, [Int?])]
@@ -78,6 +79,13 @@ struct ONNXModelWriter {
                 a.string(1, name)
                 values.forEach { a.varint(8, UInt64(bitPattern: Int64($0))) }
                 a.varint(20, 7)  // AttributeType.INTS
+                n.message(5, a)
+            }
+            for (name, value) in node.int.sorted(by: { $0.key < $1.key }) {
+                var a = ProtoBytes()
+                a.string(1, name)
+                a.varint(3, UInt64(bitPattern: Int64(value)))
+                a.varint(20, 2)  // AttributeType.INT
                 n.message(5, a)
             }
             graph.message(1, n)

@@ -27,5 +27,6 @@ if [ -z "$(ls -A "$corpus")" ]; then
         cp "$model" "$corpus/seed-$n.onnx"
     done
 fi
-exec "$scratch/onnx-fuzzer" "$corpus" -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=262144 \
+# Let libFuzzer, not Swift's backtracer, handle crashes so it saves the input.
+SWIFT_BACKTRACE=enable=no exec "$scratch/onnx-fuzzer" "$corpus" -max_total_time="$seconds" -rss_limit_mb=4096 -max_len=262144 \
     -artifact_prefix="$scratch/onnx-crashes/" -print_final_stats=1 "$@"

@@ -35,6 +35,10 @@ final class ONNXGraphBuilder {
     var consumers: [String: [(operatorType: String, inputIndex: Int)]] = [:]
     var constantOfShapeValue: ((ONNXConstantOfShapeSite) -> Tensor?)?
     var constantOfShapeCount = 0
+    /// Elements of every constant computed at load time, bounded so that a small hostile file
+    /// cannot make the importer allocate without limit.
+    private var computedElements = 0
+    static let computedElementBudget = 1 << 30
 
     init(opset: Int, leadingAxisIsBatch: Bool) {
         self.opset = opset
@@ -62,12 +66,19 @@ final class ONNXGraphBuilder {
         return name
     }
 
-    /// A Parameter for an initializer, shared by every operator that uses the same tensor.
-    func parameter(_ name: String, _ value: Tensor, trainable: Bool = true) -> Parameter {
-        if let existing = parametersByName[name], existing.value.shape == value.shape { return existing }
-        let parameter = Parameter(name: name, value: value, isTrainable: trainable)
-        parametersByName[name] = parameter
+    /// A Parameter for an initializer, shared by every operator that uses the same tensor in
+    /// the same form (a transposed or scaled copy is a Parameter of its own).
+    func parameter(_ name: String, _ value: Tensor) -> Parameter {
+        if let existing = parametersByName[name], existing.value == value { return existing }
+        let parameter = Parameter(name: parametersByName[name] == nil ? name : uniqueParameterName(name), value: value)
+        parametersByName[parameter.name] = parameter
         return parameter
+    }
+
+    private func uniqueParameterName(_ base: String) -> String {
+        var n = 2
+        while parametersByName["\(base)_\(n)"] != nil { n += 1 }
+        return "\(base)_\(n)"
     }
 
     /// The engine node computing `value`; a constant becomes a Constant node the first time.
@@ -110,8 +121,16 @@ final class ONNXGraphBuilder {
         return .node(unique, shape: shape)
     }
 
+    func accountForComputedConstant(_ shape: [Int], at location: String) throws {
+        computedElements += shape.reduce(1, *)
+        guard computedElements <= Self.computedElementBudget else {
+            throw ONNXError(location, "constants computed at load time exceed \(Self.computedElementBudget) elements")
+        }
+    }
+
     private func fold(_ op: Operator, _ inputs: [ONNXTensor], shape: [Int], name: String, at location: String,
                       integer: Bool) throws -> ONNXTensor {
+        try accountForComputedConstant(shape, at: location)
         // Integers pass through Float32 exactly only up to 2^24; shape arithmetic stays far below.
         for input in inputs {
             if case let .int64(values) = input.elements, values.contains(where: { abs($0) > 1 << 24 }) {

@@ -1,11 +1,18 @@
 import Foundation
 import SwiftProtobuf
 
-/// Reads ONNX models (opsets 7 to 21) into engine graphs.
+/// Reads ONNX models (opsets 7 to 21, and 1 to 6 with legacy broadcasting) into engine graphs.
 ///
 /// Conv, Gemm and BatchNormalization weights become the operators' Parameters, so imported
-/// models can be fine-tuned and explained like native ones; constant subgraphs fold away at
-/// load time. Anything the engine cannot run is an `ONNXError` naming the node and the reason.
+/// models can be fine-tuned and explained like native ones; constant subgraphs (shape
+/// arithmetic, ConstantOfShape weights) fold away at load time. Anything the engine cannot
+/// run is an `ONNXError` naming the node and the reason.
+///
+/// The engine graph has one input and one output. Further runtime inputs of the ONNX graph
+/// are supplied as constants (`ONNXImportOptions.constantInputs`); any node output may be
+/// chosen as the output. The input's first axis is the free batch axis unless
+/// `leadingAxisIsBatch` is false; reshapes that carry the import batch through are rewritten
+/// to copy it, so a model exported at batch 1 runs at any batch size.
 public enum ONNXImporter {
     /// Opsets 1 to 6 differ from 7 for these operators only in legacy broadcasting, which
     /// the importer honours.

@@ -50,6 +50,7 @@ extension ONNXOperatorSet {
         guard ONNXTensor.elementCount(shape) != nil else {
             throw r.error("invalid shape \(shape)")
         }
+        try b.accountForComputedConstant(shape, at: r.location)
         let index = b.constantOfShapeCount
         b.constantOfShapeCount += 1
         let name = r.outputName

@@ -7,6 +7,7 @@ struct InferenceRoutes {
     let registry: ModelRegistry
     let classifier: Classifier
     let saliency: SaliencyService
+    let cache: SaliencyCache
     let metrics: ServiceMetrics
 
     func register(on router: GuardedRouter) {
@@ -22,17 +23,19 @@ struct InferenceRoutes {
             let options = try SaliencyRequest(request)
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
             let started = DispatchTime.now()
-            let (result, png) = try call { try saliency.explain(image, model: model, request: options) }
+            var (result, png) = try call { try saliency.explain(image, model: model, request: options) }
             metrics.recordInference(model: model.name, kind: "saliency", seconds: seconds(since: started))
+            let url = "/v1/saliency/\(try cache.store(png)).png"
+            result.pngURL = url
             if options.asJSON { return try .json(result) }
             var fields = HTTPFields()
             fields[.contentType] = "image/png"
-            fields[HTTPField.Name("X-Saliency-Url")!] = result.pngURL
+            fields[HTTPField.Name("X-Saliency-Url")!] = url
             fields[HTTPField.Name("X-Saliency-Class")!] = "\(result.class.index)"
             return HTTPServerResponse(status: .ok, headerFields: fields, body: Data(png))
         }
         router.get("/v1/saliency/:id.png") { request in
-            guard let png = saliency.cache.png(id: try request.parameter("id")) else {
+            guard let png = cache.png(id: try request.parameter("id")) else {
                 throw ServiceError.notFound("no saliency map with that id (maps are kept in a bounded cache)")
             }
             var fields = HTTPFields()

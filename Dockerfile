@@ -1,0 +1,57 @@
+# syntax=docker/dockerfile:1
+# Salient: build a release binary with the Swift runtime linked in, then run it on a slim
+# Debian with only the C libraries it loads (scripts/check-runtime-deps.sh proves that list).
+#
+#   docker build -t salient .
+#   docker run -p 8080:8080 -v salient-data:/data salient
+
+ARG SWIFT_IMAGE=swift:6.3-bookworm
+
+FROM ${SWIFT_IMAGE} AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev
+# The package lists stay in this throwaway stage: check-runtime-deps.sh resolves with them.
+WORKDIR /src
+# Dependencies first, so a source change does not fetch them again.
+COPY Package.swift ./
+RUN swift package resolve
+COPY . .
+RUN swift build -c release --static-swift-stdlib \
+ && scripts/check-runtime-deps.sh .build/release/salient \
+ && mkdir -p /out \
+ && cp .build/release/salient /out/ \
+ && strip /out/salient \
+ && find .build/release/ -maxdepth 1 -name '*.resources' -exec cp -R {} /out/ \;
+
+FROM debian:bookworm-slim AS runtime
+COPY scripts/runtime-packages.txt /tmp/runtime-packages.txt
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive xargs -a /tmp/runtime-packages.txt apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
+ && groupadd --system --gid 10001 salient \
+ && useradd --system --uid 10001 --gid salient --home-dir /data --shell /usr/sbin/nologin salient \
+ && mkdir -p /data \
+ && chown salient:salient /data
+WORKDIR /app
+# The binary finds its resource bundles (the embedded default model) beside itself.
+COPY --from=build /out/ /app/
+COPY public/ /app/public/
+
+ENV SALIENT_PORT=8080 \
+    SALIENT_DATA_DIR=/data \
+    SALIENT_PUBLIC_DIR=/app/public
+# Left unset on purpose, set at run time: SALIENT_API_TOKEN (docker run -e, or a Kubernetes
+# Secret) and SALIENT_THREADS (computations at once, default 2); the other SALIENT_*
+# variables are read by ServiceConfiguration.
+
+USER salient:salient
+EXPOSE 8080
+VOLUME /data
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["/app/salient", "healthcheck"]
+# The server drains in-flight requests on SIGTERM (10 s grace); exec form keeps it PID 1 so the
+# signal reaches it directly. Give `docker stop -t 15` or more.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/app/salient"]
+CMD ["serve"]

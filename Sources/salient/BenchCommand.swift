@@ -1,0 +1,100 @@
+import ArgumentParser
+import CNN
+import Foundation
+import HTTPServer
+import Imaging
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure inference, training, decoding and HTTP throughput, beside the references where they are installed.")
+
+    @Option(help: "Time one ONNX model at batch 1 instead of the whole suite.") var onnx: String?
+    @Option(help: "Engine threads for --onnx (the suite runs 1 and 2).") var threads = 1
+    @Option(help: "Timed runs per figure (after one warm-up).") var runs = 10
+    @Flag(help: "With --onnx: print one JSON object.") var json = false
+    @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
+    @Option(help: "Folder of the model-zoo graphs.") var zoo = "../shared/data/onnx-light"
+    @Option(help: "Python with onnxruntime for the reference column.") var python = ".venv/bin/python"
+
+    func run() throws {
+        if let onnx {
+            let ours = try time(onnx: onnx, threads: threads)
+            if json {
+                print(#"{"model":"\#(URL(fileURLWithPath: onnx).lastPathComponent)","threads":\#(threads),"median_ms":\#(ours.median),"min_ms":\#(ours.min),"runs":\#(runs)}"#)
+            } else {
+                print(row(onnx, threads: threads, ours: ours, reference: reference(onnx, threads: threads)))
+            }
+            return
+        }
+        if http {
+            print(try HTTPBenchmark.run())
+            return
+        }
+        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; medians of \(runs) runs\n")
+        print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio")
+        let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []
+        for model in models {
+            for threads in [1, 2] {
+                let path = "\(zoo)/\(model)"
+                print(row(path, threads: threads, ours: try time(onnx: path, threads: threads), reference: reference(path, threads: threads)))
+            }
+        }
+        print("\ntraining (Fashion-MNIST CNN conv32-pool-conv64-pool-dense128-dense10, batch 64)")
+        for threads in [1, 2] {
+            print(String(format: "  %d thread(s): %.0f images/s (PyTorch on this machine per the issue: %@)", threads,
+                         try trainingThroughput(threads: threads), threads == 1 ? "about 1,300" : "about 2,100"))
+        }
+        print("\nimaging\n" + (try ImagingBenchmark.run()))
+        print("\nHTTP (wrk, 64 connections, trivial route)\n  \(try HTTPBenchmark.run())")
+    }
+
+    private func row(_ path: String, threads: Int, ours: (median: Double, min: Double), reference: Double?) -> String {
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let ref = reference.map { String(format: "%14.1f %8.2fx", $0, ours.median / $0) } ?? "   (not installed)"
+        return String(format: "%-32@ %7d %12.1f %@", name as NSString, threads, ours.median, ref)
+    }
+
+    private func time(onnx path: String, threads: Int) throws -> (median: Double, min: Double) {
+        EngineThreads.set(threads)
+        let graph = try ONNXImporter.load(path: path).optimizedForInference()
+        let count = ([1] + graph.inputShape).reduce(1, *)
+        let input = Tensor(shape: [1] + graph.inputShape, scalars: (0..<count).map { Float(sin(0.01 * Double($0))) })
+        let executor = Executor(graph: graph)
+        _ = try executor.infer(input)
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let start = DispatchTime.now()
+            _ = try executor.infer(input)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6)
+        }
+        times.sort()
+        return (times[times.count / 2], times[0])
+    }
+
+    /// onnxruntime's median through scripts/onnxruntime_bench.py, when the venv has it.
+    private func reference(_ path: String, threads: Int) -> Double? {
+        guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["scripts/onnxruntime_bench.py", path, "\(threads)", "\(runs)"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["median_ms"] as? Double
+    }
+
+    private func trainingThroughput(threads: Int) throws -> Double {
+        EngineThreads.set(threads)
+        let architecture = #"{"name":"bench","input":{"channels":1,"height":28,"width":28},"layers":[{"type":"conv2d","filters":32,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"conv2d","filters":64,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"flatten"},{"type":"dense","units":128,"activation":"relu"},{"type":"dense","units":10}]}"#
+        let graph = try Architecture(json: Data(architecture.utf8)).makeGraph()
+        let trainer = Trainer(graph: graph, optimizer: SGD(groups: [ParameterGroup(name: "all", parameters: graph.parameters)]))
+        let data = try FashionMNIST.load(training: true, limit: 64 * 20)
+        try trainer.step(data.batch(0..<64), learningRate: 0.01)
+        let start = Date()
+        for b in 0..<20 { try trainer.step(data.batch((b * 64)..<((b + 1) * 64)), learningRate: 0.01) }
+        return Double(20 * 64) / Date().timeIntervalSince(start)
+    }
+}

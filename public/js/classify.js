@@ -1,0 +1,192 @@
+// Classify panel: pick or drop an image, show the top 5, and the saliency map of the chosen class.
+
+import { request } from "./api.js";
+import { byId, el, percent, setStatus } from "./dom.js";
+import { fillModelSelect } from "./model-store.js";
+
+export class ClassifyPanel {
+  constructor(store) {
+    this.store = store;
+    this.file = null;
+    this.previewURL = null;
+    this.predictions = [];
+    this.chosen = null; // the prediction whose map is shown
+    this.generation = 0; // drops answers to requests that a newer one superseded
+    this.saliencyGeneration = 0;
+
+    this.model = byId("classify-model");
+    this.input = byId("image-input");
+    this.status = byId("classify-status");
+    this.list = byId("predictions");
+    this.saliencyStatus = byId("saliency-status");
+    this.controls = ["saliency-method", "saliency-colormap", "saliency-reduce", "saliency-overlay", "saliency-alpha"].map(byId);
+    this.alpha = byId("saliency-alpha");
+
+    store.subscribe((models) => fillModelSelect(this.model, models));
+    this.model.addEventListener("change", () => this.classify());
+    this.input.addEventListener("change", () => this.input.files[0] && this.use(this.input.files[0]));
+    this.bindDrop(byId("drop-zone"));
+    for (const control of this.controls) control.addEventListener("change", () => this.showSaliency());
+    this.alpha.addEventListener("input", () => (byId("saliency-alpha-value").value = this.alpha.value));
+    byId("saliency-overlay").addEventListener("change", () => (this.alpha.disabled = !byId("saliency-overlay").checked));
+  }
+
+  /// Selects a model by name (used when a job has produced a new one).
+  selectModel(name) {
+    fillModelSelect(this.model, this.store.models, name);
+    this.model.value = name;
+    if (this.file) this.classify();
+  }
+
+  bindDrop(zone) {
+    const over = (on) => (event) => {
+      event.preventDefault();
+      zone.classList.toggle("dragging", on);
+    };
+    zone.addEventListener("dragenter", over(true));
+    zone.addEventListener("dragover", over(true));
+    zone.addEventListener("dragleave", over(false));
+    zone.addEventListener("drop", (event) => {
+      over(false)(event);
+      const file = [...event.dataTransfer.files].find((f) => f.type.startsWith("image/")) || event.dataTransfer.files[0];
+      if (file) this.use(file);
+    });
+  }
+
+  use(file) {
+    this.file = file;
+    if (this.previewURL) URL.revokeObjectURL(this.previewURL);
+    this.previewURL = URL.createObjectURL(file);
+    const image = byId("preview-image");
+    image.src = this.previewURL;
+    image.alt = `The image being classified: ${file.name}`;
+    byId("preview-caption").textContent = `${file.name} · ${Math.ceil(file.size / 1024)} KiB`;
+    byId("preview").hidden = false;
+    this.classify();
+  }
+
+  async classify() {
+    if (!this.file || !this.model.value) return;
+    const generation = ++this.generation;
+    const model = this.model.value;
+    setStatus(this.status, `Classifying with ${model}…`);
+    this.list.setAttribute("aria-busy", "true");
+    try {
+      const response = await request("POST", `/v1/models/${encodeURIComponent(model)}/classify?top_k=5`, {
+        body: this.file,
+        contentType: this.file.type || "application/octet-stream",
+      });
+      const result = await response.json();
+      if (generation !== this.generation) return;
+      this.predictions = result.predictions || [];
+      this.renderPredictions(model);
+      this.renderTiming(result.timing_ms || {});
+      setStatus(this.status, this.predictions.length
+        ? `${model}: ${this.predictions[0].label} (${percent(this.predictions[0].probability)})`
+        : `${model} returned no predictions.`);
+      if (this.predictions.length) this.choose(this.predictions[0]);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.predictions = [];
+      this.list.replaceChildren();
+      byId("timing").textContent = "";
+      setStatus(this.status, error.message, "error");
+    } finally {
+      if (generation === this.generation) this.list.removeAttribute("aria-busy");
+    }
+  }
+
+  renderPredictions(model) {
+    this.list.replaceChildren(
+      ...this.predictions.map((p) => {
+        const button = el(
+          "button",
+          { type: "button", className: "prediction", "aria-pressed": "false",
+            "aria-label": `${p.label}, ${percent(p.probability)}. Show its saliency map.` },
+          el("span", { className: "prediction-label", textContent: p.label }),
+          el("span", { className: "bar", "aria-hidden": "true" },
+            el("span", { className: "bar-fill", style: `width: ${Math.max(0.5, p.probability * 100)}%` })),
+          el("span", { className: "prediction-value", textContent: percent(p.probability) }),
+        );
+        button.dataset.index = p.index;
+        button.addEventListener("click", () => this.choose(p));
+        return el("li", {}, button);
+      }),
+    );
+    this.list.dataset.model = model;
+  }
+
+  renderTiming(timing) {
+    // Pipeline order, whatever order the JSON keys came in; stages this page does not know go last.
+    const order = ["decode", "preprocess", "inference"];
+    const rank = (stage) => (order.includes(stage) ? order.indexOf(stage) : order.length);
+    const parts = Object.entries(timing)
+      .sort(([a], [b]) => rank(a) - rank(b))
+      .map(([stage, ms]) => `${stage} ${Number(ms).toFixed(1)} ms`);
+    byId("timing").textContent = parts.length ? `Time: ${parts.join(" · ")}` : "";
+  }
+
+  choose(prediction) {
+    this.chosen = prediction;
+    for (const button of this.list.querySelectorAll("button")) {
+      button.setAttribute("aria-pressed", String(Number(button.dataset.index) === prediction.index));
+    }
+    this.showSaliency();
+  }
+
+  saliencyQuery() {
+    const overlay = byId("saliency-overlay").checked;
+    const query = new URLSearchParams({
+      method: byId("saliency-method").value,
+      class: String(this.chosen.index),
+      reduce: byId("saliency-reduce").value,
+      colormap: byId("saliency-colormap").value,
+      overlay: String(overlay),
+      format: "json",
+    });
+    if (overlay) query.set("alpha", this.alpha.value);
+    return query;
+  }
+
+  async showSaliency() {
+    if (!this.file || !this.chosen) return;
+    const generation = ++this.saliencyGeneration;
+    const model = this.model.value;
+    const methodName = byId("saliency-method").selectedOptions[0].textContent;
+    setStatus(this.saliencyStatus, `Computing the ${methodName} map for ${this.chosen.label}…`);
+    try {
+      const response = await request("POST", `/v1/models/${encodeURIComponent(model)}/saliency?${this.saliencyQuery()}`, {
+        body: this.file,
+        contentType: this.file.type || "application/octet-stream",
+      });
+      const result = await response.json();
+      if (generation !== this.saliencyGeneration) return;
+      await this.renderSaliency(result, methodName);
+      if (generation !== this.saliencyGeneration) return;
+      setStatus(this.saliencyStatus, `${methodName} map for ${result.class.label} ready.`);
+    } catch (error) {
+      if (generation !== this.saliencyGeneration) return;
+      setStatus(this.saliencyStatus, error.message, "error");
+    }
+  }
+
+  async renderSaliency(result, methodName) {
+    const image = byId("saliency-image");
+    const colormap = byId("saliency-colormap").value;
+    const overlay = byId("saliency-overlay").checked;
+    image.alt = `${methodName} saliency map for ${result.class.label} (class ${result.class.index}), ` +
+      `${colormap} colormap${overlay ? ", over the image" : ""}`;
+    await new Promise((resolve, reject) => {
+      image.onload = resolve;
+      image.onerror = () => reject(new Error(`the map ${result.png_url} could not be loaded`));
+      image.src = result.png_url;
+    });
+    byId("saliency-link").href = result.png_url;
+    const facts = [`${result.class.label}`, `score ${Number(result.score).toFixed(3)}`, `p = ${percent(result.probability)}`];
+    if (result.completeness_error !== undefined && result.completeness_error !== null) {
+      facts.push(`completeness error ${Number(result.completeness_error).toExponential(2)}`);
+    }
+    byId("saliency-caption").textContent = facts.join(" · ") + ". ";
+    byId("saliency").hidden = false;
+  }
+}

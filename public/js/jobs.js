@@ -1,0 +1,240 @@
+// Jobs panel: upload a dataset, start a fine-tuning job, follow it live over Server-Sent Events.
+
+import { getJSON, request, sendJSON } from "./api.js";
+import { byId, el, percent, setStatus } from "./dom.js";
+import { drawLineChart } from "./line-chart.js";
+import { fillModelSelect } from "./model-store.js";
+
+const finalStates = new Set(["succeeded", "failed", "cancelled"]);
+
+export class JobsPanel {
+  /// onUseModel(name) is called when the user wants to classify with a job's new model.
+  constructor(store, onUseModel) {
+    this.store = store;
+    this.onUseModel = onUseModel;
+    this.job = null;
+    this.events = null;
+    store.subscribe((models) => fillModelSelect(byId("job-base"), models));
+    byId("dataset-form").addEventListener("submit", (event) => this.uploadDataset(event));
+    byId("job-form").addEventListener("submit", (event) => this.startJob(event));
+    byId("jobs-refresh").addEventListener("click", () => this.refreshJobs());
+    byId("job-cancel").addEventListener("click", () => this.cancel());
+    byId("job-use").addEventListener("click", () => this.job && this.onUseModel(this.job.output_model));
+    // The curves are drawn at their rendered width, so a rotated phone gets them redrawn.
+    let pending = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => this.job && this.renderCurves(this.job.metrics), 150);
+    });
+  }
+
+  async activate() {
+    if (this.job) this.renderCurves(this.job.metrics); // drawn while hidden, they had no width to fit
+    await Promise.all([this.refreshDatasets(), this.refreshJobs()]);
+  }
+
+  async refreshDatasets(preferred) {
+    const select = byId("job-dataset");
+    try {
+      const { datasets = [] } = await getJSON("/v1/datasets");
+      const keep = preferred || select.value;
+      select.replaceChildren(...datasets.map((d) =>
+        new Option(`${d.id} (${d.classes.length} classes, ${Object.values(d.counts).reduce((a, b) => a + b, 0)} images)`, d.id)));
+      if (datasets.some((d) => d.id === keep)) select.value = keep;
+    } catch (error) {
+      setStatus(byId("job-form-status"), error.message, "error");
+    }
+  }
+
+  async uploadDataset(event) {
+    event.preventDefault();
+    const file = byId("dataset-file").files[0];
+    const status = byId("dataset-status");
+    if (!file) return setStatus(status, "Choose a zip or tar.gz archive first.", "error");
+    const type = file.type || (/\.zip$/i.test(file.name) ? "application/zip" : "application/gzip");
+    setStatus(status, `Uploading ${file.name}…`);
+    try {
+      const dataset = await (await request("POST", "/v1/datasets", { body: file, contentType: type })).json();
+      const counts = dataset.classes.map((c) => `${c} ${dataset.counts[c] ?? 0}`).join(", ");
+      setStatus(status, `Dataset ${dataset.id}: ${dataset.classes.length} classes (${counts})` +
+        (dataset.skipped ? `, ${dataset.skipped} files skipped.` : "."));
+      await this.refreshDatasets(dataset.id);
+    } catch (error) {
+      setStatus(status, error.message, "error");
+    }
+  }
+
+  jobRequest() {
+    return {
+      base_model: byId("job-base").value,
+      dataset: byId("job-dataset").value,
+      output_model: byId("job-output").value.trim(),
+      epochs: Number(byId("job-epochs").value),
+      batch_size: Number(byId("job-batch").value),
+      learning_rate: Number(byId("job-lr").value),
+      optimizer: byId("job-optimizer").value,
+      schedule: byId("job-schedule").value,
+      freeze: byId("job-freeze").value,
+      augment: byId("job-augment").checked,
+      validation_split: Number(byId("job-validation").value),
+      discriminative_factor: Number(byId("job-factor").value),
+      early_stopping_patience: Number(byId("job-patience").value),
+      seed: Number(byId("job-seed").value),
+    };
+  }
+
+  async startJob(event) {
+    event.preventDefault();
+    const status = byId("job-form-status");
+    const body = this.jobRequest();
+    if (!body.dataset) return setStatus(status, "Upload a dataset first.", "error");
+    setStatus(status, "Starting…");
+    try {
+      const job = await sendJSON("POST", "/v1/jobs", body);
+      setStatus(status, `Started job ${job.id}; follow it below.`);
+      this.watch(job);
+      await this.refreshJobs();
+    } catch (error) {
+      setStatus(status, error.message, "error");
+    }
+  }
+
+  async refreshJobs() {
+    try {
+      const { jobs = [] } = await getJSON("/v1/jobs");
+      byId("job-list").replaceChildren(...jobs.map((job) => {
+        const button = el("button", { type: "button", className: "link-button",
+          textContent: `${job.output_model || job.id}: ${job.state}` });
+        button.addEventListener("click", () => this.watch(job));
+        return el("li", {}, button, el("span", { className: "hint", textContent: ` ${job.id}` }));
+      }));
+    } catch (error) {
+      setStatus(byId("job-form-status"), error.message, "error");
+    }
+  }
+
+  watch(job) {
+    if (this.events) this.events.close();
+    this.events = null;
+    this.job = { ...job, metrics: [...(job.metrics || [])] };
+    byId("job-view").hidden = false;
+    this.render();
+    if (finalStates.has(job.state)) return;
+    const events = new EventSource(`/v1/jobs/${encodeURIComponent(job.id)}/events`);
+    this.events = events;
+    events.addEventListener("progress", (e) => this.update({ progress: JSON.parse(e.data) }));
+    events.addEventListener("epoch", (e) => this.addMetrics(JSON.parse(e.data)));
+    events.addEventListener("state", (e) => {
+      const next = JSON.parse(e.data);
+      this.update(next);
+      if (finalStates.has(next.state)) this.finish(events);
+    });
+    events.onerror = () => {
+      // EventSource retries by itself; a job that already ended has nothing more to say.
+      if (this.job && finalStates.has(this.job.state)) this.finish(events);
+      else setStatus(byId("job-state"), `Job ${this.job.id} is ${this.job.state}; reconnecting to its event stream…`);
+    };
+  }
+
+  finish(events) {
+    events.close();
+    if (this.events === events) this.events = null;
+    if (this.job.state === "succeeded") this.store.refresh().catch(() => {});
+    this.refreshJobs();
+  }
+
+  update(fields) {
+    if (!this.job) return;
+    const metrics = fields.metrics ? mergeMetrics(this.job.metrics, fields.metrics) : this.job.metrics;
+    this.job = { ...this.job, ...fields, metrics };
+    this.render();
+  }
+
+  addMetrics(entry) {
+    this.job.metrics = mergeMetrics(this.job.metrics, [entry]);
+    this.render();
+  }
+
+  async cancel() {
+    if (!this.job) return;
+    try {
+      this.update(await sendJSON("POST", `/v1/jobs/${encodeURIComponent(this.job.id)}/cancel`));
+    } catch (error) {
+      setStatus(byId("job-state"), error.message, "error");
+    }
+  }
+
+  render() {
+    const job = this.job;
+    byId("job-title").textContent = `Job ${job.id}${job.output_model ? ` → ${job.output_model}` : ""}`;
+    const p = job.progress || {};
+    const progress = byId("job-progress");
+    if (job.state === "succeeded") progress.value = 1;
+    else if (p.epochs) progress.value = Math.min(1, (Math.max(0, (p.epoch || 1) - 1) + (p.steps ? (p.step || 0) / p.steps : 0)) / p.epochs);
+    const where = p.epochs ? ` Stage ${p.stage ?? 1}, epoch ${p.epoch ?? 0} of ${p.epochs}` +
+      (p.steps ? `, step ${p.step ?? 0} of ${p.steps}.` : ".") : "";
+    const failure = job.error ? ` ${typeof job.error === "string" ? job.error : job.error.message || JSON.stringify(job.error)}` : "";
+    setStatus(byId("job-state"), `State: ${job.state}.${where}${failure}`, job.state === "failed" ? "error" : "info");
+    byId("job-cancel").hidden = finalStates.has(job.state);
+    byId("job-use").hidden = job.state !== "succeeded" || !job.output_model;
+    this.renderCurves(job.metrics);
+    this.renderConfusion(job);
+  }
+
+  renderCurves(metrics) {
+    const last = metrics[metrics.length - 1];
+    drawLineChart(byId("loss-chart"), [
+      { name: "training loss", className: "train", values: metrics.map((m) => m.train_loss) },
+      { name: "validation loss", className: "validation", values: metrics.map((m) => m.validation_loss) },
+    ], {
+      yLabel: "loss",
+      summary: last ? `Loss over ${metrics.length} epochs; last: training ${fixed(last.train_loss)}, validation ${fixed(last.validation_loss)}.` : "No epochs yet.",
+    });
+    drawLineChart(byId("accuracy-chart"), [
+      { name: "validation accuracy", className: "validation", values: metrics.map((m) => m.validation_accuracy) },
+    ], {
+      yMax: 1,
+      yLabel: "accuracy",
+      summary: last ? `Validation accuracy over ${metrics.length} epochs; last: ${percent(last.validation_accuracy ?? 0)}.` : "No epochs yet.",
+    });
+  }
+
+  renderConfusion(job) {
+    const table = byId("confusion");
+    const matrix = job.confusion_matrix;
+    const labels = job.labels || [];
+    if (!Array.isArray(matrix) || !matrix.length) {
+      table.replaceChildren(el("tbody", {}, el("tr", {}, el("td", { textContent: "Available when the job has finished." }))));
+      return;
+    }
+    const perClass = new Map((job.per_class || []).map((c) => [c.label, c]));
+    const name = (i) => labels[i] ?? String(i);
+    const head = el("tr", {}, el("td", {}),
+      ...matrix.map((_, j) => el("th", { scope: "col", textContent: name(j) })),
+      el("th", { scope: "col", textContent: "Precision" }), el("th", { scope: "col", textContent: "Recall" }));
+    const rows = matrix.map((row, i) => {
+      const total = row.reduce((a, b) => a + b, 0) || 1;
+      const stats = perClass.get(name(i)) || {};
+      return el("tr", {},
+        el("th", { scope: "row", textContent: name(i) }),
+        ...row.map((count, j) => {
+          const share = count / total;
+          const cell = el("td", { className: `cell${i === j ? " diagonal" : ""}`, textContent: String(count) });
+          cell.style.setProperty("--share", share.toFixed(3));
+          return cell;
+        }),
+        el("td", { className: "num", textContent: stats.precision === undefined ? "—" : percent(stats.precision) }),
+        el("td", { className: "num", textContent: stats.recall === undefined ? "—" : percent(stats.recall) }));
+    });
+    table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
+  }
+}
+
+function mergeMetrics(existing, incoming) {
+  const key = (m) => `${m.stage ?? 1}:${m.epoch}`;
+  const byKey = new Map(existing.map((m) => [key(m), m]));
+  for (const m of incoming) byKey.set(key(m), m);
+  return [...byKey.values()].sort((a, b) => (a.stage ?? 1) - (b.stage ?? 1) || a.epoch - b.epoch);
+}
+
+const fixed = (v) => (Number.isFinite(v) ? v.toFixed(3) : "—");

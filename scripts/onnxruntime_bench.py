@@ -1,0 +1,34 @@
+"""Times onnxruntime on one ONNX model at batch 1, for `salient bench` to print beside ours.
+
+usage: onnxruntime_bench.py model.onnx threads runs
+The input is x[i] = sin(0.01 * i) over the model's first input shape (batch 1).
+Prints {"median_ms", "min_ms", "runs"} as JSON.
+"""
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+import onnxruntime
+
+
+def main(path, threads, runs):
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    first = session.get_inputs()[0]
+    shape = [d if isinstance(d, int) and d > 0 else 1 for d in first.shape]
+    x = np.sin(0.01 * np.arange(int(np.prod(shape)), dtype=np.float64)).astype(np.float32).reshape(shape)
+    session.run(None, {first.name: x})
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, {first.name: x})
+        times.append((time.perf_counter() - start) * 1000)
+    print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": runs}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
