@@ -3,6 +3,7 @@ import CNN
 import Foundation
 import HTTPServer
 import Imaging
+import Service
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed runs per figure (after one warm-up).") var runs = 10
     @Flag(help: "With --onnx: print one JSON object.") var json = false
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
+    @Flag(help: "Only the transfer-learning benchmark: fine-tuned vs from scratch on 20 images per class.") var transfer = false
     @Option(help: "Folder of the model-zoo graphs.") var zoo = "../shared/data/onnx-light"
     @Option(help: "Python with onnxruntime for the reference column.") var python = ".venv/bin/python"
 
@@ -28,6 +30,10 @@ struct Bench: ParsableCommand {
         }
         if http {
             print(try HTTPBenchmark.run())
+            return
+        }
+        if transfer {
+            print(try TransferBenchmark.run())
             return
         }
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; medians of \(runs) runs\n")
