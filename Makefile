@@ -38,7 +38,7 @@ venv: deps
 # Tests import modules as users do (no @testable), so the test build reuses the release build.
 test: build venv
 	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports
-	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck" --skip-job
+	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck"
 
 clean:
 	rm -rf .build
