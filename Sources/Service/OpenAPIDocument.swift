@@ -1041,6 +1041,9 @@ enum OpenAPIDocument {
      "413": {
       "$ref": "#/components/responses/Error"
      },
+     "415": {
+      "$ref": "#/components/responses/Error"
+     },
      "422": {
       "$ref": "#/components/responses/Error"
      }
