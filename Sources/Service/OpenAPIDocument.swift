@@ -730,12 +730,6 @@ enum OpenAPIDocument {
    "post": {
     "requestBody": {
      "content": {
-      "application/gzip": {
-       "schema": {
-        "format": "binary",
-        "type": "string"
-       }
-      },
       "application/zip": {
        "schema": {
         "format": "binary",
@@ -777,7 +771,7 @@ enum OpenAPIDocument {
       "bearer": []
      }
     ],
-    "summary": "Upload a zip or tar.gz of class folders"
+    "summary": "Upload a zip of class folders"
    }
   },
   "/v1/datasets/{id}": {

@@ -333,7 +333,7 @@ class Handler(BaseHTTPRequestHandler):
                 with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
                     names = [m.name for m in archive.getmembers() if m.isfile()]
         except (zipfile.BadZipFile, tarfile.TarError, OSError) as error:
-            raise APIError(415, "unsupported_media_type", f"not a zip or tar.gz archive ({error})")
+            raise APIError(415, "unsupported_media_type", f"not a zip archive ({error})")
         counts, skipped = {}, 0
         for path in names:
             parts = [p for p in path.split("/") if p]

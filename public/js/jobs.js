@@ -50,7 +50,7 @@ export class JobsPanel {
     event.preventDefault();
     const file = byId("dataset-file").files[0];
     const status = byId("dataset-status");
-    if (!file) return setStatus(status, "Choose a zip or tar.gz archive first.", "error");
+    if (!file) return setStatus(status, "Choose a zip archive first.", "error");
     const type = file.type || (/\.zip$/i.test(file.name) ? "application/zip" : "application/gzip");
     setStatus(status, `Uploading ${file.name}…`);
     try {
