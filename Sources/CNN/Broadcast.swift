@@ -15,6 +15,20 @@ enum Broadcast {
         return result
     }
 
+    /// When `shape`, right-aligned against `output`, differs from 1 only on one run of adjacent
+    /// axes that match the output's, the output is [outer, mid, inner] and element (o, m, i)
+    /// reads element m of the input: the per-channel scale and shift of an exported BatchNorm,
+    /// or a scalar. Kernels then broadcast by looping, with no offsets table to build.
+    static func run(of shape: [Int], in output: [Int]) -> (outer: Int, mid: Int, inner: Int)? {
+        guard shape.count <= output.count else { return nil }
+        let padded = [Int](repeating: 1, count: output.count - shape.count) + shape
+        guard let first = padded.firstIndex(where: { $0 != 1 }), let last = padded.lastIndex(where: { $0 != 1 }) else {
+            return (output.reduce(1, *), 1, 1)
+        }
+        guard padded[first...last] == output[first...last] else { return nil }
+        return (output[..<first].reduce(1, *), output[first...last].reduce(1, *), output[(last + 1)...].reduce(1, *))
+    }
+
     /// For each output element, the offset of the element of `shape` it reads.
     static func offsets(of shape: [Int], in output: [Int]) -> [Int] {
         let padded = [Int](repeating: 1, count: output.count - shape.count) + shape

@@ -1,40 +1,88 @@
 /// Rewrites a graph for inference: a BatchNorm after a convolution is folded into the
-/// convolution's weights and bias, and a ReLU or clip after a convolution or dense layer is
-/// fused into its output pass. The result computes the same function in inference mode with
-/// fewer passes over memory, and still supports backward (saliency). The original graph and
-/// its parameters are left untouched, so training keeps its BatchNorm layers.
+/// convolution's weights and bias, any other BatchNorm becomes a per-channel affine pass, a
+/// per-channel constant Mul or Add after either is folded in too, and a ReLU or clip after a
+/// convolution, dense layer or affine pass is fused into its output pass. The result computes
+/// the same function in inference mode with fewer passes over memory, and still supports
+/// backward (saliency). The original graph and its parameters are left untouched, so training
+/// keeps its BatchNorm layers.
 extension Graph {
     public func optimizedForInference() throws -> Graph {
         let readers = readerCounts()
+        let shapes = try shapes(batch: 1)
+        var constants: [String: Tensor] = [:]
+        for node in self.nodes { if let constant = node.op as? Constant { constants[node.name] = constant.value } }
         var nodes: [Node] = []
         var replaced: [String: Int] = [:]
         for node in self.nodes {
-            guard node.inputs.count == 1, let index = replaced[node.inputs[0]] ?? nodes.lastIndex(where: { $0.name == node.inputs[0] }),
-                  readers[node.inputs[0]] == 1, node.inputs[0] != outputName else {
-                nodes.append(node)
+            // A per-channel constant operand (a Mul or Add after a BatchNorm) rides along with
+            // the node; the node then has one data input like the others.
+            let data = node.inputs.filter { constants[$0] == nil }
+            let operand = node.inputs.count == 2 && data.count == 1
+                ? node.inputs.first { constants[$0] != nil }.flatMap { constants[$0] } : nil
+            guard data.count == 1, node.inputs.count == 1 || operand != nil,
+                  let index = replaced[data[0]] ?? nodes.lastIndex(where: { $0.name == data[0] }),
+                  readers[data[0]] == 1, data[0] != outputName else {
+                nodes.append(Graph.standalone(node))
                 continue
             }
             let producer = nodes[index]
-            if let fused = Graph.fuse(producer.op, then: node.op) {
+            let perChannel = operand.flatMap { Graph.perChannel($0, of: shapes[data[0]] ?? []) }
+            if operand == nil || perChannel != nil, let fused = Graph.fuse(producer.op, then: node.op, operand: perChannel) {
                 nodes[index] = Node(name: node.name, op: fused, inputs: producer.inputs)
                 replaced[node.name] = index
             } else {
-                nodes.append(node)
+                nodes.append(Graph.standalone(node))
             }
         }
+        // Constants folded into the operators above would otherwise still be copied every run.
+        let read = Set(nodes.flatMap(\.inputs) + [outputName])
+        nodes.removeAll { $0.op is Constant && !read.contains($0.name) }
         return try Graph(name: name, inputName: inputName, inputShape: inputShape, nodes: nodes, outputName: outputName)
     }
 
+    /// `node` as inference runs it alone: a BatchNorm no convolution absorbed becomes a
+    /// per-channel affine pass that what follows it can fuse into.
+    private static func standalone(_ node: Node) -> Node {
+        guard let bn = node.op as? BatchNorm else { return node }
+        let (a, b) = bn.inferenceAffine
+        return Node(name: node.name, op: ChannelAffine(scale: a, shift: b), inputs: node.inputs)
+    }
+
+    /// The scalars of `operand` when it broadcasts against `shape` along axis 1 only.
+    private static func perChannel(_ operand: Tensor, of shape: [Int]) -> [Float]? {
+        guard shape.count >= 2, operand.rank <= shape.count else { return nil }
+        let padded = [Int](repeating: 1, count: shape.count - operand.rank) + operand.shape
+        let fits = padded.enumerated().allSatisfy { $0.offset == 1 ? $0.element == shape[1] : $0.element == 1 }
+        return fits ? operand.scalars : nil
+    }
+
     /// One operator doing the work of `first` followed by `second`, or nil when they do not fuse.
-    private static func fuse(_ first: Operator, then second: Operator) -> Operator? {
+    /// `operand` is the per-channel constant of an elementwise `second`.
+    private static func fuse(_ first: Operator, then second: Operator, operand: [Float]?) -> Operator? {
+        if let operand, let op = second as? Elementwise {
+            let ones = [Float](repeating: 1, count: operand.count), zeros = [Float](repeating: 0, count: operand.count)
+            let (factor, offset) = op.operation == .mul ? (operand, zeros) : (ones, operand)
+            guard op.operation == .mul || op.operation == .add else { return nil }
+            switch first {
+            case let conv as Conv2D where conv.activation == nil && conv.outChannels == operand.count:
+                return conv.followed(byScale: factor, shift: offset)
+            case let affine as ChannelAffine where affine.activation == nil:
+                return affine.then(scale: factor, shift: offset)
+            default:
+                return nil
+            }
+        }
         switch (first, second) {
         case let (conv as Conv2D, bn as BatchNorm) where conv.activation == nil && bn.channels == conv.outChannels:
-            return conv.folding(bn)
+            let (a, b) = bn.inferenceAffine
+            return conv.followed(byScale: a, shift: b)
         case let (conv as Conv2D, layer as ActivationLayer) where conv.activation == nil && layer.activation.isInvertibleFromOutput:
             return Conv2D(weight: conv.weight, bias: conv.bias, stride: conv.stride, dilation: conv.dilation,
                           padding: conv.padding, groups: conv.groups, activation: layer.activation)
         case let (dense as Dense, layer as ActivationLayer) where dense.activation == nil && layer.activation.isInvertibleFromOutput:
             return Dense(weight: dense.weight, bias: dense.bias, activation: layer.activation)
+        case let (affine as ChannelAffine, layer as ActivationLayer) where affine.activation == nil && layer.activation.isInvertibleFromOutput:
+            return ChannelAffine(scale: affine.scale, shift: affine.shift, activation: layer.activation)
         default:
             return nil
         }
@@ -42,16 +90,15 @@ extension Graph {
 }
 
 extension Conv2D {
-    /// This convolution with `bn` (inference statistics) folded in: w' = w * a, b' = (b - mean) * a + beta,
-    /// with a = gamma / sqrt(var + eps) per output channel.
-    func folding(_ bn: BatchNorm) -> Conv2D {
+    /// This convolution followed by y * scale + shift per output channel (an inference
+    /// BatchNorm, or a Caffe Scale layer): w' = w * scale, b' = b * scale + shift.
+    func followed(byScale scale: [Float], shift: [Float]) -> Conv2D {
         let perChannel = weight.value.count / outChannels
         var w = weight.value
         var b = bias?.value.scalars ?? [Float](repeating: 0, count: outChannels)
         for c in 0..<outChannels {
-            let a = bn.scale.value.scalars[c] / (bn.runningVariance.value.scalars[c] + bn.epsilon).squareRoot()
-            for i in 0..<perChannel { w.scalars[c * perChannel + i] *= a }
-            b[c] = (b[c] - bn.runningMean.value.scalars[c]) * a + bn.shift.value.scalars[c]
+            for i in 0..<perChannel { w.scalars[c * perChannel + i] *= scale[c] }
+            b[c] = b[c] * scale[c] + shift[c]
         }
         return Conv2D(weight: Parameter(name: weight.name, value: w),
                       bias: Parameter(name: bias?.name ?? "\(weight.name).folded_bias", value: Tensor(shape: [outChannels], scalars: b)),

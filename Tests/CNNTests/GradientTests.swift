@@ -41,6 +41,8 @@ final class GradientTests: XCTestCase {
         let x = randomTensor([3, 10], seed: 5)
         checker.check(Dense(weight: parameter("w", [4, 10], seed: 6), bias: parameter("b", [4], seed: 7)), [x])
         checker.check(Dense(weight: parameter("w", [4, 10], seed: 6), bias: nil, activation: .relu), [x])
+        checker.check(Dense(weight: parameter("w", [4, 10], seed: 6), bias: parameter("b", [4], seed: 7)),
+                      [randomTensor([1, 10], seed: 8)])
         for activation in [Activation.relu, .relu6, .leakyReLU(alpha: 0.1), .sigmoid, .hardSigmoid(alpha: 0.2, beta: 0.5),
                            .hardSwish, .tanh] {
             checker.check(ActivationLayer(activation), [randomTensor([2, 3, 4, 4], seed: 8, scale: 4)])

@@ -119,4 +119,42 @@ final class InferenceOptimizerTests: XCTestCase {
         for (a, b) in zip(actual.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-4) }
         XCTAssertEqual(graph.nodes.count, 11, "the original graph is untouched")
     }
+
+    /// DenseNet's Caffe export: BatchNorm after a Concat, then a per-channel Mul and Add, then ReLU.
+    func testStandaloneBatchNormChainFusesAndBackpropagates() throws {
+        var random = RandomSource(seed: 9)
+        func vector(_ shift: Float) -> Tensor { Tensor(shape: [4], scalars: (0..<4).map { _ in shift + random.nextNormal() }) }
+        let bn = BatchNorm(name: "bn", channels: 4)
+        bn.runningMean.value = vector(0)
+        bn.runningVariance.value = vector(3).map { abs($0) + 0.1 }
+        bn.scale.value = vector(0)
+        bn.shift.value = vector(0)
+        let graph = try Graph(name: "chain", inputShape: [2, 3, 3], nodes: [
+            Node(name: "cat", op: Concat(axis: 1), inputs: ["input", "input"]),
+            Node(name: "bn", op: bn, inputs: ["cat"]),
+            Node(name: "scale", op: Constant(vector(0).reshaped(to: [4, 1, 1])), inputs: []),
+            Node(name: "mul", op: Elementwise(.mul), inputs: ["bn", "scale"]),
+            Node(name: "shift", op: Constant(vector(0).reshaped(to: [1, 4, 1, 1])), inputs: []),
+            Node(name: "add", op: Elementwise(.add), inputs: ["shift", "mul"]),
+            Node(name: "relu", op: ActivationLayer(.relu), inputs: ["add"]),
+        ], outputName: "relu")
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual(optimized.nodes.filter { $0.op is BatchNorm || $0.op is Elementwise || $0.op is ActivationLayer }.count, 0)
+        XCTAssertEqual(optimized.nodes.map(\.name), ["cat", "relu"])
+
+        let x = randomTensor([2, 2, 3, 3], seed: 10)
+        let expected = try Executor(graph: graph).infer(x)
+        let actual = try Executor(graph: optimized).infer(x)
+        for (a, b) in zip(actual.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+
+        let g = randomTensor(expected.shape, seed: 11)
+        func inputGradient(_ graph: Graph) throws -> Tensor {
+            let executor = Executor(graph: graph)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
+        }
+        let (dOptimized, dOriginal) = (try inputGradient(optimized), try inputGradient(graph))
+        XCTAssertGreaterThan(dOriginal.scalars.map(abs).max() ?? 0, 0)
+        for (a, b) in zip(dOptimized.scalars, dOriginal.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+    }
 }

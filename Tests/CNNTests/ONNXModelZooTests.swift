@@ -74,6 +74,8 @@ final class ONNXModelZooTests: XCTestCase {
         let output = try Executor(graph: graph).infer(input)
         let scale = expected.scalars.map(abs).max() ?? 1
         assertClose(output, expected, rtol: 0, atol: 1e-3 * scale, model)
+        let optimized = try Executor(graph: graph.optimizedForInference()).infer(input)
+        assertClose(optimized, expected, rtol: 0, atol: 1e-3 * scale, "\(model) optimized for inference")
         XCTAssertGreaterThan(graph.parameters.count, 0, "\(model): weights became Parameters")
     }
 }

@@ -40,6 +40,9 @@ final class ONNXOperatorGradientTests: XCTestCase {
     func testMatMulGradients() throws {
         checkGradients(MatMul(), [randomTensor([2, 1, 3, 4]), randomTensor([3, 4, 2])])
         checkGradients(MatMul(), [randomTensor([3]), randomTensor([3, 2])])
+        // Single-row products take the matrix-vector path, with and without transposes.
+        checkGradients(MatMul(), [randomTensor([1, 4]), randomTensor([4, 5])])
+        checkGradients(MatMul(), [randomTensor([3, 1]), randomTensor([1, 5])])
     }
 
     func testGlobalMaxPool() throws {

@@ -12,6 +12,15 @@ func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k
         }
         return
     }
+    if m == 1 {
+        // A single row (a dense layer at batch 1) is a matrix-vector product: GEMM would pack
+        // the whole weight matrix first, which cost AlexNet's classifier more than the products.
+        if beta == 0 { c.update(repeating: 0, count: n) }
+        let (rows, columns) = transposeB ? (n, k) : (k, n)
+        cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans, blasint(rows), blasint(columns),
+                    alpha, b, blasint(ldb), a, blasint(transposeA ? lda : 1), beta, c, 1)
+        return
+    }
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),

@@ -16,7 +16,8 @@ public final class ActivationLayer: Operator {
         let activation = activation
         inputs[0].scalars.withUnsafeBufferPointer { x in
             output.scalars.withUnsafeMutableBufferPointer { y in
-                for i in 0..<x.count { y[i] = activation.apply(x[i]) }
+                guard let xs = x.baseAddress, let ys = y.baseAddress else { return }
+                activation.apply(xs, into: ys, count: x.count)
             }
         }
     }

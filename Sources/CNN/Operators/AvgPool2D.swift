@@ -29,12 +29,25 @@ public final class AvgPool2D: Operator {
 
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let w = try! window(for: inputs[0].shape)
-        output.scalars.withUnsafeMutableBufferPointer { y in
-            forEachWindow(inputs[0], w) { plane, out, x in
-                let (rows, cols, divisor) = span(w, out)
-                var sum: Float = 0
-                for ih in rows { for iw in cols { sum += x[plane + ih * w.inputWidth + iw] } }
-                y[out] = sum / divisor
+        let planes = inputs[0].shape[0] * inputs[0].shape[1]
+        let area = w.outputHeight * w.outputWidth
+        // The windows' spans and divisors are the same on every plane: computed once, they
+        // leave the per-plane loop only the sums (Inception runs 3x3 average pools on every block).
+        let spans = (0..<area).map { span(w, $0) }
+        inputs[0].scalars.withUnsafeBufferPointer { xb in
+            output.scalars.withUnsafeMutableBufferPointer { yb in
+                guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
+                for p in 0..<planes {
+                    let (xp, yp) = (x + p * w.inputHeight * w.inputWidth, y + p * area)
+                    for (out, (rows, cols, divisor)) in spans.enumerated() {
+                        var sum: Float = 0
+                        for ih in rows {
+                            let row = xp + ih * w.inputWidth
+                            for iw in cols { sum += row[iw] }
+                        }
+                        yp[out] = sum / divisor
+                    }
+                }
             }
         }
     }

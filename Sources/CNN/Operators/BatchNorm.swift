@@ -44,6 +44,12 @@ public final class BatchNorm: Operator {
         return inputShapes[0]
     }
 
+    /// Inference BatchNorm as y = scale * x + shift per channel, from the running statistics.
+    var inferenceAffine: (scale: [Float], shift: [Float]) {
+        let a = (0..<channels).map { scale.value.scalars[$0] / (runningVariance.value.scalars[$0] + epsilon).squareRoot() }
+        return (a, (0..<channels).map { shift.value.scalars[$0] - a[$0] * runningMean.value.scalars[$0] })
+    }
+
     /// Per-channel mean and biased variance of a batch.
     private func statistics(_ x: Tensor) -> (mean: [Float], variance: [Float], count: Int) {
         let (n, c) = (x.shape[0], x.shape[1])

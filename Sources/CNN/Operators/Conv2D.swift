@@ -117,7 +117,7 @@ public final class Conv2D: Operator {
                 let row = y + (s * channels + c) * plane
                 let add = b?[c] ?? 0
                 if let activation {
-                    for i in 0..<plane { row[i] = activation.apply(row[i] + add) }
+                    activation.apply(row, bias: add, into: row, count: plane)
                 } else {
                     for i in 0..<plane { row[i] += add }
                 }

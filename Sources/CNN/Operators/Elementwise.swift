@@ -19,28 +19,52 @@ public final class Elementwise: Operator {
         return try Broadcast.shape(inputShapes)
     }
 
-    @inline(__always)
-    private func combine(_ a: Float, _ b: Float) -> Float {
+    /// y[i] = y[i] op x[i] (or x[i] alone for the first input). The switch sits outside the
+    /// loops so that each case vectorizes.
+    private func combine(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, first: Bool) {
+        if first { y.update(from: x, count: count); return }
         switch operation {
-        case .add: return a + b
-        case .sub: return a - b
-        case .mul: return a * b
-        case .div: return a / b
+        case .add: for i in 0..<count { y[i] += x[i] }
+        case .sub: for i in 0..<count { y[i] -= x[i] }
+        case .mul: for i in 0..<count { y[i] *= x[i] }
+        case .div: for i in 0..<count { y[i] /= x[i] }
+        }
+    }
+
+    /// y[i] = y[i] op v (or v alone for the first input).
+    private func combine(_ y: UnsafeMutablePointer<Float>, _ v: Float, count: Int, first: Bool) {
+        if first { y.update(repeating: v, count: count); return }
+        switch operation {
+        case .add: for i in 0..<count { y[i] += v }
+        case .sub: for i in 0..<count { y[i] -= v }
+        case .mul: for i in 0..<count { y[i] *= v }
+        case .div: for i in 0..<count { y[i] /= v }
         }
     }
 
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let outShape = output.shape
-        output.scalars.withUnsafeMutableBufferPointer { y in
+        output.scalars.withUnsafeMutableBufferPointer { yb in
+            guard let y = yb.baseAddress else { return }
             for (k, input) in inputs.enumerated() {
-                input.scalars.withUnsafeBufferPointer { x in
+                input.scalars.withUnsafeBufferPointer { xb in
+                    guard let x = xb.baseAddress else { return }
                     if input.shape == outShape {
-                        if k == 0 { for i in 0..<y.count { y[i] = x[i] } }
-                        else { for i in 0..<y.count { y[i] = combine(y[i], x[i]) } }
+                        combine(y, x, count: yb.count, first: k == 0)
+                    } else if let (outer, mid, inner) = Broadcast.run(of: input.shape, in: outShape) {
+                        var row = y
+                        for _ in 0..<outer {
+                            for m in 0..<mid {
+                                combine(row, x[m], count: inner, first: k == 0)
+                                row += inner
+                            }
+                        }
                     } else {
                         let offsets = Broadcast.offsets(of: input.shape, in: outShape)
-                        if k == 0 { for i in 0..<y.count { y[i] = x[offsets[i]] } }
-                        else { for i in 0..<y.count { y[i] = combine(y[i], x[offsets[i]]) } }
+                        for i in 0..<yb.count {
+                            let v = x[offsets[i]]
+                            combine(y + i, v, count: 1, first: k == 0)
+                        }
                     }
                 }
             }

@@ -28,9 +28,36 @@ public final class MaxPool2D: Operator {
 
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let w = try! window(for: inputs[0].shape)
-        output.scalars.withUnsafeMutableBufferPointer { y in
-            forEachWindow(inputs[0], w) { plane, out, x in
-                y[out] = x[argmax(x, w, plane: plane, out: out)]
+        let planes = inputs[0].shape[0] * inputs[0].shape[1]
+        // Forward needs only the maximum, not its index, so it walks rows directly with the
+        // window arithmetic hoisted out of the inner loop. NaN wins, as in `argmax`.
+        inputs[0].scalars.withUnsafeBufferPointer { xb in
+            output.scalars.withUnsafeMutableBufferPointer { yb in
+                guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
+                for p in 0..<planes {
+                    let xp = x + p * w.inputHeight * w.inputWidth
+                    var out = y + p * w.outputHeight * w.outputWidth
+                    for oh in 0..<w.outputHeight {
+                        let top = oh * w.stride.h - w.padTop
+                        for ow in 0..<w.outputWidth {
+                            let left = ow * w.stride.w - w.padLeft
+                            var best = -Float.infinity
+                            for i in 0..<w.kernel.h {
+                                let ih = top + i * w.dilation.h
+                                guard ih >= 0 && ih < w.inputHeight else { continue }
+                                let row = xp + ih * w.inputWidth
+                                for j in 0..<w.kernel.w {
+                                    let iw = left + j * w.dilation.w
+                                    guard iw >= 0 && iw < w.inputWidth else { continue }
+                                    let v = row[iw]
+                                    if v > best || v.isNaN { best = v }
+                                }
+                            }
+                            out.pointee = best
+                            out += 1
+                        }
+                    }
+                }
             }
         }
     }
