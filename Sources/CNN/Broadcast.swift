@@ -34,17 +34,23 @@ enum Broadcast {
         let padded = [Int](repeating: 1, count: output.count - shape.count) + shape
         if padded == output { return Array(0..<output.reduce(1, *)) }
         let strides = Tensor.strides(of: padded).enumerated().map { padded[$0.offset] == 1 ? 0 : $0.element }
-        var offsets = [Int](repeating: 0, count: output.reduce(1, *))
-        var index = [Int](repeating: 0, count: output.count)
+        return stridedOffsets(shape: output, strides: strides)
+    }
+
+    /// The offset `sum(index[i] * strides[i])` of every index of `shape`, in row-major order:
+    /// how a broadcast or a permutation reads its input.
+    static func stridedOffsets(shape: [Int], strides: [Int]) -> [Int] {
+        var offsets = [Int](repeating: 0, count: shape.reduce(1, *))
+        var index = [Int](repeating: 0, count: shape.count)
         var offset = 0
         for o in 0..<offsets.count {
             offsets[o] = offset
-            var axis = output.count - 1
+            var axis = shape.count - 1
             while axis >= 0 {
                 index[axis] += 1
                 offset += strides[axis]
-                if index[axis] < output[axis] { break }
-                offset -= strides[axis] * output[axis]
+                if index[axis] < shape[axis] { break }
+                offset -= strides[axis] * shape[axis]
                 index[axis] = 0
                 axis -= 1
             }

@@ -29,33 +29,21 @@ public final class Transpose: Operator {
         return [dx]
     }
 
-    /// Trailing axes the permutation leaves in place stay contiguous, so the odometer steps over
-    /// the leading axes only and copies whole blocks: a channel shuffle ([N, g, C/g, H, W] with
+    /// Trailing axes the permutation leaves in place stay contiguous, so only the leading axes are
+    /// walked and whole blocks are copied: a channel shuffle ([N, g, C/g, H, W] with
     /// axes 1 and 2 swapped) then moves H * W scalars per step instead of one.
     static func permute(_ x: Tensor, _ permutation: [Int], into output: inout Tensor) {
         var kept = x.rank
         while kept > 0 && permutation[kept - 1] == kept - 1 { kept -= 1 }
         let block = x.shape[kept...].reduce(1, *)
         let inStrides = x.strides
-        let outShape = Array(output.shape[..<kept])
-        let gathered = permutation[..<kept].map { inStrides[$0] }
-        var index = [Int](repeating: 0, count: kept)
+        let sources = Broadcast.stridedOffsets(shape: Array(output.shape[..<kept]),
+                                               strides: permutation[..<kept].map { inStrides[$0] })
         x.scalars.withUnsafeBufferPointer { src in
             output.scalars.withUnsafeMutableBufferPointer { dst in
                 guard block > 0, let from = src.baseAddress, let to = dst.baseAddress else { return }
-                var offset = 0
-                for o in stride(from: 0, to: dst.count, by: block) {
-                    (to + o).update(from: from + offset, count: block)
-                    // Odometer increment over the output's leading axes, tracking the input offset.
-                    var axis = kept - 1
-                    while axis >= 0 {
-                        index[axis] += 1
-                        offset += gathered[axis]
-                        if index[axis] < outShape[axis] { break }
-                        offset -= gathered[axis] * outShape[axis]
-                        index[axis] = 0
-                        axis -= 1
-                    }
+                for (step, offset) in sources.enumerated() {
+                    (to + step * block).update(from: from + offset, count: block)
                 }
             }
         }
