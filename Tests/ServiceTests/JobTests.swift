@@ -189,7 +189,9 @@ final class JobTests: XCTestCase {
         _ = try medianLatency(5)
         let idle = try medianLatency(40)
         let dataset = try uploadBars(perClass: 30)
-        let id = try submit(["base_model": "fashion-cnn", "dataset": dataset, "output_model": "busy", "epochs": 500])
+        // Early stopping (0 turns it off) would end this easy job before the cancel.
+        let id = try submit(["base_model": "fashion-cnn", "dataset": dataset, "output_model": "busy", "epochs": 500,
+                             "early_stopping_patience": 0])
         _ = try harness.waitForJob(id, states: ["running"])
         Thread.sleep(forTimeInterval: 0.3)
         let busy = try medianLatency(40)
