@@ -47,23 +47,34 @@ public final class Executor {
 
     /// Backpropagates `gradient` from the output of node `from` (the graph output by default).
     ///
-    /// Returns the gradient of every node output on the path, the graph input included.
-    /// Parameter gradients are accumulated into each `Parameter.gradient` only when asked.
+    /// Returns the gradient of every node output on the path, the graph input included, or
+    /// with `returning`, only of the names it lists. Parameter gradients are accumulated into
+    /// each `Parameter.gradient` only when asked.
+    ///
+    /// With `returning`, a node is only backpropagated through when something upstream of it
+    /// wants a gradient (a listed name, or a trainable parameter when parameter gradients are
+    /// computed), and each gradient is released once its node has used it: a frozen body is
+    /// skipped, the first layer computes no input gradient, and memory stays at the frontier.
     public func backward(_ trace: Trace, from node: String? = nil, gradient: Tensor,
-                         computesParameterGradients: Bool, rule: GradientRule = .standard) -> [String: Tensor] {
+                         computesParameterGradients: Bool, rule: GradientRule = .standard,
+                         returning wanted: Set<String>? = nil) -> [String: Tensor] {
         let start = node ?? graph.outputName
         precondition(trace.activations[start]?.shape == gradient.shape,
                      "gradient shape \(gradient.shape) does not match node '\(start)'")
         let context = BackwardContext(forward: trace.context,
                                       computesParameterGradients: computesParameterGradients, rule: rule)
+        let needed = wanted.map { gradientsNeeded(wanted: $0, computesParameterGradients: computesParameterGradients) }
         var gradients = [start: gradient]
         for node in graph.nodes.reversed() {
             guard let outputGradient = gradients[node.name] else { continue }
+            if let wanted, !wanted.contains(node.name) { gradients[node.name] = nil }
+            if let needed, !needed.contains(node.name) { continue }
+            context.needsInputGradients = needed.map { n in node.inputs.contains { n.contains($0) } } ?? true
             let inputs = node.inputs.map { trace.activations[$0]! }
             let inputGradients = node.op.backward(inputs, output: trace.activations[node.name]!,
                                                   outputGradient: outputGradient, context: context)
             for (name, g) in zip(node.inputs, inputGradients) {
-                guard let g else { continue }
+                guard let g, needed?.contains(name) ?? true else { continue }
                 if gradients[name] == nil {
                     gradients[name] = g
                 } else {
@@ -72,6 +83,19 @@ public final class Executor {
             }
         }
         return gradients
+    }
+
+    /// The names (graph input and nodes) whose output gradient some wanted name or trainable
+    /// parameter depends on; graph nodes are in topological order.
+    private func gradientsNeeded(wanted: Set<String>, computesParameterGradients: Bool) -> Set<String> {
+        var needed = wanted.intersection([graph.inputName])
+        for node in graph.nodes {
+            let trains = computesParameterGradients && node.op.parameters.contains { $0.isTrainable }
+            if trains || wanted.contains(node.name) || node.inputs.contains(where: needed.contains) {
+                needed.insert(node.name)
+            }
+        }
+        return needed
     }
 }
 

@@ -46,6 +46,10 @@ public enum GradientRule: Sendable {
 public final class BackwardContext {
     public let computesParameterGradients: Bool
     public let rule: GradientRule
+    /// False when no input of the node being backpropagated needs a gradient (the first
+    /// layer in training): the operator may skip them and return nil, and only accumulate
+    /// its parameter gradients.
+    public internal(set) var needsInputGradients = true
     let forward: ForwardContext
     var workspace: Workspace { forward.workspace }
 

@@ -124,8 +124,9 @@ public struct SaliencyComputer {
         guard target >= 0 && target < classes else { return (logits, [], target) }
         var seed = Tensor(zeros: scores.shape)
         for s in 0..<inputs.count { seed.scalars[s * classes + target] = 1 }
+        let inputName = executor.graph.inputName
         let gradient = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
-                                         rule: rule)[executor.graph.inputName] ?? Tensor(zeros: batch.shape)
+                                         rule: rule, returning: [inputName])[inputName] ?? Tensor(zeros: batch.shape)
         let size = sample.reduce(1, *)
         let gradients = (0..<inputs.count).map {
             Tensor(shape: [1] + sample, scalars: Array(gradient.scalars[($0 * size)..<(($0 + 1) * size)]))
@@ -143,7 +144,8 @@ public struct SaliencyComputer {
         let trace = try executor.forward(input, context: ForwardContext(isTraining: false))
         var seed = Tensor(zeros: trace.activations[scoreNode]!.shape)
         seed.scalars[target] = 1
-        let gradients = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false)
+        let gradients = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
+                                          returning: [layer.name])
         let activation = trace.activations[layer.name]!
         let gradient = gradients[layer.name] ?? Tensor(zeros: activation.shape)
         let (k, h, w) = (activation.shape[1], activation.shape[2], activation.shape[3])

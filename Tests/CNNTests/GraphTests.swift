@@ -46,6 +46,39 @@ final class GraphTests: XCTestCase {
         for p in g.parameters { XCTAssertEqual(p.gradient.sum(), 0, "saliency must not write parameter gradients") }
     }
 
+    /// Asking for some gradients only skips work and releases memory, but changes no gradient.
+    func testBackwardReturningOnlyWantedGradientsMatchesTheFullPass() throws {
+        let g = try graph()
+        let executor = Executor(graph: g)
+        let trace = try executor.forward(randomTensor([2, 3, 12, 10], seed: 6), context: ForwardContext(isTraining: false))
+        let seed = randomTensor([2, 5], seed: 7)
+        let full = executor.backward(trace, gradient: seed, computesParameterGradients: false)
+        let wanted = executor.backward(trace, gradient: seed, computesParameterGradients: false, returning: [g.inputName, "left"])
+        XCTAssertEqual(Set(wanted.keys), [g.inputName, "left"])
+        XCTAssertEqual(wanted[g.inputName], full[g.inputName])
+        XCTAssertEqual(wanted["left"], full["left"])
+
+        func parameterGradients(returning names: Set<String>?) -> [Tensor] {
+            for p in g.parameters { p.zeroGradient() }
+            XCTAssertEqual(executor.backward(trace, gradient: seed, computesParameterGradients: true, returning: names).isEmpty,
+                           names?.isEmpty ?? false)
+            return g.parameters.map(\.gradient)
+        }
+        XCTAssertEqual(parameterGradients(returning: []), parameterGradients(returning: nil))
+        // A frozen stem is skipped: its gradients stay zero, every other one is unchanged.
+        let all = parameterGradients(returning: nil)
+        let stem = try XCTUnwrap(g.node(named: "stem")).op.parameters
+        for p in stem { p.isTrainable = false }
+        let frozen = parameterGradients(returning: [])
+        for (index, p) in g.parameters.enumerated() {
+            if stem.contains(where: { $0 === p }) {
+                XCTAssertEqual(frozen[index].sum(), 0, p.name)
+            } else {
+                XCTAssertEqual(frozen[index], all[index], p.name)
+            }
+        }
+    }
+
     func testGraphErrorsNameTheNode() {
         XCTAssertThrowsError(try Graph(name: "g", inputShape: [1, 4, 4], nodes: [
             Node(name: "a", op: Elementwise(.add), inputs: ["b"]), Node(name: "b", op: Elementwise(.add), inputs: ["a"]),

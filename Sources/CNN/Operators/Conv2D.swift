@@ -148,7 +148,8 @@ public final class Conv2D: Operator {
                 }
             }
         }
-        var dx = Tensor(zeros: x.shape)
+        let wantsInput = context.needsInputGradients
+        var dx = Tensor(zeros: wantsInput || isDepthwise ? x.shape : [1])
         // Weight gradients gather in a local buffer so that a backward pass that does not want
         // them (saliency, possibly on several threads) never touches the shared parameter.
         var dWeight = Tensor(zeros: wantsWeights ? weight.value.shape : [1])
@@ -167,8 +168,10 @@ public final class Conv2D: Operator {
                                     for g in 0..<groups {
                                         let gOff = G + (s * cout + g * coutg) * p
                                         let xOff = X + (s * cin + g * cg) * hw
-                                        sgemm(transposeA: true, m: cg, n: p, k: coutg, a: Wt + g * coutg * cg, lda: cg,
-                                              b: gOff, ldb: p, c: dX + (s * cin + g * cg) * hw, ldc: hw)
+                                        if wantsInput {
+                                            sgemm(transposeA: true, m: cg, n: p, k: coutg, a: Wt + g * coutg * cg, lda: cg,
+                                                  b: gOff, ldb: p, c: dX + (s * cin + g * cg) * hw, ldc: hw)
+                                        }
                                         if wantsWeights {
                                             sgemm(transposeB: true, m: coutg, n: cg, k: p, a: gOff, lda: p, b: xOff,
                                                   ldb: hw, beta: 1, c: dW + g * coutg * cg, ldc: cg)
@@ -193,6 +196,7 @@ public final class Conv2D: Operator {
                                             sgemm(transposeB: true, m: coutg, n: k, k: columns, a: gathered, lda: columns,
                                                   b: col, ldb: columns, beta: 1, c: dW + g * coutg * k, ldc: k)
                                         }
+                                        guard wantsInput else { continue }
                                         sgemm(transposeA: true, m: k, n: columns, k: coutg, a: Wt + g * coutg * k, lda: k,
                                               b: gathered, ldb: columns, c: col, ldc: columns)
                                         for s in 0..<n {
@@ -208,6 +212,6 @@ public final class Conv2D: Operator {
             }
         }
         if wantsWeights { weight.gradient.add(dWeight) }
-        return [dx]
+        return [wantsInput ? dx : nil]
     }
 }

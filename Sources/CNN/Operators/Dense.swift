@@ -57,27 +57,29 @@ public final class Dense: Operator {
         let (din, dout) = (inFeatures, outFeatures)
         var gy = outputGradient
         activation?.backpropagate(&gy, output: output, rule: context.rule)
-        var dx = Tensor(zeros: x.shape)
-        gy.scalars.withUnsafeBufferPointer { g in
-            weight.value.scalars.withUnsafeBufferPointer { w in
-                dx.scalars.withUnsafeMutableBufferPointer { d in
-                    sgemm(m: n, n: din, k: dout, a: g.baseAddress!, lda: dout, b: w.baseAddress!, ldb: din,
-                          c: d.baseAddress!, ldc: din)
+        var dx: Tensor?
+        if context.needsInputGradients {
+            var gx = Tensor(zeros: x.shape)
+            gy.scalars.withUnsafeBufferPointer { g in
+                weight.value.scalars.withUnsafeBufferPointer { w in
+                    gx.scalars.withUnsafeMutableBufferPointer { d in
+                        sgemm(m: n, n: din, k: dout, a: g.baseAddress!, lda: dout, b: w.baseAddress!, ldb: din,
+                              c: d.baseAddress!, ldc: din)
+                    }
                 }
             }
+            dx = gx
         }
         if context.computesParameterGradients {
             if weight.isTrainable {
-                var dw = Tensor(zeros: weight.value.shape)
                 gy.scalars.withUnsafeBufferPointer { g in
                     x.scalars.withUnsafeBufferPointer { xs in
-                        dw.scalars.withUnsafeMutableBufferPointer { d in
+                        weight.gradient.scalars.withUnsafeMutableBufferPointer { d in
                             sgemm(transposeA: true, m: dout, n: din, k: n, a: g.baseAddress!, lda: dout,
-                                  b: xs.baseAddress!, ldb: din, c: d.baseAddress!, ldc: din)
+                                  b: xs.baseAddress!, ldb: din, beta: 1, c: d.baseAddress!, ldc: din)
                         }
                     }
                 }
-                weight.gradient.add(dw)
             }
             if let bias, bias.isTrainable {
                 for s in 0..<n {

@@ -62,40 +62,46 @@ public final class MaxPool2D: Operator {
         }
     }
 
+    /// Every window holds at least one input pixel (the output size leaves out windows that
+    /// lie wholly in padding), so each output has a maximum to route its gradient to.
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
                          context: BackwardContext) -> [Tensor?] {
         let w = try! window(for: inputs[0].shape)
+        let planes = inputs[0].shape[0] * inputs[0].shape[1]
         var dx = Tensor(zeros: inputs[0].shape)
-        dx.scalars.withUnsafeMutableBufferPointer { d in
-            outputGradient.scalars.withUnsafeBufferPointer { g in
-                forEachWindow(inputs[0], w) { plane, out, x in
-                    d[argmax(x, w, plane: plane, out: out)] += g[out]
+        dx.scalars.withUnsafeMutableBufferPointer { db in
+            outputGradient.scalars.withUnsafeBufferPointer { gb in
+                inputs[0].scalars.withUnsafeBufferPointer { xb in
+                    guard let x = xb.baseAddress, let d = db.baseAddress, var g = gb.baseAddress else { return }
+                    for p in 0..<planes {
+                        let offset = p * w.inputHeight * w.inputWidth
+                        let (xp, dp) = (x + offset, d + offset)
+                        for oh in 0..<w.outputHeight {
+                            let top = oh * w.stride.h - w.padTop
+                            for ow in 0..<w.outputWidth {
+                                let left = ow * w.stride.w - w.padLeft
+                                var best = -1
+                                var bestValue = -Float.infinity
+                                for i in 0..<w.kernel.h {
+                                    let ih = top + i * w.dilation.h
+                                    guard ih >= 0 && ih < w.inputHeight else { continue }
+                                    for j in 0..<w.kernel.w {
+                                        let iw = left + j * w.dilation.w
+                                        guard iw >= 0 && iw < w.inputWidth else { continue }
+                                        let index = ih * w.inputWidth + iw
+                                        let v = xp[index]
+                                        if best < 0 || v > bestValue || v.isNaN { best = index; bestValue = v }
+                                    }
+                                }
+                                dp[best] += g.pointee
+                                g += 1
+                            }
+                        }
+                    }
                 }
             }
         }
         return [dx]
-    }
-
-    /// The flat input index of the window's first maximum. Every window holds at least one
-    /// input pixel, since the output size leaves out windows that lie wholly in padding.
-    @inline(__always)
-    private func argmax(_ x: UnsafeBufferPointer<Float>, _ w: Window, plane: Int, out: Int) -> Int {
-        let area = w.outputHeight * w.outputWidth
-        let oh = (out % area) / w.outputWidth, ow = out % w.outputWidth
-        var best = -1
-        var bestValue = -Float.infinity
-        for i in 0..<w.kernel.h {
-            let ih = oh * w.stride.h - w.padTop + i * w.dilation.h
-            guard ih >= 0 && ih < w.inputHeight else { continue }
-            for j in 0..<w.kernel.w {
-                let iw = ow * w.stride.w - w.padLeft + j * w.dilation.w
-                guard iw >= 0 && iw < w.inputWidth else { continue }
-                let index = plane + ih * w.inputWidth + iw
-                let v = x[index]
-                if best < 0 || v > bestValue || v.isNaN { best = index; bestValue = v }
-            }
-        }
-        return best
     }
 }
 

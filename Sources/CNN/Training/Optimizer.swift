@@ -30,7 +30,8 @@ public final class SGD: Optimizer {
         for group in groups where !group.isFrozen {
             let lr = learningRate * group.learningRateScale
             for p in group.parameters where p.isTrainable {
-                var v = velocity[ObjectIdentifier(p), default: [Float](repeating: 0, count: p.value.count)]
+                // Taken out of the dictionary while updated, so that the array is not copied.
+                var v = velocity.removeValue(forKey: ObjectIdentifier(p)) ?? [Float](repeating: 0, count: p.value.count)
                 p.value.scalars.withUnsafeMutableBufferPointer { w in
                     p.gradient.scalars.withUnsafeBufferPointer { g in
                         for i in 0..<w.count {
@@ -68,8 +69,9 @@ public final class AdamW: Optimizer {
         for group in groups where !group.isFrozen {
             let lr = learningRate * group.learningRateScale
             for p in group.parameters where p.isTrainable {
-                let zeros = [Float](repeating: 0, count: p.value.count)
-                var (m, v, t) = moments[ObjectIdentifier(p)] ?? (zeros, zeros, 0)
+                // Taken out of the dictionary while updated, so that the arrays are not copied.
+                var (m, v, t) = moments.removeValue(forKey: ObjectIdentifier(p))
+                    ?? ([Float](repeating: 0, count: p.value.count), [Float](repeating: 0, count: p.value.count), 0)
                 t += 1
                 let c1 = 1 - pow(beta1, Float(t)), c2 = 1 - pow(beta2, Float(t))
                 p.value.scalars.withUnsafeMutableBufferPointer { w in

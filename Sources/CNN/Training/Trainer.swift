@@ -46,7 +46,7 @@ public final class Trainer {
         let trace = try executor.forward(batch.images, context: context)
         random = context.random
         let (loss, gradient) = softmaxCrossEntropy(logits: trace.output, labels: batch.labels)
-        _ = executor.backward(trace, gradient: gradient, computesParameterGradients: true)
+        _ = executor.backward(trace, gradient: gradient, computesParameterGradients: true, returning: [])
         optimizer.step(learningRate: learningRate)
         return loss
     }
