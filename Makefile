@@ -5,8 +5,9 @@ APT_PACKAGES := libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev libssl-d
 SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/salient
 VENV := .venv
+TORCH_VENV := .venv-torch
 
-.PHONY: all deps build serve test venv clean
+.PHONY: all deps build serve test venv bench-venv bench clean
 
 all: build
 
@@ -34,6 +35,16 @@ venv: deps
 	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, PIL" 2>/dev/null || \
 	  $(VENV)/bin/pip install -q onnxruntime onnx numpy pillow
+
+# PyTorch, torchvision and Captum for the bench's saliency and training references (5 GB, so
+# never part of `make test`). Newer torch/torchvision pairs on PyPI disagree on CPU vs CUDA builds.
+bench-venv:
+	@test -x $(TORCH_VENV)/bin/python || python3 -m venv $(TORCH_VENV)
+	@$(TORCH_VENV)/bin/python -c "import torch, torchvision, captum, onnx" 2>/dev/null || \
+	  $(TORCH_VENV)/bin/pip install -q "torch==2.5.1" "torchvision==0.20.1" captum onnx "numpy<2"
+
+bench: build venv bench-venv
+	$(BIN) bench
 
 # Tests import modules as users do (no @testable), so the test build reuses the release build.
 test: build venv

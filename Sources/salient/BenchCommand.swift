@@ -15,8 +15,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "With --onnx: print one JSON object.") var json = false
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
     @Flag(help: "Only the transfer-learning benchmark: fine-tuned vs from scratch on 20 images per class.") var transfer = false
+    @Flag(help: "Only saliency latency beside PyTorch + Captum.") var saliency = false
+    @Flag(help: "Only training throughput beside PyTorch.") var training = false
     @Option(help: "Folder of the model-zoo graphs.") var zoo = "../shared/data/onnx-light"
     @Option(help: "Python with onnxruntime for the reference column.") var python = ".venv/bin/python"
+    @Option(help: "Python with PyTorch, torchvision and Captum (`make bench-venv`).") var torchPython = ".venv-torch/bin/python"
 
     func run() throws {
         if let onnx {
@@ -36,6 +39,15 @@ struct Bench: ParsableCommand {
             print(try TransferBenchmark.run())
             return
         }
+        let torch = PythonReference.torch(python: torchPython)
+        if saliency {
+            try SaliencyBenchmark(torch: torch, runs: runs, zoo: zoo).run()
+            return
+        }
+        if training {
+            try TrainingBenchmark(torch: torch, steps: 20).run()
+            return
+        }
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; medians of \(runs) runs\n")
         print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio")
         let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []
@@ -45,11 +57,10 @@ struct Bench: ParsableCommand {
                 print(row(path, threads: threads, ours: try time(onnx: path, threads: threads), reference: reference(path, threads: threads)))
             }
         }
-        print("\ntraining (Fashion-MNIST CNN conv32-pool-conv64-pool-dense128-dense10, batch 64)")
-        for threads in [1, 2] {
-            print(String(format: "  %d thread(s): %.0f images/s (PyTorch on this machine per the issue: %@)", threads,
-                         try trainingThroughput(threads: threads), threads == 1 ? "about 1,300" : "about 2,100"))
-        }
+        print()
+        try SaliencyBenchmark(torch: torch, runs: runs, zoo: zoo).run()
+        print()
+        try TrainingBenchmark(torch: torch, steps: 20).run()
         print("\nimaging\n" + (try ImagingBenchmark.run()))
         print("\nHTTP (wrk, 64 connections, trivial route)\n  \(try HTTPBenchmark.run())")
     }
@@ -57,7 +68,7 @@ struct Bench: ParsableCommand {
     private func row(_ path: String, threads: Int, ours: (median: Double, min: Double), reference: Double?) -> String {
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let ref = reference.map { String(format: "%14.1f %8.2fx", $0, ours.median / $0) } ?? "   (not installed)"
-        return String(format: "%-32@ %7d %12.1f %@", name as NSString, threads, ours.median, ref)
+        return name.padded(to: 32) + String(format: " %7d %12.1f %@", threads, ours.median, ref)
     }
 
     private func time(onnx path: String, threads: Int) throws -> (median: Double, min: Double) {
@@ -66,41 +77,12 @@ struct Bench: ParsableCommand {
         let count = ([1] + graph.inputShape).reduce(1, *)
         let input = Tensor(shape: [1] + graph.inputShape, scalars: (0..<count).map { Float(sin(0.01 * Double($0))) })
         let executor = Executor(graph: graph)
-        _ = try executor.infer(input)
-        var times: [Double] = []
-        for _ in 0..<runs {
-            let start = DispatchTime.now()
-            _ = try executor.infer(input)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6)
-        }
-        times.sort()
-        return (times[times.count / 2], times[0])
+        return try measure(runs: runs) { _ = try executor.infer(input) }
     }
 
     /// onnxruntime's median through scripts/onnxruntime_bench.py, when the venv has it.
     private func reference(_ path: String, threads: Int) -> Double? {
-        guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["scripts/onnxruntime_bench.py", path, "\(threads)", "\(runs)"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["median_ms"] as? Double
-    }
-
-    private func trainingThroughput(threads: Int) throws -> Double {
-        EngineThreads.set(threads)
-        let architecture = #"{"name":"bench","input":{"channels":1,"height":28,"width":28},"layers":[{"type":"conv2d","filters":32,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"conv2d","filters":64,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"flatten"},{"type":"dense","units":128,"activation":"relu"},{"type":"dense","units":10}]}"#
-        let graph = try Architecture(json: Data(architecture.utf8)).makeGraph()
-        let trainer = Trainer(graph: graph, optimizer: SGD(groups: [ParameterGroup(name: "all", parameters: graph.parameters)]))
-        let data = try FashionMNIST.load(training: true, limit: 64 * 20)
-        try trainer.step(data.batch(0..<64), learningRate: 0.01)
-        let start = Date()
-        for b in 0..<20 { try trainer.step(data.batch((b * 64)..<((b + 1) * 64)), learningRate: 0.01) }
-        return Double(20 * 64) / Date().timeIntervalSince(start)
+        PythonReference(python: python, script: "scripts/onnxruntime_bench.py")
+            .answer([path, "\(threads)", "\(runs)"])?["median_ms"] as? Double
     }
 }

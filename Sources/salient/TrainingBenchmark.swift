@@ -1,0 +1,69 @@
+import CNN
+import Foundation
+import Service
+
+/// Training throughput in images/s, ours beside PyTorch on the same model, optimizer, batch
+/// and Fashion-MNIST images: the batch size over the median step time (forward in training
+/// mode, cross-entropy, backward, update).
+struct TrainingBenchmark {
+    let torch: PythonReference
+    /// Timed steps per figure, over consecutive batches.
+    let steps: Int
+
+    static let smallCNN = #"{"name":"bench","input":{"channels":1,"height":28,"width":28},"layers":[{"type":"conv2d","filters":32,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"conv2d","filters":64,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"flatten"},{"type":"dense","units":128,"activation":"relu"},{"type":"dense","units":10}]}"#
+
+    func run() throws {
+        print("training, images/s                             threads       ours    PyTorch  ours/PyTorch")
+        if !torch.isInstalled { print("  " + PythonReference.torchInstallHint) }
+        for threads in [1, 2] {
+            row("Fashion-MNIST CNN, SGD, batch 64", threads: threads, ours: try smallCNN(threads: threads),
+                reference: ["train-small", "\(threads)", "\(steps)"])
+        }
+        for stage in [1, 2] {
+            let title = stage == 1 ? "fine-tune fashion-cnn, head only" : "fine-tune fashion-cnn, all, discriminative"
+            for threads in [1, 2] {
+                row(title, threads: threads, ours: try fineTuning(stage: stage, threads: threads),
+                    reference: ["finetune", "\(stage)", "\(threads)", "\(steps)"])
+            }
+        }
+    }
+
+    private func row(_ title: String, threads: Int, ours: Double, reference arguments: [String]) {
+        let reference = torch.answer(arguments)?["images_per_s"] as? Double
+        let column = reference.map { String(format: "%10.0f %12.2fx", $0, ours / $0) } ?? "  (not installed)"
+        print(title.padded(to: 46) + String(format: " %7d %10.0f %@", threads, ours, column))
+    }
+
+    /// conv32-pool-conv64-pool-dense128-dense10, SGD with momentum, batch 64.
+    private func smallCNN(threads: Int) throws -> Double {
+        EngineThreads.set(threads)
+        let graph = try Architecture(json: Data(TrainingBenchmark.smallCNN.utf8)).makeGraph()
+        let trainer = Trainer(graph: graph, optimizer: SGD(groups: [ParameterGroup(name: "all", parameters: graph.parameters)]))
+        return try imagesPerSecond(trainer, batchSize: 64, learningRate: 0.01)
+    }
+
+    /// The bundled default model fine-tuned as a job with default settings does it: the head
+    /// replaced, AdamW, batch 16; stage 1 trains the head on the frozen body, stage 2 every
+    /// layer group at its discriminative rate. Augmentation is left out on both sides.
+    private func fineTuning(stage: Int, threads: Int) throws -> Double {
+        EngineThreads.set(threads)
+        guard let models = SalientService.bundledModels else { throw GraphError(node: "fashion-cnn", "no bundled models") }
+        let (card, base, _) = try Checkpoint.load(from: models.appendingPathComponent("fashion-cnn"))
+        let request = JobRequest(baseModel: card.name, dataset: "fashion-mnist", outputModel: "bench")
+        let tuner = try FineTuner(base: base, labels: FashionMNIST.labels, request: request)
+        let optimizer = AdamW(groups: tuner.parameterGroups(stage: stage), weightDecay: 1e-4)
+        return try imagesPerSecond(Trainer(graph: tuner.graph, optimizer: optimizer, seed: request.seed),
+                                   batchSize: request.batchSize, learningRate: request.learningRate)
+    }
+
+    private func imagesPerSecond(_ trainer: Trainer, batchSize: Int, learningRate: Float) throws -> Double {
+        let data = try FashionMNIST.load(training: true, limit: batchSize * steps)
+        var next = 0
+        let milliseconds = try measure(runs: steps) {
+            let start = (next % steps) * batchSize
+            try trainer.step(data.batch(start..<(start + batchSize)), learningRate: learningRate)
+            next += 1
+        }.median
+        return Double(batchSize) * 1000 / milliseconds
+    }
+}
