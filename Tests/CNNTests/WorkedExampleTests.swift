@@ -22,4 +22,17 @@ final class WorkedExampleTests: XCTestCase {
         expected[4 * 5 + 4] = 1
         XCTAssertEqual(dx.scalars, expected)
     }
+
+    /// A tie goes to the first maximum in scan order; a NaN takes its window's gradient.
+    func testMaxPoolBackwardOnTiesAndNaN() {
+        let x = Tensor(shape: [1, 1, 2, 4], scalars: [3, 5, 5, 3, 5, 1, .nan, 4])
+        let pool = MaxPool2D(kernel: (2, 2))
+        let y = GradientChecker().forward(pool, [x], training: false)
+        XCTAssertEqual(y.scalars[0], 5)
+        XCTAssertTrue(y.scalars[1].isNaN)
+        let dx = pool.backward([x], output: y, outputGradient: Tensor(shape: [1, 1, 1, 2], scalars: [2, 7]),
+                               context: BackwardContext(forward: ForwardContext(isTraining: false),
+                                                        computesParameterGradients: false))[0]!
+        XCTAssertEqual(dx.scalars, [0, 2, 0, 0, 0, 0, 7, 0])
+    }
 }

@@ -180,11 +180,13 @@ public final class Conv2D: Operator {
                                 }
                             } else {
                                 let columns = n * p
-                                context.workspace.withBuffers(k * columns, coutg * columns) { col, gathered in
+                                context.workspace.withBuffers(k * columns, coutg * columns) { col, buffer in
                                     for g in 0..<groups {
-                                        for co in 0..<coutg {
+                                        // One sample's gradient already has the [coutg, columns] layout the GEMMs take.
+                                        let gathered = n == 1 ? G + g * coutg * p : UnsafePointer(buffer)
+                                        for co in 0..<coutg where n > 1 {
                                             for s in 0..<n {
-                                                (gathered + co * columns + s * p)
+                                                (buffer + co * columns + s * p)
                                                     .update(from: G + (s * cout + g * coutg + co) * p, count: p)
                                             }
                                         }

@@ -68,33 +68,26 @@ public final class MaxPool2D: Operator {
                          context: BackwardContext) -> [Tensor?] {
         let w = try! window(for: inputs[0].shape)
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
+        let (rows, columns) = (w.interiorRows, w.interiorColumns)
         var dx = Tensor(zeros: inputs[0].shape)
         dx.scalars.withUnsafeMutableBufferPointer { db in
             outputGradient.scalars.withUnsafeBufferPointer { gb in
                 inputs[0].scalars.withUnsafeBufferPointer { xb in
-                    guard let x = xb.baseAddress, let d = db.baseAddress, var g = gb.baseAddress else { return }
-                    for p in 0..<planes {
-                        let offset = p * w.inputHeight * w.inputWidth
-                        let (xp, dp) = (x + offset, d + offset)
-                        for oh in 0..<w.outputHeight {
-                            let top = oh * w.stride.h - w.padTop
-                            for ow in 0..<w.outputWidth {
-                                let left = ow * w.stride.w - w.padLeft
-                                var best = -1
-                                var bestValue = -Float.infinity
-                                for i in 0..<w.kernel.h {
-                                    let ih = top + i * w.dilation.h
-                                    guard ih >= 0 && ih < w.inputHeight else { continue }
-                                    for j in 0..<w.kernel.w {
-                                        let iw = left + j * w.dilation.w
-                                        guard iw >= 0 && iw < w.inputWidth else { continue }
-                                        let index = ih * w.inputWidth + iw
-                                        let v = xp[index]
-                                        if best < 0 || v > bestValue || v.isNaN { best = index; bestValue = v }
-                                    }
+                    output.scalars.withUnsafeBufferPointer { yb in
+                        guard let x = xb.baseAddress, let d = db.baseAddress, var g = gb.baseAddress,
+                              var y = yb.baseAddress else { return }
+                        for p in 0..<planes {
+                            let offset = p * w.inputHeight * w.inputWidth
+                            let (xp, dp) = (x + offset, d + offset)
+                            for oh in 0..<w.outputHeight {
+                                for ow in 0..<w.outputWidth {
+                                    let fast = rows.contains(oh) && columns.contains(ow) && !y.pointee.isNaN
+                                    let tap = fast ? w.firstMaximum(xp, oh, ow, equalTo: y.pointee)
+                                                   : w.anyWindowMaximum(xp, oh, ow)
+                                    dp[tap] += g.pointee
+                                    g += 1
+                                    y += 1
                                 }
-                                dp[best] += g.pointee
-                                g += 1
                             }
                         }
                     }
@@ -102,6 +95,67 @@ public final class MaxPool2D: Operator {
             }
         }
         return [dx]
+    }
+}
+
+extension Window {
+    /// Output rows whose window lies wholly inside the input, so that no tap needs a bounds check.
+    var interiorRows: Range<Int> {
+        Window.interior(padBefore: padTop, stride: stride.h, span: (kernel.h - 1) * dilation.h, input: inputHeight,
+                        output: outputHeight)
+    }
+
+    var interiorColumns: Range<Int> {
+        Window.interior(padBefore: padLeft, stride: stride.w, span: (kernel.w - 1) * dilation.w, input: inputWidth,
+                        output: outputWidth)
+    }
+
+    private static func interior(padBefore: Int, stride: Int, span: Int, input: Int, output: Int) -> Range<Int> {
+        let first = (padBefore + stride - 1) / stride
+        let last = input - 1 - span + padBefore >= 0 ? (input - 1 - span + padBefore) / stride : -1
+        return first <= min(last, output - 1) ? first..<(min(last, output - 1) + 1) : 0..<0
+    }
+
+    /// The plane offset of the first tap in scan order of an interior window that equals the
+    /// window's maximum `y` (not NaN), without a data-dependent branch: which tap wins is
+    /// unpredictable, so branching on it mispredicts about once a window.
+    @inline(__always)
+    func firstMaximum(_ x: UnsafePointer<Float>, _ oh: Int, _ ow: Int, equalTo y: Float) -> Int {
+        let top = oh * stride.h - padTop, left = ow * stride.w - padLeft
+        // Integer blends, as the compiler turns selects back into branches. No tap exceeds the
+        // maximum and none is NaN (the maximum would be), so `>=` is equality.
+        var best = 0
+        var found = 0
+        for i in 0..<kernel.h {
+            let row = (top + i * dilation.h) * inputWidth + left
+            for j in 0..<kernel.w {
+                let index = row + j * dilation.w
+                let hit = (x[index] >= y ? 1 : 0) & (1 - found)
+                best = best &+ hit &* (index &- best)
+                found |= hit
+            }
+        }
+        return best
+    }
+
+    /// The plane offset of the first maximum in scan order (the last NaN if any) of any window;
+    /// padding never wins.
+    func anyWindowMaximum(_ x: UnsafePointer<Float>, _ oh: Int, _ ow: Int) -> Int {
+        let top = oh * stride.h - padTop, left = ow * stride.w - padLeft
+        var best = -1
+        var bestValue = -Float.infinity
+        for i in 0..<kernel.h {
+            let ih = top + i * dilation.h
+            guard ih >= 0 && ih < inputHeight else { continue }
+            for j in 0..<kernel.w {
+                let iw = left + j * dilation.w
+                guard iw >= 0 && iw < inputWidth else { continue }
+                let index = ih * inputWidth + iw
+                let v = x[index]
+                if best < 0 || v > bestValue || v.isNaN { best = index; bestValue = v }
+            }
+        }
+        return best
     }
 }
 
