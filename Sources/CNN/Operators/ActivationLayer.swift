@@ -33,8 +33,8 @@ public final class ActivationLayer: Operator {
                     // The loops are split so that the common cases vectorize.
                     if guided {
                         for i in 0..<g.count { g[i] = x[i] > 0 && g[i] > 0 ? g[i] : 0 }
-                    } else if activation == .relu {
-                        for i in 0..<g.count { g[i] = x[i] > 0 ? g[i] : 0 }
+                    } else if activation == .relu, let gs = g.baseAddress, let xs = x.baseAddress {
+                        zeroWherever(gs, notPositiveIn: xs, count: g.count)
                     } else {
                         for i in 0..<g.count { g[i] *= activation.derivative(input: x[i], output: y[i]) }
                     }

@@ -140,10 +140,7 @@ public final class Conv2D: Operator {
             gy.scalars.withUnsafeBufferPointer { g in
                 for s in 0..<n {
                     for c in 0..<cout {
-                        var sum: Float = 0
-                        let row = g.baseAddress! + (s * cout + c) * p
-                        for i in 0..<p { sum += row[i] }
-                        bias.gradient.scalars[c] += sum
+                        bias.gradient.scalars[c] += planeSum(g.baseAddress! + (s * cout + c) * p, count: p)
                     }
                 }
             }
@@ -216,4 +213,18 @@ public final class Conv2D: Operator {
         if wantsWeights { weight.gradient.add(dWeight) }
         return [wantsInput ? dx : nil]
     }
+}
+
+/// The sum of `count` floats in eight lanes: a plain loop stays scalar, as float addition is
+/// not reassociated.
+private func planeSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var sum = lanes.sum()
+    while i < count { sum += values[i]; i += 1 }
+    return sum
 }
