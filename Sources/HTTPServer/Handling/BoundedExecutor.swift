@@ -7,7 +7,9 @@ import Foundation
 final class BoundedExecutor: @unchecked Sendable {
     private let width: Int
     private let lock = NSLock()
-    private var waiting: [@Sendable () -> Void] = []
+    /// A FIFO: taken jobs are cleared at once, since a job holds its request (body included)
+    /// and under sustained load the array may never drain to be emptied.
+    private var waiting: [(@Sendable () -> Void)?] = []
     private var waitingHead = 0
     private var running = 0
     private let queue = DispatchQueue.global(qos: .userInitiated)
@@ -43,10 +45,14 @@ final class BoundedExecutor: @unchecked Sendable {
             lock.unlock()
             return
         }
-        let next = waiting[waitingHead]
+        let next = waiting[waitingHead]!
+        waiting[waitingHead] = nil
         waitingHead += 1
         if waitingHead == waiting.count {
             waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        } else if waitingHead >= 1024, waitingHead * 2 >= waiting.count {
+            waiting.removeFirst(waitingHead)
             waitingHead = 0
         }
         lock.unlock()
