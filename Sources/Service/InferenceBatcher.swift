@@ -20,18 +20,24 @@ final class InferenceBatcher: @unchecked Sendable {
     let maxBatchSize: Int
     let maxDelay: Double
     private let maxQueued: Int
+    /// Guards the state below; only a gathering leader waits on it, so arrivals signal it.
     private let lock = NSCondition()
     private var queue: [Request] = []
     /// Requests announced but still decoding: the only reason a leader waits.
     private var preparing = 0
+    /// Slots taken by leaders, gathering or running a batch.
     private var running = 0
     private var gathering = false
     private var statistics = BatchStatistics()
 
+    /// One caller's image. Its caller sleeps on `wake` until its result is in or it is handed
+    /// the lead of the next batch, so a finished batch wakes only the callers it concerns.
     private final class Request {
         let input: Tensor
         let arrival = DispatchTime.now()
+        let wake = DispatchSemaphore(value: 0)
         var result: Result<Tensor, Error>?
+        var leads = false
 
         init(input: Tensor) { self.input = input }
     }
@@ -53,49 +59,69 @@ final class InferenceBatcher: @unchecked Sendable {
         } catch {
             lock.withLock {
                 preparing -= 1
-                lock.broadcast()
+                lock.signal()
             }
             throw error
         }
-        lock.lock()
-        preparing -= 1
-        guard running < pool.size || queue.count < maxQueued else {
-            lock.broadcast()
-            lock.unlock()
-            throw HTTPError(.serviceUnavailable, code: "overloaded", message: "too many requests are waiting for inference")
-        }
         let request = Request(input: input)
-        queue.append(request)
-        lock.broadcast()
-        while request.result == nil {
-            if running < pool.size, !gathering, !queue.isEmpty {
-                runBatch()
-            } else {
-                lock.wait()
+        var leads: Bool = try lock.withLock {
+            preparing -= 1
+            lock.signal()
+            guard running < pool.size || queue.count < maxQueued else {
+                throw HTTPError(.serviceUnavailable, code: "overloaded", message: "too many requests are waiting for inference")
+            }
+            queue.append(request)
+            guard running < pool.size, !gathering else { return false }
+            running += 1
+            return true
+        }
+        while true {
+            if leads { runBatch() }
+            if let result = lock.withLock({ request.result }) { return try result.get() }
+            request.wake.wait()
+            leads = lock.withLock {
+                defer { request.leads = false }
+                return request.leads
             }
         }
-        lock.unlock()
-        return try request.result!.get()
     }
 
-    /// Called and returns with the lock held; releases it while the batch computes.
+    /// Runs one batch in a slot the caller holds, then hands the slot to the next queued
+    /// request or frees it.
     private func runBatch() {
-        running += 1
+        lock.lock()
         gathering = true
-        let deadline = Date(timeIntervalSinceNow: maxDelay - seconds(since: queue[0].arrival))
-        while queue.count < maxBatchSize, preparing > 0, lock.wait(until: deadline) {}
+        if let oldest = queue.first {
+            let deadline = Date(timeIntervalSinceNow: maxDelay - seconds(since: oldest.arrival))
+            while queue.count < maxBatchSize, preparing > 0, lock.wait(until: deadline) {}
+        }
         gathering = false
         let batch = Array(queue.prefix(InferenceBatcher.batchSize(queued: queue.count, limit: maxBatchSize)))
         queue.removeFirst(batch.count)
-        statistics.record(batch.count)
-        lock.broadcast()
+        if !batch.isEmpty { statistics.record(batch.count) }
+        // Another slot may be free while this one gathered; what is left should not wait for it.
+        if running < pool.size { handOver(takingSlot: true) }
         lock.unlock()
 
-        let results = InferenceBatcher.run(batch.map(\.input), on: pool)
+        let results = batch.isEmpty ? [] : InferenceBatcher.run(batch.map(\.input), on: pool)
         lock.lock()
-        for (request, result) in zip(batch, results) { request.result = result }
-        running -= 1
-        lock.broadcast()
+        for (request, result) in zip(batch, results) {
+            request.result = result
+            request.wake.signal()
+        }
+        if !handOver(takingSlot: false) { running -= 1 }
+        lock.unlock()
+    }
+
+    /// Makes the oldest queued request lead a batch, in a new slot or in the caller's; false
+    /// when there is nobody to hand to. Called with the lock held.
+    @discardableResult
+    private func handOver(takingSlot: Bool) -> Bool {
+        guard !gathering, let next = queue.first(where: { !$0.leads }) else { return false }
+        if takingSlot { running += 1 }
+        next.leads = true
+        next.wake.signal()
+        return true
     }
 
     /// The largest power of two not above `queued`, or `limit` when that many are queued.
