@@ -12,7 +12,11 @@ final class BoundedExecutor: @unchecked Sendable {
     private var waiting: [(@Sendable () -> Void)?] = []
     private var waitingHead = 0
     private var running = 0
-    private let queue = DispatchQueue.global(qos: .userInitiated)
+    /// A queue of its own rather than a global one: those are not overcommitting, so Dispatch
+    /// keeps about one thread per core on them and handlers that block (waiting for an
+    /// inference slot or a batch) would leave the cores idle while jobs wait for a thread.
+    /// `width` bounds the threads this queue takes.
+    private let queue = DispatchQueue(label: "http.handlers", qos: .userInitiated, attributes: .concurrent)
 
     init(width: Int) {
         precondition(width > 0, "An executor needs at least one slot")
