@@ -15,6 +15,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "With --onnx: print one JSON object.") var json = false
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
     @Flag(help: "Only the transfer-learning benchmark: fine-tuned vs from scratch on 20 images per class.") var transfer = false
+    @Flag(help: "Only the end-to-end benchmark: salient serve classifying a photo under wrk, batching on and off, and its memory.") var serving = false
     @Option(help: "Folder of the model-zoo graphs.") var zoo = "../shared/data/onnx-light"
     @Option(help: "Python with onnxruntime for the reference column.") var python = ".venv/bin/python"
 
@@ -36,6 +37,10 @@ struct Bench: ParsableCommand {
             print(try TransferBenchmark.run())
             return
         }
+        if serving {
+            print(try ServingBenchmark().run())
+            return
+        }
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; medians of \(runs) runs\n")
         print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio")
         let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []
@@ -52,6 +57,7 @@ struct Bench: ParsableCommand {
         }
         print("\nimaging\n" + (try ImagingBenchmark.run()))
         print("\nHTTP (wrk, 64 connections, trivial route)\n  \(try HTTPBenchmark.run())")
+        print("\n" + (try ServingBenchmark().run()))
     }
 
     private func row(_ path: String, threads: Int, ours: (median: Double, min: Double), reference: Double?) -> String {

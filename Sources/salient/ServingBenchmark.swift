@@ -1,0 +1,165 @@
+import Foundation
+import HTTPServer
+
+/// End to end: this binary's `salient serve` in a subprocess, a real photo POSTed to
+/// `/v1/classify` by wrk at several connection counts, with dynamic batching on and off,
+/// and the server's resident memory idle and under that load.
+struct ServingBenchmark {
+    var image = "../shared/data/images/chelsea.png"
+    var connections = [1, 8, 64]
+    var seconds = 5
+    var wrk = "/usr/bin/wrk"
+    /// `--max-batch-size` values: the default and batching off.
+    var batchSizes = [8, 1]
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    func run() throws -> String {
+        guard FileManager.default.isReadableFile(atPath: image) else { throw Failure(description: "no image at \(image)") }
+        guard FileManager.default.isExecutableFile(atPath: wrk) else { throw Failure(description: "wrk is not installed at \(wrk)") }
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("salient-bench-\(UUID().uuidString).lua")
+        try postScript(image: URL(fileURLWithPath: image).standardizedFileURL.path).write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+
+        var lines = [
+            "end to end: salient serve (default model), wrk POSTing \(URL(fileURLWithPath: image).lastPathComponent) to /v1/classify, \(seconds) s per row",
+            "batching                  connections  requests/s    p50 ms    p99 ms  mean batch  errors",
+        ]
+        var memory: [String] = []
+        for maxBatch in batchSizes {
+            let server = try ServerProcess(maxBatchSize: maxBatch)
+            defer { server.stop() }
+            let idle = try server.memory()
+            let name = maxBatch == 1 ? "off (max batch 1)" : "on (max batch \(maxBatch))"
+            for count in connections {
+                let before = try server.batchTotals()
+                let output = try ServerProcess.output(of: wrk, ["-t\(min(2, count))", "-c\(count)", "-d\(seconds)s", "--latency",
+                                                                "-s", script.path, "\(server.base)/v1/classify"])
+                guard let result = HTTPBenchmark.parse(output) else { throw Failure(description: "wrk printed no result: \(output)") }
+                let after = try server.batchTotals()
+                let batches = after.batches - before.batches
+                let meanBatch = batches > 0 ? Double(after.images - before.images) / Double(batches) : 0
+                lines.append(name.padding(toLength: 25, withPad: " ", startingAt: 0) + String(format: " %11d %11.1f %9.2f %9.2f %11.2f %7d", count,
+                                    result.requestsPerSecond, result.latencyP50Milliseconds, result.latencyP99Milliseconds,
+                                    meanBatch, result.errors))
+            }
+            let loaded = try server.memory()
+            memory.append("  batching " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                          + String(format: " idle %6.1f MB; after the load %6.1f MB, peak %6.1f MB", idle.residentMB, loaded.residentMB, loaded.peakMB))
+        }
+        lines.append("\nresident memory of salient serve (VmRSS; peak is VmHWM since start; target idle < 64 MB)")
+        return (lines + memory).joined(separator: "\n")
+    }
+
+    private func postScript(image: String) -> String {
+        let quoted = image.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+        return """
+        local file = assert(io.open("\(quoted)", "rb"))
+        wrk.method = "POST"
+        wrk.body = file:read("*all")
+        file:close()
+        wrk.headers["Content-Type"] = "application/octet-stream"
+
+        """
+    }
+}
+
+/// `salient serve` on 127.0.0.1 with a fresh data folder, started from this same binary.
+private final class ServerProcess {
+    private let process = Process()
+    private let directory: URL
+    private let log: URL
+    private(set) var base = ""
+
+    init(maxBatchSize: Int) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("salient-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        log = directory.appendingPathComponent("serve.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        // /proc/self/exe, since arguments[0] may be a bare name found through PATH.
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", directory.appendingPathComponent("data").path,
+                             "--max-batch-size", "\(maxBatchSize)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        do {
+            base = "http://127.0.0.1:\(try waitForPort())"
+            try waitUntilReady()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The port from the server's "listening" log line (it was asked for port 0).
+    private func waitForPort() throws -> Int {
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline, process.isRunning {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.contains("listening") }),
+               let field = line.split(separator: " ").first(where: { $0.hasPrefix("port=") }), let port = Int(field.dropFirst(5)) {
+                return port
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw ServingBenchmark.Failure(description: "salient serve did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+    }
+
+    private func waitUntilReady() throws {
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while Date() < deadline {
+            if (try? ServerProcess.output(of: "/usr/bin/curl", ["-sf", "\(base)/readyz"])) != nil { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw ServingBenchmark.Failure(description: "salient serve at \(base) never became ready")
+    }
+
+    struct Memory {
+        var residentMB: Double
+        var peakMB: Double
+    }
+
+    /// VmRSS and VmHWM from /proc.
+    func memory() throws -> Memory {
+        let status = try String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+        func megabytes(_ key: String) throws -> Double {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }),
+                  let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else {
+                throw ServingBenchmark.Failure(description: "no \(key) in /proc/\(process.processIdentifier)/status")
+            }
+            return kilobytes / 1024
+        }
+        return Memory(residentMB: try megabytes("VmRSS"), peakMB: try megabytes("VmHWM"))
+    }
+
+    /// Images and batches of the default model so far, from `salient_inference_batch_size`.
+    func batchTotals() throws -> (images: Int, batches: Int) {
+        let metrics = try ServerProcess.output(of: "/usr/bin/curl", ["-sf", "\(base)/metrics"])
+        func total(_ series: String) -> Int {
+            metrics.split(separator: "\n").filter { $0.hasPrefix(series + "{") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        }
+        return (total("salient_inference_batch_size_sum"), total("salient_inference_batch_size_count"))
+    }
+
+    /// What a command prints; throws when it fails.
+    static func output(of executable: String, _ arguments: [String]) throws -> String {
+        let (output, status) = try HTTPBenchmark.runProcess(executable, arguments)
+        guard status == 0 else {
+            throw ServingBenchmark.Failure(description: "\(executable) \(arguments.joined(separator: " ")) failed: \(output)")
+        }
+        return output
+    }
+}
