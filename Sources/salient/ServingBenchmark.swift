@@ -2,10 +2,14 @@ import Foundation
 import HTTPServer
 
 /// End to end: this binary's `salient serve` in a subprocess, a real photo POSTed to
-/// `/v1/classify` by wrk at several connection counts, with dynamic batching on and off,
-/// and the server's resident memory idle and under that load.
+/// `/v1/models/{name}/classify` by wrk at several connection counts, with dynamic batching on
+/// and off, and the server's resident memory idle and under that load. The default model is
+/// tiny, so decoding dominates its requests; a model-zoo graph uploaded next shows a model
+/// whose inference dominates.
 struct ServingBenchmark {
     var image = "../shared/data/images/chelsea.png"
+    /// Uploaded with 1000 placeholder labels and ImageNet preprocessing; skipped when absent.
+    var zooModel = "../shared/data/onnx-light/light_squeezenet.onnx"
     var connections = [1, 8, 64]
     var seconds = 5
     var wrk = "/usr/bin/wrk"
@@ -22,35 +26,47 @@ struct ServingBenchmark {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("salient-bench-\(UUID().uuidString).lua")
         try postScript(image: URL(fileURLWithPath: image).standardizedFileURL.path).write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
+        let zooName = FileManager.default.isReadableFile(atPath: zooModel)
+            ? URL(fileURLWithPath: zooModel).deletingPathExtension().lastPathComponent : nil
 
         var lines = [
-            "end to end: salient serve (default model), wrk POSTing \(URL(fileURLWithPath: image).lastPathComponent) to /v1/classify, \(seconds) s per row",
-            "batching                  connections  requests/s    p50 ms    p99 ms  mean batch  errors",
+            "end to end: salient serve, wrk POSTing \(URL(fileURLWithPath: image).lastPathComponent) to /v1/models/{model}/classify, \(seconds) s per row",
+            "model              batching            connections  requests/s    p50 ms    p99 ms  mean batch  errors",
         ]
-        var memory: [String] = []
+        var memory = ["\nresident memory of salient serve (VmRSS; peak is VmHWM since start; target: idle with the default model < 64 MB)"]
         for maxBatch in batchSizes {
             let server = try ServerProcess(maxBatchSize: maxBatch)
             defer { server.stop() }
+            let batching = maxBatch == 1 ? "off (max 1)" : "on (max \(maxBatch))"
             let idle = try server.memory()
-            let name = maxBatch == 1 ? "off (max batch 1)" : "on (max batch \(maxBatch))"
-            for count in connections {
-                let before = try server.batchTotals()
-                let output = try ServerProcess.output(of: wrk, ["-t\(min(2, count))", "-c\(count)", "-d\(seconds)s", "--latency",
-                                                                "-s", script.path, "\(server.base)/v1/classify"])
-                guard let result = HTTPBenchmark.parse(output) else { throw Failure(description: "wrk printed no result: \(output)") }
-                let after = try server.batchTotals()
-                let batches = after.batches - before.batches
-                let meanBatch = batches > 0 ? Double(after.images - before.images) / Double(batches) : 0
-                lines.append(name.padding(toLength: 25, withPad: " ", startingAt: 0) + String(format: " %11d %11.1f %9.2f %9.2f %11.2f %7d", count,
-                                    result.requestsPerSecond, result.latencyP50Milliseconds, result.latencyP99Milliseconds,
-                                    meanBatch, result.errors))
-            }
+            lines += try rows(server, model: "fashion-cnn", batching: batching, script: script)
             let loaded = try server.memory()
-            memory.append("  batching " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                          + String(format: " idle %6.1f MB; after the load %6.1f MB, peak %6.1f MB", idle.residentMB, loaded.residentMB, loaded.peakMB))
+            var line = String(format: "  batching %@: idle %.1f MB; after the default model's load %.1f MB, peak %.1f MB",
+                              batching, idle.residentMB, loaded.residentMB, loaded.peakMB)
+            if let zooName {
+                try server.upload(zooModel, as: zooName)
+                lines += try rows(server, model: zooName, batching: batching, script: script)
+                line += String(format: "; after %@'s load peak %.1f MB", zooName, try server.memory().peakMB)
+            }
+            memory.append(line)
         }
-        lines.append("\nresident memory of salient serve (VmRSS; peak is VmHWM since start; target idle < 64 MB)")
         return (lines + memory).joined(separator: "\n")
+    }
+
+    /// One wrk run per connection count, with the mean batch size the server reports for it.
+    private func rows(_ server: ServerProcess, model: String, batching: String, script: URL) throws -> [String] {
+        try connections.map { count in
+            let before = try server.batchTotals(model: model)
+            let output = try ServerProcess.output(of: wrk, ["-t\(min(2, count))", "-c\(count)", "-d\(seconds)s", "--latency",
+                                                            "-s", script.path, "\(server.base)/v1/models/\(model)/classify"])
+            guard let result = HTTPBenchmark.parse(output) else { throw Failure(description: "wrk printed no result: \(output)") }
+            let after = try server.batchTotals(model: model)
+            let batches = after.batches - before.batches
+            let meanBatch = batches > 0 ? Double(after.images - before.images) / Double(batches) : 0
+            return model.padding(toLength: 18, withPad: " ", startingAt: 0) + " " + batching.padding(toLength: 18, withPad: " ", startingAt: 0)
+                + String(format: " %12d %11.1f %9.2f %9.2f %11.2f %7d", count, result.requestsPerSecond,
+                         result.latencyP50Milliseconds, result.latencyP99Milliseconds, meanBatch, result.errors)
+        }
     }
 
     private func postScript(image: String) -> String {
@@ -144,14 +160,22 @@ private final class ServerProcess {
         return Memory(residentMB: try megabytes("VmRSS"), peakMB: try megabytes("VmHWM"))
     }
 
-    /// Images and batches of the default model so far, from `salient_inference_batch_size`.
-    func batchTotals() throws -> (images: Int, batches: Int) {
+    /// Images and batches of one model so far, from `salient_inference_batch_size`.
+    func batchTotals(model: String) throws -> (images: Int, batches: Int) {
         let metrics = try ServerProcess.output(of: "/usr/bin/curl", ["-sf", "\(base)/metrics"])
-        func total(_ series: String) -> Int {
-            metrics.split(separator: "\n").filter { $0.hasPrefix(series + "{") }
-                .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        func value(_ series: String) -> Int {
+            metrics.split(separator: "\n").first { $0.hasPrefix("\(series){model=\"\(model)\"} ") }
+                .flatMap { $0.split(separator: " ").last.flatMap { Int($0) } } ?? 0
         }
-        return (total("salient_inference_batch_size_sum"), total("salient_inference_batch_size_count"))
+        return (value("salient_inference_batch_size_sum"), value("salient_inference_batch_size_count"))
+    }
+
+    /// Uploads an ONNX classifier with ImageNet preprocessing and 1000 placeholder labels.
+    func upload(_ path: String, as name: String) throws {
+        let labels = directory.appendingPathComponent("labels.txt")
+        try (0..<1000).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        _ = try ServerProcess.output(of: "/usr/bin/curl", ["-sf", "-F", "file=@\(path)", "-F", "name=\(name)", "-F", "labels=<\(labels.path)",
+                                                         "-F", "preprocessing=imagenet", "\(base)/v1/models"])
     }
 
     /// What a command prints; throws when it fails.
