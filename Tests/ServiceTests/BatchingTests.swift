@@ -9,12 +9,13 @@ final class BatchingTests: XCTestCase {
 
     override func tearDown() { harness?.stop() }
 
-    private func start(maxBatchSize: Int) throws -> ServiceHarness {
+    private func start(maxBatchSize: Int, maxDelayMilliseconds: Double = 20, maxQueuedRequests: Int = 256) throws -> ServiceHarness {
         let started = try ServiceHarness { configuration in
             // One slot, so requests that arrive while a batch runs must queue for the next one.
             configuration.inferenceThreads = 1
             configuration.maxBatchSize = maxBatchSize
-            configuration.maxBatchDelayMilliseconds = 20
+            configuration.maxBatchDelayMilliseconds = maxDelayMilliseconds
+            configuration.maxQueuedRequests = maxQueuedRequests
         }
         harness = started
         return started
@@ -49,6 +50,26 @@ final class BatchingTests: XCTestCase {
         XCTAssertEqual(sizes.images, 17)
         XCTAssertEqual(sizes.batches, 17)
         XCTAssertEqual(sizes.singles, 17)
+    }
+
+    func testARequestAloneDoesNotWaitForABatch() throws {
+        let harness = try start(maxBatchSize: 8, maxDelayMilliseconds: 1000)
+        for photo in try ServiceHarness.photos().prefix(4) {
+            let response = try harness.post("/v1/classify", file: photo)
+            XCTAssertEqual(response.status, 200, response.text)
+            let inference = try XCTUnwrap((response.object["timing_ms"] as? [String: Any])?["inference"] as? Double)
+            XCTAssertLessThan(inference, 500, "\(photo.lastPathComponent) waited for a batch that nobody else would join")
+        }
+    }
+
+    func testOverloadAnswers503() throws {
+        // The leader holds the only slot while the others decode, so they find it busy.
+        let harness = try start(maxBatchSize: 8, maxDelayMilliseconds: 200, maxQueuedRequests: 0)
+        let photo = try XCTUnwrap(try ServiceHarness.photos().first { $0.lastPathComponent == "chelsea.png" })
+        let statuses = try concurrently(Array(repeating: photo, count: 16)) { try harness.post("/v1/classify", file: $0).status }
+        XCTAssertTrue(statuses.contains(200), "\(statuses)")
+        XCTAssertTrue(statuses.contains(503), "\(statuses)")
+        XCTAssertTrue(statuses.allSatisfy { $0 == 200 || $0 == 503 }, "\(statuses)")
     }
 
     func testBadImageInABurstFailsAlone() throws {
