@@ -57,7 +57,7 @@ struct ServingBenchmark {
     private func rows(_ server: ServerProcess, model: String, batching: String, script: URL) throws -> [String] {
         try connections.map { count in
             let before = try server.batchTotals(model: model)
-            let output = try ServerProcess.output(of: wrk, ["-t\(min(2, count))", "-c\(count)", "-d\(seconds)s", "--latency",
+            let output = try ServerProcess.output(of: wrk, ["-t\(min(2, count))", "-c\(count)", "-d\(seconds)s", "--timeout", "30s", "--latency",
                                                             "-s", script.path, "\(server.base)/v1/models/\(model)/classify"])
             guard let result = HTTPBenchmark.parse(output) else { throw Failure(description: "wrk printed no result: \(output)") }
             let after = try server.batchTotals(model: model)
