@@ -4,12 +4,13 @@ import HTTPServer
 /// End to end: this binary's `salient serve` in a subprocess, a real photo POSTed to
 /// `/v1/models/{name}/classify` by wrk at several connection counts, with dynamic batching on
 /// and off, and the server's resident memory idle and under that load. The default model is
-/// tiny, so decoding dominates its requests; a model-zoo graph uploaded next shows a model
-/// whose inference dominates.
+/// tiny, so decoding dominates its requests; model-zoo graphs uploaded next show models whose
+/// inference dominates: SqueezeNet, all convolutions, and AlexNet, whose large dense layers
+/// cost less per image in a batch.
 struct ServingBenchmark {
     var image = "../shared/data/images/chelsea.png"
-    /// Uploaded with 1000 placeholder labels and ImageNet preprocessing; skipped when absent.
-    var zooModel = "../shared/data/onnx-light/light_squeezenet.onnx"
+    /// Uploaded with 1000 placeholder labels and ImageNet preprocessing; those absent are skipped.
+    var zooModels = ["light_squeezenet", "light_bvlc_alexnet"].map { "../shared/data/onnx-light/\($0).onnx" }
     var connections = [1, 8, 64]
     var seconds = 5
     var wrk = "/usr/bin/wrk"
@@ -26,8 +27,7 @@ struct ServingBenchmark {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("salient-bench-\(UUID().uuidString).lua")
         try postScript(image: URL(fileURLWithPath: image).standardizedFileURL.path).write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let zooName = FileManager.default.isReadableFile(atPath: zooModel)
-            ? URL(fileURLWithPath: zooModel).deletingPathExtension().lastPathComponent : nil
+        let zoo = zooModels.filter { FileManager.default.isReadableFile(atPath: $0) }
 
         var lines = [
             "end to end: salient serve, wrk POSTing \(URL(fileURLWithPath: image).lastPathComponent) to /v1/models/{model}/classify, \(seconds) s per row",
@@ -41,14 +41,14 @@ struct ServingBenchmark {
             let idle = try server.memory()
             lines += try rows(server, model: "fashion-cnn", batching: batching, script: script)
             let loaded = try server.memory()
-            var line = String(format: "  batching %@: idle %.1f MB; after the default model's load %.1f MB, peak %.1f MB",
-                              batching, idle.residentMB, loaded.residentMB, loaded.peakMB)
-            if let zooName {
-                try server.upload(zooModel, as: zooName)
-                lines += try rows(server, model: zooName, batching: batching, script: script)
-                line += String(format: "; after %@'s load peak %.1f MB", zooName, try server.memory().peakMB)
+            memory.append(String(format: "  batching %@: idle %.1f MB; after the default model's load %.1f MB, peak %.1f MB",
+                                 batching, idle.residentMB, loaded.residentMB, loaded.peakMB))
+            for path in zoo {
+                let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                try server.upload(path, as: name)
+                lines += try rows(server, model: name, batching: batching, script: script)
+                memory.append(String(format: "    peak after %@'s load too: %.1f MB", name, try server.memory().peakMB))
             }
-            memory.append(line)
         }
         return (lines + memory).joined(separator: "\n")
     }
