@@ -31,7 +31,7 @@ struct ServingBenchmark {
 
         var lines = [
             "end to end: salient serve, wrk POSTing \(URL(fileURLWithPath: image).lastPathComponent) to /v1/models/{model}/classify, \(seconds) s per row",
-            "model              batching            connections  requests/s    p50 ms    p99 ms  mean batch  errors",
+            "model              batching            connections  requests/s    p50 ms    p99 ms  mean batch  errors  cpu ms/request",
         ]
         var memory = ["\nresident memory of salient serve (VmRSS; peak is VmHWM since start; target: idle with the default model < 64 MB)"]
         for maxBatch in batchSizes {
@@ -56,16 +56,17 @@ struct ServingBenchmark {
     /// One wrk run per connection count, with the mean batch size the server reports for it.
     private func rows(_ server: ServerProcess, model: String, batching: String, script: URL) throws -> [String] {
         try connections.map { count in
-            let before = try server.batchTotals(model: model)
+            let before = try server.batchTotals(model: model), cpuBefore = try server.cpuSeconds()
             let output = try ServerProcess.output(of: wrk, ["-t\(min(2, count))", "-c\(count)", "-d\(seconds)s", "--timeout", "30s", "--latency",
                                                             "-s", script.path, "\(server.base)/v1/models/\(model)/classify"])
             guard let result = HTTPBenchmark.parse(output) else { throw Failure(description: "wrk printed no result: \(output)") }
-            let after = try server.batchTotals(model: model)
+            let after = try server.batchTotals(model: model), cpu = try server.cpuSeconds() - cpuBefore
             let batches = after.batches - before.batches
             let meanBatch = batches > 0 ? Double(after.images - before.images) / Double(batches) : 0
             return model.padding(toLength: 18, withPad: " ", startingAt: 0) + " " + batching.padding(toLength: 18, withPad: " ", startingAt: 0)
-                + String(format: " %12d %11.1f %9.2f %9.2f %11.2f %7d", count, result.requestsPerSecond,
-                         result.latencyP50Milliseconds, result.latencyP99Milliseconds, meanBatch, result.errors)
+                + String(format: " %12d %11.1f %9.2f %9.2f %11.2f %7d %15.2f", count, result.requestsPerSecond,
+                         result.latencyP50Milliseconds, result.latencyP99Milliseconds, meanBatch, result.errors,
+                         1000 * cpu / Double(max(after.images - before.images, 1)))
         }
     }
 
@@ -145,6 +146,18 @@ private final class ServerProcess {
     struct Memory {
         var residentMB: Double
         var peakMB: Double
+    }
+
+    /// The server's user plus system CPU time so far, from /proc/PID/stat: unlike requests/s,
+    /// CPU time per request holds still when other processes share the cores.
+    func cpuSeconds() throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)
+        // Fields after the parenthesised command name, which may hold spaces: utime and stime are 12th and 13th.
+        let fields = stat[(stat.range(of: ")", options: .backwards)?.upperBound ?? stat.startIndex)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw ServingBenchmark.Failure(description: "cannot read /proc/\(process.processIdentifier)/stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// VmRSS and VmHWM from /proc.
