@@ -74,8 +74,16 @@ final class ONNXModelZooTests: XCTestCase {
         let output = try Executor(graph: graph).infer(input)
         let scale = expected.scalars.map(abs).max() ?? 1
         assertClose(output, expected, rtol: 0, atol: 1e-3 * scale, model)
-        let optimized = try Executor(graph: graph.optimizedForInference()).infer(input)
+        let optimizedGraph = try graph.optimizedForInference()
+        let threads = EngineThreads.count
+        defer { EngineThreads.set(threads) }
+        EngineThreads.set(2)
+        let optimized = try Executor(graph: optimizedGraph).infer(input)
         assertClose(optimized, expected, rtol: 0, atol: 1e-3 * scale, "\(model) optimized for inference")
+        // Threads split the same sums differently only in how GEMM panels are packed.
+        EngineThreads.set(1)
+        let serial = try Executor(graph: optimizedGraph).infer(input)
+        assertClose(serial, optimized, rtol: 0, atol: 1e-5 * scale, "\(model): one thread vs two")
         XCTAssertGreaterThan(graph.parameters.count, 0, "\(model): weights became Parameters")
     }
 }

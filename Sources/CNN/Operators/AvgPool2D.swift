@@ -37,15 +37,17 @@ public final class AvgPool2D: Operator {
         inputs[0].scalars.withUnsafeBufferPointer { xb in
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                for p in 0..<planes {
-                    let (xp, yp) = (x + p * w.inputHeight * w.inputWidth, y + p * area)
-                    for (out, (rows, cols, divisor)) in spans.enumerated() {
-                        var sum: Float = 0
-                        for ih in rows {
-                            let row = xp + ih * w.inputWidth
-                            for iw in cols { sum += row[iw] }
+                parallelFor(planes, cost: area * w.kernel.h * w.kernel.w) { range in
+                    for p in range {
+                        let (xp, yp) = (x + p * w.inputHeight * w.inputWidth, y + p * area)
+                        for (out, (rows, cols, divisor)) in spans.enumerated() {
+                            var sum: Float = 0
+                            for ih in rows {
+                                let row = xp + ih * w.inputWidth
+                                for iw in cols { sum += row[iw] }
+                            }
+                            yp[out] = sum / divisor
                         }
-                        yp[out] = sum / divisor
                     }
                 }
             }

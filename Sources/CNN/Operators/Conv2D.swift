@@ -70,57 +70,85 @@ public final class Conv2D: Operator {
                     let (X, Wt, Y) = (xb.baseAddress!, wb.baseAddress!, yb.baseAddress!)
                     if isDepthwise {
                         depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
+                        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
                     } else if isPointwise {
                         for s in 0..<n {
                             for g in 0..<groups {
+                                let first = s * cout + g * coutg
                                 sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg,
-                                      b: X + (s * cin + g * cg) * hw, ldb: hw,
-                                      c: Y + (s * cout + g * coutg) * p, ldc: p)
+                                      b: X + (s * cin + g * cg) * hw, ldb: hw, c: Y + first * p, ldc: p)
                             }
                         }
+                        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
                     } else {
-                        let columns = n * p
-                        context.workspace.withBuffers(k * columns, n > 1 ? coutg * columns : 0) { col, tmp in
-                            for g in 0..<groups {
-                                for s in 0..<n {
-                                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
-                                           col: col, ld: columns, offset: s * p)
-                                }
-                                if n == 1 {
-                                    sgemm(m: coutg, n: p, k: k, a: Wt + g * coutg * k, lda: k, b: col, ldb: columns,
-                                          c: Y + g * coutg * p, ldc: p)
-                                } else {
-                                    sgemm(m: coutg, n: columns, k: k, a: Wt + g * coutg * k, lda: k, b: col,
-                                          ldb: columns, c: tmp, ldc: columns)
-                                    for co in 0..<coutg {
-                                        for s in 0..<n {
-                                            (Y + (s * cout + g * coutg + co) * p)
-                                                .update(from: tmp + co * columns + s * p, count: p)
-                                        }
-                                    }
-                                }
-                            }
+                        context.workspace.withBuffer(count: k * n * p) { col in
+                            unrolledForward(X, Wt, Y, col: col, batch: n, window: w)
                         }
                     }
-                    finishOutput(Y, batch: n, channels: cout, plane: p)
                 }
             }
         }
     }
 
-    /// Adds the bias and applies the activation in one pass over the output.
-    private func finishOutput(_ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, plane: Int) {
+    /// im2col + GEMM, split across threads by output rows: each thread unrolls the rows it
+    /// multiplies and finishes them while they are still in cache. When the output plane is
+    /// small beside the channel count, the GEMM splits by output channel instead.
+    private func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                 col: UnsafeMutablePointer<Float>, batch n: Int, window w: Window) {
+        let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
+        let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
+        let (p, k, columns) = (Ho * Wo, cg * kernel.h * kernel.w, n * Ho * Wo)
+        for g in 0..<groups {
+            let filters = Wt + g * coutg * k
+            guard columns >= coutg else {
+                for s in 0..<n {
+                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: 0..<Ho, col: col, ld: columns, offset: s * p)
+                }
+                for s in 0..<n {
+                    sgemm(m: coutg, n: p, k: k, a: filters, lda: k, b: col + s * p, ldb: columns,
+                          c: Y + (s * cout + g * coutg) * p, ldc: p)
+                }
+                continue
+            }
+            parallelFor(n * Ho, cost: 2 * k * coutg * Wo) { units in
+                var unit = units.lowerBound
+                while unit < units.upperBound {
+                    let (s, first) = unit.quotientAndRemainder(dividingBy: Ho)
+                    let rows = first..<Swift.min(Ho, first + units.upperBound - unit)
+                    let column = rows.lowerBound * Wo
+                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: columns, offset: s * p)
+                    let y = Y + (s * cout + g * coutg) * p + column
+                    serialSgemm(m: coutg, n: rows.count * Wo, k: k, a: filters, lda: k, b: col + s * p + column,
+                                ldb: columns, c: y, ldc: p)
+                    finishRows(y, channels: (g * coutg)..<((g + 1) * coutg), stride: p, count: rows.count * Wo)
+                    unit += rows.count
+                }
+            }
+        }
+        if columns < coutg { finishOutput(Y, planes: n * cout, channels: cout, plane: p) }
+    }
+
+    /// Adds the bias and applies the activation in one pass over whole output planes.
+    private func finishOutput(_ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, plane: Int) {
+        guard bias != nil || activation != nil else { return }
+        parallelFor(planes, cost: plane) { range in
+            for q in range {
+                finishRows(y + q * plane, channels: (q % channels)..<(q % channels + 1), stride: plane, count: plane)
+            }
+        }
+    }
+
+    /// Bias and activation over `count` scalars of each channel's row, rows `stride` apart.
+    private func finishRows(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, stride: Int, count: Int) {
         guard bias != nil || activation != nil else { return }
         let b = bias?.value.scalars
-        for s in 0..<batch {
-            for c in 0..<channels {
-                let row = y + (s * channels + c) * plane
-                let add = b?[c] ?? 0
-                if let activation {
-                    activation.apply(row, bias: add, into: row, count: plane)
-                } else {
-                    for i in 0..<plane { row[i] += add }
-                }
+        for (r, c) in channels.enumerated() {
+            let row = y + r * stride
+            let add = b?[c] ?? 0
+            if let activation {
+                activation.apply(row, bias: add, into: row, count: count)
+            } else {
+                for i in 0..<count { row[i] += add }
             }
         }
     }
@@ -188,7 +216,7 @@ public final class Conv2D: Operator {
                                         if wantsWeights {
                                             for s in 0..<n {
                                                 im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
-                                                       col: col, ld: columns, offset: s * p)
+                                                       rows: 0..<w.outputHeight, col: col, ld: columns, offset: s * p)
                                             }
                                             sgemm(transposeB: true, m: coutg, n: k, k: columns, a: gathered, lda: columns,
                                                   b: col, ldb: columns, beta: 1, c: dW + g * coutg * k, ldc: k)

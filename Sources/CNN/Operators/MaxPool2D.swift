@@ -29,32 +29,49 @@ public final class MaxPool2D: Operator {
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let w = try! window(for: inputs[0].shape)
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
-        // Forward needs only the maximum, not its index, so it walks rows directly with the
-        // window arithmetic hoisted out of the inner loop. NaN wins, as in `argmax`.
+        let (H, W) = (w.inputHeight, w.inputWidth)
+        // Forward needs only the maximum, not its index, so it runs separably: a vertical pass
+        // takes the maximum of the window's rows across the whole width (contiguous, so it
+        // vectorizes), then a horizontal pass takes each window's maximum of that row. NaN wins,
+        // as in `argmax`.
         inputs[0].scalars.withUnsafeBufferPointer { xb in
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                for p in 0..<planes {
-                    let xp = x + p * w.inputHeight * w.inputWidth
-                    var out = y + p * w.outputHeight * w.outputWidth
-                    for oh in 0..<w.outputHeight {
-                        let top = oh * w.stride.h - w.padTop
-                        for ow in 0..<w.outputWidth {
-                            let left = ow * w.stride.w - w.padLeft
-                            var best = -Float.infinity
-                            for i in 0..<w.kernel.h {
-                                let ih = top + i * w.dilation.h
-                                guard ih >= 0 && ih < w.inputHeight else { continue }
-                                let row = xp + ih * w.inputWidth
-                                for j in 0..<w.kernel.w {
-                                    let iw = left + j * w.dilation.w
-                                    guard iw >= 0 && iw < w.inputWidth else { continue }
-                                    let v = row[iw]
-                                    if v > best || v.isNaN { best = v }
+                parallelFor(planes, cost: w.outputHeight * (W + w.outputWidth) * w.kernel.h) { range in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: W) { buffer in
+                        let rowMax = buffer.baseAddress!
+                        var out = y + range.lowerBound * w.outputHeight * w.outputWidth
+                        for p in range {
+                            let xp = x + p * H * W
+                            for oh in 0..<w.outputHeight {
+                                let top = oh * w.stride.h - w.padTop
+                                var filled = false
+                                for i in 0..<w.kernel.h {
+                                    let ih = top + i * w.dilation.h
+                                    guard ih >= 0 && ih < H else { continue }
+                                    let row = xp + ih * W
+                                    if filled {
+                                        for iw in 0..<W {
+                                            let (v, m) = (row[iw], rowMax[iw])
+                                            rowMax[iw] = v > m || v != v ? v : m
+                                        }
+                                    } else {
+                                        rowMax.update(from: row, count: W)
+                                        filled = true
+                                    }
+                                }
+                                for ow in 0..<w.outputWidth {
+                                    let left = ow * w.stride.w - w.padLeft
+                                    let taps = validRange(offset: left, stride: w.dilation.w, input: W, output: w.kernel.w)
+                                    var best = rowMax[left + taps.0 * w.dilation.w]
+                                    for j in (taps.0 + 1)..<Swift.max(taps.1, taps.0 + 1) {
+                                        let v = rowMax[left + j * w.dilation.w]
+                                        best = v > best || v != v ? v : best
+                                    }
+                                    out.pointee = best
+                                    out += 1
                                 }
                             }
-                            out.pointee = best
-                            out += 1
                         }
                     }
                 }
