@@ -30,16 +30,21 @@ public final class MaxPool2D: Operator {
         let w = try! window(for: inputs[0].shape)
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
         let (H, W) = (w.inputHeight, w.inputWidth)
-        // Forward needs only the maximum, not its index, so it runs separably: a vertical pass
-        // takes the maximum of the window's rows across the whole width (contiguous, so it
-        // vectorizes), then a horizontal pass takes each window's maximum of that row. NaN wins,
-        // as in `argmax`.
+        let (dilation, reach) = (w.dilation.w, (w.kernel.w - 1) * w.dilation.w)
+        // Outputs [interior) read no padding: their maxima come from the dense pass below.
+        let interiorStart = Swift.min((w.padLeft + w.stride.w - 1) / w.stride.w, w.outputWidth)
+        let interiorEnd = W - 1 - reach + w.padLeft < 0 ? interiorStart
+            : Swift.max(interiorStart, Swift.min(w.outputWidth, (W - 1 - reach + w.padLeft) / w.stride.w + 1))
+        // Forward needs only the maximum, not its index, so it runs separably and every pass is
+        // contiguous, so that it vectorizes: the maximum of the window's rows across the whole
+        // width, then of each run of kw columns at every column; outputs pick theirs by stride.
+        // NaN wins, as in `argmax`.
         inputs[0].scalars.withUnsafeBufferPointer { xb in
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                parallelFor(planes, cost: w.outputHeight * (W + w.outputWidth) * w.kernel.h) { range in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: W) { buffer in
-                        let rowMax = buffer.baseAddress!
+                parallelFor(planes, cost: w.outputHeight * W * (w.kernel.h + w.kernel.w)) { range in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * W) { buffer in
+                        let (rowMax, runMax) = (buffer.baseAddress!, buffer.baseAddress! + W)
                         var out = y + range.lowerBound * w.outputHeight * w.outputWidth
                         for p in range {
                             let xp = x + p * H * W
@@ -51,31 +56,47 @@ public final class MaxPool2D: Operator {
                                     guard ih >= 0 && ih < H else { continue }
                                     let row = xp + ih * W
                                     if filled {
-                                        for iw in 0..<W {
-                                            let (v, m) = (row[iw], rowMax[iw])
-                                            rowMax[iw] = v > m || v != v ? v : m
-                                        }
+                                        maximize(rowMax, with: row, count: W)
                                     } else {
                                         rowMax.update(from: row, count: W)
                                         filled = true
                                     }
                                 }
+                                if W > reach {
+                                    runMax.update(from: rowMax, count: W - reach)
+                                    for j in 1..<w.kernel.w {
+                                        maximize(runMax, with: rowMax + j * dilation, count: W - reach)
+                                    }
+                                }
                                 for ow in 0..<w.outputWidth {
                                     let left = ow * w.stride.w - w.padLeft
-                                    let taps = validRange(offset: left, stride: w.dilation.w, input: W, output: w.kernel.w)
-                                    var best = rowMax[left + taps.0 * w.dilation.w]
+                                    if ow >= interiorStart && ow < interiorEnd {
+                                        out[ow] = runMax[left]
+                                        continue
+                                    }
+                                    let taps = validRange(offset: left, stride: dilation, input: W, output: w.kernel.w)
+                                    var best = rowMax[left + taps.0 * dilation]
                                     for j in (taps.0 + 1)..<Swift.max(taps.1, taps.0 + 1) {
-                                        let v = rowMax[left + j * w.dilation.w]
+                                        let v = rowMax[left + j * dilation]
                                         best = v > best || v != v ? v : best
                                     }
-                                    out.pointee = best
-                                    out += 1
+                                    out[ow] = best
                                 }
+                                out += w.outputWidth
                             }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// m[i] = max(m[i], v[i]), NaN winning.
+    @inline(__always)
+    private func maximize(_ m: UnsafeMutablePointer<Float>, with v: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let (a, b) = (v[i], m[i])
+            m[i] = a > b || a != a ? a : b
         }
     }
 
