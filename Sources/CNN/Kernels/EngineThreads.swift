@@ -30,12 +30,18 @@ private let minimumWorkPerThread = 1 << 17
 /// Calls `body` with disjoint ranges that cover 0..<count, on up to `EngineThreads.count`
 /// threads. `cost` is the work of one item, in operations, so that small loops run inline.
 func parallelFor(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
+    parallelChunks(count, cost: cost) { _, range in body(range) }
+}
+
+/// `parallelFor` that also names each range's chunk, 0..<EngineThreads.count, so that threads
+/// can each use their own part of a scratch buffer.
+func parallelChunks(_ count: Int, cost: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
     let threads = Swift.min(EngineThreads.count, count, Swift.max(1, count * cost / minimumWorkPerThread))
     guard threads > 1 else {
-        if count > 0 { body(0..<count) }
+        if count > 0 { body(0, 0..<count) }
         return
     }
     DispatchQueue.concurrentPerform(iterations: threads) { t in
-        body(count * t / threads ..< count * (t + 1) / threads)
+        body(t, count * t / threads ..< count * (t + 1) / threads)
     }
 }

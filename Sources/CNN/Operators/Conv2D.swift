@@ -81,51 +81,65 @@ public final class Conv2D: Operator {
                         }
                         finishOutput(Y, planes: n * cout, channels: cout, plane: p)
                     } else {
-                        context.workspace.withBuffer(count: k * n * p) { col in
-                            unrolledForward(X, Wt, Y, col: col, batch: n, window: w)
-                        }
+                        unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w)
                     }
                 }
             }
         }
     }
 
-    /// im2col + GEMM, split across threads by output rows: each thread unrolls the rows it
-    /// multiplies and finishes them while they are still in cache. When the output plane is
-    /// small beside the channel count, the GEMM splits by output channel instead.
+    /// im2col + GEMM in bands of output rows, each small enough for its unrolled panel to stay
+    /// in cache (and the workspace small): threads take whole bands, unroll, multiply and finish
+    /// them. When a layer has fewer bands than threads (small planes, many channels), the bands
+    /// run in turn and the GEMM splits by output channel instead.
     private func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                 col: UnsafeMutablePointer<Float>, batch n: Int, window w: Window) {
+                                 workspace: Workspace, batch n: Int, window w: Window) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
-        let (p, k, columns) = (Ho * Wo, cg * kernel.h * kernel.w, n * Ho * Wo)
-        for g in 0..<groups {
-            let filters = Wt + g * coutg * k
-            guard columns >= coutg else {
-                for s in 0..<n {
-                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: 0..<Ho, col: col, ld: columns, offset: s * p)
-                }
-                for s in 0..<n {
-                    sgemm(m: coutg, n: p, k: k, a: filters, lda: k, b: col + s * p, ldb: columns,
-                          c: Y + (s * cout + g * coutg) * p, ldc: p)
-                }
-                continue
-            }
-            parallelFor(n * Ho, cost: 2 * k * coutg * Wo) { units in
-                var unit = units.lowerBound
-                while unit < units.upperBound {
-                    let (s, first) = unit.quotientAndRemainder(dividingBy: Ho)
-                    let rows = first..<Swift.min(Ho, first + units.upperBound - unit)
-                    let column = rows.lowerBound * Wo
-                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: columns, offset: s * p)
+        let (p, k) = (Ho * Wo, cg * kernel.h * kernel.w)
+        let threads = EngineThreads.count
+        let bandRows = Conv2D.bandRows(rows: Ho, width: Wo, depth: k, images: n, threads: threads)
+        let bands = (Ho + bandRows - 1) / bandRows
+        let panel = k * bandRows * Wo
+        let inParallel = n * bands >= threads
+        workspace.withBuffer(count: panel * (inParallel ? threads : 1)) { col in
+            for g in 0..<groups {
+                let filters = Wt + g * coutg * k
+                let channels = (g * coutg)..<((g + 1) * coutg)
+                func run(band: Int, col: UnsafeMutablePointer<Float>, splitsGEMM: Bool) {
+                    let (s, b) = band.quotientAndRemainder(dividingBy: bands)
+                    let rows = (b * bandRows)..<Swift.min(Ho, (b + 1) * bandRows)
+                    let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
+                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
                     let y = Y + (s * cout + g * coutg) * p + column
-                    serialSgemm(m: coutg, n: rows.count * Wo, k: k, a: filters, lda: k, b: col + s * p + column,
-                                ldb: columns, c: y, ldc: p)
-                    finishRows(y, channels: (g * coutg)..<((g + 1) * coutg), stride: p, count: rows.count * Wo)
-                    unit += rows.count
+                    if splitsGEMM {
+                        sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p)
+                    } else {
+                        serialSgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p)
+                    }
+                    finishRows(y, channels: channels, stride: p, count: width)
+                }
+                if inParallel {
+                    parallelChunks(n * bands, cost: 2 * k * coutg * bandRows * Wo) { chunk, range in
+                        for band in range { run(band: band, col: col + chunk * panel, splitsGEMM: false) }
+                    }
+                } else {
+                    for band in 0..<n * bands { run(band: band, col: col, splitsGEMM: true) }
                 }
             }
         }
-        if columns < coutg { finishOutput(Y, planes: n * cout, channels: cout, plane: p) }
+    }
+
+    /// The output rows of one band: few enough that the band's panel of unrolled columns fits
+    /// in cache, at least 256 columns wide so that GEMM stays efficient, and, when bands are few,
+    /// cut so that their number is a multiple of the thread count and threads finish together.
+    private static func bandRows(rows: Int, width: Int, depth: Int, images: Int, threads: Int) -> Int {
+        let columns = Swift.max(256, (1 << 17) / Swift.max(depth, 1))
+        var bands = Swift.min(rows, Swift.max(1, (rows * width) / columns))
+        if images * bands < 4 * threads && bands > 1 {
+            bands = Swift.min(rows, (bands + threads - 1) / threads * threads)
+        }
+        return (rows + bands - 1) / bands
     }
 
     /// Adds the bias and applies the activation in one pass over whole output planes.
