@@ -1,3 +1,5 @@
+import Foundation
+
 /// 2-D convolution (cross-correlation, as every framework computes it) over NCHW input, with
 /// stride, dilation, groups (depthwise included), any padding, optional bias and a fused
 /// activation.
@@ -13,6 +15,8 @@ public final class Conv2D: Operator {
     public let padding: Padding
     public let groups: Int
     public var activation: Activation?
+    private var winograd: WinogradFilters?
+    private let winogradLock = NSLock()
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
     public var outChannels: Int { weight.value.shape[0] }
@@ -57,6 +61,19 @@ public final class Conv2D: Operator {
 
     private var isDepthwise: Bool { groups > 1 && weight.value.shape[1] == 1 }
 
+    /// The Winograd-transformed filters for inference, made on first use and again whenever the
+    /// weights change; nil where F(2x2, 3x3) does not apply. Executors on several threads share
+    /// the operator, hence the lock.
+    private func winogradFilters(for window: Window) -> WinogradFilters? {
+        guard WinogradFilters.applies(kernel: kernel, stride: stride, dilation: dilation, groups: groups,
+                                      inChannels: inChannels, outChannels: outChannels, window: window) else { return nil }
+        winogradLock.lock()
+        defer { winogradLock.unlock() }
+        if let winograd, winograd.isCurrent(for: weight.value) { return winograd }
+        winograd = WinogradFilters(weight: weight.value)
+        return winograd
+    }
+
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let x = inputs[0]
         let w = try! window(for: x.shape)
@@ -80,6 +97,11 @@ public final class Conv2D: Operator {
                             }
                         }
                         finishOutput(Y, planes: n * cout, channels: cout, plane: p)
+                    } else if !context.isTraining, let filters = winogradFilters(for: w) {
+                        filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows in
+                            finishRows(plane + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
+                                       count: rows.count * w.outputWidth)
+                        }
                     } else {
                         unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w)
                     }
