@@ -50,6 +50,9 @@ struct Bench: ParsableCommand {
                 print(row(path, threads: threads, ours: try time(onnx: path, threads: threads), reference: reference(path, threads: threads)))
             }
         }
+        print("\n" + MemoryReport.header)
+        EngineThreads.set(2)
+        for model in models { print(try MemoryReport.row(onnx: "\(zoo)/\(model)")) }
         print("\ntraining (Fashion-MNIST CNN conv32-pool-conv64-pool-dense128-dense10, batch 64)")
         for threads in [1, 2] {
             print(String(format: "  %d thread(s): %.0f images/s (PyTorch on this machine per the issue: %@)", threads,
