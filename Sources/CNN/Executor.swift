@@ -16,6 +16,11 @@ public final class Executor {
         return plan.run(graph: graph, input: input)
     }
 
+    /// The memory planned for inputs of `shape`; the workspace counts once a run has used it.
+    public func memory(for shape: [Int]) throws -> InferenceMemory {
+        try plan(for: shape).memory
+    }
+
     private func plan(for shape: [Int]) throws -> InferencePlan {
         if let plan = plans[shape] { return plan }
         try checkInput(shape)

@@ -5,6 +5,8 @@ final class InferencePlan {
     private let slotOfNode: [Int]
     /// Per node, the slot of each input; nil stands for the graph input.
     private let inputSlots: [[Int?]]
+    /// Per node, the shape of each input, for `memory`.
+    private let inputShapes: [[[Int]]]
     private let outputSource: Int?
     private var slots: [Tensor]
     private let context = ForwardContext(isTraining: false)
@@ -12,6 +14,7 @@ final class InferencePlan {
     init(graph: Graph, batch: Int) throws {
         let shapeByName = try graph.shapes(batch: batch)
         shapes = graph.nodes.map { shapeByName[$0.name]! }
+        inputShapes = graph.nodes.map { $0.inputs.map { shapeByName[$0]! } }
         let index = Dictionary(uniqueKeysWithValues: graph.nodes.enumerated().map { ($1.name, $0) })
 
         var lastUse = [Int](repeating: -1, count: graph.nodes.count)
@@ -48,8 +51,15 @@ final class InferencePlan {
         slots = slotSizes.map { Tensor(zeros: [$0]) }
     }
 
-    /// Total floats held by the plan's buffers.
-    var plannedScalars: Int { slots.reduce(0) { $0 + $1.scalars.capacity } }
+    /// What the plan holds beside what any plan must: a layer's input and output live at once.
+    var memory: InferenceMemory {
+        let largestPair = shapes.indices.map { i in
+            shapes[i].reduce(1, *) + (inputShapes[i].map { $0.reduce(1, *) }.max() ?? 0)
+        }.max() ?? 0
+        return InferenceMemory(plannedBytes: 4 * slots.reduce(0) { $0 + $1.scalars.capacity },
+                               workspaceBytes: 4 * context.workspace.capacity,
+                               largestPairBytes: 4 * largestPair)
+    }
 
     func run(graph: Graph, input: Tensor) -> Tensor {
         for (i, node) in graph.nodes.enumerated() {
@@ -63,4 +73,14 @@ final class InferencePlan {
         guard let out = outputSource else { return input }
         return slots[slotOfNode[out]]
     }
+}
+
+/// The memory of one planned inference, in bytes.
+public struct InferenceMemory: Sendable, Equatable {
+    /// The activation buffers, shared by nodes whose outputs are never live together.
+    public var plannedBytes: Int
+    /// Scratch for im2col and the like, grown to the largest request.
+    public var workspaceBytes: Int
+    /// The largest input-plus-output of any one node: a floor no plan can go under.
+    public var largestPairBytes: Int
 }

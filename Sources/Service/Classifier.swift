@@ -45,13 +45,19 @@ struct Classifier {
         return (image, Tensor(shape: shape, scalars: values), milliseconds(t0, t1), milliseconds(t1, t2))
     }
 
+    /// Inference time includes the wait for a batch to form and run.
     func classify(_ bytes: Data, model: LoadedModel, topK: Int) throws -> Result {
-        let prepared = try prepare(bytes, for: model)
-        let t0 = DispatchTime.now()
-        let logits = try model.pool.withExecutor { try $0.infer(prepared.input) }.scalars
+        var decodeMs = 0.0, preprocessMs = 0.0
+        var t0 = DispatchTime.now()
+        let logits = try model.batcher.infer {
+            let prepared = try prepare(bytes, for: model)
+            (decodeMs, preprocessMs) = (prepared.decodeMs, prepared.preprocessMs)
+            t0 = DispatchTime.now()
+            return prepared.input
+        }.scalars
         let t1 = DispatchTime.now()
         return Result(model: model.name, predictions: Classifier.rank(logits, labels: model.labels, topK: topK),
-                      timingMs: Timing(decode: prepared.decodeMs, preprocess: prepared.preprocessMs, inference: milliseconds(t0, t1)))
+                      timingMs: Timing(decode: decodeMs, preprocess: preprocessMs, inference: milliseconds(t0, t1)))
     }
 
     static func softmax(_ logits: [Float]) -> [Float] {

@@ -10,9 +10,12 @@ final class ExecutorPool: @unchecked Sendable {
     private var idle: [Executor]
     private let maxWaiting: Int
     private(set) var waiting = 0
+    /// Executors in the pool: computations that run at once.
+    let size: Int
 
     init(graph: Graph, size: Int, maxWaiting: Int) {
-        idle = (0..<max(size, 1)).map { _ in Executor(graph: graph) }
+        self.size = max(size, 1)
+        idle = (0..<self.size).map { _ in Executor(graph: graph) }
         self.maxWaiting = maxWaiting
     }
 

@@ -15,6 +15,8 @@ final class LoadedModel: @unchecked Sendable {
     let preprocessing: Preprocessing
     let analysis: ModelAnalysis
     let pool: ExecutorPool
+    /// Classification goes through here, sharing the pool with saliency.
+    let batcher: InferenceBatcher
     let directory: URL
 
     var labels: [String] { card.labels }
@@ -33,6 +35,9 @@ final class LoadedModel: @unchecked Sendable {
         analysis = try ModelAnalysis(graph: graph)
         pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads,
                             maxWaiting: configuration.maxQueuedRequests)
+        batcher = InferenceBatcher(pool: pool, maxBatchSize: configuration.maxBatchSize,
+                                   maxDelay: configuration.maxBatchDelayMilliseconds / 1000,
+                                   maxQueued: configuration.maxQueuedRequests)
         guard let shape = preprocessing.outputShape, Array(shape.dropFirst()) == graph.inputShape else {
             throw GraphError(node: card.name, "preprocessing produces \(preprocessing.outputShape.map { "\($0)" } ?? "a variable shape"), the model takes [1] + \(graph.inputShape)")
         }

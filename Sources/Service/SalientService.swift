@@ -53,7 +53,7 @@ public final class SalientService: @unchecked Sendable {
         } else {
             logger.warning("no web UI folder", metadata: ["path": "\(configuration.publicDirectory)"])
         }
-        server = HTTPServer(configuration: configuration.server, router: router, logger: logger, observer: metrics.http)
+        server = HTTPServer(configuration: configuration.serverForBatching, router: router, logger: logger, observer: metrics.http)
     }
 
     public var port: Int? { server.port }

@@ -23,6 +23,12 @@ public struct ServiceConfiguration: Sendable {
     public var saliencyCacheEntries = 256
     /// Requests waiting for an inference slot beyond this many are answered 503.
     public var maxQueuedRequests = 256
+    /// Classifications of one model that arriving together run as one batch of up to this
+    /// many images; 1 turns batching off.
+    public var maxBatchSize = 8
+    /// The longest a batch waits for requests still being decoded, from its oldest request's
+    /// arrival; a request that comes alone never waits.
+    public var maxBatchDelayMilliseconds = 2.0
     public var jobWorkers = 1
     public var trainingThreads = 1
 
@@ -48,6 +54,8 @@ public struct ServiceConfiguration: Sendable {
         var idle_timeout_seconds: Double?
         var saliency_cache_entries: Int?
         var max_queued_requests: Int?
+        var max_batch_size: Int?
+        var max_batch_delay_ms: Double?
         var job_workers: Int?
         var training_threads: Int?
         var tls_certificate: String?
@@ -95,6 +103,8 @@ public struct ServiceConfiguration: Sendable {
         if let v = f.idle_timeout_seconds { server.idleTimeout = v }
         if let v = f.saliency_cache_entries { saliencyCacheEntries = v }
         if let v = f.max_queued_requests { maxQueuedRequests = v }
+        if let v = f.max_batch_size { maxBatchSize = v }
+        if let v = f.max_batch_delay_ms { maxBatchDelayMilliseconds = v }
         if let v = f.job_workers { jobWorkers = v }
         if let v = f.training_threads { trainingThreads = v }
         if let certificate = f.tls_certificate, let key = f.tls_private_key {
@@ -119,6 +129,11 @@ public struct ServiceConfiguration: Sendable {
         if let v = try int("SALIENT_ENGINE_THREADS") { engineThreads = v }
         if let v = try int("SALIENT_JOB_WORKERS") { jobWorkers = v }
         if let v = try int("SALIENT_TRAINING_THREADS") { trainingThreads = v }
+        if let v = try int("SALIENT_MAX_BATCH_SIZE") { maxBatchSize = v }
+        if let text = environment["SALIENT_MAX_BATCH_DELAY_MS"] {
+            guard let v = Double(text) else { throw Error(description: "SALIENT_MAX_BATCH_DELAY_MS=\(text) is not a number") }
+            maxBatchDelayMilliseconds = v
+        }
         try validate()
     }
 
@@ -127,7 +142,22 @@ public struct ServiceConfiguration: Sendable {
         guard inferenceThreads >= 1, engineThreads >= 1, jobWorkers >= 0, trainingThreads >= 1 else {
             throw Error(description: "thread counts and the batch size must be positive")
         }
+        guard (1...256).contains(maxBatchSize) else {
+            throw Error(description: "max_batch_size \(maxBatchSize) is not between 1 and 256")
+        }
+        guard (0...1000).contains(maxBatchDelayMilliseconds) else {
+            throw Error(description: "max_batch_delay_ms \(maxBatchDelayMilliseconds) is not between 0 and 1000")
+        }
     }
 
     public var dataURL: URL { URL(fileURLWithPath: dataDirectory) }
+
+    /// The server's settings, with enough handlers that a batch can fill: a handler waits,
+    /// blocked, while its image is in a batch, so fewer handlers than
+    /// `inferenceThreads * maxBatchSize` would cap the batches below `maxBatchSize`.
+    var serverForBatching: HTTPServerConfiguration {
+        var server = server
+        server.handlerConcurrency = max(server.handlerConcurrency, inferenceThreads * maxBatchSize)
+        return server
+    }
 }

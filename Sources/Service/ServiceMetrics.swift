@@ -1,12 +1,13 @@
 import Foundation
 import HTTPServer
 
-/// Service-level metrics beside the HTTP server's: inference time per model, queue depth and
-/// models loaded, in Prometheus text.
+/// Service-level metrics beside the HTTP server's: inference time per model, queue depth, batch
+/// sizes and models loaded, in Prometheus text.
 final class ServiceMetrics: @unchecked Sendable {
     let http = HTTPMetrics()
     private let lock = NSLock()
     private let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    private let batchSizeBounds = [1, 2, 4, 8, 16, 32, 64, 128, 256]
     private var histograms: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
 
     func recordInference(model: String, kind: String, seconds: Double) {
@@ -34,9 +35,23 @@ final class ServiceMetrics: @unchecked Sendable {
                 lines.append("salient_inference_seconds_count{\(key)} \(h.count)")
             }
         }
-        lines.append("# HELP salient_inference_queue_depth Requests waiting for an inference slot.")
+        lines.append("# HELP salient_inference_queue_depth Requests waiting for an inference slot or a batch.")
         lines.append("# TYPE salient_inference_queue_depth gauge")
-        for model in models { lines.append("salient_inference_queue_depth{model=\"\(model.name)\"} \(model.pool.queueDepth)") }
+        for model in models {
+            lines.append("salient_inference_queue_depth{model=\"\(model.name)\"} \(model.pool.queueDepth + model.batcher.queueDepth)")
+        }
+        lines.append("# HELP salient_inference_batch_size Images per batched classification run.")
+        lines.append("# TYPE salient_inference_batch_size histogram")
+        for model in models {
+            let sizes = model.batcher.batchSizes
+            for bound in batchSizeBounds {
+                let count = sizes.countBySize.filter { $0.key <= bound }.values.reduce(0, +)
+                lines.append("salient_inference_batch_size_bucket{model=\"\(model.name)\",le=\"\(bound)\"} \(count)")
+            }
+            lines.append("salient_inference_batch_size_bucket{model=\"\(model.name)\",le=\"+Inf\"} \(sizes.batches)")
+            lines.append("salient_inference_batch_size_sum{model=\"\(model.name)\"} \(sizes.requests)")
+            lines.append("salient_inference_batch_size_count{model=\"\(model.name)\"} \(sizes.batches)")
+        }
         lines.append("# HELP salient_models_loaded Models the registry serves.")
         lines.append("# TYPE salient_models_loaded gauge")
         lines.append("salient_models_loaded \(models.count)")

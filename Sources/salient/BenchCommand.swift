@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only the transfer-learning benchmark: fine-tuned vs from scratch on 20 images per class.") var transfer = false
     @Flag(help: "Only saliency latency beside PyTorch + Captum.") var saliency = false
     @Flag(help: "Only training throughput beside PyTorch.") var training = false
+    @Flag(help: "Only the end-to-end benchmark: salient serve classifying a photo under wrk, batching on and off, and its memory.") var serving = false
     @Option(help: "Folder of the model-zoo graphs.") var zoo = "../shared/data/onnx-light"
     @Option(help: "Python with onnxruntime for the reference column.") var python = ".venv/bin/python"
     @Option(help: "Python with PyTorch, torchvision and Captum (`make bench-venv`).") var torchPython = ".venv-torch/bin/python"
@@ -39,6 +40,10 @@ struct Bench: ParsableCommand {
             print(try TransferBenchmark.run())
             return
         }
+        if serving {
+            print(try ServingBenchmark().run())
+            return
+        }
         let torch = PythonReference.torch(python: torchPython)
         if saliency {
             try SaliencyBenchmark(torch: torch, runs: runs, zoo: zoo).run()
@@ -57,12 +62,16 @@ struct Bench: ParsableCommand {
                 print(row(path, threads: threads, ours: try time(onnx: path, threads: threads), reference: reference(path, threads: threads)))
             }
         }
+        print("\n" + MemoryReport.header)
+        EngineThreads.set(2)
+        for model in models { print(try MemoryReport.row(onnx: "\(zoo)/\(model)")) }
         print()
         try SaliencyBenchmark(torch: torch, runs: runs, zoo: zoo).run()
         print()
         try TrainingBenchmark(torch: torch, steps: 20).run()
         print("\nimaging\n" + (try ImagingBenchmark.run()))
         print("\nHTTP (wrk, 64 connections, trivial route)\n  \(try HTTPBenchmark.run())")
+        print("\n" + (try ServingBenchmark().run()))
     }
 
     private func row(_ path: String, threads: Int, ours: (median: Double, min: Double), reference: Double?) -> String {

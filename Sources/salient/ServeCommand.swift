@@ -14,6 +14,8 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("public-dir"), help: "The web UI folder.") var publicDirectory: String?
     @Option(help: "Bearer token required by routes that change state.") var token: String?
     @Option(help: "Concurrent inference computations.") var threads: Int?
+    @Option(name: .customLong("max-batch-size"), help: "Most images one batched classification runs (1: no batching).") var maxBatchSize: Int?
+    @Option(name: .customLong("max-batch-delay-ms"), help: "Longest wait for a batch to fill, in milliseconds.") var maxBatchDelay: Double?
 
     func run() throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -24,6 +26,8 @@ struct Serve: ParsableCommand {
         if let publicDirectory { configuration.publicDirectory = publicDirectory }
         if let token { configuration.apiToken = token }
         if let threads { configuration.inferenceThreads = threads }
+        if let maxBatchSize { configuration.maxBatchSize = maxBatchSize }
+        if let maxBatchDelay { configuration.maxBatchDelayMilliseconds = maxBatchDelay }
         try configuration.validate()
         let service = try SalientService(configuration: configuration)
         try service.run()

@@ -254,6 +254,26 @@ final class ProtocolTests: XCTestCase {
         XCTAssertEqual(slow.readResponse()?.text, "slow 1500")
     }
 
+    func testHandlersThatBlockRunAtOnceUpToTheConcurrency() throws {
+        // More blocked handlers than cores: each must get a thread of its own.
+        let width = 4 * max(2, ProcessInfo.processInfo.activeProcessorCount)
+        var configuration = HTTPServerConfiguration()
+        configuration.handlerConcurrency = width
+        let router = makeTestRouter()
+        router.get("/healthz", lane: .quick) { _ in .text("ok") }
+        let laneServer = try TestServer(configuration: configuration, router: router)
+        defer { laneServer.stop() }
+        let started = Date()
+        let clients = try (0..<width).map { _ in try RawClient(port: laneServer.port) }
+        for client in clients { try client.send("GET /slow/1000 HTTP/1.1\r\nHost: t\r\n\r\n") }
+        usleep(100_000)
+        let quick = Date()
+        XCTAssertEqual(try RawClient(port: laneServer.port).get("/healthz")?.text, "ok")
+        XCTAssertLessThan(Date().timeIntervalSince(quick), 0.5, "the quick route waited for threads")
+        for client in clients { XCTAssertEqual(client.readResponse()?.text, "slow 1000") }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1.8, "blocked handlers ran a few at a time")
+    }
+
     func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {
         let client = try client()
         try client.send("\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n")

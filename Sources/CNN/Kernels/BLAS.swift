@@ -1,11 +1,32 @@
 import COpenBLAS
 
-/// Row-major single-precision GEMM, C = alpha * op(A) * op(B) + beta * C, through OpenBLAS.
-@inline(__always)
+/// Row-major single-precision GEMM, C = alpha * op(A) * op(B) + beta * C, split across the
+/// engine's threads along the larger of M and N.
 func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if n >= m {
+        parallelFor(n, cost: 2 * m * k) { j in
+            serialSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: j.count, k: k, alpha: alpha,
+                        a: a, lda: lda, b: b + (transposeB ? j.lowerBound * ldb : j.lowerBound), ldb: ldb,
+                        beta: beta, c: c + j.lowerBound, ldc: ldc)
+        }
+    } else {
+        parallelFor(m, cost: 2 * n * k) { i in
+            serialSgemm(transposeA: transposeA, transposeB: transposeB, m: i.count, n: n, k: k, alpha: alpha,
+                        a: a + (transposeA ? i.lowerBound : i.lowerBound * lda), lda: lda, b: b, ldb: ldb,
+                        beta: beta, c: c + i.lowerBound * ldc, ldc: ldc)
+        }
+    }
+}
+
+/// The same GEMM on the calling thread, for kernels that already split their work.
+@inline(__always)
+func serialSgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+                 alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }
+    EngineThreads.prepareBLAS()
     guard k > 0 else {
         if beta == 0 {
             for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) }
@@ -25,14 +46,4 @@ func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k
                 transposeB ? CblasTrans : CblasNoTrans,
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
                 beta, c, blasint(ldc))
-}
-
-/// The engine's thread count: OpenBLAS uses it for GEMM, and the engine's own kernels use the
-/// same number, so the two never oversubscribe the cores.
-public enum EngineThreads {
-    public static func set(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
-    }
-
-    public static var count: Int { Int(openblas_get_num_threads()) }
 }

@@ -6,33 +6,84 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     let (H, W, Ho, Wo) = (w.inputHeight, w.inputWidth, w.outputHeight, w.outputWidth)
     let (kh, kw) = w.kernel
     let outChannels = channels * multiplier
-    for s in 0..<batch {
-        for c in 0..<channels {
-            let plane = x + (s * channels + c) * H * W
-            for m in 0..<multiplier {
-                let oc = c * multiplier + m
-                let filter = weight + oc * kh * kw
-                let out = y + (s * outChannels + oc) * Ho * Wo
-                out.update(repeating: 0, count: Ho * Wo)
-                for i in 0..<kh {
-                    for j in 0..<kw {
-                        let tap = filter[i * kw + j]
-                        let dxOff = j * w.dilation.w - w.padLeft
-                        let (first, end) = validRange(offset: dxOff, stride: w.stride.w, input: W, output: Wo)
-                        guard end > first else { continue }
-                        for oh in 0..<Ho {
-                            let ih = oh * w.stride.h - w.padTop + i * w.dilation.h
-                            guard ih >= 0 && ih < H else { continue }
-                            let src = plane + ih * W + dxOff
-                            let dst = out + oh * Wo
-                            if w.stride.w == 1 {
-                                for ow in first..<end { dst[ow] += tap * src[ow] }
-                            } else {
-                                for ow in first..<end { dst[ow] += tap * src[ow * w.stride.w] }
+    let isThreeByThree = (kh, kw) == (3, 3) && w.dilation == (1, 1)
+    let paddedCount = isThreeByThree ? ((Ho - 1) * w.stride.h + 3) * ((Wo - 1) * w.stride.w + 3) : 0
+    parallelFor(batch * channels, cost: 2 * multiplier * Ho * Wo * kh * kw) { range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCount) { scratch in
+            for q in range {
+                let (s, c) = q.quotientAndRemainder(dividingBy: channels)
+                let plane = x + q * H * W
+                if isThreeByThree { zeroBordered(plane, window: w, into: scratch.baseAddress!) }
+                for m in 0..<multiplier {
+                    let oc = c * multiplier + m
+                    let filter = weight + oc * kh * kw
+                    let out = y + (s * outChannels + oc) * Ho * Wo
+                    if isThreeByThree {
+                        threeByThree(scratch.baseAddress!, filter, out, window: w)
+                        continue
+                    }
+                    out.update(repeating: 0, count: Ho * Wo)
+                    for i in 0..<kh {
+                        for j in 0..<kw {
+                            let tap = filter[i * kw + j]
+                            let dxOff = j * w.dilation.w - w.padLeft
+                            let (first, end) = validRange(offset: dxOff, stride: w.stride.w, input: W, output: Wo)
+                            guard end > first else { continue }
+                            for oh in 0..<Ho {
+                                let ih = oh * w.stride.h - w.padTop + i * w.dilation.h
+                                guard ih >= 0 && ih < H else { continue }
+                                let src = plane + ih * W + dxOff
+                                let dst = out + oh * Wo
+                                if w.stride.w == 1 {
+                                    for ow in first..<end { dst[ow] += tap * src[ow] }
+                                } else {
+                                    for ow in first..<end { dst[ow] += tap * src[ow * w.stride.w] }
+                                }
                             }
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Copies the part of an input plane that 3x3 windows read into a buffer with explicit zero
+/// borders, so that the 3x3 kernel's loop needs no bounds checks.
+private func zeroBordered(_ plane: UnsafePointer<Float>, window w: Window, into padded: UnsafeMutablePointer<Float>) {
+    let (rows, columns) = ((w.outputHeight - 1) * w.stride.h + 3, (w.outputWidth - 1) * w.stride.w + 3)
+    padded.update(repeating: 0, count: rows * columns)
+    let first = Swift.max(w.padLeft, 0)
+    let end = Swift.min(columns, w.padLeft + w.inputWidth)
+    guard end > first else { return }
+    for r in 0..<rows {
+        let ih = r - w.padTop
+        guard ih >= 0 && ih < w.inputHeight else { continue }
+        (padded + r * columns + first).update(from: plane + ih * w.inputWidth + first - w.padLeft, count: end - first)
+    }
+}
+
+/// The nine taps held in registers over a zero-bordered plane: ShuffleNet's and MobileNet's
+/// depthwise layers, whose small planes made the general kernel's per-row set-up dominate.
+private func threeByThree(_ padded: UnsafePointer<Float>, _ f: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                          window w: Window) {
+    let columns = (w.outputWidth - 1) * w.stride.w + 3
+    let (f0, f1, f2, f3, f4, f5, f6, f7, f8) = (f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8])
+    let sw = w.stride.w
+    for oh in 0..<w.outputHeight {
+        let r0 = padded + oh * w.stride.h * columns
+        let (r1, r2) = (r0 + columns, r0 + 2 * columns)
+        let dst = out + oh * w.outputWidth
+        if sw == 1 {
+            for ow in 0..<w.outputWidth {
+                dst[ow] = f0 * r0[ow] + f1 * r0[ow + 1] + f2 * r0[ow + 2] + f3 * r1[ow] + f4 * r1[ow + 1]
+                    + f5 * r1[ow + 2] + f6 * r2[ow] + f7 * r2[ow + 1] + f8 * r2[ow + 2]
+            }
+        } else {
+            for ow in 0..<w.outputWidth {
+                let b = ow * sw
+                dst[ow] = f0 * r0[b] + f1 * r0[b + 1] + f2 * r0[b + 2] + f3 * r1[b] + f4 * r1[b + 1]
+                    + f5 * r1[b + 2] + f6 * r2[b] + f7 * r2[b + 1] + f8 * r2[b + 2]
             }
         }
     }

@@ -1,10 +1,11 @@
 /// Unrolls the sliding windows of one image's channels into the columns of a matrix, so that a
 /// convolution becomes one GEMM. Row r = (c * kh + i) * kw + j of `col` holds, for every output
 /// position, the input pixel under tap (i, j) of channel c (zero in the padding). `col` has
-/// `ld` columns; this image's block starts at column `offset`.
-func im2col(_ x: UnsafePointer<Float>, channels: Int, window w: Window,
+/// `ld` columns; this image's block starts at column `offset`. Only the output rows in `rows`
+/// are written, so that threads can each unroll the part of the image they multiply.
+func im2col(_ x: UnsafePointer<Float>, channels: Int, window w: Window, rows: Range<Int>,
             col: UnsafeMutablePointer<Float>, ld: Int, offset: Int) {
-    let (H, W, Ho, Wo) = (w.inputHeight, w.inputWidth, w.outputHeight, w.outputWidth)
+    let (H, W, Wo) = (w.inputHeight, w.inputWidth, w.outputWidth)
     let (sh, sw) = w.stride
     for c in 0..<channels {
         let plane = x + c * H * W
@@ -13,7 +14,7 @@ func im2col(_ x: UnsafePointer<Float>, channels: Int, window w: Window,
                 let row = col + ((c * w.kernel.h + i) * w.kernel.w + j) * ld + offset
                 let dx = j * w.dilation.w - w.padLeft
                 let (first, end) = validRange(offset: dx, stride: sw, input: W, output: Wo)
-                for oh in 0..<Ho {
+                for oh in rows {
                     let ih = oh * sh - w.padTop + i * w.dilation.h
                     let dst = row + oh * Wo
                     guard ih >= 0 && ih < H else {

@@ -6,6 +6,9 @@ public final class Workspace {
 
     public init() {}
 
+    /// Floats held, across both buffers.
+    public var capacity: Int { storage.count + secondary.count }
+
     /// A scratch buffer of at least `count` floats; its contents are undefined.
     func withBuffer<R>(count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
         if storage.count < count { storage = [Float](repeating: 0, count: count) }

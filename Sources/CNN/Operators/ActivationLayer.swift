@@ -17,7 +17,9 @@ public final class ActivationLayer: Operator {
         inputs[0].scalars.withUnsafeBufferPointer { x in
             output.scalars.withUnsafeMutableBufferPointer { y in
                 guard let xs = x.baseAddress, let ys = y.baseAddress else { return }
-                activation.apply(xs, into: ys, count: x.count)
+                parallelFor(x.count, cost: 1) { r in
+                    activation.apply(xs + r.lowerBound, into: ys + r.lowerBound, count: r.count)
+                }
             }
         }
     }

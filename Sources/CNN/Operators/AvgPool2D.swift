@@ -32,20 +32,33 @@ public final class AvgPool2D: Operator {
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
         let area = w.outputHeight * w.outputWidth
         // The windows' spans and divisors are the same on every plane: computed once, they
-        // leave the per-plane loop only the sums (Inception runs 3x3 average pools on every block).
+        // leave the per-plane loop only the sums (Inception runs 3x3 average pools on every
+        // block). The sums run separably: a vertical pass adds the window's rows across the
+        // whole width (contiguous, so it vectorizes), a horizontal pass adds each window's columns.
         let spans = (0..<area).map { span(w, $0) }
+        let (H, W) = (w.inputHeight, w.inputWidth)
         inputs[0].scalars.withUnsafeBufferPointer { xb in
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                for p in 0..<planes {
-                    let (xp, yp) = (x + p * w.inputHeight * w.inputWidth, y + p * area)
-                    for (out, (rows, cols, divisor)) in spans.enumerated() {
-                        var sum: Float = 0
-                        for ih in rows {
-                            let row = xp + ih * w.inputWidth
-                            for iw in cols { sum += row[iw] }
+                parallelFor(planes, cost: w.outputHeight * (W + w.outputWidth) * w.kernel.h) { range in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: W) { buffer in
+                        let rowSum = buffer.baseAddress!
+                        for p in range {
+                            let (xp, yp) = (x + p * H * W, y + p * area)
+                            for oh in 0..<w.outputHeight {
+                                rowSum.update(repeating: 0, count: W)
+                                for ih in spans[oh * w.outputWidth].0 {
+                                    let row = xp + ih * W
+                                    for iw in 0..<W { rowSum[iw] += row[iw] }
+                                }
+                                for ow in 0..<w.outputWidth {
+                                    let (_, cols, divisor) = spans[oh * w.outputWidth + ow]
+                                    var sum: Float = 0
+                                    for iw in cols { sum += rowSum[iw] }
+                                    yp[oh * w.outputWidth + ow] = sum / divisor
+                                }
+                            }
                         }
-                        yp[out] = sum / divisor
                     }
                 }
             }

@@ -38,11 +38,13 @@ final class ChannelAffine: Operator {
         x.scalars.withUnsafeBufferPointer { xb in
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let xs = xb.baseAddress, let ys = yb.baseAddress else { return }
-                for row in 0..<x.shape[0] * channels {
-                    let (a, b) = (scale[row % channels], shift[row % channels])
-                    let (src, dst) = (xs + row * inner, ys + row * inner)
-                    for i in 0..<inner { dst[i] = a * src[i] + b }
-                    activation?.apply(dst, into: dst, count: inner)
+                parallelFor(x.shape[0] * channels, cost: 2 * inner) { rows in
+                    for row in rows {
+                        let (a, b) = (scale[row % channels], shift[row % channels])
+                        let (src, dst) = (xs + row * inner, ys + row * inner)
+                        for i in 0..<inner { dst[i] = a * src[i] + b }
+                        activation?.apply(dst, into: dst, count: inner)
+                    }
                 }
             }
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// 2-D convolution (cross-correlation, as every framework computes it) over NCHW input, with
 /// stride, dilation, groups (depthwise included), any padding, optional bias and a fused
 /// activation.
@@ -13,6 +15,8 @@ public final class Conv2D: Operator {
     public let padding: Padding
     public let groups: Int
     public var activation: Activation?
+    private var winograd: WinogradFilters?
+    private let winogradLock = NSLock()
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
     public var outChannels: Int { weight.value.shape[0] }
@@ -57,6 +61,19 @@ public final class Conv2D: Operator {
 
     private var isDepthwise: Bool { groups > 1 && weight.value.shape[1] == 1 }
 
+    /// The Winograd-transformed filters for inference, made on first use and again whenever the
+    /// weights change; nil where F(2x2, 3x3) does not apply. Executors on several threads share
+    /// the operator, hence the lock.
+    private func winogradFilters(for window: Window) -> WinogradFilters? {
+        guard WinogradFilters.applies(kernel: kernel, stride: stride, dilation: dilation, groups: groups,
+                                      inChannels: inChannels, outChannels: outChannels, window: window) else { return nil }
+        winogradLock.lock()
+        defer { winogradLock.unlock() }
+        if let winograd, winograd.isCurrent(for: weight.value) { return winograd }
+        winograd = WinogradFilters(weight: weight.value)
+        return winograd
+    }
+
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let x = inputs[0]
         let w = try! window(for: x.shape)
@@ -70,57 +87,104 @@ public final class Conv2D: Operator {
                     let (X, Wt, Y) = (xb.baseAddress!, wb.baseAddress!, yb.baseAddress!)
                     if isDepthwise {
                         depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
+                        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
                     } else if isPointwise {
                         for s in 0..<n {
                             for g in 0..<groups {
+                                let first = s * cout + g * coutg
                                 sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg,
-                                      b: X + (s * cin + g * cg) * hw, ldb: hw,
-                                      c: Y + (s * cout + g * coutg) * p, ldc: p)
+                                      b: X + (s * cin + g * cg) * hw, ldb: hw, c: Y + first * p, ldc: p)
                             }
+                        }
+                        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
+                    } else if !context.isTraining, let filters = winogradFilters(for: w) {
+                        filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows in
+                            finishRows(plane + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
+                                       count: rows.count * w.outputWidth)
                         }
                     } else {
-                        let columns = n * p
-                        context.workspace.withBuffers(k * columns, n > 1 ? coutg * columns : 0) { col, tmp in
-                            for g in 0..<groups {
-                                for s in 0..<n {
-                                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
-                                           col: col, ld: columns, offset: s * p)
-                                }
-                                if n == 1 {
-                                    sgemm(m: coutg, n: p, k: k, a: Wt + g * coutg * k, lda: k, b: col, ldb: columns,
-                                          c: Y + g * coutg * p, ldc: p)
-                                } else {
-                                    sgemm(m: coutg, n: columns, k: k, a: Wt + g * coutg * k, lda: k, b: col,
-                                          ldb: columns, c: tmp, ldc: columns)
-                                    for co in 0..<coutg {
-                                        for s in 0..<n {
-                                            (Y + (s * cout + g * coutg + co) * p)
-                                                .update(from: tmp + co * columns + s * p, count: p)
-                                        }
-                                    }
-                                }
-                            }
-                        }
+                        unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w)
                     }
-                    finishOutput(Y, batch: n, channels: cout, plane: p)
                 }
             }
         }
     }
 
-    /// Adds the bias and applies the activation in one pass over the output.
-    private func finishOutput(_ y: UnsafeMutablePointer<Float>, batch: Int, channels: Int, plane: Int) {
+    /// im2col + GEMM in bands of output rows, each small enough for its unrolled panel to stay
+    /// in cache (and the workspace small): threads take whole bands, unroll, multiply and finish
+    /// them. When a layer has fewer bands than threads (small planes, many channels), the bands
+    /// run in turn and the GEMM splits by output channel instead.
+    private func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                 workspace: Workspace, batch n: Int, window w: Window) {
+        let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
+        let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
+        let (p, k) = (Ho * Wo, cg * kernel.h * kernel.w)
+        let threads = EngineThreads.count
+        let bandRows = Conv2D.bandRows(rows: Ho, width: Wo, depth: k, images: n, threads: threads)
+        let bands = (Ho + bandRows - 1) / bandRows
+        let panel = k * bandRows * Wo
+        let inParallel = n * bands >= threads
+        workspace.withBuffer(count: panel * (inParallel ? threads : 1)) { col in
+            for g in 0..<groups {
+                let filters = Wt + g * coutg * k
+                let channels = (g * coutg)..<((g + 1) * coutg)
+                func run(band: Int, col: UnsafeMutablePointer<Float>, splitsGEMM: Bool) {
+                    let (s, b) = band.quotientAndRemainder(dividingBy: bands)
+                    let rows = (b * bandRows)..<Swift.min(Ho, (b + 1) * bandRows)
+                    let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
+                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
+                    let y = Y + (s * cout + g * coutg) * p + column
+                    if splitsGEMM {
+                        sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p)
+                    } else {
+                        serialSgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p)
+                    }
+                    finishRows(y, channels: channels, stride: p, count: width)
+                }
+                if inParallel {
+                    parallelChunks(n * bands, cost: 2 * k * coutg * bandRows * Wo) { chunk, range in
+                        for band in range { run(band: band, col: col + chunk * panel, splitsGEMM: false) }
+                    }
+                } else {
+                    for band in 0..<n * bands { run(band: band, col: col, splitsGEMM: true) }
+                }
+            }
+        }
+    }
+
+    /// The output rows of one band: few enough that the band's panel of unrolled columns fits
+    /// in cache, at least 256 columns wide so that GEMM stays efficient, and, when bands are few,
+    /// cut so that their number is a multiple of the thread count and threads finish together.
+    private static func bandRows(rows: Int, width: Int, depth: Int, images: Int, threads: Int) -> Int {
+        let columns = Swift.max(256, (1 << 17) / Swift.max(depth, 1))
+        var bands = Swift.min(rows, Swift.max(1, (rows * width) / columns))
+        if images * bands < 4 * threads && bands > 1 {
+            bands = Swift.min(rows, (bands + threads - 1) / threads * threads)
+        }
+        return (rows + bands - 1) / bands
+    }
+
+    /// Adds the bias and applies the activation in one pass over whole output planes.
+    private func finishOutput(_ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, plane: Int) {
+        guard bias != nil || activation != nil else { return }
+        parallelFor(planes, cost: plane) { range in
+            for q in range {
+                finishRows(y + q * plane, channels: (q % channels)..<(q % channels + 1), stride: plane, count: plane)
+            }
+        }
+    }
+
+    /// Bias and activation over `count` scalars of each channel's row, rows `stride` apart.
+    private func finishRows(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, stride: Int, count: Int) {
         guard bias != nil || activation != nil else { return }
         let b = bias?.value.scalars
-        for s in 0..<batch {
-            for c in 0..<channels {
-                let row = y + (s * channels + c) * plane
-                let add = b?[c] ?? 0
-                if let activation {
-                    activation.apply(row, bias: add, into: row, count: plane)
-                } else {
-                    for i in 0..<plane { row[i] += add }
-                }
+        for (r, c) in channels.enumerated() {
+            let row = y + r * stride
+            let add = b?[c] ?? 0
+            if let activation {
+                activation.apply(row, bias: add, into: row, count: count)
+            } else {
+                for i in 0..<count { row[i] += add }
             }
         }
     }
@@ -190,7 +254,7 @@ public final class Conv2D: Operator {
                                         if wantsWeights {
                                             for s in 0..<n {
                                                 im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
-                                                       col: col, ld: columns, offset: s * p)
+                                                       rows: 0..<w.outputHeight, col: col, ld: columns, offset: s * p)
                                             }
                                             sgemm(transposeB: true, m: coutg, n: k, k: columns, a: gathered, lda: columns,
                                                   b: col, ldb: columns, beta: 1, c: dW + g * coutg * k, ldc: k)

@@ -42,8 +42,26 @@ public final class Elementwise: Operator {
         }
     }
 
+    /// The residual-sum case, every input shaped like the output: split by element range.
+    private func combineParallel(_ inputs: [Tensor], into output: inout Tensor) {
+        output.scalars.withUnsafeMutableBufferPointer { yb in
+            guard let y = yb.baseAddress else { return }
+            parallelFor(yb.count, cost: inputs.count) { r in
+                for (k, input) in inputs.enumerated() {
+                    input.scalars.withUnsafeBufferPointer { xb in
+                        combine(y + r.lowerBound, xb.baseAddress! + r.lowerBound, count: r.count, first: k == 0)
+                    }
+                }
+            }
+        }
+    }
+
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let outShape = output.shape
+        if inputs.allSatisfy({ $0.shape == outShape }) {
+            combineParallel(inputs, into: &output)
+            return
+        }
         output.scalars.withUnsafeMutableBufferPointer { yb in
             guard let y = yb.baseAddress else { return }
             for (k, input) in inputs.enumerated() {

@@ -29,36 +29,74 @@ public final class MaxPool2D: Operator {
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         let w = try! window(for: inputs[0].shape)
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
-        // Forward needs only the maximum, not its index, so it walks rows directly with the
-        // window arithmetic hoisted out of the inner loop. NaN wins, as in `argmax`.
+        let (H, W) = (w.inputHeight, w.inputWidth)
+        let (dilation, reach) = (w.dilation.w, (w.kernel.w - 1) * w.dilation.w)
+        // Outputs [interior) read no padding: their maxima come from the dense pass below.
+        let interiorStart = Swift.min((w.padLeft + w.stride.w - 1) / w.stride.w, w.outputWidth)
+        let interiorEnd = W - 1 - reach + w.padLeft < 0 ? interiorStart
+            : Swift.max(interiorStart, Swift.min(w.outputWidth, (W - 1 - reach + w.padLeft) / w.stride.w + 1))
+        // Forward needs only the maximum, not its index, so it runs separably and every pass is
+        // contiguous, so that it vectorizes: the maximum of the window's rows across the whole
+        // width, then of each run of kw columns at every column; outputs pick theirs by stride.
+        // NaN wins, as in backward.
         inputs[0].scalars.withUnsafeBufferPointer { xb in
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                for p in 0..<planes {
-                    let xp = x + p * w.inputHeight * w.inputWidth
-                    var out = y + p * w.outputHeight * w.outputWidth
-                    for oh in 0..<w.outputHeight {
-                        let top = oh * w.stride.h - w.padTop
-                        for ow in 0..<w.outputWidth {
-                            let left = ow * w.stride.w - w.padLeft
-                            var best = -Float.infinity
-                            for i in 0..<w.kernel.h {
-                                let ih = top + i * w.dilation.h
-                                guard ih >= 0 && ih < w.inputHeight else { continue }
-                                let row = xp + ih * w.inputWidth
-                                for j in 0..<w.kernel.w {
-                                    let iw = left + j * w.dilation.w
-                                    guard iw >= 0 && iw < w.inputWidth else { continue }
-                                    let v = row[iw]
-                                    if v > best || v.isNaN { best = v }
+                parallelFor(planes, cost: w.outputHeight * W * (w.kernel.h + w.kernel.w)) { range in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * W) { buffer in
+                        let (rowMax, runMax) = (buffer.baseAddress!, buffer.baseAddress! + W)
+                        var out = y + range.lowerBound * w.outputHeight * w.outputWidth
+                        for p in range {
+                            let xp = x + p * H * W
+                            for oh in 0..<w.outputHeight {
+                                let top = oh * w.stride.h - w.padTop
+                                var filled = false
+                                for i in 0..<w.kernel.h {
+                                    let ih = top + i * w.dilation.h
+                                    guard ih >= 0 && ih < H else { continue }
+                                    let row = xp + ih * W
+                                    if filled {
+                                        maximize(rowMax, with: row, count: W)
+                                    } else {
+                                        rowMax.update(from: row, count: W)
+                                        filled = true
+                                    }
                                 }
+                                if W > reach {
+                                    runMax.update(from: rowMax, count: W - reach)
+                                    for j in 1..<w.kernel.w {
+                                        maximize(runMax, with: rowMax + j * dilation, count: W - reach)
+                                    }
+                                }
+                                for ow in 0..<w.outputWidth {
+                                    let left = ow * w.stride.w - w.padLeft
+                                    if ow >= interiorStart && ow < interiorEnd {
+                                        out[ow] = runMax[left]
+                                        continue
+                                    }
+                                    let taps = validRange(offset: left, stride: dilation, input: W, output: w.kernel.w)
+                                    var best = rowMax[left + taps.0 * dilation]
+                                    for j in (taps.0 + 1)..<Swift.max(taps.1, taps.0 + 1) {
+                                        let v = rowMax[left + j * dilation]
+                                        best = v > best || v != v ? v : best
+                                    }
+                                    out[ow] = best
+                                }
+                                out += w.outputWidth
                             }
-                            out.pointee = best
-                            out += 1
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// m[i] = max(m[i], v[i]), NaN winning.
+    @inline(__always)
+    private func maximize(_ m: UnsafeMutablePointer<Float>, with v: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let (a, b) = (v[i], m[i])
+            m[i] = a > b || a != a ? a : b
         }
     }
 

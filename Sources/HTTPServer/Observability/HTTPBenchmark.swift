@@ -43,7 +43,7 @@ public enum HTTPBenchmark {
         try server.start()
         defer { server.shutdown(grace: 1) }
         let url = "http://127.0.0.1:\(server.port ?? 0)/bench"
-        let output = try runProcess(wrk, ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", url])
+        let output = try runProcess(wrk, ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency", url]).output
         guard var result = parse(output) else { throw Failure.wrkFailed(output) }
         result.connections = connections
         result.duration = seconds
@@ -87,7 +87,8 @@ public enum HTTPBenchmark {
         return nil
     }
 
-    private static func runProcess(_ executable: String, _ arguments: [String]) throws -> String {
+    /// Runs a command to its end: what it printed (standard output and error together) and its exit status.
+    public static func runProcess(_ executable: String, _ arguments: [String]) throws -> (output: String, status: Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -97,6 +98,6 @@ public enum HTTPBenchmark {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return (String(decoding: data, as: UTF8.self), process.terminationStatus)
     }
 }

@@ -17,7 +17,8 @@ struct OperationsRoutes {
             }
             return try .json(Readiness(status: "ready", models: count))
         }
-        router.get("/metrics") { _ in
+        // Quick, so scrapes are answered while classifications queue on the main pool.
+        router.add(.get, "/metrics", lane: .quick) { _ in
             .text(metrics.prometheusText(models: registry.all), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/openapi.json") { _ in

@@ -1,0 +1,193 @@
+/// Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, 2015) for 3x3 stride-1
+/// convolutions: each 2x2 block of outputs costs 16 multiplications per channel pair instead of
+/// 36, and the multiplications become 16 GEMMs, one per position of the 4x4 transformed tile.
+///
+/// The filters are transformed once (U = G g Gᵀ, 16/9 the weights' size) and kept while the
+/// weight storage they came from is unchanged; input tiles (V = Bᵀ d B) and outputs
+/// (Y = Aᵀ M A) are transformed per call, in bands of tile rows small enough to stay in cache.
+struct WinogradFilters {
+    /// U[ξ][out][in], ξ the position in the 4x4 tile.
+    let transformed: [Float]
+    /// The weights U came from: holding their storage makes any later write to the parameter
+    /// copy it, so a changed base address tells that U is stale.
+    private let source: [Float]
+    let outChannels: Int
+    let inChannels: Int
+
+    /// `weight` is [out, in, 3, 3].
+    init(weight: Tensor) {
+        let (co, ci) = (weight.shape[0], weight.shape[1])
+        var u = [Float](repeating: 0, count: 16 * co * ci)
+        weight.scalars.withUnsafeBufferPointer { g in
+            for o in 0..<co {
+                for i in 0..<ci {
+                    let f = g.baseAddress! + (o * ci + i) * 9
+                    // G g: rows g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2; then the same on columns.
+                    let (g0, g1, g2) = (SIMD3(f[0], f[1], f[2]), SIMD3(f[3], f[4], f[5]), SIMD3(f[6], f[7], f[8]))
+                    let rows = [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2]
+                    for (r, row) in rows.enumerated() {
+                        let tile = SIMD4(row[0], (row[0] + row[1] + row[2]) / 2, (row[0] - row[1] + row[2]) / 2, row[2])
+                        for c in 0..<4 { u[((r * 4 + c) * co + o) * ci + i] = tile[c] }
+                    }
+                }
+            }
+        }
+        transformed = u
+        source = weight.scalars
+        outChannels = co
+        inChannels = ci
+    }
+
+    func isCurrent(for weight: Tensor) -> Bool {
+        source.withUnsafeBufferPointer { a in weight.scalars.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
+    }
+
+    /// Whether F(2x2, 3x3) pays for a convolution of this geometry: enough channels for the
+    /// GEMMs to dominate the transforms, and enough tiles (outputs of at least 16x16) that
+    /// repacking the 16 transformed filter matrices does not cost more than the products save.
+    static func applies(kernel: (h: Int, w: Int), stride: (h: Int, w: Int), dilation: (h: Int, w: Int),
+                        groups: Int, inChannels: Int, outChannels: Int, window: Window) -> Bool {
+        kernel == (3, 3) && stride == (1, 1) && dilation == (1, 1) && groups == 1 && inChannels >= 16
+            && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 64
+    }
+
+    /// The convolution of one batch into `y` ([N, out, Ho, Wo]). `finish(y, rows)` runs on each
+    /// band of finished output rows of one image, for bias and activation while still in cache.
+    func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch n: Int, window w: Window,
+                 workspace: Workspace, finish: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
+        let (co, ci) = (outChannels, inChannels)
+        let (tileRows, tileColumns) = ((w.outputHeight + 1) / 2, (w.outputWidth + 1) / 2)
+        let threads = EngineThreads.count
+        // Bands of at least 64 tiles, so that repacking U for each band's GEMMs stays small beside
+        // the products; more where a band's V (16 x in x tiles) and M (16 x out x tiles) still
+        // fit in about 1 MB.
+        let bandTiles = Swift.max(64, (1 << 18) / (16 * (ci + co)))
+        let bandTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns)
+        let bands = (tileRows + bandTileRows - 1) / bandTileRows
+        let scratch = 16 * (ci + co) * bandTileRows * tileColumns
+        let inParallel = n * bands >= threads
+        transformed.withUnsafeBufferPointer { ub in
+            workspace.withBuffer(count: scratch * (inParallel ? threads : 1)) { buffer in
+                func run(band: Int, scratch: UnsafeMutablePointer<Float>, splitsGEMM: Bool) {
+                    let (s, b) = band.quotientAndRemainder(dividingBy: bands)
+                    let rows = (b * bandTileRows)..<Swift.min(tileRows, (b + 1) * bandTileRows)
+                    let tiles = rows.count * tileColumns
+                    let (v, m) = (scratch, scratch + 16 * ci * tiles)
+                    transformInput(x + s * ci * w.inputHeight * w.inputWidth, tileRows: rows, tileColumns: tileColumns,
+                                   window: w, into: v)
+                    for xi in 0..<16 {
+                        let (a, bb, c) = (ub.baseAddress! + xi * co * ci, v + xi * ci * tiles, m + xi * co * tiles)
+                        if splitsGEMM {
+                            sgemm(m: co, n: tiles, k: ci, a: a, lda: ci, b: bb, ldb: tiles, c: c, ldc: tiles)
+                        } else {
+                            serialSgemm(m: co, n: tiles, k: ci, a: a, lda: ci, b: bb, ldb: tiles, c: c, ldc: tiles)
+                        }
+                    }
+                    let plane = y + s * co * w.outputHeight * w.outputWidth
+                    transformOutput(m, tileRows: rows, tileColumns: tileColumns, window: w, into: plane)
+                    finish(plane, (2 * rows.lowerBound)..<Swift.min(w.outputHeight, 2 * rows.upperBound))
+                }
+                if inParallel {
+                    parallelChunks(n * bands, cost: 32 * ci * co * bandTileRows * tileColumns) { chunk, range in
+                        for band in range { run(band: band, scratch: buffer + chunk * scratch, splitsGEMM: false) }
+                    }
+                } else {
+                    for band in 0..<n * bands { run(band: band, scratch: buffer, splitsGEMM: true) }
+                }
+            }
+        }
+    }
+
+    /// V[ξ][in][tile] = (Bᵀ d B)[ξ] for the 4x4 input patch d of every tile in `tileRows`, reading
+    /// zero outside the input. The transform is separable: each input row is transformed along
+    /// the width once (d B, over a zero-bordered copy so the loop has no edge cases), then four
+    /// such rows combine down the height into contiguous runs of V.
+    private func transformInput(_ x: UnsafePointer<Float>, tileRows: Range<Int>, tileColumns: Int, window w: Window,
+                                into v: UnsafeMutablePointer<Float>) {
+        let (H, W) = (w.inputHeight, w.inputWidth)
+        let tiles = tileRows.count * tileColumns
+        let step = inChannels * tiles
+        let span = 2 * tileColumns + 2
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: span + 16 * tileColumns) { buffer in
+            let padded = buffer.baseAddress!
+            let rows = padded + span
+            let first = Swift.min(Swift.max(w.padLeft, 0), span)
+            let end = Swift.max(first, Swift.min(span, w.padLeft + W))
+            for c in 0..<inChannels {
+                let plane = x + c * H * W
+                for (r, tileRow) in tileRows.enumerated() {
+                    for i in 0..<4 {
+                        let ih = 2 * tileRow - w.padTop + i
+                        let h = rows + 4 * i * tileColumns
+                        guard ih >= 0 && ih < H else {
+                            h.update(repeating: 0, count: 4 * tileColumns)
+                            continue
+                        }
+                        padded.update(repeating: 0, count: first)
+                        (padded + first).update(from: plane + ih * W + first - w.padLeft, count: end - first)
+                        (padded + end).update(repeating: 0, count: span - end)
+                        let (h0, h1, h2, h3) = (h, h + tileColumns, h + 2 * tileColumns, h + 3 * tileColumns)
+                        for t in 0..<tileColumns {
+                            let (a, b, c, d) = (padded[2 * t], padded[2 * t + 1], padded[2 * t + 2], padded[2 * t + 3])
+                            h0[t] = a - c
+                            h1[t] = b + c
+                            h2[t] = c - b
+                            h3[t] = b - d
+                        }
+                    }
+                    // Bᵀ applied down the height: row i of the tile from rows 0...3 of d B.
+                    let out = v + c * tiles + r * tileColumns
+                    for j in 0..<4 {
+                        let (d0, d1, d2, d3) = (rows + j * tileColumns, rows + (4 + j) * tileColumns,
+                                                rows + (8 + j) * tileColumns, rows + (12 + j) * tileColumns)
+                        let (v0, v1, v2, v3) = (out + j * step, out + (4 + j) * step, out + (8 + j) * step, out + (12 + j) * step)
+                        for t in 0..<tileColumns {
+                            v0[t] = d0[t] - d2[t]
+                            v1[t] = d1[t] + d2[t]
+                            v2[t] = d2[t] - d1[t]
+                            v3[t] = d1[t] - d3[t]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Y = Aᵀ M A, the 2x2 outputs of every tile, clipped at the output's edges: Aᵀ down the
+    /// height over contiguous runs of tiles first, then A along the width.
+    private func transformOutput(_ m: UnsafePointer<Float>, tileRows: Range<Int>, tileColumns: Int, window w: Window,
+                                 into y: UnsafeMutablePointer<Float>) {
+        let (Ho, Wo) = (w.outputHeight, w.outputWidth)
+        let tiles = tileRows.count * tileColumns
+        let step = outChannels * tiles
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tileColumns + 2 * (2 * tileColumns)) { buffer in
+            let sums = buffer.baseAddress!
+            let line = sums + 8 * tileColumns
+            for o in 0..<outChannels {
+                let plane = y + o * Ho * Wo
+                for (r, tileRow) in tileRows.enumerated() {
+                    let p = m + o * tiles + r * tileColumns
+                    for j in 0..<4 {
+                        let (m0, m1, m2, m3) = (p + j * step, p + (4 + j) * step, p + (8 + j) * step, p + (12 + j) * step)
+                        let (top, bottom) = (sums + j * tileColumns, sums + (4 + j) * tileColumns)
+                        for t in 0..<tileColumns {
+                            top[t] = m0[t] + m1[t] + m2[t]
+                            bottom[t] = m1[t] - m2[t] - m3[t]
+                        }
+                    }
+                    for half in 0..<2 {
+                        let oh = 2 * tileRow + half
+                        guard oh < Ho else { break }
+                        let s = sums + 4 * half * tileColumns
+                        let (s0, s1, s2, s3) = (s, s + tileColumns, s + 2 * tileColumns, s + 3 * tileColumns)
+                        for t in 0..<tileColumns {
+                            line[2 * t] = s0[t] + s1[t] + s2[t]
+                            line[2 * t + 1] = s1[t] - s2[t] - s3[t]
+                        }
+                        (plane + oh * Wo).update(from: line, count: Wo)
+                    }
+                }
+            }
+        }
+    }
+}
