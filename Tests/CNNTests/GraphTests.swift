@@ -79,6 +79,30 @@ final class GraphTests: XCTestCase {
         }
     }
 
+    /// Conv and max-pool backward split im2col, col2im and windows across the engine's threads;
+    /// the split must not change any gradient.
+    func testBackwardGradientsDoNotDependOnTheThreadCount() throws {
+        let architecture = #"{"name":"t","input":{"channels":8,"height":64,"width":64},"layers":[{"type":"conv2d","filters":8,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"conv2d","filters":4,"kernel":3},{"type":"global_avgpool"},{"type":"flatten"},{"type":"dense","units":3}]}"#
+        let g = try Architecture(json: Data(architecture.utf8)).makeGraph(seed: 1)
+        let x = randomTensor([2, 8, 64, 64], seed: 2)
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        func gradients(threads: Int) throws -> [Tensor] {
+            EngineThreads.set(threads)
+            for p in g.parameters { p.zeroGradient() }
+            let executor = Executor(graph: g)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            let input = executor.backward(trace, gradient: randomTensor([2, 3], seed: 3), computesParameterGradients: true,
+                                          returning: [g.inputName])[g.inputName]!
+            return [input] + g.parameters.map(\.gradient)
+        }
+        let (one, two) = (try gradients(threads: 1), try gradients(threads: 2))
+        for (a, b) in zip(one, two) {
+            XCTAssertEqual(a.shape, b.shape)
+            for (u, v) in zip(a.scalars, b.scalars) { XCTAssertEqual(u, v, accuracy: 1e-4 * max(1, abs(u))) }
+        }
+    }
+
     func testGraphErrorsNameTheNode() {
         XCTAssertThrowsError(try Graph(name: "g", inputShape: [1, 4, 4], nodes: [
             Node(name: "a", op: Elementwise(.add), inputs: ["b"]), Node(name: "b", op: Elementwise(.add), inputs: ["a"]),

@@ -245,16 +245,22 @@ public final class Conv2D: Operator {
                                     for g in 0..<groups {
                                         // One sample's gradient already has the [coutg, columns] layout the GEMMs take.
                                         let gathered = n == 1 ? G + g * coutg * p : UnsafePointer(buffer)
-                                        for co in 0..<coutg where n > 1 {
-                                            for s in 0..<n {
-                                                (buffer + co * columns + s * p)
-                                                    .update(from: G + (s * cout + g * coutg + co) * p, count: p)
+                                        if n > 1 {
+                                            parallelFor(coutg, cost: columns) { channels in
+                                                for co in channels {
+                                                    for s in 0..<n {
+                                                        (buffer + co * columns + s * p)
+                                                            .update(from: G + (s * cout + g * coutg + co) * p, count: p)
+                                                    }
+                                                }
                                             }
                                         }
                                         if wantsWeights {
-                                            for s in 0..<n {
-                                                im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
-                                                       rows: 0..<w.outputHeight, col: col, ld: columns, offset: s * p)
+                                            parallelFor(n, cost: k * p) { samples in
+                                                for s in samples {
+                                                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
+                                                           rows: 0..<w.outputHeight, col: col, ld: columns, offset: s * p)
+                                                }
                                             }
                                             sgemm(transposeB: true, m: coutg, n: k, k: columns, a: gathered, lda: columns,
                                                   b: col, ldb: columns, beta: 1, c: dW + g * coutg * k, ldc: k)
@@ -262,9 +268,14 @@ public final class Conv2D: Operator {
                                         guard wantsInput else { continue }
                                         sgemm(transposeA: true, m: k, n: columns, k: coutg, a: Wt + g * coutg * k, lda: k,
                                               b: gathered, ldb: columns, c: col, ldc: columns)
-                                        for s in 0..<n {
-                                            col2im(col, ld: columns, offset: s * p, channels: cg, window: w,
-                                                   into: dX + (s * cin + g * cg) * hw)
+                                        // Each channel scatters into its own planes of dX, so channels split across threads.
+                                        let taps = kernel.h * kernel.w
+                                        parallelFor(cg, cost: n * taps * p) { channels in
+                                            for s in 0..<n {
+                                                col2im(col + channels.lowerBound * taps * columns, ld: columns, offset: s * p,
+                                                       channels: channels.count, window: w,
+                                                       into: dX + (s * cin + g * cg + channels.lowerBound) * hw)
+                                            }
                                         }
                                     }
                                 }

@@ -112,19 +112,23 @@ public final class MaxPool2D: Operator {
             outputGradient.scalars.withUnsafeBufferPointer { gb in
                 inputs[0].scalars.withUnsafeBufferPointer { xb in
                     output.scalars.withUnsafeBufferPointer { yb in
-                        guard let x = xb.baseAddress, let d = db.baseAddress, var g = gb.baseAddress,
-                              var y = yb.baseAddress else { return }
-                        for p in 0..<planes {
-                            let offset = p * w.inputHeight * w.inputWidth
-                            let (xp, dp) = (x + offset, d + offset)
-                            for oh in 0..<w.outputHeight {
-                                for ow in 0..<w.outputWidth {
-                                    let fast = rows.contains(oh) && columns.contains(ow) && !y.pointee.isNaN
-                                    let tap = fast ? w.firstMaximum(xp, oh, ow, equalTo: y.pointee)
-                                                   : w.anyWindowMaximum(xp, oh, ow)
-                                    dp[tap] += g.pointee
-                                    g += 1
-                                    y += 1
+                        guard let x = xb.baseAddress, let d = db.baseAddress, let gs = gb.baseAddress,
+                              let ys = yb.baseAddress else { return }
+                        let area = w.outputHeight * w.outputWidth
+                        parallelFor(planes, cost: 4 * area * w.kernel.h * w.kernel.w) { range in
+                            for p in range {
+                                let offset = p * w.inputHeight * w.inputWidth
+                                let (xp, dp) = (x + offset, d + offset)
+                                var (g, y) = (gs + p * area, ys + p * area)
+                                for oh in 0..<w.outputHeight {
+                                    for ow in 0..<w.outputWidth {
+                                        let fast = rows.contains(oh) && columns.contains(ow) && !y.pointee.isNaN
+                                        let tap = fast ? w.firstMaximum(xp, oh, ow, equalTo: y.pointee)
+                                                       : w.anyWindowMaximum(xp, oh, ow)
+                                        dp[tap] += g.pointee
+                                        g += 1
+                                        y += 1
+                                    }
                                 }
                             }
                         }
