@@ -14,7 +14,7 @@ enum MemoryReport {
         let memory = try executor.memory(for: input.shape)
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         let mb = { (bytes: Int) in Double(bytes) / 1_048_576 }
-        return String(format: "%-32@ %11.1f %8.1f %15.1f %7.2fx", name as NSString, mb(memory.plannedBytes),
+        return name.padded(to: 32) + String(format: " %11.1f %8.1f %15.1f %7.2fx", mb(memory.plannedBytes),
                       mb(memory.workspaceBytes), mb(memory.largestPairBytes),
                       Double(memory.plannedBytes + memory.workspaceBytes) / Double(memory.largestPairBytes))
     }
