@@ -1,11 +1,15 @@
 import COpenBLAS
 
 /// Row-major single-precision GEMM, C = alpha * op(A) * op(B) + beta * C, split across the
-/// engine's threads along the larger of M and N.
+/// engine's threads along the larger of M and N, or on the calling thread when not `parallel`
+/// (for kernels that already split their work).
 func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    if n >= m {
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true) {
+    if !parallel {
+        serialSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    } else if n >= m {
         parallelFor(n, cost: 2 * m * k) { j in
             serialSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: j.count, k: k, alpha: alpha,
                         a: a, lda: lda, b: b + (transposeB ? j.lowerBound * ldb : j.lowerBound), ldb: ldb,
@@ -20,9 +24,9 @@ func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k
     }
 }
 
-/// The same GEMM on the calling thread, for kernels that already split their work.
+/// The same GEMM on the calling thread.
 @inline(__always)
-func serialSgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
+private func serialSgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
                  alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0, n > 0 else { return }

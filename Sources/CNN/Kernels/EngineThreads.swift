@@ -33,15 +33,35 @@ func parallelFor(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
     parallelChunks(count, cost: cost) { _, range in body(range) }
 }
 
-/// `parallelFor` that also names each range's chunk, 0..<EngineThreads.count, so that threads
-/// can each use their own part of a scratch buffer.
-func parallelChunks(_ count: Int, cost: Int, _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
-    let threads = Swift.min(EngineThreads.count, count, Swift.max(1, count * cost / minimumWorkPerThread))
+/// `parallelFor` that also names each range's chunk, 0..<threads, so that threads can each use
+/// their own part of a scratch buffer sized for `threads`.
+func parallelChunks(_ count: Int, cost: Int, threads limit: Int = EngineThreads.count,
+                    _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+    let threads = Swift.min(limit, count, Swift.max(1, count * cost / minimumWorkPerThread))
     guard threads > 1 else {
         if count > 0 { body(0, 0..<count) }
         return
     }
     DispatchQueue.concurrentPerform(iterations: threads) { t in
         body(t, count * t / threads ..< count * (t + 1) / threads)
+    }
+}
+
+/// Runs `body(band, scratch, splitsGEMM)` for bands 0..<count, each with `scratch` floats of the
+/// workspace to itself. With at least as many bands as threads, threads take whole bands and
+/// multiply on their own thread; with fewer (small planes, many channels), bands run in turn
+/// and `splitsGEMM` asks the band's GEMMs to split across the threads instead.
+func forEachBand(_ count: Int, scratch: Int, cost: Int, workspace: Workspace,
+                 _ body: (_ band: Int, _ scratch: UnsafeMutablePointer<Float>, _ splitsGEMM: Bool) -> Void) {
+    let threads = EngineThreads.count
+    let inParallel = count >= threads
+    workspace.withBuffer(count: scratch * (inParallel ? threads : 1)) { buffer in
+        if inParallel {
+            parallelChunks(count, cost: cost, threads: threads) { chunk, range in
+                for band in range { body(band, buffer + chunk * scratch, false) }
+            }
+        } else {
+            for band in 0..<count { body(band, buffer, true) }
+        }
     }
 }

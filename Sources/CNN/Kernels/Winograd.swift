@@ -57,43 +57,28 @@ struct WinogradFilters {
                  workspace: Workspace, finish: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
         let (co, ci) = (outChannels, inChannels)
         let (tileRows, tileColumns) = ((w.outputHeight + 1) / 2, (w.outputWidth + 1) / 2)
-        let threads = EngineThreads.count
         // Bands of at least 64 tiles, so that repacking U for each band's GEMMs stays small beside
         // the products; more where a band's V (16 x in x tiles) and M (16 x out x tiles) still
         // fit in about 1 MB.
         let bandTiles = Swift.max(64, (1 << 18) / (16 * (ci + co)))
         let bandTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns)
         let bands = (tileRows + bandTileRows - 1) / bandTileRows
-        let scratch = 16 * (ci + co) * bandTileRows * tileColumns
-        let inParallel = n * bands >= threads
         transformed.withUnsafeBufferPointer { ub in
-            workspace.withBuffer(count: scratch * (inParallel ? threads : 1)) { buffer in
-                func run(band: Int, scratch: UnsafeMutablePointer<Float>, splitsGEMM: Bool) {
-                    let (s, b) = band.quotientAndRemainder(dividingBy: bands)
-                    let rows = (b * bandTileRows)..<Swift.min(tileRows, (b + 1) * bandTileRows)
-                    let tiles = rows.count * tileColumns
-                    let (v, m) = (scratch, scratch + 16 * ci * tiles)
-                    transformInput(x + s * ci * w.inputHeight * w.inputWidth, tileRows: rows, tileColumns: tileColumns,
-                                   window: w, into: v)
-                    for xi in 0..<16 {
-                        let (a, bb, c) = (ub.baseAddress! + xi * co * ci, v + xi * ci * tiles, m + xi * co * tiles)
-                        if splitsGEMM {
-                            sgemm(m: co, n: tiles, k: ci, a: a, lda: ci, b: bb, ldb: tiles, c: c, ldc: tiles)
-                        } else {
-                            serialSgemm(m: co, n: tiles, k: ci, a: a, lda: ci, b: bb, ldb: tiles, c: c, ldc: tiles)
-                        }
-                    }
-                    let plane = y + s * co * w.outputHeight * w.outputWidth
-                    transformOutput(m, tileRows: rows, tileColumns: tileColumns, window: w, into: plane)
-                    finish(plane, (2 * rows.lowerBound)..<Swift.min(w.outputHeight, 2 * rows.upperBound))
+            forEachBand(n * bands, scratch: 16 * (ci + co) * bandTileRows * tileColumns,
+                        cost: 32 * ci * co * bandTileRows * tileColumns, workspace: workspace) { band, scratch, splitsGEMM in
+                let (s, b) = band.quotientAndRemainder(dividingBy: bands)
+                let rows = (b * bandTileRows)..<Swift.min(tileRows, (b + 1) * bandTileRows)
+                let tiles = rows.count * tileColumns
+                let (v, m) = (scratch, scratch + 16 * ci * tiles)
+                transformInput(x + s * ci * w.inputHeight * w.inputWidth, tileRows: rows, tileColumns: tileColumns,
+                               window: w, into: v)
+                for xi in 0..<16 {
+                    sgemm(m: co, n: tiles, k: ci, a: ub.baseAddress! + xi * co * ci, lda: ci, b: v + xi * ci * tiles,
+                          ldb: tiles, c: m + xi * co * tiles, ldc: tiles, parallel: splitsGEMM)
                 }
-                if inParallel {
-                    parallelChunks(n * bands, cost: 32 * ci * co * bandTileRows * tileColumns) { chunk, range in
-                        for band in range { run(band: band, scratch: buffer + chunk * scratch, splitsGEMM: false) }
-                    }
-                } else {
-                    for band in 0..<n * bands { run(band: band, scratch: buffer, splitsGEMM: true) }
-                }
+                let plane = y + s * co * w.outputHeight * w.outputWidth
+                transformOutput(m, tileRows: rows, tileColumns: tileColumns, window: w, into: plane)
+                finish(plane, (2 * rows.lowerBound)..<Swift.min(w.outputHeight, 2 * rows.upperBound))
             }
         }
     }

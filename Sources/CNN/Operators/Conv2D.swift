@@ -91,9 +91,9 @@ public final class Conv2D: Operator {
                     } else if isPointwise {
                         for s in 0..<n {
                             for g in 0..<groups {
-                                let first = s * cout + g * coutg
                                 sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg,
-                                      b: X + (s * cin + g * cg) * hw, ldb: hw, c: Y + first * p, ldc: p)
+                                      b: X + (s * cin + g * cg) * hw, ldb: hw,
+                                      c: Y + (s * cout + g * coutg) * p, ldc: p)
                             }
                         }
                         finishOutput(Y, planes: n * cout, channels: cout, plane: p)
@@ -111,43 +111,26 @@ public final class Conv2D: Operator {
     }
 
     /// im2col + GEMM in bands of output rows, each small enough for its unrolled panel to stay
-    /// in cache (and the workspace small): threads take whole bands, unroll, multiply and finish
-    /// them. When a layer has fewer bands than threads (small planes, many channels), the bands
-    /// run in turn and the GEMM splits by output channel instead.
+    /// in cache (and the workspace small): a band is unrolled, multiplied and finished while it
+    /// is in cache, by one thread or, when bands are fewer than threads, by all of them.
     private func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
                                  workspace: Workspace, batch n: Int, window w: Window) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
         let (p, k) = (Ho * Wo, cg * kernel.h * kernel.w)
-        let threads = EngineThreads.count
-        let bandRows = Conv2D.bandRows(rows: Ho, width: Wo, depth: k, images: n, threads: threads)
+        let bandRows = Conv2D.bandRows(rows: Ho, width: Wo, depth: k, images: n, threads: EngineThreads.count)
         let bands = (Ho + bandRows - 1) / bandRows
-        let panel = k * bandRows * Wo
-        let inParallel = n * bands >= threads
-        workspace.withBuffer(count: panel * (inParallel ? threads : 1)) { col in
-            for g in 0..<groups {
-                let filters = Wt + g * coutg * k
-                let channels = (g * coutg)..<((g + 1) * coutg)
-                func run(band: Int, col: UnsafeMutablePointer<Float>, splitsGEMM: Bool) {
-                    let (s, b) = band.quotientAndRemainder(dividingBy: bands)
-                    let rows = (b * bandRows)..<Swift.min(Ho, (b + 1) * bandRows)
-                    let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
-                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
-                    let y = Y + (s * cout + g * coutg) * p + column
-                    if splitsGEMM {
-                        sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p)
-                    } else {
-                        serialSgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p)
-                    }
-                    finishRows(y, channels: channels, stride: p, count: width)
-                }
-                if inParallel {
-                    parallelChunks(n * bands, cost: 2 * k * coutg * bandRows * Wo) { chunk, range in
-                        for band in range { run(band: band, col: col + chunk * panel, splitsGEMM: false) }
-                    }
-                } else {
-                    for band in 0..<n * bands { run(band: band, col: col, splitsGEMM: true) }
-                }
+        for g in 0..<groups {
+            let filters = Wt + g * coutg * k
+            forEachBand(n * bands, scratch: k * bandRows * Wo, cost: 2 * k * coutg * bandRows * Wo,
+                        workspace: workspace) { band, col, splitsGEMM in
+                let (s, b) = band.quotientAndRemainder(dividingBy: bands)
+                let rows = (b * bandRows)..<Swift.min(Ho, (b + 1) * bandRows)
+                let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
+                im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
+                let y = Y + (s * cout + g * coutg) * p + column
+                sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p, parallel: splitsGEMM)
+                finishRows(y, channels: (g * coutg)..<((g + 1) * coutg), stride: p, count: width)
             }
         }
     }
