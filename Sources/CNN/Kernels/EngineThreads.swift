@@ -1,12 +1,11 @@
 import COpenBLAS
-import Dispatch
 import Foundation
 
 /// The engine's thread count, and the one pool its work runs on.
 ///
-/// GEMM and every other kernel split their work through `parallelFor` onto Dispatch's shared
-/// worker pool; OpenBLAS itself is kept single-threaded. Two pools (OpenBLAS's spinning threads
-/// beside ours) oversubscribed the cores, which made two threads slower than one.
+/// GEMM and every other kernel split their work through `parallelFor` onto `EnginePool`;
+/// OpenBLAS itself is kept single-threaded. Two pools (OpenBLAS's spinning threads beside ours)
+/// oversubscribed the cores, which made two threads slower than one.
 public enum EngineThreads {
     nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
     private static let blasSingleThreaded: Void = openblas_set_num_threads(1)
@@ -42,7 +41,7 @@ func parallelChunks(_ count: Int, cost: Int, threads limit: Int = EngineThreads.
         if count > 0 { body(0, 0..<count) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    EnginePool.shared.run(chunks: threads) { t in
         body(t, count * t / threads ..< count * (t + 1) / threads)
     }
 }
