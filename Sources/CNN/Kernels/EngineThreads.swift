@@ -24,7 +24,7 @@ public enum EngineThreads {
 
 /// Work below this many (rough) floating-point operations stays on the calling thread: waking a
 /// worker costs about as much.
-private let minimumWorkPerThread = 1 << 17
+private let minimumWorkPerThread = 1 << 14
 
 /// Calls `body` with disjoint ranges that cover 0..<count, on up to `EngineThreads.count`
 /// threads. `cost` is the work of one item, in operations, so that small loops run inline.
