@@ -8,7 +8,13 @@ import Foundation
 /// oversubscribed the cores, which made two threads slower than one.
 public enum EngineThreads {
     nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
-    private static let blasSingleThreaded: Void = openblas_set_num_threads(1)
+    /// OpenBLAS starts a thread per core when it loads, and they spin for a tenth of a second
+    /// before they sleep: beside our workers, they took a core from every short run (a
+    /// benchmark of SqueezeNet, a service's first requests). One thread, and no server.
+    private static let blasSingleThreaded: Void = {
+        openblas_set_num_threads(1)
+        _ = blas_thread_shutdown_()
+    }()
 
     public static func set(_ count: Int) {
         blasSingleThreaded
