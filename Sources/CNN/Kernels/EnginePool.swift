@@ -63,13 +63,21 @@ final class EnginePool: @unchecked Sendable {
             let (claimed, seen) = ticket.compareExchange(expected: current, desired: current + 1,
                                                          ordering: .acquiringAndReleasing)
             if claimed {
-                body!(Int(current & 0xFFFF))
+                run(chunk: Int(current & 0xFFFF))
                 finished.add(1, ordering: .releasing)
                 current += 1
             } else {
                 current = seen
             }
         }
+    }
+
+    /// Calls `body` out of line, so that the reference it takes to the closure is dropped
+    /// before `finished` counts the chunk: once the owner sees every chunk counted it leaves
+    /// `withoutActuallyEscaping`, and the closure's context (on its stack) is gone.
+    @inline(never)
+    private func run(chunk: Int) {
+        body!(chunk)
     }
 
     private func startWorkers(_ count: Int) {

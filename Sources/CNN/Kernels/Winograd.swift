@@ -43,12 +43,12 @@ struct WinogradFilters {
     }
 
     /// Whether F(2x2, 3x3) pays for a convolution of this geometry: enough channels for the
-    /// GEMMs to dominate the transforms, and enough tiles (outputs of at least 16x16) that
+    /// GEMMs to dominate the transforms, and enough tiles (outputs of at least 11x11) that
     /// repacking the 16 transformed filter matrices does not cost more than the products save.
     static func applies(kernel: (h: Int, w: Int), stride: (h: Int, w: Int), dilation: (h: Int, w: Int),
                         groups: Int, inChannels: Int, outChannels: Int, window: Window) -> Bool {
         kernel == (3, 3) && stride == (1, 1) && dilation == (1, 1) && groups == 1 && inChannels >= 16
-            && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 64
+            && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 36
     }
 
     /// The convolution of one batch into `y` ([N, out, Ho, Wo]). `finish(y, rows)` runs on each
