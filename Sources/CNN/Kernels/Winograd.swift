@@ -59,9 +59,13 @@ struct WinogradFilters {
         let (tileRows, tileColumns) = ((w.outputHeight + 1) / 2, (w.outputWidth + 1) / 2)
         // Bands of at least 64 tiles, so that repacking U for each band's GEMMs stays small beside
         // the products; more where a band's V (16 x in x tiles) and M (16 x out x tiles) still
-        // fit in about 1 MB.
+        // fit in about 1 MB. But at least one band per thread: a single band (a 13x13 or 14x14
+        // layer of one image) would transform its input and output on one thread and split
+        // 16 small GEMMs, each a rendezvous of the threads.
         let bandTiles = Swift.max(64, (1 << 18) / (16 * (ci + co)))
-        let bandTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns)
+        let bandsPerImage = Swift.max(1, (EngineThreads.count + n - 1) / n)
+        let bandTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns,
+                                     (tileRows + bandsPerImage - 1) / bandsPerImage)
         let bands = (tileRows + bandTileRows - 1) / bandTileRows
         transformed.withUnsafeBufferPointer { ub in
             forEachBand(n * bands, scratch: 16 * (ci + co) * bandTileRows * tileColumns,
