@@ -7,9 +7,10 @@ import Synchronization
 /// Between parallel loops the workers spin for a while before they sleep, as onnxruntime's
 /// do: a small model runs hundreds of loops of tens of microseconds each, and waking a
 /// sleeping thread (or a Dispatch worker) for every one of them cost more than the loop, so
-/// that two threads ran no faster than one. Chunks are claimed, not assigned, so a worker
-/// that is late (asleep, or descheduled by another request's thread) never holds up the
-/// caller: the caller takes the chunk itself.
+/// that two threads ran no faster than one. Chunks are claimed, not assigned, and loops cut
+/// into more chunks than threads, so a thread that is late or slow (asleep, or sharing its core
+/// with another request's thread or another process) never holds up the others: they take
+/// its chunks.
 final class EnginePool: @unchecked Sendable {
     static let shared = EnginePool()
 
@@ -17,7 +18,8 @@ final class EnginePool: @unchecked Sendable {
     private static let spinNanoseconds: UInt64 = 200_000
 
     /// The loop on offer, packed so that one compare-and-swap claims a chunk of a given loop:
-    /// generation (upper 32 bits), chunk count (16 bits), next unclaimed chunk (16 bits).
+    /// generation (upper 32 bits), threads that may join (8 bits), chunk count (12 bits), next
+    /// unclaimed chunk (12 bits).
     private let ticket = Atomic<UInt64>(0)
     private let finished = Atomic<Int>(0)
     private let owned = Atomic<Bool>(false)
@@ -25,45 +27,51 @@ final class EnginePool: @unchecked Sendable {
     private let wakeUp = NSCondition()
     /// Written by the owner before it publishes a loop's ticket and cleared only after every
     /// claimed chunk has finished, so workers read it without a lock.
-    private var body: ((Int) -> Void)?
+    private var body: ((_ chunk: Int, _ slot: Int) -> Void)?
     private var workers = 0
 
-    /// Runs `body(0..<chunks)`, each chunk once, on the calling thread and up to `chunks - 1`
-    /// workers. A call made while the pool runs another loop (a nested loop, or a second
-    /// request's thread) runs its chunks in turn on its own thread.
-    func run(chunks: Int, _ body: (Int) -> Void) {
-        precondition(chunks < 1 << 16)
-        guard chunks > 1, owned.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            for chunk in 0..<chunks { body(chunk) }
+    /// Runs `body(chunk, slot)` for every chunk in 0..<chunks, each once, on the calling thread
+    /// and up to `threads - 1` workers. `slot` (0..<threads) names the thread running the
+    /// chunk, so that each can use its own part of a scratch buffer. A call made while the pool
+    /// runs another loop (a nested loop, or a second request's thread) runs its chunks in turn
+    /// on its own thread, as slot 0.
+    func run(chunks: Int, threads: Int, _ body: (_ chunk: Int, _ slot: Int) -> Void) {
+        precondition(chunks < 1 << 12 && threads < 1 << 8)
+        guard chunks > 1, threads > 1,
+              owned.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            for chunk in 0..<chunks { body(chunk, 0) }
             return
         }
         defer { owned.store(false, ordering: .releasing) }
-        startWorkers(chunks - 1)
+        startWorkers(threads - 1)
         withoutActuallyEscaping(body) { body in
             self.body = body
             finished.store(0, ordering: .relaxed)
             let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
-            ticket.store(generation << 32 | UInt64(chunks) << 16, ordering: .sequentiallyConsistent)
+            ticket.store(generation << 32 | UInt64(threads) << 24 | UInt64(chunks) << 12,
+                         ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 wakeUp.lock()
                 wakeUp.broadcast()
                 wakeUp.unlock()
             }
-            runChunks(of: generation)
+            runChunks(of: generation, slot: 0)
             var spins = 0
             while finished.load(ordering: .acquiring) < chunks { pause(&spins) }
             self.body = nil
         }
     }
 
-    /// Claims and runs chunks of loop `generation` until none is left.
-    private func runChunks(of generation: UInt64) {
+    /// Claims and runs chunks of loop `generation` until none is left, unless the loop wants
+    /// fewer threads than `slot`.
+    private func runChunks(of generation: UInt64, slot: Int) {
         var current = ticket.load(ordering: .acquiring)
-        while current >> 32 == generation, current & 0xFFFF < (current >> 16) & 0xFFFF {
+        guard slot < Int((current >> 24) & 0xFF) else { return }
+        while current >> 32 == generation, current & 0xFFF < (current >> 12) & 0xFFF {
             let (claimed, seen) = ticket.compareExchange(expected: current, desired: current + 1,
                                                          ordering: .acquiringAndReleasing)
             if claimed {
-                run(chunk: Int(current & 0xFFFF))
+                run(chunk: Int(current & 0xFFF), slot: slot)
                 finished.add(1, ordering: .releasing)
                 current += 1
             } else {
@@ -76,8 +84,8 @@ final class EnginePool: @unchecked Sendable {
     /// before `finished` counts the chunk: once the owner sees every chunk counted it leaves
     /// `withoutActuallyEscaping`, and the closure's context (on its stack) is gone.
     @inline(never)
-    private func run(chunk: Int) {
-        body!(chunk)
+    private func run(chunk: Int, slot: Int) {
+        body!(chunk, slot)
     }
 
     private func startWorkers(_ count: Int) {
@@ -85,18 +93,19 @@ final class EnginePool: @unchecked Sendable {
         wakeUp.lock()
         defer { wakeUp.unlock() }
         while workers < count {
-            let thread = Thread { [unowned self] in self.work() }
+            let slot = workers + 1
+            let thread = Thread { [unowned self] in self.work(slot: slot) }
             thread.name = "salient-engine-\(workers)"
             thread.start()
             workers += 1
         }
     }
 
-    private func work() {
+    private func work(slot: Int) {
         var seen = ticket.load(ordering: .acquiring) >> 32
         while true {
             seen = nextGeneration(after: seen)
-            runChunks(of: seen)
+            runChunks(of: seen, slot: slot)
         }
     }
 
