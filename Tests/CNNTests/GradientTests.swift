@@ -30,6 +30,7 @@ final class GradientTests: XCTestCase {
         let x = randomTensor([2, 3, 7, 6], seed: 4)
         checker.check(MaxPool2D(kernel: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1)), [x])
         checker.check(MaxPool2D(kernel: (2, 2), stride: (2, 2), ceilMode: true), [x])
+        checker.check(MaxPool2D(kernel: (2, 2)), [x])
         checker.check(MaxPool2D(kernel: (2, 3), stride: (1, 2), dilation: (2, 1), padding: .same(lower: false)), [x])
         checker.check(AvgPool2D(kernel: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1)), [x])
         checker.check(AvgPool2D(kernel: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1),

@@ -34,5 +34,13 @@ final class WorkedExampleTests: XCTestCase {
                                context: BackwardContext(forward: ForwardContext(isTraining: false),
                                                         computesParameterGradients: false))[0]!
         XCTAssertEqual(dx.scalars, [0, 2, 0, 0, 0, 0, 7, 0])
+
+        // Several NaNs: the last in scan order takes the gradient, as in the general path.
+        let nans = Tensor(shape: [1, 1, 2, 2], scalars: [.nan, 1, .nan, 2])
+        let m = GradientChecker().forward(pool, [nans], training: false)
+        let dNaNs = pool.backward([nans], output: m, outputGradient: Tensor(shape: [1, 1, 1, 1], scalars: [3]),
+                                  context: BackwardContext(forward: ForwardContext(isTraining: false),
+                                                           computesParameterGradients: false))[0]!
+        XCTAssertEqual(dNaNs.scalars, [0, 0, 3, 0])
     }
 }
