@@ -32,11 +32,16 @@ public final class SGD: Optimizer {
             for p in group.parameters where p.isTrainable {
                 // Taken out of the dictionary while updated, so that the array is not copied.
                 var v = velocity.removeValue(forKey: ObjectIdentifier(p)) ?? [Float](repeating: 0, count: p.value.count)
-                p.value.scalars.withUnsafeMutableBufferPointer { w in
-                    p.gradient.scalars.withUnsafeBufferPointer { g in
-                        for i in 0..<w.count {
-                            v[i] = momentum * v[i] + g[i] + weightDecay * w[i]
-                            w[i] -= lr * v[i]
+                p.value.scalars.withUnsafeMutableBufferPointer { wb in
+                    p.gradient.scalars.withUnsafeBufferPointer { gb in
+                        v.withUnsafeMutableBufferPointer { vb in
+                            let (w, g, v) = (wb.baseAddress!, gb.baseAddress!, vb.baseAddress!)
+                            parallelFor(wb.count, cost: 4, minimumChunk: 4096) { range in
+                                for i in range {
+                                    v[i] = momentum * v[i] + g[i] + weightDecay * w[i]
+                                    w[i] -= lr * v[i]
+                                }
+                            }
                         }
                     }
                 }
@@ -74,13 +79,20 @@ public final class AdamW: Optimizer {
                     ?? ([Float](repeating: 0, count: p.value.count), [Float](repeating: 0, count: p.value.count), 0)
                 t += 1
                 let c1 = 1 - pow(beta1, Float(t)), c2 = 1 - pow(beta2, Float(t))
-                p.value.scalars.withUnsafeMutableBufferPointer { w in
-                    p.gradient.scalars.withUnsafeBufferPointer { g in
-                        for i in 0..<w.count {
-                            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-                            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-                            w[i] -= lr * weightDecay * w[i]
-                            w[i] -= lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + epsilon)
+                p.value.scalars.withUnsafeMutableBufferPointer { wb in
+                    p.gradient.scalars.withUnsafeBufferPointer { gb in
+                        m.withUnsafeMutableBufferPointer { mb in
+                            v.withUnsafeMutableBufferPointer { vb in
+                                let (w, g, m, v) = (wb.baseAddress!, gb.baseAddress!, mb.baseAddress!, vb.baseAddress!)
+                                parallelFor(wb.count, cost: 12, minimumChunk: 4096) { range in
+                                    for i in range {
+                                        m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+                                        v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+                                        w[i] -= lr * weightDecay * w[i]
+                                        w[i] -= lr * (m[i] / c1) / ((v[i] / c2).squareRoot() + epsilon)
+                                    }
+                                }
+                            }
                         }
                     }
                 }
