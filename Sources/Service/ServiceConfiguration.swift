@@ -15,7 +15,7 @@ public struct ServiceConfiguration: Sendable {
     public var protectReads = false
     /// Inference or saliency computations that run at once; more requests wait (queue depth).
     public var inferenceThreads = 2
-    /// OpenBLAS threads per computation.
+    /// Threads one computation splits across (`EngineThreads`); 1 favours throughput under load.
     public var engineThreads = 1
     public var maxImagePixels = 40_000_000
     public var maxImageBytes = 32 << 20
