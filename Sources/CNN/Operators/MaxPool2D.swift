@@ -39,6 +39,7 @@ public final class MaxPool2D: Operator {
         // contiguous, so that it vectorizes: the maximum of the window's rows across the whole
         // width, then of each run of kw columns at every column; outputs pick theirs by stride.
         // NaN wins, as in backward.
+        let halves = w.stride.w == 2 && dilation == 1
         inputs[0].scalars.withUnsafeBufferPointer { xb in
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
@@ -62,15 +63,31 @@ public final class MaxPool2D: Operator {
                                         filled = true
                                     }
                                 }
-                                if W > reach {
+                                // Stride 2 picks every other column: eight outputs at a time
+                                // from the even and odd lanes of 16-wide loads, rather than a
+                                // maximum at every column of which half is thrown away.
+                                var vectorEnd = interiorStart
+                                if halves {
+                                    while vectorEnd + 8 <= interiorEnd {
+                                        let left = 2 * vectorEnd - w.padLeft
+                                        var best = SIMD8<Float>(repeating: -.infinity)
+                                        for j in 0..<w.kernel.w {
+                                            let v = UnsafeRawPointer(rowMax + left + (j & ~1)).loadUnaligned(as: SIMD16<Float>.self)
+                                            let taps = j & 1 == 0 ? v.evenHalf : v.oddHalf
+                                            best.replace(with: taps, where: (taps .> best) .| (taps .!= taps))
+                                        }
+                                        UnsafeMutableRawPointer(out + vectorEnd).storeBytes(of: best, as: SIMD8<Float>.self)
+                                        vectorEnd += 8
+                                    }
+                                } else if W > reach {
                                     runMax.update(from: rowMax, count: W - reach)
                                     for j in 1..<w.kernel.w {
                                         maximize(runMax, with: rowMax + j * dilation, count: W - reach)
                                     }
                                 }
-                                for ow in 0..<w.outputWidth {
+                                for ow in 0..<w.outputWidth where ow < interiorStart || ow >= vectorEnd {
                                     let left = ow * w.stride.w - w.padLeft
-                                    if ow >= interiorStart && ow < interiorEnd {
+                                    if !halves && ow >= interiorStart && ow < interiorEnd {
                                         out[ow] = runMax[left]
                                         continue
                                     }
