@@ -5,6 +5,9 @@
 /// The filters are transformed once (U = G g Gᵀ, 16/9 the weights' size) and kept while the
 /// weight storage they came from is unchanged; input tiles (V = Bᵀ d B) and outputs
 /// (Y = Aᵀ M A) are transformed per call, in bands of tile rows small enough to stay in cache.
+///
+/// Backward uses the same kernel for the input gradient, which is itself a 3x3 stride-1
+/// convolution of the output gradient (`init(inputGradientOf:)`, `Window.inputGradientWindow`).
 struct WinogradFilters {
     /// U[ξ][out][in], ξ the position in the 4x4 tile.
     let transformed: [Float]
@@ -16,9 +19,27 @@ struct WinogradFilters {
 
     /// `weight` is [out, in, 3, 3].
     init(weight: Tensor) {
+        self.init(filters: weight.scalars, outChannels: weight.shape[0], inChannels: weight.shape[1], source: weight.scalars)
+    }
+
+    /// The filters of the convolution that computes the input gradient of the 3x3 stride-1
+    /// convolution with `weight` ([out, in, 3, 3]): the same taps with in and out swapped and
+    /// rotated by 180°, as each input pixel gathers from the outputs its taps reached.
+    init(inputGradientOf weight: Tensor) {
         let (co, ci) = (weight.shape[0], weight.shape[1])
+        var rotated = [Float](repeating: 0, count: co * ci * 9)
+        for o in 0..<co {
+            for i in 0..<ci {
+                for t in 0..<9 { rotated[(i * co + o) * 9 + 8 - t] = weight.scalars[(o * ci + i) * 9 + t] }
+            }
+        }
+        self.init(filters: rotated, outChannels: ci, inChannels: co, source: weight.scalars)
+    }
+
+    /// `filters` is [out, in, 3, 3]; `source` the weight storage they derive from.
+    private init(filters: [Float], outChannels co: Int, inChannels ci: Int, source: [Float]) {
         var u = [Float](repeating: 0, count: 16 * co * ci)
-        weight.scalars.withUnsafeBufferPointer { g in
+        filters.withUnsafeBufferPointer { g in
             for o in 0..<co {
                 for i in 0..<ci {
                     let f = g.baseAddress! + (o * ci + i) * 9
@@ -33,7 +54,7 @@ struct WinogradFilters {
             }
         }
         transformed = u
-        source = weight.scalars
+        self.source = source
         outChannels = co
         inChannels = ci
     }
@@ -45,10 +66,9 @@ struct WinogradFilters {
     /// Whether F(2x2, 3x3) pays for a convolution of this geometry: enough channels for the
     /// GEMMs to dominate the transforms, and enough tiles (outputs of at least 16x16) that
     /// repacking the 16 transformed filter matrices does not cost more than the products save.
-    static func applies(kernel: (h: Int, w: Int), stride: (h: Int, w: Int), dilation: (h: Int, w: Int),
-                        groups: Int, inChannels: Int, outChannels: Int, window: Window) -> Bool {
-        kernel == (3, 3) && stride == (1, 1) && dilation == (1, 1) && groups == 1 && inChannels >= 16
-            && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 64
+    static func applies(window: Window, groups: Int, inChannels: Int, outChannels: Int) -> Bool {
+        window.kernel == (3, 3) && window.stride == (1, 1) && window.dilation == (1, 1) && groups == 1
+            && inChannels >= 16 && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 64
     }
 
     /// The convolution of one batch into `y` ([N, out, Ho, Wo]). `finish(y, rows)` runs on each
