@@ -118,12 +118,15 @@ struct WinogradFilters {
             let rows = padded + span
             let first = Swift.min(Swift.max(w.padLeft, 0), span)
             let end = Swift.max(first, Swift.min(span, w.padLeft + W))
+            func slot(_ row: Int) -> UnsafeMutablePointer<Float> { rows + 4 * (row & 3) * tileColumns }
             for c in 0..<inChannels {
                 let plane = x + c * H * W
                 for (r, tileRow) in tileRows.enumerated() {
-                    for i in 0..<4 {
+                    // Input row 2r + i of the band lives in slot (2r + i) mod 4, so the two rows a
+                    // tile row shares with the one above are transformed once, not twice.
+                    for i in (r == 0 ? 0 : 2)..<4 {
                         let ih = 2 * tileRow - w.padTop + i
-                        let h = rows + 4 * i * tileColumns
+                        let h = slot(2 * r + i)
                         guard ih >= 0 && ih < H else {
                             h.update(repeating: 0, count: 4 * tileColumns)
                             continue
@@ -131,30 +134,62 @@ struct WinogradFilters {
                         padded.update(repeating: 0, count: first)
                         (padded + first).update(from: plane + ih * W + first - w.padLeft, count: end - first)
                         (padded + end).update(repeating: 0, count: span - end)
-                        let (h0, h1, h2, h3) = (h, h + tileColumns, h + 2 * tileColumns, h + 3 * tileColumns)
-                        for t in 0..<tileColumns {
-                            let (a, b, c, d) = (padded[2 * t], padded[2 * t + 1], padded[2 * t + 2], padded[2 * t + 3])
-                            h0[t] = a - c
-                            h1[t] = b + c
-                            h2[t] = c - b
-                            h3[t] = b - d
-                        }
+                        transformInputRow(padded, into: h, tileColumns: tileColumns)
                     }
                     // Bᵀ applied down the height: row i of the tile from rows 0...3 of d B.
                     let out = v + c * tiles + r * tileColumns
                     for j in 0..<4 {
-                        let (d0, d1, d2, d3) = (rows + j * tileColumns, rows + (4 + j) * tileColumns,
-                                                rows + (8 + j) * tileColumns, rows + (12 + j) * tileColumns)
+                        let (d0, d1, d2, d3) = (slot(2 * r) + j * tileColumns, slot(2 * r + 1) + j * tileColumns,
+                                                slot(2 * r + 2) + j * tileColumns, slot(2 * r + 3) + j * tileColumns)
                         let (v0, v1, v2, v3) = (out + j * step, out + (4 + j) * step, out + (8 + j) * step, out + (12 + j) * step)
-                        for t in 0..<tileColumns {
+                        // Four lanes at a time: the compiler vectorizes only long rows, behind alias checks.
+                        var t = 0
+                        while t + 4 <= tileColumns {
+                            let (a, b, c, d) = (load(d0 + t), load(d1 + t), load(d2 + t), load(d3 + t))
+                            store(a - c, v0 + t)
+                            store(b + c, v1 + t)
+                            store(c - b, v2 + t)
+                            store(b - d, v3 + t)
+                            t += 4
+                        }
+                        while t < tileColumns {
                             v0[t] = d0[t] - d2[t]
                             v1[t] = d1[t] + d2[t]
                             v2[t] = d2[t] - d1[t]
                             v3[t] = d1[t] - d3[t]
+                            t += 1
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// d B along one zero-bordered input row: tile t reads a, b, c, d at 2t...2t + 3 and gives
+    /// a - c, b + c, c - b, b - d, each output row `tileColumns` long. Four tiles at a time take
+    /// their a and b from the even and odd lanes of one eight-wide load and c and d from the next,
+    /// so the stride-2 reads vectorize.
+    @inline(__always)
+    private func transformInputRow(_ padded: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, tileColumns: Int) {
+        let (h0, h1, h2, h3) = (h, h + tileColumns, h + 2 * tileColumns, h + 3 * tileColumns)
+        var t = 0
+        while t + 4 <= tileColumns {
+            let here = UnsafeRawPointer(padded + 2 * t).loadUnaligned(as: SIMD8<Float>.self)
+            let next = UnsafeRawPointer(padded + 2 * t + 2).loadUnaligned(as: SIMD8<Float>.self)
+            let (a, b, c, d) = (here.evenHalf, here.oddHalf, next.evenHalf, next.oddHalf)
+            store(a - c, h0 + t)
+            store(b + c, h1 + t)
+            store(c - b, h2 + t)
+            store(b - d, h3 + t)
+            t += 4
+        }
+        while t < tileColumns {
+            let (a, b, c, d) = (padded[2 * t], padded[2 * t + 1], padded[2 * t + 2], padded[2 * t + 3])
+            h0[t] = a - c
+            h1[t] = b + c
+            h2[t] = c - b
+            h3[t] = b - d
+            t += 1
         }
     }
 
@@ -175,24 +210,60 @@ struct WinogradFilters {
                     for j in 0..<4 {
                         let (m0, m1, m2, m3) = (p + j * step, p + (4 + j) * step, p + (8 + j) * step, p + (12 + j) * step)
                         let (top, bottom) = (sums + j * tileColumns, sums + (4 + j) * tileColumns)
-                        for t in 0..<tileColumns {
+                        var t = 0
+                        while t + 4 <= tileColumns {
+                            let (a, b, c, d) = (load(m0 + t), load(m1 + t), load(m2 + t), load(m3 + t))
+                            store(a + b + c, top + t)
+                            store(b - c - d, bottom + t)
+                            t += 4
+                        }
+                        while t < tileColumns {
                             top[t] = m0[t] + m1[t] + m2[t]
                             bottom[t] = m1[t] - m2[t] - m3[t]
+                            t += 1
                         }
                     }
                     for half in 0..<2 {
                         let oh = 2 * tileRow + half
                         guard oh < Ho else { break }
-                        let s = sums + 4 * half * tileColumns
-                        let (s0, s1, s2, s3) = (s, s + tileColumns, s + 2 * tileColumns, s + 3 * tileColumns)
-                        for t in 0..<tileColumns {
-                            line[2 * t] = s0[t] + s1[t] + s2[t]
-                            line[2 * t + 1] = s1[t] - s2[t] - s3[t]
-                        }
-                        (plane + oh * Wo).update(from: line, count: Wo)
+                        // An odd width has no room for the last tile's second column: that row goes
+                        // through `line`.
+                        let row = Wo == 2 * tileColumns ? plane + oh * Wo : line
+                        transformOutputRow(sums + 4 * half * tileColumns, into: row, tileColumns: tileColumns)
+                        if row == line { (plane + oh * Wo).update(from: line, count: Wo) }
                     }
                 }
             }
         }
     }
+
+    /// A along one row of tiles: from the four rows s0...s3 (`tileColumns` apart) of Aᵀ M, tile
+    /// t writes s0 + s1 + s2 and s1 - s2 - s3 at 2t and 2t + 1, four tiles interleaved per store.
+    @inline(__always)
+    private func transformOutputRow(_ s: UnsafePointer<Float>, into row: UnsafeMutablePointer<Float>, tileColumns: Int) {
+        let (s0, s1, s2, s3) = (s, s + tileColumns, s + 2 * tileColumns, s + 3 * tileColumns)
+        var t = 0
+        while t + 4 <= tileColumns {
+            let (a, b, c, d) = (load(s0 + t), load(s1 + t), load(s2 + t), load(s3 + t))
+            let (even, odd) = (a + b + c, b - c - d)
+            UnsafeMutableRawPointer(row + 2 * t).storeBytes(
+                of: SIMD8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3]), as: SIMD8<Float>.self)
+            t += 4
+        }
+        while t < tileColumns {
+            row[2 * t] = s0[t] + s1[t] + s2[t]
+            row[2 * t + 1] = s1[t] - s2[t] - s3[t]
+            t += 1
+        }
+    }
+}
+
+@inline(__always)
+private func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
+}
+
+@inline(__always)
+private func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
 }

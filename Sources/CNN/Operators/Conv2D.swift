@@ -97,7 +97,6 @@ public final class Conv2D: Operator {
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
         let (cg, coutg) = (cin / groups, cout / groups)
         let (hw, p) = (x.shape[2] * x.shape[3], w.outputHeight * w.outputWidth)
-        let k = cg * kernel.h * kernel.w
         x.scalars.withUnsafeBufferPointer { xb in
             weight.value.scalars.withUnsafeBufferPointer { wb in
                 output.scalars.withUnsafeMutableBufferPointer { yb in
