@@ -145,11 +145,12 @@ struct WinogradFilters {
                         // Four lanes at a time: the compiler vectorizes only long rows, behind alias checks.
                         var t = 0
                         while t + 4 <= tileColumns {
-                            let (a, b, c, d) = (load(d0 + t), load(d1 + t), load(d2 + t), load(d3 + t))
-                            store(a - c, v0 + t)
-                            store(b + c, v1 + t)
-                            store(c - b, v2 + t)
-                            store(b - d, v3 + t)
+                            let (a, b, c, d) = (loadLanes(d0 + t, as: SIMD4.self), loadLanes(d1 + t, as: SIMD4.self),
+                                                loadLanes(d2 + t, as: SIMD4.self), loadLanes(d3 + t, as: SIMD4.self))
+                            storeLanes(a - c, v0 + t)
+                            storeLanes(b + c, v1 + t)
+                            storeLanes(c - b, v2 + t)
+                            storeLanes(b - d, v3 + t)
                             t += 4
                         }
                         while t < tileColumns {
@@ -174,13 +175,12 @@ struct WinogradFilters {
         let (h0, h1, h2, h3) = (h, h + tileColumns, h + 2 * tileColumns, h + 3 * tileColumns)
         var t = 0
         while t + 4 <= tileColumns {
-            let here = UnsafeRawPointer(padded + 2 * t).loadUnaligned(as: SIMD8<Float>.self)
-            let next = UnsafeRawPointer(padded + 2 * t + 2).loadUnaligned(as: SIMD8<Float>.self)
+            let (here, next) = (loadLanes(padded + 2 * t, as: SIMD8.self), loadLanes(padded + 2 * t + 2, as: SIMD8.self))
             let (a, b, c, d) = (here.evenHalf, here.oddHalf, next.evenHalf, next.oddHalf)
-            store(a - c, h0 + t)
-            store(b + c, h1 + t)
-            store(c - b, h2 + t)
-            store(b - d, h3 + t)
+            storeLanes(a - c, h0 + t)
+            storeLanes(b + c, h1 + t)
+            storeLanes(c - b, h2 + t)
+            storeLanes(b - d, h3 + t)
             t += 4
         }
         while t < tileColumns {
@@ -212,9 +212,10 @@ struct WinogradFilters {
                         let (top, bottom) = (sums + j * tileColumns, sums + (4 + j) * tileColumns)
                         var t = 0
                         while t + 4 <= tileColumns {
-                            let (a, b, c, d) = (load(m0 + t), load(m1 + t), load(m2 + t), load(m3 + t))
-                            store(a + b + c, top + t)
-                            store(b - c - d, bottom + t)
+                            let (a, b, c, d) = (loadLanes(m0 + t, as: SIMD4.self), loadLanes(m1 + t, as: SIMD4.self),
+                                                loadLanes(m2 + t, as: SIMD4.self), loadLanes(m3 + t, as: SIMD4.self))
+                            storeLanes(a + b + c, top + t)
+                            storeLanes(b - c - d, bottom + t)
                             t += 4
                         }
                         while t < tileColumns {
@@ -244,10 +245,10 @@ struct WinogradFilters {
         let (s0, s1, s2, s3) = (s, s + tileColumns, s + 2 * tileColumns, s + 3 * tileColumns)
         var t = 0
         while t + 4 <= tileColumns {
-            let (a, b, c, d) = (load(s0 + t), load(s1 + t), load(s2 + t), load(s3 + t))
+            let (a, b, c, d) = (loadLanes(s0 + t, as: SIMD4.self), loadLanes(s1 + t, as: SIMD4.self),
+                                loadLanes(s2 + t, as: SIMD4.self), loadLanes(s3 + t, as: SIMD4.self))
             let (even, odd) = (a + b + c, b - c - d)
-            UnsafeMutableRawPointer(row + 2 * t).storeBytes(
-                of: SIMD8(even[0], odd[0], even[1], odd[1], even[2], odd[2], even[3], odd[3]), as: SIMD8<Float>.self)
+            storeLanes(interleaved(even, odd), row + 2 * t)
             t += 4
         }
         while t < tileColumns {
@@ -256,14 +257,4 @@ struct WinogradFilters {
             t += 1
         }
     }
-}
-
-@inline(__always)
-private func load(_ p: UnsafePointer<Float>) -> SIMD4<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self)
-}
-
-@inline(__always)
-private func store(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
 }
