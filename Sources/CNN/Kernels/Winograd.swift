@@ -145,12 +145,8 @@ struct WinogradFilters {
                         // Four lanes at a time: the compiler vectorizes only long rows, behind alias checks.
                         var t = 0
                         while t + 4 <= tileColumns {
-                            let (a, b, c, d) = (loadLanes(d0 + t, as: SIMD4.self), loadLanes(d1 + t, as: SIMD4.self),
-                                                loadLanes(d2 + t, as: SIMD4.self), loadLanes(d3 + t, as: SIMD4.self))
-                            storeLanes(a - c, v0 + t)
-                            storeLanes(b + c, v1 + t)
-                            storeLanes(c - b, v2 + t)
-                            storeLanes(b - d, v3 + t)
+                            storeInputTransform(loadLanes(d0 + t), loadLanes(d1 + t), loadLanes(d2 + t), loadLanes(d3 + t),
+                                                into: (v0 + t, v1 + t, v2 + t, v3 + t))
                             t += 4
                         }
                         while t < tileColumns {
@@ -176,11 +172,7 @@ struct WinogradFilters {
         var t = 0
         while t + 4 <= tileColumns {
             let (here, next) = (loadLanes(padded + 2 * t, as: SIMD8.self), loadLanes(padded + 2 * t + 2, as: SIMD8.self))
-            let (a, b, c, d) = (here.evenHalf, here.oddHalf, next.evenHalf, next.oddHalf)
-            storeLanes(a - c, h0 + t)
-            storeLanes(b + c, h1 + t)
-            storeLanes(c - b, h2 + t)
-            storeLanes(b - d, h3 + t)
+            storeInputTransform(here.evenHalf, here.oddHalf, next.evenHalf, next.oddHalf, into: (h0 + t, h1 + t, h2 + t, h3 + t))
             t += 4
         }
         while t < tileColumns {
@@ -191,6 +183,18 @@ struct WinogradFilters {
             h3[t] = b - d
             t += 1
         }
+    }
+
+    /// Bᵀ on four lanes of a tile's columns a, b, c, d (along either axis): a - c, b + c, c - b
+    /// and b - d.
+    @inline(__always)
+    private func storeInputTransform(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>,
+                                     into rows: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                                 UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)) {
+        storeLanes(a - c, rows.0)
+        storeLanes(b + c, rows.1)
+        storeLanes(c - b, rows.2)
+        storeLanes(b - d, rows.3)
     }
 
     /// Y = Aᵀ M A, the 2x2 outputs of every tile, clipped at the output's edges: Aᵀ down the
