@@ -1,7 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+#if arch(x86_64)
+// AVX2 and FMA (Haswell, 2013, and every x86 server since): the engine's own kernels
+// (pooling, Winograd transforms, activations) vectorize 8 floats wide instead of SSE's 4.
+let cpu = ["-target-cpu", "haswell"]
+#else
+let cpu: [String] = []
+#endif
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpu, .when(configuration: .release))]
 
 let package = Package(
     name: "Salient",

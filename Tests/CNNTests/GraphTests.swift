@@ -103,6 +103,32 @@ final class GraphTests: XCTestCase {
         }
     }
 
+    /// Requests infer on several threads at once: one owns the engine's workers and the others
+    /// run their loops inline. Every result must match the same input inferred alone.
+    func testConcurrentInferencesShareTheEngineThreads() throws {
+        let architecture = #"{"name":"t","input":{"channels":3,"height":48,"width":48},"layers":[{"type":"conv2d","filters":16,"kernel":3,"padding":"same","activation":"relu"},{"type":"conv2d","filters":16,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"conv2d","filters":8,"kernel":1},{"type":"global_avgpool"},{"type":"flatten"},{"type":"dense","units":5}]}"#
+        let g = try Architecture(json: Data(architecture.utf8)).makeGraph(seed: 4)
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        EngineThreads.set(2)
+        let inputs = (0..<8).map { randomTensor([1, 3, 48, 48], seed: UInt64(10 + $0)) }
+        let alone = try inputs.map { try Executor(graph: g).infer($0) }
+        let lock = NSLock()
+        var (runs, mismatches) = (0, 0)
+        DispatchQueue.concurrentPerform(iterations: inputs.count * 4) { i in
+            let executor = Executor(graph: g)
+            for _ in 0..<3 {
+                let output = try? executor.infer(inputs[i % inputs.count])
+                lock.withLock {
+                    runs += 1
+                    if output?.scalars != alone[i % inputs.count].scalars { mismatches += 1 }
+                }
+            }
+        }
+        XCTAssertEqual(runs, inputs.count * 12)
+        XCTAssertEqual(mismatches, 0)
+    }
+
     func testGraphErrorsNameTheNode() {
         XCTAssertThrowsError(try Graph(name: "g", inputShape: [1, 4, 4], nodes: [
             Node(name: "a", op: Elementwise(.add), inputs: ["b"]), Node(name: "b", op: Elementwise(.add), inputs: ["a"]),

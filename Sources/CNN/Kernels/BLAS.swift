@@ -10,13 +10,13 @@ func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k
         serialSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                     a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     } else if n >= m {
-        parallelFor(n, cost: 2 * m * k) { j in
+        parallelFor(n, cost: 2 * m * k, minimumChunk: 64) { j in
             serialSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: j.count, k: k, alpha: alpha,
                         a: a, lda: lda, b: b + (transposeB ? j.lowerBound * ldb : j.lowerBound), ldb: ldb,
                         beta: beta, c: c + j.lowerBound, ldc: ldc)
         }
     } else {
-        parallelFor(m, cost: 2 * n * k) { i in
+        parallelFor(m, cost: 2 * n * k, minimumChunk: 64) { i in
             serialSgemm(transposeA: transposeA, transposeB: transposeB, m: i.count, n: n, k: k, alpha: alpha,
                         a: a + (transposeA ? i.lowerBound : i.lowerBound * lda), lda: lda, b: b, ldb: ldb,
                         beta: beta, c: c + i.lowerBound * ldc, ldc: ldc)

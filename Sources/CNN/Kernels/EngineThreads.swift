@@ -1,15 +1,20 @@
 import COpenBLAS
-import Dispatch
 import Foundation
 
 /// The engine's thread count, and the one pool its work runs on.
 ///
-/// GEMM and every other kernel split their work through `parallelFor` onto Dispatch's shared
-/// worker pool; OpenBLAS itself is kept single-threaded. Two pools (OpenBLAS's spinning threads
-/// beside ours) oversubscribed the cores, which made two threads slower than one.
+/// GEMM and every other kernel split their work through `parallelFor` onto `EnginePool`;
+/// OpenBLAS itself is kept single-threaded. Two pools (OpenBLAS's spinning threads beside ours)
+/// oversubscribed the cores, which made two threads slower than one.
 public enum EngineThreads {
     nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
-    private static let blasSingleThreaded: Void = openblas_set_num_threads(1)
+    /// OpenBLAS starts a thread per core when it loads, and they spin for a tenth of a second
+    /// before they sleep: beside our workers, they took a core from every short run (a
+    /// benchmark of SqueezeNet, a service's first requests). One thread, and no server.
+    private static let blasSingleThreaded: Void = {
+        openblas_set_num_threads(1)
+        _ = blas_thread_shutdown_()
+    }()
 
     public static func set(_ count: Int) {
         blasSingleThreaded
@@ -25,25 +30,28 @@ public enum EngineThreads {
 
 /// Work below this many (rough) floating-point operations stays on the calling thread: waking a
 /// worker costs about as much.
-private let minimumWorkPerThread = 1 << 17
+private let minimumWorkPerThread = 1 << 14
 
 /// Calls `body` with disjoint ranges that cover 0..<count, on up to `EngineThreads.count`
 /// threads. `cost` is the work of one item, in operations, so that small loops run inline.
-func parallelFor(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
-    parallelChunks(count, cost: cost) { _, range in body(range) }
+func parallelFor(_ count: Int, cost: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    parallelChunks(count, cost: cost, minimumChunk: minimumChunk) { _, range in body(range) }
 }
 
-/// `parallelFor` that also names each range's chunk, 0..<threads, so that threads can each use
-/// their own part of a scratch buffer sized for `threads`.
-func parallelChunks(_ count: Int, cost: Int, threads limit: Int = EngineThreads.count,
-                    _ body: (_ chunk: Int, _ range: Range<Int>) -> Void) {
+/// `parallelFor` that also names the thread running each range, 0..<threads, so that threads
+/// can each use their own part of a scratch buffer sized for `threads`. The ranges are about a
+/// quarter of a thread's share, at least `minimumChunk` long, so that a thread slowed down by
+/// another process leaves its remaining ranges to the others.
+func parallelChunks(_ count: Int, cost: Int, threads limit: Int = EngineThreads.count, minimumChunk: Int = 1,
+                    _ body: (_ slot: Int, _ range: Range<Int>) -> Void) {
     let threads = Swift.min(limit, count, Swift.max(1, count * cost / minimumWorkPerThread))
     guard threads > 1 else {
         if count > 0 { body(0, 0..<count) }
         return
     }
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
-        body(t, count * t / threads ..< count * (t + 1) / threads)
+    let chunks = Swift.max(threads, Swift.min(4 * threads, count / Swift.max(1, minimumChunk)))
+    EnginePool.shared.run(chunks: chunks, threads: threads) { chunk, slot in
+        body(slot, count * chunk / chunks ..< count * (chunk + 1) / chunks)
     }
 }
 
@@ -57,8 +65,8 @@ func forEachBand(_ count: Int, scratch: Int, cost: Int, workspace: Workspace,
     let inParallel = count >= threads
     workspace.withBuffer(count: scratch * (inParallel ? threads : 1)) { buffer in
         if inParallel {
-            parallelChunks(count, cost: cost, threads: threads) { chunk, range in
-                for band in range { body(band, buffer + chunk * scratch, false) }
+            parallelChunks(count, cost: cost, threads: threads) { slot, range in
+                for band in range { body(band, buffer + slot * scratch, false) }
             }
         } else {
             for band in 0..<count { body(band, buffer, true) }

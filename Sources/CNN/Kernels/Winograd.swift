@@ -64,11 +64,11 @@ struct WinogradFilters {
     }
 
     /// Whether F(2x2, 3x3) pays for a convolution of this geometry: enough channels for the
-    /// GEMMs to dominate the transforms, and enough tiles (outputs of at least 16x16) that
+    /// GEMMs to dominate the transforms, and enough tiles (outputs of at least 11x11) that
     /// repacking the 16 transformed filter matrices does not cost more than the products save.
     static func applies(window: Window, groups: Int, inChannels: Int, outChannels: Int) -> Bool {
         window.kernel == (3, 3) && window.stride == (1, 1) && window.dilation == (1, 1) && groups == 1
-            && inChannels >= 16 && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 64
+            && inChannels >= 16 && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 36
     }
 
     /// The convolution of one batch into `y` ([N, out, Ho, Wo]). `finish(y, rows)` runs on each
@@ -79,9 +79,13 @@ struct WinogradFilters {
         let (tileRows, tileColumns) = ((w.outputHeight + 1) / 2, (w.outputWidth + 1) / 2)
         // Bands of at least 64 tiles, so that repacking U for each band's GEMMs stays small beside
         // the products; more where a band's V (16 x in x tiles) and M (16 x out x tiles) still
-        // fit in about 1 MB.
+        // fit in about 1 MB. But at least one band per thread: a single band (a 13x13 or 14x14
+        // layer of one image) would transform its input and output on one thread and split
+        // 16 small GEMMs, each a rendezvous of the threads.
         let bandTiles = Swift.max(64, (1 << 18) / (16 * (ci + co)))
-        let bandTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns)
+        let bandsPerImage = Swift.max(1, (EngineThreads.count + n - 1) / n)
+        let bandTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns,
+                                     (tileRows + bandsPerImage - 1) / bandsPerImage)
         let bands = (tileRows + bandTileRows - 1) / bandTileRows
         transformed.withUnsafeBufferPointer { ub in
             forEachBand(n * bands, scratch: 16 * (ci + co) * bandTileRows * tileColumns,

@@ -39,7 +39,7 @@ public final class Concat: Operator {
                 let block = input.shape[a] * inner
                 input.scalars.withUnsafeBufferPointer { x in
                     for o in 0..<outer {
-                        (y.baseAddress! + o * rowLength + start).update(from: x.baseAddress! + o * block, count: block)
+                        copyInParallel(y.baseAddress! + o * rowLength + start, from: x.baseAddress! + o * block, count: block)
                     }
                 }
                 start += block

@@ -105,14 +105,7 @@ public final class Conv2D: Operator {
                         depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
                         finishOutput(Y, planes: n * cout, channels: cout, plane: p)
                     } else if isPointwise {
-                        for s in 0..<n {
-                            for g in 0..<groups {
-                                sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg,
-                                      b: X + (s * cin + g * cg) * hw, ldb: hw,
-                                      c: Y + (s * cout + g * coutg) * p, ldc: p)
-                            }
-                        }
-                        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
+                        pointwiseForward(X, Wt, Y, batch: n, plane: p)
                     } else if !context.isTraining, let filters = winogradFilters(for: w) {
                         filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows in
                             finishRows(plane + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
@@ -124,6 +117,34 @@ public final class Conv2D: Operator {
                 }
             }
         }
+    }
+
+    /// A 1x1 convolution is one GEMM per image and group. With at least as many of those as
+    /// threads (grouped convolutions, as in ShuffleNet; batches), each thread takes whole ones
+    /// and finishes them while they are in cache; otherwise each GEMM splits across the threads.
+    private func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                  batch n: Int, plane p: Int) {
+        let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
+        func multiply(_ product: Int, parallel: Bool) -> UnsafeMutablePointer<Float> {
+            let (s, g) = product.quotientAndRemainder(dividingBy: groups)
+            let y = Y + (s * cout + g * coutg) * p
+            sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg, b: X + (s * cin + g * cg) * p, ldb: p,
+                  c: y, ldc: p, parallel: parallel)
+            return y
+        }
+        let products = n * groups
+        guard products < EngineThreads.count else {
+            parallelFor(products, cost: 2 * coutg * cg * p) { range in
+                for product in range {
+                    let g = product % groups
+                    finishRows(multiply(product, parallel: false), channels: (g * coutg)..<((g + 1) * coutg),
+                               stride: p, count: p)
+                }
+            }
+            return
+        }
+        for product in 0..<products { _ = multiply(product, parallel: true) }
+        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
     }
 
     /// im2col + GEMM in bands of output rows, each small enough for its unrolled panel to stay

@@ -31,6 +31,16 @@ public final class Elementwise: Operator {
         }
     }
 
+    /// y[i] = a[i] op b[i]: the first two inputs in one pass, not a copy and then a combine.
+    private func combine(_ y: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
+        switch operation {
+        case .add: for i in 0..<count { y[i] = a[i] + b[i] }
+        case .sub: for i in 0..<count { y[i] = a[i] - b[i] }
+        case .mul: for i in 0..<count { y[i] = a[i] * b[i] }
+        case .div: for i in 0..<count { y[i] = a[i] / b[i] }
+        }
+    }
+
     /// y[i] = y[i] op v (or v alone for the first input).
     private func combine(_ y: UnsafeMutablePointer<Float>, _ v: Float, count: Int, first: Bool) {
         if first { y.update(repeating: v, count: count); return }
@@ -47,9 +57,19 @@ public final class Elementwise: Operator {
         output.scalars.withUnsafeMutableBufferPointer { yb in
             guard let y = yb.baseAddress else { return }
             parallelFor(yb.count, cost: inputs.count) { r in
-                for (k, input) in inputs.enumerated() {
+                let out = y + r.lowerBound
+                var rest = inputs[...]
+                if inputs.count >= 2 {
+                    inputs[0].scalars.withUnsafeBufferPointer { a in
+                        inputs[1].scalars.withUnsafeBufferPointer { b in
+                            combine(out, a.baseAddress! + r.lowerBound, b.baseAddress! + r.lowerBound, count: r.count)
+                        }
+                    }
+                    rest = inputs[2...]
+                }
+                for (k, input) in rest.enumerated() {
                     input.scalars.withUnsafeBufferPointer { xb in
-                        combine(y + r.lowerBound, xb.baseAddress! + r.lowerBound, count: r.count, first: k == 0)
+                        combine(out, xb.baseAddress! + r.lowerBound, count: r.count, first: k == 0 && inputs.count == 1)
                     }
                 }
             }

@@ -5,7 +5,10 @@ public protocol ShapeOnlyOperator: Operator {}
 extension ShapeOnlyOperator {
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
         output.scalars.withUnsafeMutableBufferPointer { y in
-            inputs[0].scalars.withUnsafeBufferPointer { x in _ = y.update(fromContentsOf: x) }
+            inputs[0].scalars.withUnsafeBufferPointer { x in
+                guard let to = y.baseAddress, let from = x.baseAddress else { return }
+                copyInParallel(to, from: from, count: x.count)
+            }
         }
     }
 

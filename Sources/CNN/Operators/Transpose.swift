@@ -42,8 +42,10 @@ public final class Transpose: Operator {
         x.scalars.withUnsafeBufferPointer { src in
             output.scalars.withUnsafeMutableBufferPointer { dst in
                 guard block > 0, let from = src.baseAddress, let to = dst.baseAddress else { return }
-                for (step, offset) in sources.enumerated() {
-                    (to + step * block).update(from: from + offset, count: block)
+                parallelFor(sources.count, cost: block) { steps in
+                    for step in steps {
+                        (to + step * block).update(from: from + sources[step], count: block)
+                    }
                 }
             }
         }
