@@ -146,12 +146,12 @@ struct WinogradFilters {
                         let (d0, d1, d2, d3) = (slot(2 * r) + j * tileColumns, slot(2 * r + 1) + j * tileColumns,
                                                 slot(2 * r + 2) + j * tileColumns, slot(2 * r + 3) + j * tileColumns)
                         let (v0, v1, v2, v3) = (out + j * step, out + (4 + j) * step, out + (8 + j) * step, out + (12 + j) * step)
-                        // Four lanes at a time: the compiler vectorizes only long rows, behind alias checks.
+                        // A vector at a time: the compiler vectorizes only long rows, behind alias checks.
                         var t = 0
-                        while t + 4 <= tileColumns {
+                        while t + Lanes.scalarCount <= tileColumns {
                             storeInputTransform(loadLanes(d0 + t), loadLanes(d1 + t), loadLanes(d2 + t), loadLanes(d3 + t),
                                                 into: (v0 + t, v1 + t, v2 + t, v3 + t))
-                            t += 4
+                            t += Lanes.scalarCount
                         }
                         while t < tileColumns {
                             v0[t] = d0[t] - d2[t]
@@ -167,17 +167,17 @@ struct WinogradFilters {
     }
 
     /// d B along one zero-bordered input row: tile t reads a, b, c, d at 2t...2t + 3 and gives
-    /// a - c, b + c, c - b, b - d, each output row `tileColumns` long. Four tiles at a time take
-    /// their a and b from the even and odd lanes of one eight-wide load and c and d from the next,
-    /// so the stride-2 reads vectorize.
+    /// a - c, b + c, c - b, b - d, each output row `tileColumns` long. A vector of tiles takes its
+    /// a and b from the even and odd lanes of one double-width load and c and d from the next, so
+    /// the stride-2 reads vectorize.
     @inline(__always)
     private func transformInputRow(_ padded: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, tileColumns: Int) {
         let (h0, h1, h2, h3) = (h, h + tileColumns, h + 2 * tileColumns, h + 3 * tileColumns)
         var t = 0
-        while t + 4 <= tileColumns {
-            let (here, next) = (loadLanes(padded + 2 * t, as: SIMD8.self), loadLanes(padded + 2 * t + 2, as: SIMD8.self))
+        while t + Lanes.scalarCount <= tileColumns {
+            let (here, next) = (loadLanes(padded + 2 * t, as: PairedLanes.self), loadLanes(padded + 2 * t + 2, as: PairedLanes.self))
             storeInputTransform(here.evenHalf, here.oddHalf, next.evenHalf, next.oddHalf, into: (h0 + t, h1 + t, h2 + t, h3 + t))
-            t += 4
+            t += Lanes.scalarCount
         }
         while t < tileColumns {
             let (a, b, c, d) = (padded[2 * t], padded[2 * t + 1], padded[2 * t + 2], padded[2 * t + 3])
@@ -189,10 +189,10 @@ struct WinogradFilters {
         }
     }
 
-    /// Bᵀ on four lanes of a tile's columns a, b, c, d (along either axis): a - c, b + c, c - b
+    /// Bᵀ on a vector of tiles' columns a, b, c, d (along either axis): a - c, b + c, c - b
     /// and b - d.
     @inline(__always)
-    private func storeInputTransform(_ a: SIMD4<Float>, _ b: SIMD4<Float>, _ c: SIMD4<Float>, _ d: SIMD4<Float>,
+    private func storeInputTransform(_ a: Lanes, _ b: Lanes, _ c: Lanes, _ d: Lanes,
                                      into rows: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
                                                  UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)) {
         storeLanes(a - c, rows.0)
@@ -219,12 +219,12 @@ struct WinogradFilters {
                         let (m0, m1, m2, m3) = (p + j * step, p + (4 + j) * step, p + (8 + j) * step, p + (12 + j) * step)
                         let (top, bottom) = (sums + j * tileColumns, sums + (4 + j) * tileColumns)
                         var t = 0
-                        while t + 4 <= tileColumns {
-                            let (a, b, c, d) = (loadLanes(m0 + t, as: SIMD4.self), loadLanes(m1 + t, as: SIMD4.self),
-                                                loadLanes(m2 + t, as: SIMD4.self), loadLanes(m3 + t, as: SIMD4.self))
+                        while t + Lanes.scalarCount <= tileColumns {
+                            let (a, b, c, d) = (loadLanes(m0 + t, as: Lanes.self), loadLanes(m1 + t, as: Lanes.self),
+                                                loadLanes(m2 + t, as: Lanes.self), loadLanes(m3 + t, as: Lanes.self))
                             storeLanes(a + b + c, top + t)
                             storeLanes(b - c - d, bottom + t)
-                            t += 4
+                            t += Lanes.scalarCount
                         }
                         while t < tileColumns {
                             top[t] = m0[t] + m1[t] + m2[t]
@@ -247,17 +247,17 @@ struct WinogradFilters {
     }
 
     /// A along one row of tiles: from the four rows s0...s3 (`tileColumns` apart) of Aᵀ M, tile
-    /// t writes s0 + s1 + s2 and s1 - s2 - s3 at 2t and 2t + 1, four tiles interleaved per store.
+    /// t writes s0 + s1 + s2 and s1 - s2 - s3 at 2t and 2t + 1, a vector of tiles interleaved per store.
     @inline(__always)
     private func transformOutputRow(_ s: UnsafePointer<Float>, into row: UnsafeMutablePointer<Float>, tileColumns: Int) {
         let (s0, s1, s2, s3) = (s, s + tileColumns, s + 2 * tileColumns, s + 3 * tileColumns)
         var t = 0
-        while t + 4 <= tileColumns {
-            let (a, b, c, d) = (loadLanes(s0 + t, as: SIMD4.self), loadLanes(s1 + t, as: SIMD4.self),
-                                loadLanes(s2 + t, as: SIMD4.self), loadLanes(s3 + t, as: SIMD4.self))
+        while t + Lanes.scalarCount <= tileColumns {
+            let (a, b, c, d) = (loadLanes(s0 + t, as: Lanes.self), loadLanes(s1 + t, as: Lanes.self),
+                                loadLanes(s2 + t, as: Lanes.self), loadLanes(s3 + t, as: Lanes.self))
             let (even, odd) = (a + b + c, b - c - d)
             storeLanes(interleaved(even, odd), row + 2 * t)
-            t += 4
+            t += Lanes.scalarCount
         }
         while t < tileColumns {
             row[2 * t] = s0[t] + s1[t] + s2[t]

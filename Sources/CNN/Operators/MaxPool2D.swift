@@ -145,8 +145,8 @@ public final class MaxPool2D: Operator {
 
     /// Backward for 2x2 windows 2 apart inside the input (VGG's pooling), where every input pixel
     /// lies in at most one window: each window writes its gradient or zero to all four of its
-    /// pixels, so dx needs no zero-filling first and no read-modify-write, and four windows run
-    /// at once in SIMD lanes. Groups with a NaN maximum take the general per-window route.
+    /// pixels, so dx needs no zero-filling first and no read-modify-write, and a vector of windows
+    /// runs at once, one per lane. Groups with a NaN maximum take the general per-window route.
     private func pairedBackward(_ x: Tensor, output: Tensor, outputGradient: Tensor, planes: Int, window w: Window) -> Tensor {
         let (H, W, Ho, Wo) = (w.inputHeight, w.inputWidth, w.outputHeight, w.outputWidth)
         let scalars = [Float](unsafeUninitializedCapacity: x.count) { db, initialized in
@@ -162,27 +162,27 @@ public final class MaxPool2D: Operator {
                                     let (top, bottom) = (xp + 2 * oh * W, xp + (2 * oh + 1) * W)
                                     let (dTop, dBottom) = (dp + 2 * oh * W, dp + (2 * oh + 1) * W)
                                     var ow = 0
-                                    while ow + 4 <= Wo {
-                                        let m = loadLanes(y + ow, as: SIMD4.self)
+                                    while ow + Lanes.scalarCount <= Wo {
+                                        let m = loadLanes(y + ow, as: Lanes.self)
                                         guard !any(m .!= m) else {
-                                            for o in ow..<(ow + 4) { routeWindow(xp, dp, oh, o, g[o], window: w) }
-                                            ow += 4
+                                            for o in ow..<(ow + Lanes.scalarCount) { routeWindow(xp, dp, oh, o, g[o], window: w) }
+                                            ow += Lanes.scalarCount
                                             continue
                                         }
-                                        let (upper, lower) = (loadLanes(top + 2 * ow, as: SIMD8.self),
-                                                              loadLanes(bottom + 2 * ow, as: SIMD8.self))
+                                        let (upper, lower) = (loadLanes(top + 2 * ow, as: PairedLanes.self),
+                                                              loadLanes(bottom + 2 * ow, as: PairedLanes.self))
                                         // The first maximum in scan order: a window's taps are a, b / c, d.
                                         let a = upper.evenHalf .>= m
                                         let b = upper.oddHalf .>= m .& .!a
                                         let c = lower.evenHalf .>= m .& .!(a .| b)
                                         let d = .!(a .| b .| c)
-                                        let gradient = loadLanes(g + ow, as: SIMD4.self)
-                                        let zero = SIMD4<Float>()
+                                        let gradient = loadLanes(g + ow, as: Lanes.self)
+                                        let zero = Lanes()
                                         storeLanes(interleaved(zero.replacing(with: gradient, where: a),
                                                                zero.replacing(with: gradient, where: b)), dTop + 2 * ow)
                                         storeLanes(interleaved(zero.replacing(with: gradient, where: c),
                                                                zero.replacing(with: gradient, where: d)), dBottom + 2 * ow)
-                                        ow += 4
+                                        ow += Lanes.scalarCount
                                     }
                                     for o in ow..<Wo { routeWindow(xp, dp, oh, o, g[o], window: w) }
                                     // An odd width leaves a last column in no window.
