@@ -70,4 +70,19 @@ struct Window {
     var effectiveKernel: (h: Int, w: Int) {
         (dilation.h * (kernel.h - 1) + 1, dilation.w * (kernel.w - 1) + 1)
     }
+
+    /// The window of the stride-1 convolution that carries the output gradient of this stride-1,
+    /// undilated window back to its input: each input pixel is reached by taps up to k - 1 rows
+    /// or columns before it and after it, so each side is padded by k - 1 minus its own padding
+    /// (negative where the forward padding exceeded k - 1, which crops), and its output is the
+    /// forward input's size.
+    var inputGradientWindow: Window {
+        precondition(stride == (1, 1) && dilation == (1, 1), "only stride-1 undilated windows transpose to a convolution")
+        var g = self
+        (g.padTop, g.padBottom) = (kernel.h - 1 - padTop, kernel.h - 1 - padBottom)
+        (g.padLeft, g.padRight) = (kernel.w - 1 - padLeft, kernel.w - 1 - padRight)
+        (g.inputHeight, g.inputWidth) = (outputHeight, outputWidth)
+        (g.outputHeight, g.outputWidth) = (inputHeight, inputWidth)
+        return g
+    }
 }

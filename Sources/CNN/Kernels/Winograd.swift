@@ -5,6 +5,9 @@
 /// The filters are transformed once (U = G g Gᵀ, 16/9 the weights' size) and kept while the
 /// weight storage they came from is unchanged; input tiles (V = Bᵀ d B) and outputs
 /// (Y = Aᵀ M A) are transformed per call, in bands of tile rows small enough to stay in cache.
+///
+/// Backward uses the same kernel for the input gradient, which is itself a 3x3 stride-1
+/// convolution of the output gradient (`init(inputGradientOf:)`, `Window.inputGradientWindow`).
 struct WinogradFilters {
     /// U[ξ][out][in], ξ the position in the 4x4 tile.
     let transformed: [Float]
@@ -16,9 +19,27 @@ struct WinogradFilters {
 
     /// `weight` is [out, in, 3, 3].
     init(weight: Tensor) {
+        self.init(filters: weight.scalars, outChannels: weight.shape[0], inChannels: weight.shape[1], source: weight.scalars)
+    }
+
+    /// The filters of the convolution that computes the input gradient of the 3x3 stride-1
+    /// convolution with `weight` ([out, in, 3, 3]): the same taps with in and out swapped and
+    /// rotated by 180°, as each input pixel gathers from the outputs its taps reached.
+    init(inputGradientOf weight: Tensor) {
         let (co, ci) = (weight.shape[0], weight.shape[1])
+        var rotated = [Float](repeating: 0, count: co * ci * 9)
+        for o in 0..<co {
+            for i in 0..<ci {
+                for t in 0..<9 { rotated[(i * co + o) * 9 + 8 - t] = weight.scalars[(o * ci + i) * 9 + t] }
+            }
+        }
+        self.init(filters: rotated, outChannels: ci, inChannels: co, source: weight.scalars)
+    }
+
+    /// `filters` is [out, in, 3, 3]; `source` the weight storage they derive from.
+    private init(filters: [Float], outChannels co: Int, inChannels ci: Int, source: [Float]) {
         var u = [Float](repeating: 0, count: 16 * co * ci)
-        weight.scalars.withUnsafeBufferPointer { g in
+        filters.withUnsafeBufferPointer { g in
             for o in 0..<co {
                 for i in 0..<ci {
                     let f = g.baseAddress! + (o * ci + i) * 9
@@ -33,7 +54,7 @@ struct WinogradFilters {
             }
         }
         transformed = u
-        source = weight.scalars
+        self.source = source
         outChannels = co
         inChannels = ci
     }
@@ -45,10 +66,9 @@ struct WinogradFilters {
     /// Whether F(2x2, 3x3) pays for a convolution of this geometry: enough channels for the
     /// GEMMs to dominate the transforms, and enough tiles (outputs of at least 11x11) that
     /// repacking the 16 transformed filter matrices does not cost more than the products save.
-    static func applies(kernel: (h: Int, w: Int), stride: (h: Int, w: Int), dilation: (h: Int, w: Int),
-                        groups: Int, inChannels: Int, outChannels: Int, window: Window) -> Bool {
-        kernel == (3, 3) && stride == (1, 1) && dilation == (1, 1) && groups == 1 && inChannels >= 16
-            && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 36
+    static func applies(window: Window, groups: Int, inChannels: Int, outChannels: Int) -> Bool {
+        window.kernel == (3, 3) && window.stride == (1, 1) && window.dilation == (1, 1) && groups == 1
+            && inChannels >= 16 && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 36
     }
 
     /// The convolution of one batch into `y` ([N, out, Ho, Wo]). `finish(y, rows)` runs on each
@@ -102,12 +122,15 @@ struct WinogradFilters {
             let rows = padded + span
             let first = Swift.min(Swift.max(w.padLeft, 0), span)
             let end = Swift.max(first, Swift.min(span, w.padLeft + W))
+            func slot(_ row: Int) -> UnsafeMutablePointer<Float> { rows + 4 * (row & 3) * tileColumns }
             for c in 0..<inChannels {
                 let plane = x + c * H * W
                 for (r, tileRow) in tileRows.enumerated() {
-                    for i in 0..<4 {
+                    // Input row 2r + i of the band lives in slot (2r + i) mod 4, so the two rows a
+                    // tile row shares with the one above are transformed once, not twice.
+                    for i in (r == 0 ? 0 : 2)..<4 {
                         let ih = 2 * tileRow - w.padTop + i
-                        let h = rows + 4 * i * tileColumns
+                        let h = slot(2 * r + i)
                         guard ih >= 0 && ih < H else {
                             h.update(repeating: 0, count: 4 * tileColumns)
                             continue
@@ -115,31 +138,67 @@ struct WinogradFilters {
                         padded.update(repeating: 0, count: first)
                         (padded + first).update(from: plane + ih * W + first - w.padLeft, count: end - first)
                         (padded + end).update(repeating: 0, count: span - end)
-                        let (h0, h1, h2, h3) = (h, h + tileColumns, h + 2 * tileColumns, h + 3 * tileColumns)
-                        for t in 0..<tileColumns {
-                            let (a, b, c, d) = (padded[2 * t], padded[2 * t + 1], padded[2 * t + 2], padded[2 * t + 3])
-                            h0[t] = a - c
-                            h1[t] = b + c
-                            h2[t] = c - b
-                            h3[t] = b - d
-                        }
+                        transformInputRow(padded, into: h, tileColumns: tileColumns)
                     }
                     // Bᵀ applied down the height: row i of the tile from rows 0...3 of d B.
                     let out = v + c * tiles + r * tileColumns
                     for j in 0..<4 {
-                        let (d0, d1, d2, d3) = (rows + j * tileColumns, rows + (4 + j) * tileColumns,
-                                                rows + (8 + j) * tileColumns, rows + (12 + j) * tileColumns)
+                        let (d0, d1, d2, d3) = (slot(2 * r) + j * tileColumns, slot(2 * r + 1) + j * tileColumns,
+                                                slot(2 * r + 2) + j * tileColumns, slot(2 * r + 3) + j * tileColumns)
                         let (v0, v1, v2, v3) = (out + j * step, out + (4 + j) * step, out + (8 + j) * step, out + (12 + j) * step)
-                        for t in 0..<tileColumns {
+                        // A vector at a time: the compiler vectorizes only long rows, behind alias checks.
+                        var t = 0
+                        while t + Lanes.scalarCount <= tileColumns {
+                            storeInputTransform(loadLanes(d0 + t), loadLanes(d1 + t), loadLanes(d2 + t), loadLanes(d3 + t),
+                                                into: (v0 + t, v1 + t, v2 + t, v3 + t))
+                            t += Lanes.scalarCount
+                        }
+                        while t < tileColumns {
                             v0[t] = d0[t] - d2[t]
                             v1[t] = d1[t] + d2[t]
                             v2[t] = d2[t] - d1[t]
                             v3[t] = d1[t] - d3[t]
+                            t += 1
                         }
                     }
                 }
             }
         }
+    }
+
+    /// d B along one zero-bordered input row: tile t reads a, b, c, d at 2t...2t + 3 and gives
+    /// a - c, b + c, c - b, b - d, each output row `tileColumns` long. A vector of tiles takes its
+    /// a and b from the even and odd lanes of one double-width load and c and d from the next, so
+    /// the stride-2 reads vectorize.
+    @inline(__always)
+    private func transformInputRow(_ padded: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, tileColumns: Int) {
+        let (h0, h1, h2, h3) = (h, h + tileColumns, h + 2 * tileColumns, h + 3 * tileColumns)
+        var t = 0
+        while t + Lanes.scalarCount <= tileColumns {
+            let (here, next) = (loadLanes(padded + 2 * t, as: PairedLanes.self), loadLanes(padded + 2 * t + 2, as: PairedLanes.self))
+            storeInputTransform(here.evenHalf, here.oddHalf, next.evenHalf, next.oddHalf, into: (h0 + t, h1 + t, h2 + t, h3 + t))
+            t += Lanes.scalarCount
+        }
+        while t < tileColumns {
+            let (a, b, c, d) = (padded[2 * t], padded[2 * t + 1], padded[2 * t + 2], padded[2 * t + 3])
+            h0[t] = a - c
+            h1[t] = b + c
+            h2[t] = c - b
+            h3[t] = b - d
+            t += 1
+        }
+    }
+
+    /// Bᵀ on a vector of tiles' columns a, b, c, d (along either axis): a - c, b + c, c - b
+    /// and b - d.
+    @inline(__always)
+    private func storeInputTransform(_ a: Lanes, _ b: Lanes, _ c: Lanes, _ d: Lanes,
+                                     into rows: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                                 UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)) {
+        storeLanes(a - c, rows.0)
+        storeLanes(b + c, rows.1)
+        storeLanes(c - b, rows.2)
+        storeLanes(b - d, rows.3)
     }
 
     /// Y = Aᵀ M A, the 2x2 outputs of every tile, clipped at the output's edges: Aᵀ down the
@@ -159,24 +218,51 @@ struct WinogradFilters {
                     for j in 0..<4 {
                         let (m0, m1, m2, m3) = (p + j * step, p + (4 + j) * step, p + (8 + j) * step, p + (12 + j) * step)
                         let (top, bottom) = (sums + j * tileColumns, sums + (4 + j) * tileColumns)
-                        for t in 0..<tileColumns {
+                        var t = 0
+                        while t + Lanes.scalarCount <= tileColumns {
+                            let (a, b, c, d) = (loadLanes(m0 + t, as: Lanes.self), loadLanes(m1 + t, as: Lanes.self),
+                                                loadLanes(m2 + t, as: Lanes.self), loadLanes(m3 + t, as: Lanes.self))
+                            storeLanes(a + b + c, top + t)
+                            storeLanes(b - c - d, bottom + t)
+                            t += Lanes.scalarCount
+                        }
+                        while t < tileColumns {
                             top[t] = m0[t] + m1[t] + m2[t]
                             bottom[t] = m1[t] - m2[t] - m3[t]
+                            t += 1
                         }
                     }
                     for half in 0..<2 {
                         let oh = 2 * tileRow + half
                         guard oh < Ho else { break }
-                        let s = sums + 4 * half * tileColumns
-                        let (s0, s1, s2, s3) = (s, s + tileColumns, s + 2 * tileColumns, s + 3 * tileColumns)
-                        for t in 0..<tileColumns {
-                            line[2 * t] = s0[t] + s1[t] + s2[t]
-                            line[2 * t + 1] = s1[t] - s2[t] - s3[t]
-                        }
-                        (plane + oh * Wo).update(from: line, count: Wo)
+                        // An odd width has no room for the last tile's second column: that row goes
+                        // through `line`.
+                        let row = Wo == 2 * tileColumns ? plane + oh * Wo : line
+                        transformOutputRow(sums + 4 * half * tileColumns, into: row, tileColumns: tileColumns)
+                        if row == line { (plane + oh * Wo).update(from: line, count: Wo) }
                     }
                 }
             }
+        }
+    }
+
+    /// A along one row of tiles: from the four rows s0...s3 (`tileColumns` apart) of Aᵀ M, tile
+    /// t writes s0 + s1 + s2 and s1 - s2 - s3 at 2t and 2t + 1, a vector of tiles interleaved per store.
+    @inline(__always)
+    private func transformOutputRow(_ s: UnsafePointer<Float>, into row: UnsafeMutablePointer<Float>, tileColumns: Int) {
+        let (s0, s1, s2, s3) = (s, s + tileColumns, s + 2 * tileColumns, s + 3 * tileColumns)
+        var t = 0
+        while t + Lanes.scalarCount <= tileColumns {
+            let (a, b, c, d) = (loadLanes(s0 + t, as: Lanes.self), loadLanes(s1 + t, as: Lanes.self),
+                                loadLanes(s2 + t, as: Lanes.self), loadLanes(s3 + t, as: Lanes.self))
+            let (even, odd) = (a + b + c, b - c - d)
+            storeLanes(interleaved(even, odd), row + 2 * t)
+            t += Lanes.scalarCount
+        }
+        while t < tileColumns {
+            row[2 * t] = s0[t] + s1[t] + s2[t]
+            row[2 * t + 1] = s1[t] - s2[t] - s3[t]
+            t += 1
         }
     }
 }

@@ -16,6 +16,7 @@ public final class Conv2D: Operator {
     public let groups: Int
     public var activation: Activation?
     private var winograd: WinogradFilters?
+    private var winogradInputGradient: WinogradFilters?
     private let winogradLock = NSLock()
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
@@ -62,16 +63,32 @@ public final class Conv2D: Operator {
     private var isDepthwise: Bool { groups > 1 && weight.value.shape[1] == 1 }
 
     /// The Winograd-transformed filters for inference, made on first use and again whenever the
-    /// weights change; nil where F(2x2, 3x3) does not apply. Executors on several threads share
-    /// the operator, hence the lock.
+    /// weights change; nil where F(2x2, 3x3) does not apply.
     private func winogradFilters(for window: Window) -> WinogradFilters? {
-        guard WinogradFilters.applies(kernel: kernel, stride: stride, dilation: dilation, groups: groups,
-                                      inChannels: inChannels, outChannels: outChannels, window: window) else { return nil }
+        guard WinogradFilters.applies(window: window, groups: groups, inChannels: inChannels,
+                                      outChannels: outChannels) else { return nil }
+        return cached(\.winograd, made: WinogradFilters.init(weight:))
+    }
+
+    /// The transformed filters of the convolution that carries the output gradient (`outChannels`
+    /// planes) back to the input (`inChannels` planes), on the same terms as the forward ones.
+    private func winogradInputGradientFilters(for window: Window) -> WinogradFilters? {
+        guard stride == (1, 1), dilation == (1, 1),
+              WinogradFilters.applies(window: window.inputGradientWindow, groups: groups, inChannels: outChannels,
+                                      outChannels: inChannels) else { return nil }
+        return cached(\.winogradInputGradient, made: WinogradFilters.init(inputGradientOf:))
+    }
+
+    /// The filters in `slot` if they still match the weights, else new ones. Executors on several
+    /// threads share the operator, hence the lock.
+    private func cached(_ slot: ReferenceWritableKeyPath<Conv2D, WinogradFilters?>,
+                        made make: (Tensor) -> WinogradFilters) -> WinogradFilters {
         winogradLock.lock()
         defer { winogradLock.unlock() }
-        if let winograd, winograd.isCurrent(for: weight.value) { return winograd }
-        winograd = WinogradFilters(weight: weight.value)
-        return winograd
+        if let filters = self[keyPath: slot], filters.isCurrent(for: weight.value) { return filters }
+        let filters = make(weight.value)
+        self[keyPath: slot] = filters
+        return filters
     }
 
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
@@ -80,7 +97,6 @@ public final class Conv2D: Operator {
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
         let (cg, coutg) = (cin / groups, cout / groups)
         let (hw, p) = (x.shape[2] * x.shape[3], w.outputHeight * w.outputWidth)
-        let k = cg * kernel.h * kernel.w
         x.scalars.withUnsafeBufferPointer { xb in
             weight.value.scalars.withUnsafeBufferPointer { wb in
                 output.scalars.withUnsafeMutableBufferPointer { yb in
@@ -202,7 +218,6 @@ public final class Conv2D: Operator {
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
         let (cg, coutg) = (cin / groups, cout / groups)
         let (hw, p) = (x.shape[2] * x.shape[3], w.outputHeight * w.outputWidth)
-        let k = cg * kernel.h * kernel.w
         let wantsWeights = context.computesParameterGradients && weight.isTrainable
         if context.computesParameterGradients, let bias, bias.isTrainable {
             gy.scalars.withUnsafeBufferPointer { g in
@@ -244,45 +259,12 @@ public final class Conv2D: Operator {
                                     }
                                 }
                             } else {
-                                let columns = n * p
-                                context.workspace.withBuffers(k * columns, coutg * columns) { col, buffer in
-                                    for g in 0..<groups {
-                                        // One sample's gradient already has the [coutg, columns] layout the GEMMs take.
-                                        let gathered = n == 1 ? G + g * coutg * p : UnsafePointer(buffer)
-                                        if n > 1 {
-                                            parallelFor(coutg, cost: columns) { channels in
-                                                for co in channels {
-                                                    for s in 0..<n {
-                                                        (buffer + co * columns + s * p)
-                                                            .update(from: G + (s * cout + g * coutg + co) * p, count: p)
-                                                    }
-                                                }
-                                            }
-                                        }
-                                        if wantsWeights {
-                                            parallelFor(n, cost: k * p) { samples in
-                                                for s in samples {
-                                                    im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
-                                                           rows: 0..<w.outputHeight, col: col, ld: columns, offset: s * p)
-                                                }
-                                            }
-                                            sgemm(transposeB: true, m: coutg, n: k, k: columns, a: gathered, lda: columns,
-                                                  b: col, ldb: columns, beta: 1, c: dW + g * coutg * k, ldc: k)
-                                        }
-                                        guard wantsInput else { continue }
-                                        sgemm(transposeA: true, m: k, n: columns, k: coutg, a: Wt + g * coutg * k, lda: k,
-                                              b: gathered, ldb: columns, c: col, ldc: columns)
-                                        // Each channel scatters into its own planes of dX, so channels split across threads.
-                                        let taps = kernel.h * kernel.w
-                                        parallelFor(cg, cost: n * taps * p) { channels in
-                                            for s in 0..<n {
-                                                col2im(col + channels.lowerBound * taps * columns, ld: columns, offset: s * p,
-                                                       channels: channels.count, window: w,
-                                                       into: dX + (s * cin + g * cg + channels.lowerBound) * hw)
-                                            }
-                                        }
-                                    }
-                                }
+                                let winograd = wantsInput ? winogradInputGradientFilters(for: w) : nil
+                                winograd?.forward(G, dX, batch: n, window: w.inputGradientWindow,
+                                                  workspace: context.workspace) { _, _ in }
+                                unrolledBackward(X, Wt, G, dX: wantsInput && winograd == nil ? dX : nil,
+                                                 dW: wantsWeights ? dW : nil, workspace: context.workspace,
+                                                 batch: n, window: w)
                             }
                         }
                     }
@@ -291,6 +273,53 @@ public final class Conv2D: Operator {
         }
         if wantsWeights { weight.gradient.add(dWeight) }
         return [wantsInput ? dx : nil]
+    }
+
+    /// The gradients through the unrolled columns, each only where its pointer is given: the
+    /// weights' as dY · colsᵀ, the input's as Wᵀ · dY scattered back into the planes by col2im.
+    private func unrolledBackward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ G: UnsafePointer<Float>,
+                                  dX: UnsafeMutablePointer<Float>?, dW: UnsafeMutablePointer<Float>?,
+                                  workspace: Workspace, batch n: Int, window w: Window) {
+        guard dX != nil || dW != nil else { return }
+        let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
+        let (hw, p, taps) = (w.inputHeight * w.inputWidth, w.outputHeight * w.outputWidth, kernel.h * kernel.w)
+        let (k, columns) = (cg * taps, n * p)
+        workspace.withBuffers(k * columns, coutg * columns) { col, buffer in
+            for g in 0..<groups {
+                // One sample's gradient already has the [coutg, columns] layout the GEMMs take.
+                let gathered = n == 1 ? G + g * coutg * p : UnsafePointer(buffer)
+                if n > 1 {
+                    parallelFor(coutg, cost: columns) { channels in
+                        for co in channels {
+                            for s in 0..<n {
+                                (buffer + co * columns + s * p).update(from: G + (s * cout + g * coutg + co) * p, count: p)
+                            }
+                        }
+                    }
+                }
+                if let dW {
+                    parallelFor(n, cost: k * p) { samples in
+                        for s in samples {
+                            im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w,
+                                   rows: 0..<w.outputHeight, col: col, ld: columns, offset: s * p)
+                        }
+                    }
+                    sgemm(transposeB: true, m: coutg, n: k, k: columns, a: gathered, lda: columns,
+                          b: col, ldb: columns, beta: 1, c: dW + g * coutg * k, ldc: k)
+                }
+                guard let dX else { continue }
+                sgemm(transposeA: true, m: k, n: columns, k: coutg, a: Wt + g * coutg * k, lda: k,
+                      b: gathered, ldb: columns, c: col, ldc: columns)
+                // Each channel scatters into its own planes of dX, so channels split across threads.
+                parallelFor(cg, cost: n * taps * p) { channels in
+                    for s in 0..<n {
+                        col2im(col + channels.lowerBound * taps * columns, ld: columns, offset: s * p,
+                               channels: channels.count, window: w,
+                               into: dX + (s * cin + g * cg + channels.lowerBound) * hw)
+                    }
+                }
+            }
+        }
     }
 }
 

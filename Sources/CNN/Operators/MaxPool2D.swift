@@ -124,6 +124,10 @@ public final class MaxPool2D: Operator {
         let w = try! window(for: inputs[0].shape)
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
         let (rows, columns) = (w.interiorRows, w.interiorColumns)
+        if w.kernel == (2, 2) && w.stride == (2, 2) && w.dilation == (1, 1) && w.padTop == 0 && w.padLeft == 0
+            && rows == 0..<w.outputHeight && columns == 0..<w.outputWidth {
+            return [pairedBackward(inputs[0], output: output, outputGradient: outputGradient, planes: planes, window: w)]
+        }
         var dx = Tensor(zeros: inputs[0].shape)
         dx.scalars.withUnsafeMutableBufferPointer { db in
             outputGradient.scalars.withUnsafeBufferPointer { gb in
@@ -158,6 +162,70 @@ public final class MaxPool2D: Operator {
             }
         }
         return [dx]
+    }
+
+    /// Backward for 2x2 windows 2 apart inside the input (VGG's pooling), where every input pixel
+    /// lies in at most one window: each window writes its gradient or zero to all four of its
+    /// pixels, so dx needs no zero-filling first and no read-modify-write, and a vector of windows
+    /// runs at once, one per lane. Groups with a NaN maximum take the general per-window route.
+    private func pairedBackward(_ x: Tensor, output: Tensor, outputGradient: Tensor, planes: Int, window w: Window) -> Tensor {
+        let (H, W, Ho, Wo) = (w.inputHeight, w.inputWidth, w.outputHeight, w.outputWidth)
+        let scalars = [Float](unsafeUninitializedCapacity: x.count) { db, initialized in
+            x.scalars.withUnsafeBufferPointer { xb in
+                output.scalars.withUnsafeBufferPointer { yb in
+                    outputGradient.scalars.withUnsafeBufferPointer { gb in
+                        let (xs, ys, gs, ds) = (xb.baseAddress!, yb.baseAddress!, gb.baseAddress!, db.baseAddress!)
+                        parallelFor(planes, cost: 8 * H * W) { range in
+                            for p in range {
+                                let (xp, dp) = (xs + p * H * W, ds + p * H * W)
+                                for oh in 0..<Ho {
+                                    let (y, g) = (ys + (p * Ho + oh) * Wo, gs + (p * Ho + oh) * Wo)
+                                    let (top, bottom) = (xp + 2 * oh * W, xp + (2 * oh + 1) * W)
+                                    let (dTop, dBottom) = (dp + 2 * oh * W, dp + (2 * oh + 1) * W)
+                                    var ow = 0
+                                    while ow + Lanes.scalarCount <= Wo {
+                                        let m = loadLanes(y + ow, as: Lanes.self)
+                                        guard !any(m .!= m) else {
+                                            for o in ow..<(ow + Lanes.scalarCount) { routeWindow(xp, dp, oh, o, g[o], window: w) }
+                                            ow += Lanes.scalarCount
+                                            continue
+                                        }
+                                        let (upper, lower) = (loadLanes(top + 2 * ow, as: PairedLanes.self),
+                                                              loadLanes(bottom + 2 * ow, as: PairedLanes.self))
+                                        // The first maximum in scan order: a window's taps are a, b / c, d.
+                                        let a = upper.evenHalf .>= m
+                                        let b = upper.oddHalf .>= m .& .!a
+                                        let c = lower.evenHalf .>= m .& .!(a .| b)
+                                        let d = .!(a .| b .| c)
+                                        let gradient = loadLanes(g + ow, as: Lanes.self)
+                                        let zero = Lanes()
+                                        storeLanes(interleaved(zero.replacing(with: gradient, where: a),
+                                                               zero.replacing(with: gradient, where: b)), dTop + 2 * ow)
+                                        storeLanes(interleaved(zero.replacing(with: gradient, where: c),
+                                                               zero.replacing(with: gradient, where: d)), dBottom + 2 * ow)
+                                        ow += Lanes.scalarCount
+                                    }
+                                    for o in ow..<Wo { routeWindow(xp, dp, oh, o, g[o], window: w) }
+                                    // An odd width leaves a last column in no window.
+                                    for column in (2 * Wo)..<W { dTop[column] = 0; dBottom[column] = 0 }
+                                }
+                                (dp + 2 * Ho * W).update(repeating: 0, count: (H - 2 * Ho) * W)
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = x.count
+        }
+        return Tensor(shape: x.shape, scalars: scalars)
+    }
+
+    /// One 2x2 window of `pairedBackward`: the gradient to the maximum (the last NaN if any), zero
+    /// to the other three.
+    private func routeWindow(_ x: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ oh: Int, _ ow: Int,
+                             _ gradient: Float, window w: Window) {
+        for row in 0..<2 { (d + (2 * oh + row) * w.inputWidth + 2 * ow).update(repeating: 0, count: 2) }
+        d[w.anyWindowMaximum(x, oh, ow)] = gradient
     }
 }
 

@@ -1,0 +1,46 @@
+import CNN
+import XCTest
+
+/// 2x2 max pooling with stride 2 (VGG's) has its own backward kernel; it must route gradients
+/// exactly as the general one does: to the first maximum in scan order, or the last NaN.
+final class MaxPoolTests: XCTestCase {
+    /// The gradient of each window routed by scanning its four pixels.
+    private func routed(_ x: Tensor, _ gy: Tensor) -> [Float] {
+        let (planes, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (h / 2, w / 2)
+        var dx = [Float](repeating: 0, count: x.count)
+        for p in 0..<planes {
+            for oh in 0..<ho {
+                for ow in 0..<wo {
+                    var best = -1
+                    for (i, j) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let index = (p * h + 2 * oh + i) * w + 2 * ow + j
+                        if best < 0 || x.scalars[index] > x.scalars[best] || x.scalars[index].isNaN { best = index }
+                    }
+                    dx[best] += gy.scalars[(p * ho + oh) * wo + ow]
+                }
+            }
+        }
+        return dx
+    }
+
+    func testPairedBackwardRoutesTiesAndNaNLikeTheGeneralRule() throws {
+        var random = RandomSource(seed: 5)
+        // Odd and even sizes, widths with and without a partial group of four windows.
+        for shape in [[2, 3, 9, 21], [1, 2, 8, 16], [1, 1, 5, 7], [3, 1, 12, 34]] {
+            // Few distinct values, so that windows often tie; a few NaNs.
+            var scalars = (0..<shape.reduce(1, *)).map { _ in Float(Int.random(in: 0...3, using: &random)) }
+            for _ in 0..<3 { scalars[Int.random(in: 0..<scalars.count, using: &random)] = .nan }
+            let x = Tensor(shape: shape, scalars: scalars)
+            let pool = MaxPool2D(kernel: (2, 2))
+            let forward = ForwardContext(isTraining: false)
+            let outputShape = try pool.outputShape(for: [shape])
+            var y = Tensor(zeros: outputShape)
+            pool.forward([x], into: &y, context: forward)
+            let gy = Tensor(shape: outputShape, scalars: (0..<outputShape.reduce(1, *)).map { Float($0 + 1) })
+            let dx = try XCTUnwrap(pool.backward([x], output: y, outputGradient: gy,
+                                                 context: BackwardContext(forward: forward, computesParameterGradients: false))[0])
+            XCTAssertEqual(dx.scalars, routed(x, gy), "\(shape)")
+        }
+    }
+}
