@@ -141,10 +141,6 @@ public final class MaxPool2D: Operator {
                                 let offset = p * w.inputHeight * w.inputWidth
                                 let (xp, dp) = (x + offset, d + offset)
                                 var (g, y) = (gs + p * area, ys + p * area)
-                                if w.isPairwise {
-                                    routePairwise(xp, y, g, into: dp, window: w)
-                                    continue
-                                }
                                 for oh in 0..<w.outputHeight {
                                     for ow in 0..<w.outputWidth {
                                         let fast = rows.contains(oh) && columns.contains(ow) && !y.pointee.isNaN
@@ -229,46 +225,7 @@ public final class MaxPool2D: Operator {
     }
 }
 
-extension MaxPool2D {
-    /// Backward of a 2x2, stride-2 pool without padding (VGG's, most small CNNs'): windows
-    /// tile the input, so each input gets its window's gradient or nothing, written in one
-    /// branch-free pass over two input rows at a time instead of a search and a scatter per
-    /// window. The first tap equal to the maximum wins, as in `firstMaximum`; a NaN maximum
-    /// goes to the last NaN, as in `anyWindowMaximum`.
-    private func routePairwise(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
-                               into d: UnsafeMutablePointer<Float>, window w: Window) {
-        let W = w.inputWidth
-        for oh in 0..<w.outputHeight {
-            let (top, bottom) = (x + 2 * oh * W, x + (2 * oh + 1) * W)
-            let (dTop, dBottom) = (d + 2 * oh * W, d + (2 * oh + 1) * W)
-            let (yRow, gRow) = (y + oh * w.outputWidth, g + oh * w.outputWidth)
-            for ow in 0..<w.outputWidth {
-                let (m, grad) = (yRow[ow], gRow[ow])
-                let (a, b, c, e) = (top[2 * ow], top[2 * ow + 1], bottom[2 * ow], bottom[2 * ow + 1])
-                var hits: (Bool, Bool, Bool, Bool)
-                if m.isNaN {
-                    hits = (a.isNaN && !b.isNaN && !c.isNaN && !e.isNaN, b.isNaN && !c.isNaN && !e.isNaN,
-                            c.isNaN && !e.isNaN, e.isNaN)
-                } else {
-                    let (ha, hb, hc) = (a == m, b == m, c == m)
-                    hits = (ha, hb && !ha, hc && !ha && !hb, !ha && !hb && !hc)
-                }
-                dTop[2 * ow] = hits.0 ? grad : 0
-                dTop[2 * ow + 1] = hits.1 ? grad : 0
-                dBottom[2 * ow] = hits.2 ? grad : 0
-                dBottom[2 * ow + 1] = hits.3 ? grad : 0
-            }
-        }
-    }
-}
-
 extension Window {
-    /// A 2x2 window moving by 2 with no padding or dilation: the windows tile the input.
-    var isPairwise: Bool {
-        kernel == (2, 2) && stride == (2, 2) && dilation == (1, 1) && padTop == 0 && padLeft == 0
-            && outputHeight * 2 <= inputHeight && outputWidth * 2 <= inputWidth
-    }
-
     /// Output rows whose window lies wholly inside the input, so that no tap needs a bounds check.
     var interiorRows: Range<Int> {
         Window.interior(padBefore: padTop, stride: stride.h, span: (kernel.h - 1) * dilation.h, input: inputHeight,
