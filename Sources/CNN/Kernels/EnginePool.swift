@@ -14,8 +14,9 @@ import Synchronization
 final class EnginePool: @unchecked Sendable {
     static let shared = EnginePool()
 
-    /// How long an idle worker spins before it sleeps.
-    private static let spinNanoseconds: UInt64 = 200_000
+    /// How long an idle worker spins before it sleeps: longer than the serial stretches of a
+    /// backward pass (clearing gradients), or the worker sleeps through them and joins late.
+    private static let spinNanoseconds: UInt64 = 5_000_000
 
     /// The loop on offer, packed so that one compare-and-swap claims a chunk of a given loop:
     /// generation (upper 32 bits), threads that may join (8 bits), chunk count (12 bits), next
