@@ -15,10 +15,9 @@ public final class GlobalAvgPool: Operator {
         let plane = inputs[0].count / max(output.count, 1)
         inputs[0].scalars.withUnsafeBufferPointer { x in
             output.scalars.withUnsafeMutableBufferPointer { y in
-                for p in 0..<y.count {
-                    var sum: Float = 0
-                    for i in 0..<plane { sum += x[p * plane + i] }
-                    y[p] = sum / Float(plane)
+                let (count, x, y) = (y.count, x.baseAddress!, y.baseAddress!)
+                parallelFor(count, cost: plane) { planes in
+                    for p in planes { y[p] = planeSum(x + p * plane, count: plane) / Float(plane) }
                 }
             }
         }

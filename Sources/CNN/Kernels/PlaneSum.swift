@@ -1,0 +1,13 @@
+/// The sum of `count` floats in eight lanes: a plain loop stays scalar, as float addition is
+/// not reassociated.
+func planeSum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+        i += 8
+    }
+    var sum = lanes.sum()
+    while i < count { sum += values[i]; i += 1 }
+    return sum
+}
