@@ -43,7 +43,7 @@ public final class Executor {
         let shapes = try graph.shapes(batch: input.shape[0])
         var activations = [graph.inputName: input]
         for node in graph.nodes {
-            var output = Tensor(zeros: shapes[node.name]!)
+            var output = Tensor(unfilledShape: shapes[node.name]!)
             node.op.forward(node.inputs.map { activations[$0]! }, into: &output, context: context)
             activations[node.name] = output
         }

@@ -18,6 +18,15 @@ public struct Tensor: Equatable, Sendable {
         self.init(shape: shape, repeating: 0)
     }
 
+    /// A tensor whose scalars are left as the allocator gives them, for an operator's output:
+    /// every forward writes all of its output (planned inference reuses buffers unzeroed), so
+    /// clearing it first only costs a pass over memory.
+    init(unfilledShape shape: [Int]) {
+        self.shape = shape
+        let count = shape.reduce(1, *)
+        self.scalars = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+    }
+
     public init(shape: [Int], repeating value: Float) {
         self.shape = shape
         self.scalars = [Float](repeating: value, count: shape.reduce(1, *))
