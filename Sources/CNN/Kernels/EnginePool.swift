@@ -48,7 +48,8 @@ final class EnginePool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             self.body = body
             finished.store(0, ordering: .relaxed)
-            let generation = (ticket.load(ordering: .relaxed) >> 32) &+ 1
+            // Wraps within its 32 bits (a long-running service passes 2^32 loops in months).
+            let generation = ((ticket.load(ordering: .relaxed) >> 32) &+ 1) & 0xFFFF_FFFF
             ticket.store(generation << 32 | UInt64(threads) << 24 | UInt64(chunks) << 12,
                          ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
