@@ -64,16 +64,18 @@ public enum Activation: Equatable, Sendable {
         }
     }
 
-    /// Multiplies `gradient` in place by the activation's derivative, computed from `output`.
-    /// Under the guided rule ReLUs also drop negative gradients.
+    /// Multiplies `gradient` by the activation's derivative, computed from `output`. Under the
+    /// guided rule ReLUs also drop negative gradients.
     func backpropagate(_ gradient: inout Tensor, output: Tensor, rule: GradientRule) {
+        if case .relu = self, case .standard = rule {
+            gradient = reluGradient(gradient, gate: output)
+            return
+        }
         gradient.scalars.withUnsafeMutableBufferPointer { g in
             output.scalars.withUnsafeBufferPointer { y in
-                // ReLU gets its own loops: with the switch of `derivative` inside, the loop does not vectorize.
-                if case .relu = self, case .guided = rule {
+                // ReLU gets its own loop: with the switch of `derivative` inside, the loop does not vectorize.
+                if case .relu = self {
                     for i in 0..<g.count { g[i] = y[i] > 0 && g[i] > 0 ? g[i] : 0 }
-                } else if case .relu = self, let gs = g.baseAddress, let ys = y.baseAddress {
-                    zeroWherever(gs, notPositiveIn: ys, count: g.count)
                 } else {
                     for i in 0..<g.count { g[i] *= derivative(output: y[i]) }
                 }
@@ -94,19 +96,36 @@ public enum Activation: Equatable, Sendable {
     }
 }
 
-/// ReLU's backward: zeroes `gradient[i]` wherever `gate[i] <= 0` (the ReLU's input or output),
-/// eight lanes at a time, as the compiler leaves the plain loop scalar and branching.
-func zeroWherever(_ gradient: UnsafeMutablePointer<Float>, notPositiveIn gate: UnsafePointer<Float>, count: Int) {
+/// ReLU's backward, `gradient` where `gate` (the ReLU's input or output) is positive and zero
+/// elsewhere, written to a new tensor in one pass split across the engine's threads: the caller
+/// still holds the gradient, so masking it in place would first copy it.
+func reluGradient(_ gradient: Tensor, gate: Tensor) -> Tensor {
+    Tensor(shape: gradient.shape) { result in
+        gradient.scalars.withUnsafeBufferPointer { g in
+            gate.scalars.withUnsafeBufferPointer { y in
+                guard let gs = g.baseAddress, let ys = y.baseAddress, let rs = result.baseAddress else { return }
+                parallelFor(g.count, cost: 1) { range in
+                    passWherePositive(gs + range.lowerBound, gate: ys + range.lowerBound, into: rs + range.lowerBound,
+                                      count: range.count)
+                }
+            }
+        }
+    }
+}
+
+/// result[i] = gate[i] > 0 ? gradient[i] : 0, a vector at a time, as the compiler leaves the
+/// plain loop scalar and branching.
+private func passWherePositive(_ gradient: UnsafePointer<Float>, gate: UnsafePointer<Float>,
+                               into result: UnsafeMutablePointer<Float>, count: Int) {
     var i = 0
-    while i + 8 <= count {
-        let y = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
-        var g = UnsafeRawPointer(gradient + i).loadUnaligned(as: SIMD8<Float>.self)
-        g.replace(with: 0, where: .!(y .> 0))
-        UnsafeMutableRawPointer(gradient + i).storeBytes(of: g, as: SIMD8<Float>.self)
-        i += 8
+    while i + Lanes.scalarCount <= count {
+        var g: Lanes = loadLanes(gradient + i)
+        g.replace(with: 0, where: .!(loadLanes(gate + i, as: Lanes.self) .> 0))
+        storeLanes(g, result + i)
+        i += Lanes.scalarCount
     }
     while i < count {
-        if !(gate[i] > 0) { gradient[i] = 0 }
+        result[i] = gate[i] > 0 ? gradient[i] : 0
         i += 1
     }
 }

@@ -14,6 +14,15 @@ public struct Tensor: Equatable, Sendable {
         self.scalars = scalars
     }
 
+    /// A tensor whose scalars `body` writes, every one of them: nothing is zero-filled first.
+    init(shape: [Int], writingEvery body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let count = shape.reduce(1, *)
+        self.init(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            body(buffer)
+            initialized = count
+        })
+    }
+
     public init(zeros shape: [Int]) {
         self.init(shape: shape, repeating: 0)
     }

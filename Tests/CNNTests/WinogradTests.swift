@@ -95,19 +95,23 @@ final class WinogradTests: XCTestCase {
             let weight = Tensor(shape: [c.out, c.channels, 3, 3],
                                 scalars: (0..<(c.out * c.channels * 9)).map { _ in Float.random(in: -0.2...0.2, using: &random) })
             let conv = Conv2D(weight: Parameter(name: "w", value: weight), bias: nil,
-                              padding: .explicit(top: c.pads.0, left: c.pads.1, bottom: c.pads.2, right: c.pads.3))
+                              padding: .explicit(top: c.pads.0, left: c.pads.1, bottom: c.pads.2, right: c.pads.3),
+                              activation: index.isMultiple(of: 2) ? .relu : nil)
             let shape = [c.batch, c.channels, c.height, c.width]
             let x = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &random) })
             let outputShape = try conv.outputShape(for: [shape])
             let gy = Tensor(shape: outputShape,
                             scalars: (0..<outputShape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &random) })
-            let expected = directInputGradient(gy, weight: weight, inputShape: shape, top: c.pads.0, left: c.pads.1)
-            let scale = expected.scalars.map(abs).max() ?? 1
             // Saliency (inference forward, no weight gradients) and training take different branches.
             for training in [false, true] {
                 let forward = ForwardContext(isTraining: training)
                 var y = Tensor(zeros: outputShape)
                 conv.forward([x], into: &y, context: forward)
+                // A fused ReLU passes the gradient only where it let the output through.
+                let passed = conv.activation == nil ? gy
+                    : Tensor(shape: outputShape, scalars: zip(gy.scalars, y.scalars).map { $1 > 0 ? $0 : 0 })
+                let expected = directInputGradient(passed, weight: weight, inputShape: shape, top: c.pads.0, left: c.pads.1)
+                let scale = expected.scalars.map(abs).max() ?? 1
                 let backward = BackwardContext(forward: forward, computesParameterGradients: training)
                 let dx = try XCTUnwrap(conv.backward([x], output: y, outputGradient: gy, context: backward)[0])
                 assertClose(dx, expected, rtol: 0, atol: 1e-5 * scale, "case \(index) \(shape) pads \(c.pads) training \(training)")

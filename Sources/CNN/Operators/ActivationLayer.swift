@@ -26,17 +26,16 @@ public final class ActivationLayer: Operator {
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
                          context: BackwardContext) -> [Tensor?] {
-        var dx = outputGradient
         let activation = activation
         let guided = activation == .relu && context.rule == .guided
+        if activation == .relu && !guided { return [reluGradient(outputGradient, gate: inputs[0])] }
+        var dx = outputGradient
         dx.scalars.withUnsafeMutableBufferPointer { g in
             inputs[0].scalars.withUnsafeBufferPointer { x in
                 output.scalars.withUnsafeBufferPointer { y in
                     // The loops are split so that the common cases vectorize.
                     if guided {
                         for i in 0..<g.count { g[i] = x[i] > 0 && g[i] > 0 ? g[i] : 0 }
-                    } else if activation == .relu, let gs = g.baseAddress, let xs = x.baseAddress {
-                        zeroWherever(gs, notPositiveIn: xs, count: g.count)
                     } else {
                         for i in 0..<g.count { g[i] *= activation.derivative(input: x[i], output: y[i]) }
                     }

@@ -229,7 +229,16 @@ public final class Conv2D: Operator {
             }
         }
         let wantsInput = context.needsInputGradients
-        var dx = Tensor(zeros: wantsInput || isDepthwise ? x.shape : [1])
+        let winograd = wantsInput && !isDepthwise && !isPointwise ? winogradInputGradientFilters(for: w) : nil
+        // Winograd writes every scalar of dx; the other routes accumulate into zeros.
+        var dx = winograd.map { filters in
+            Tensor(shape: x.shape) { dX in
+                gy.scalars.withUnsafeBufferPointer { G in
+                    filters.forward(G.baseAddress!, dX.baseAddress!, batch: n, window: w.inputGradientWindow,
+                                    workspace: context.workspace) { _, _ in }
+                }
+            }
+        } ?? Tensor(zeros: wantsInput || isDepthwise ? x.shape : [1])
         // Weight gradients gather in a local buffer so that a backward pass that does not want
         // them (saliency, possibly on several threads) never touches the shared parameter.
         var dWeight = Tensor(zeros: wantsWeights ? weight.value.shape : [1])
@@ -259,9 +268,6 @@ public final class Conv2D: Operator {
                                     }
                                 }
                             } else {
-                                let winograd = wantsInput ? winogradInputGradientFilters(for: w) : nil
-                                winograd?.forward(G, dX, batch: n, window: w.inputGradientWindow,
-                                                  workspace: context.workspace) { _, _ in }
                                 unrolledBackward(X, Wt, G, dX: wantsInput && winograd == nil ? dX : nil,
                                                  dW: wantsWeights ? dW : nil, workspace: context.workspace,
                                                  batch: n, window: w)

@@ -166,7 +166,7 @@ public final class MaxPool2D: Operator {
     /// runs at once, one per lane. Groups with a NaN maximum take the general per-window route.
     private func pairedBackward(_ x: Tensor, output: Tensor, outputGradient: Tensor, planes: Int, window w: Window) -> Tensor {
         let (H, W, Ho, Wo) = (w.inputHeight, w.inputWidth, w.outputHeight, w.outputWidth)
-        let scalars = [Float](unsafeUninitializedCapacity: x.count) { db, initialized in
+        return Tensor(shape: x.shape) { db in
             x.scalars.withUnsafeBufferPointer { xb in
                 output.scalars.withUnsafeBufferPointer { yb in
                     outputGradient.scalars.withUnsafeBufferPointer { gb in
@@ -211,9 +211,7 @@ public final class MaxPool2D: Operator {
                     }
                 }
             }
-            initialized = x.count
         }
-        return Tensor(shape: x.shape, scalars: scalars)
     }
 
     /// One 2x2 window of `pairedBackward`: the gradient to the maximum (the last NaN if any), zero
