@@ -16,11 +16,8 @@ public struct Tensor: Equatable, Sendable {
 
     /// A tensor whose scalars `body` writes, every one of them: nothing is zero-filled first.
     init(shape: [Int], writingEvery body: (UnsafeMutableBufferPointer<Float>) -> Void) {
-        let count = shape.reduce(1, *)
-        self.init(shape: shape, scalars: [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            body(buffer)
-            initialized = count
-        })
+        self.init(unfilledShape: shape)
+        scalars.withUnsafeMutableBufferPointer { body($0) }
     }
 
     public init(zeros shape: [Int]) {
