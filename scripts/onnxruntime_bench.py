@@ -12,6 +12,8 @@ import time
 import numpy as np
 import onnxruntime
 
+from bench_timing import warm_up
+
 
 def main(path, threads, runs):
     options = onnxruntime.SessionOptions()
@@ -21,7 +23,7 @@ def main(path, threads, runs):
     first = session.get_inputs()[0]
     shape = [d if isinstance(d, int) and d > 0 else 1 for d in first.shape]
     x = np.sin(0.01 * np.arange(int(np.prod(shape)), dtype=np.float64)).astype(np.float32).reshape(shape)
-    session.run(None, {first.name: x})
+    warm_up(lambda: session.run(None, {first.name: x}))
     times = []
     for _ in range(runs):
         start = time.perf_counter()

@@ -23,6 +23,8 @@ import torch
 import torchvision
 from torch import nn
 
+from bench_timing import warm_up
+
 MODELS = {
     "resnet50": torchvision.models.resnet50,
     "squeezenet": torchvision.models.squeezenet1_0,
@@ -69,7 +71,7 @@ def saliency(name, threads, runs):
     torch.set_num_threads(threads)
     explainer = Saliency(model(name))
     x = saliency_input()
-    explainer.attribute(x, target=SALIENCY_CLASS)
+    warm_up(lambda: explainer.attribute(x, target=SALIENCY_CLASS))
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -88,8 +90,8 @@ def fashion_mnist(count):
 
 
 def images_per_second(net, optimizer, batch, steps):
-    """Batch size over the median step time: one warm-up step, then STEPS timed steps over
-    consecutive batches."""
+    """Batch size over the median step time: warm-up steps for two seconds, then STEPS timed
+    steps over consecutive batches."""
     x, y = fashion_mnist(batch * steps)
     loss = nn.CrossEntropyLoss()
     net.train()
@@ -99,7 +101,7 @@ def images_per_second(net, optimizer, batch, steps):
         loss(net(x[b * batch:(b + 1) * batch]), y[b * batch:(b + 1) * batch]).backward()
         optimizer.step()
 
-    step(0)
+    warm_up(lambda: step(0))
     times = []
     for b in range(steps):
         start = time.perf_counter()
