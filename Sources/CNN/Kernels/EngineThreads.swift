@@ -28,8 +28,8 @@ public enum EngineThreads {
     static func prepareBLAS() { blasSingleThreaded }
 }
 
-/// Work below this many (rough) floating-point operations stays on the calling thread: waking a
-/// worker costs about as much.
+/// Work below this many (rough) floating-point operations stays on the calling thread: handing
+/// it to a spinning worker (a cache line each way) costs about as much.
 private let minimumWorkPerThread = 1 << 14
 
 /// Calls `body` with disjoint ranges that cover 0..<count, on up to `EngineThreads.count`
