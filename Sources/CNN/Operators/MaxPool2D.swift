@@ -44,31 +44,33 @@ public final class MaxPool2D: Operator {
             output.scalars.withUnsafeMutableBufferPointer { yb in
                 guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
                 parallelFor(planes, cost: w.outputHeight * W * (w.kernel.h + w.kernel.w)) { range in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * W) { buffer in
-                        let (rowMax, runMax) = (buffer.baseAddress!, buffer.baseAddress! + W)
+                    // rowMax has room for a 16-wide load past its last column; zeroed once, as
+                    // those lanes only ever fill outputs that are not stored.
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * W + 16) { buffer in
+                        let (rowMax, runMax) = (buffer.baseAddress!, buffer.baseAddress! + W + 16)
+                        (rowMax + W).initialize(repeating: 0, count: 16)
                         var out = y + range.lowerBound * w.outputHeight * w.outputWidth
                         for p in range {
                             let xp = x + p * H * W
                             for oh in 0..<w.outputHeight {
                                 let top = oh * w.stride.h - w.padTop
-                                var filled = false
-                                for i in 0..<w.kernel.h {
-                                    let ih = top + i * w.dilation.h
-                                    guard ih >= 0 && ih < H else { continue }
-                                    let row = xp + ih * W
-                                    if filled {
-                                        maximize(rowMax, with: row, count: W)
-                                    } else {
-                                        rowMax.update(from: row, count: W)
-                                        filled = true
+                                let rows = validRange(offset: top, stride: w.dilation.h, input: H, output: w.kernel.h)
+                                func row(_ i: Int) -> UnsafePointer<Float> { xp + (top + i * w.dilation.h) * W }
+                                if rows.1 - rows.0 == 1 {
+                                    rowMax.update(from: row(rows.0), count: W)
+                                } else {
+                                    maximum(of: row(rows.0), row(rows.0 + 1), into: rowMax, count: W)
+                                    for i in (rows.0 + 2)..<Swift.max(rows.1, rows.0 + 2) {
+                                        maximum(of: rowMax, row(i), into: rowMax, count: W)
                                     }
                                 }
                                 // Stride 2 picks every other column: eight outputs at a time
                                 // from the even and odd lanes of 16-wide loads, rather than a
-                                // maximum at every column of which half is thrown away.
+                                // maximum at every column of which half is thrown away. The
+                                // last vector may be partial.
                                 var vectorEnd = interiorStart
                                 if halves {
-                                    while vectorEnd + 8 <= interiorEnd {
+                                    while vectorEnd < interiorEnd {
                                         let left = 2 * vectorEnd - w.padLeft
                                         var best = SIMD8<Float>(repeating: -.infinity)
                                         for j in 0..<w.kernel.w {
@@ -76,21 +78,24 @@ public final class MaxPool2D: Operator {
                                             let taps = j & 1 == 0 ? v.evenHalf : v.oddHalf
                                             best.replace(with: taps, where: (taps .> best) .| (taps .!= taps))
                                         }
-                                        UnsafeMutableRawPointer(out + vectorEnd).storeBytes(of: best, as: SIMD8<Float>.self)
-                                        vectorEnd += 8
+                                        if vectorEnd + 8 <= interiorEnd {
+                                            UnsafeMutableRawPointer(out + vectorEnd).storeBytes(of: best, as: SIMD8<Float>.self)
+                                        } else {
+                                            for lane in 0..<(interiorEnd - vectorEnd) { out[vectorEnd + lane] = best[lane] }
+                                        }
+                                        vectorEnd = Swift.min(vectorEnd + 8, interiorEnd)
                                     }
                                 } else if W > reach {
                                     runMax.update(from: rowMax, count: W - reach)
                                     for j in 1..<w.kernel.w {
-                                        maximize(runMax, with: rowMax + j * dilation, count: W - reach)
+                                        maximum(of: runMax, rowMax + j * dilation, into: runMax, count: W - reach)
                                     }
+                                    for ow in interiorStart..<interiorEnd { out[ow] = runMax[ow * w.stride.w - w.padLeft] }
+                                    vectorEnd = interiorEnd
                                 }
-                                for ow in 0..<w.outputWidth where ow < interiorStart || ow >= vectorEnd {
+                                // Windows that reach into the padding, one at a time.
+                                func edge(_ ow: Int) {
                                     let left = ow * w.stride.w - w.padLeft
-                                    if !halves && ow >= interiorStart && ow < interiorEnd {
-                                        out[ow] = runMax[left]
-                                        continue
-                                    }
                                     let taps = validRange(offset: left, stride: dilation, input: W, output: w.kernel.w)
                                     var best = rowMax[left + taps.0 * dilation]
                                     for j in (taps.0 + 1)..<Swift.max(taps.1, taps.0 + 1) {
@@ -99,6 +104,8 @@ public final class MaxPool2D: Operator {
                                     }
                                     out[ow] = best
                                 }
+                                for ow in 0..<interiorStart { edge(ow) }
+                                for ow in vectorEnd..<w.outputWidth { edge(ow) }
                                 out += w.outputWidth
                             }
                         }
@@ -108,12 +115,12 @@ public final class MaxPool2D: Operator {
         }
     }
 
-    /// m[i] = max(m[i], v[i]), NaN winning.
+    /// m[i] = max(a[i], b[i]), NaN winning (either; m may be a).
     @inline(__always)
-    private func maximize(_ m: UnsafeMutablePointer<Float>, with v: UnsafePointer<Float>, count: Int) {
+    private func maximum(of a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {
-            let (a, b) = (v[i], m[i])
-            m[i] = a > b || a != a ? a : b
+            let (u, v) = (a[i], b[i])
+            m[i] = v > u || v != v ? v : u
         }
     }
 
