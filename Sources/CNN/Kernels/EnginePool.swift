@@ -7,22 +7,30 @@ import Synchronization
 /// Between parallel loops the workers spin for a while before they sleep, as onnxruntime's
 /// do: a small model runs hundreds of loops of tens of microseconds each, and waking a
 /// sleeping thread (or a Dispatch worker) for every one of them cost more than the loop, so
-/// that two threads ran no faster than one. Chunks are claimed, not assigned, and loops cut
-/// into more chunks than threads, so a thread that is late or slow (asleep, or sharing its core
-/// with another request's thread or another process) never holds up the others: they take
-/// its chunks.
+/// that two threads ran no faster than one.
+///
+/// Each thread first runs the chunks of its own share of the loop, the same share of every
+/// loop, so that a thread mostly reads what it wrote in the loop before: on this virtual
+/// machine a cache line written by the other vCPU sometimes takes a microsecond to arrive, and
+/// with chunks dealt out in the order threads asked for them two threads ran slower than one.
+/// A thread that has finished its share takes the chunks left at the end of the others', so
+/// a thread that is late or slow (asleep, or sharing its core with another request's thread
+/// or another process) never holds up the others.
 final class EnginePool: @unchecked Sendable {
     static let shared = EnginePool()
 
     /// How long an idle worker spins before it sleeps: longer than the serial stretches of a
     /// backward pass (clearing gradients), or the worker sleeps through them and joins late.
     private static let spinNanoseconds: UInt64 = 5_000_000
+    private static let maximumThreads = 1 << 8
 
-    /// The loop on offer, packed so that one compare-and-swap claims a chunk of a given loop:
-    /// generation (upper 32 bits), threads that may join (8 bits), chunk count (12 bits), next
-    /// unclaimed chunk (12 bits).
-    private let ticket = Atomic<UInt64>(0)
-    private let finished = Atomic<Int>(0)
+    /// The loop on offer: generation (upper 32 bits) and the number of threads that may join.
+    private let ticket = CachePadded(Atomic<UInt64>(0))
+    /// Each thread's share of the loop, claimed from the front by its thread and from the back
+    /// by the others, each on its own cache line.
+    private let shares = (0..<EnginePool.maximumThreads).map { _ in Share() }
+    /// Chunks done, counted by every thread and spun on by the owner.
+    private let finished = CachePadded(Atomic<Int>(0))
     private let owned = Atomic<Bool>(false)
     private let sleepers = Atomic<Int>(0)
     private let wakeUp = NSCondition()
@@ -33,11 +41,12 @@ final class EnginePool: @unchecked Sendable {
 
     /// Runs `body(chunk, slot)` for every chunk in 0..<chunks, each once, on the calling thread
     /// and up to `threads - 1` workers. `slot` (0..<threads) names the thread running the
-    /// chunk, so that each can use its own part of a scratch buffer. A call made while the pool
-    /// runs another loop (a nested loop, or a second request's thread) runs its chunks in turn
-    /// on its own thread, as slot 0.
+    /// chunk, so that each can use its own part of a scratch buffer; thread `slot` starts with
+    /// the chunks of the `slot`-th of `threads` equal shares. A call made while the pool runs
+    /// another loop (a nested loop, or a second request's thread) runs its chunks in turn on its
+    /// own thread, as slot 0.
     func run(chunks: Int, threads: Int, _ body: (_ chunk: Int, _ slot: Int) -> Void) {
-        precondition(chunks < 1 << 12 && threads < 1 << 8)
+        precondition(chunks < 1 << 16 && threads < Self.maximumThreads)
         guard chunks > 1, threads > 1,
               owned.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for chunk in 0..<chunks { body(chunk, 0) }
@@ -47,37 +56,32 @@ final class EnginePool: @unchecked Sendable {
         startWorkers(threads - 1)
         withoutActuallyEscaping(body) { body in
             self.body = body
-            finished.store(0, ordering: .relaxed)
+            finished.value.store(0, ordering: .relaxed)
             // Wraps within its 32 bits (a long-running service passes 2^32 loops in months).
-            let generation = ((ticket.load(ordering: .relaxed) >> 32) &+ 1) & 0xFFFF_FFFF
-            ticket.store(generation << 32 | UInt64(threads) << 24 | UInt64(chunks) << 12,
-                         ordering: .sequentiallyConsistent)
+            let generation = ((ticket.value.load(ordering: .relaxed) >> 32) &+ 1) & 0xFFFF_FFFF
+            for slot in 0..<threads {
+                shares[slot].offer(chunks * slot / threads..<chunks * (slot + 1) / threads, generation: generation)
+            }
+            ticket.value.store(generation << 32 | UInt64(threads), ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 wakeUp.lock()
                 wakeUp.broadcast()
                 wakeUp.unlock()
             }
-            runChunks(of: generation, slot: 0)
+            runChunks(of: generation, slot: 0, threads: threads)
             var spins = 0
-            while finished.load(ordering: .acquiring) < chunks { pause(&spins) }
+            while finished.value.load(ordering: .acquiring) < chunks { pause(&spins) }
             self.body = nil
         }
     }
 
-    /// Claims and runs chunks of loop `generation` until none is left, unless the loop wants
-    /// fewer threads than `slot`.
-    private func runChunks(of generation: UInt64, slot: Int) {
-        var current = ticket.load(ordering: .acquiring)
-        guard slot < Int((current >> 24) & 0xFF) else { return }
-        while current >> 32 == generation, current & 0xFFF < (current >> 12) & 0xFFF {
-            let (claimed, seen) = ticket.compareExchange(expected: current, desired: current + 1,
-                                                         ordering: .acquiringAndReleasing)
-            if claimed {
-                run(chunk: Int(current & 0xFFF), slot: slot)
-                finished.add(1, ordering: .releasing)
-                current += 1
-            } else {
-                current = seen
+    /// Runs the chunks of its own share of loop `generation`, then those left in the others'.
+    private func runChunks(of generation: UInt64, slot: Int, threads: Int) {
+        for victim in 0..<threads {
+            let share = shares[(slot + victim) % threads]
+            while let chunk = victim == 0 ? share.claimFirst(of: generation) : share.claimLast(of: generation) {
+                run(chunk: chunk, slot: slot)
+                finished.value.add(1, ordering: .releasing)
             }
         }
     }
@@ -104,20 +108,23 @@ final class EnginePool: @unchecked Sendable {
     }
 
     private func work(slot: Int) {
-        var seen = ticket.load(ordering: .acquiring) >> 32
+        var seen = ticket.value.load(ordering: .acquiring) >> 32
         while true {
-            seen = nextGeneration(after: seen)
-            runChunks(of: seen, slot: slot)
+            let loop = nextLoop(after: seen)
+            seen = loop >> 32
+            let threads = Int(loop & 0xFF)
+            if slot < threads { runChunks(of: seen, slot: slot, threads: threads) }
         }
     }
 
-    /// Waits for a loop newer than `seen`: spinning at first, then asleep until `run` wakes it.
-    private func nextGeneration(after seen: UInt64) -> UInt64 {
+    /// Waits for a loop newer than generation `seen` and returns its ticket: spinning at first,
+    /// then asleep until `run` wakes it.
+    private func nextLoop(after seen: UInt64) -> UInt64 {
         let deadline = DispatchTime.now().uptimeNanoseconds + Self.spinNanoseconds
         var spins = 0
         while true {
-            let generation = ticket.load(ordering: .acquiring) >> 32
-            if generation != seen { return generation }
+            let loop = ticket.value.load(ordering: .acquiring)
+            if loop >> 32 != seen { return loop }
             pause(&spins)
             if spins & 0xFF == 0, DispatchTime.now().uptimeNanoseconds > deadline { break }
         }
@@ -128,8 +135,8 @@ final class EnginePool: @unchecked Sendable {
         sleepers.add(1, ordering: .sequentiallyConsistent)
         defer { sleepers.subtract(1, ordering: .sequentiallyConsistent) }
         while true {
-            let generation = ticket.load(ordering: .sequentiallyConsistent) >> 32
-            if generation != seen { return generation }
+            let loop = ticket.value.load(ordering: .sequentiallyConsistent)
+            if loop >> 32 != seen { return loop }
             wakeUp.wait()
         }
     }
@@ -140,5 +147,36 @@ final class EnginePool: @unchecked Sendable {
     private func pause(_ spins: inout Int) {
         spins += 1
         if spins > 1000 { sched_yield() }
+    }
+}
+
+/// One thread's share of a loop's chunks, packed so that one compare-and-swap claims a chunk of
+/// a given loop: generation (upper 32 bits), first unclaimed chunk (16 bits), end (16 bits).
+private final class Share: Sendable {
+    private let word = CachePadded(Atomic<UInt64>(0))
+
+    func offer(_ chunks: Range<Int>, generation: UInt64) {
+        word.value.store(generation << 32 | UInt64(chunks.lowerBound) << 16 | UInt64(chunks.upperBound), ordering: .relaxed)
+    }
+
+    /// The share's first unclaimed chunk, taken by the thread it belongs to.
+    func claimFirst(of generation: UInt64) -> Int? {
+        claim(of: generation) { current in (current + (1 << 16), Int(current >> 16 & 0xFFFF)) }
+    }
+
+    /// The share's last unclaimed chunk, taken by a thread that has finished its own.
+    func claimLast(of generation: UInt64) -> Int? {
+        claim(of: generation) { current in (current - 1, Int(current & 0xFFFF) - 1) }
+    }
+
+    private func claim(of generation: UInt64, _ next: (UInt64) -> (word: UInt64, chunk: Int)) -> Int? {
+        var current = word.value.load(ordering: .acquiring)
+        while current >> 32 == generation, current >> 16 & 0xFFFF < current & 0xFFFF {
+            let (claimed, seen) = word.value.compareExchange(expected: current, desired: next(current).word,
+                                                              ordering: .acquiringAndReleasing)
+            if claimed { return next(current).chunk }
+            current = seen
+        }
+        return nil
     }
 }
