@@ -5,13 +5,20 @@ import XCTest
 /// inference; training mode always runs im2col. The two must agree on every geometry. Backward
 /// computes such a convolution's input gradient through Winograd too, in saliency and training.
 final class WinogradTests: XCTestCase {
+    /// On two threads, so that layers with few bands and many channel pairs (the last two
+    /// cases) run in phases shared by the threads, and the others in whole bands per thread.
     func testWinogradMatchesIm2colOnEveryPaddingAndEdge() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        EngineThreads.set(2)
         let cases: [(channels: Int, out: Int, height: Int, width: Int, padding: Padding)] = [
             (16, 16, 16, 16, .same(lower: false)),
             (24, 32, 17, 23, .explicit(top: 1, left: 1, bottom: 1, right: 1)),
             (32, 16, 21, 18, .valid),
             (16, 20, 19, 30, .explicit(top: 0, left: 2, bottom: 2, right: 0)),
             (40, 24, 33, 17, .same(lower: true)),
+            (128, 128, 27, 26, .same(lower: false)),
+            (128, 160, 13, 14, .explicit(top: 1, left: 0, bottom: 0, right: 1)),
         ]
         var random = RandomSource(seed: 7)
         for (index, c) in cases.enumerated() {

@@ -71,48 +71,96 @@ struct WinogradFilters {
             && inChannels >= 16 && outChannels >= 16 && (window.outputHeight + 1) / 2 * ((window.outputWidth + 1) / 2) >= 36
     }
 
-    /// The convolution of one batch into `y` ([N, out, Ho, Wo]). `finish(y, rows)` runs on each
-    /// band of finished output rows of one image, for bias and activation while still in cache.
+    /// The convolution of one batch into `y` ([N, out, Ho, Wo]). `finish(y, rows, channels)` runs
+    /// on each block of finished output rows and channels of one image, for bias and activation
+    /// while still in cache.
     func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch n: Int, window w: Window,
-                 workspace: Workspace, finish: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
+                 workspace: Workspace,
+                 finish: (_ plane: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ channels: Range<Int>) -> Void) {
         let (co, ci) = (outChannels, inChannels)
         let (tileRows, tileColumns) = ((w.outputHeight + 1) / 2, (w.outputWidth + 1) / 2)
         // Bands of at least 64 tiles, so that repacking U for each band's GEMMs stays small beside
         // the products; more where a band's V (16 x in x tiles) and M (16 x out x tiles) still
-        // fit in about 1 MB. But at least one band per thread: a single band (a 13x13 or 14x14
-        // layer of one image) would transform its input and output on one thread and split
-        // 16 small GEMMs, each a rendezvous of the threads.
+        // fit in about 1 MB. But at least one band per thread, for threads to take whole bands.
+        let threads = EngineThreads.count
         let bandTiles = Swift.max(64, (1 << 18) / (16 * (ci + co)))
-        let bandsPerImage = Swift.max(1, (EngineThreads.count + n - 1) / n)
-        let bandTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns,
-                                     (tileRows + bandsPerImage - 1) / bandsPerImage)
+        let cachedTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns)
+        let bandsPerImage = Swift.max(1, (threads + n - 1) / n)
+        let bandTileRows = Swift.min(cachedTileRows, (tileRows + bandsPerImage - 1) / bandsPerImage)
         let bands = (tileRows + bandTileRows - 1) / bandTileRows
+        func rows(ofBand b: Int) -> Range<Int> { (b * bandTileRows)..<Swift.min(tileRows, (b + 1) * bandTileRows) }
         transformed.withUnsafeBufferPointer { ub in
-            forEachBand(n * bands, scratch: 16 * (ci + co) * bandTileRows * tileColumns,
-                        cost: 32 * ci * co * bandTileRows * tileColumns, workspace: workspace) { band, scratch, splitsGEMM in
-                let (s, b) = band.quotientAndRemainder(dividingBy: bands)
-                let rows = (b * bandTileRows)..<Swift.min(tileRows, (b + 1) * bandTileRows)
-                let tiles = rows.count * tileColumns
-                let (v, m) = (scratch, scratch + 16 * ci * tiles)
-                transformInput(x + s * ci * w.inputHeight * w.inputWidth, tileRows: rows, tileColumns: tileColumns,
-                               window: w, into: v)
-                for xi in 0..<16 {
-                    sgemm(m: co, n: tiles, k: ci, a: ub.baseAddress! + xi * co * ci, lda: ci, b: v + xi * ci * tiles,
-                          ldb: tiles, c: m + xi * co * tiles, ldc: tiles, parallel: splitsGEMM)
+            let u = ub.baseAddress!
+            guard threads > 1 && !Self.wholeBandsPay(bands: n * bands, tileRows: n * tileRows, bandTileRows: bandTileRows,
+                                                    threads: threads, products: ci * co) else {
+                forEachBand(n * bands, scratch: 16 * (ci + co) * bandTileRows * tileColumns,
+                            cost: 32 * ci * co * bandTileRows * tileColumns, workspace: workspace) { band, scratch, _ in
+                    let (s, b) = band.quotientAndRemainder(dividingBy: bands)
+                    convolve(x, into: y, image: s, tileRows: rows(ofBand: b), tileColumns: tileColumns, window: w,
+                             filters: u, scratch: scratch, threads: 1, finish: finish)
                 }
-                let plane = y + s * co * w.outputHeight * w.outputWidth
-                transformOutput(m, tileRows: rows, tileColumns: tileColumns, window: w, into: plane)
-                finish(plane, (2 * rows.lowerBound)..<Swift.min(w.outputHeight, 2 * rows.upperBound))
+                return
+            }
+            // All threads work on each band in three short phases, each cut into many chunks.
+            let (phasedTileRows, phasedBands) = (cachedTileRows, (tileRows + cachedTileRows - 1) / cachedTileRows)
+            workspace.withBuffer(count: 16 * (ci + co) * phasedTileRows * tileColumns) { scratch in
+                for s in 0..<n {
+                    for b in 0..<phasedBands {
+                        let rows = (b * phasedTileRows)..<Swift.min(tileRows, (b + 1) * phasedTileRows)
+                        convolve(x, into: y, image: s, tileRows: rows, tileColumns: tileColumns, window: w,
+                                 filters: u, scratch: scratch, threads: threads, finish: finish)
+                    }
+                }
             }
         }
     }
 
-    /// V[ξ][in][tile] = (Bᵀ d B)[ξ] for the 4x4 input patch d of every tile in `tileRows`, reading
-    /// zero outside the input. The transform is separable: each input row is transformed along
-    /// the width once (d B, over a zero-bordered copy so the loop has no edge cases), then four
+    /// Whether threads should take whole bands rather than share each band's phases. Whole bands
+    /// keep each band's data in one core's cache, which wins where the transforms dominate (few
+    /// output channels, as in DenseNet's 128 → 32 layers); but with few bands the threads
+    /// finish unevenly (three bands for two threads leave one idle a third of the time), and
+    /// with many channel pairs every thread streams all of U for every band, where sharing the
+    /// phases gives each thread the GEMMs of its own positions, so half of U (ResNet-50's
+    /// 256 → 256 layers at 14x14: 6.4 → 5.4 ms on two threads).
+    private static func wholeBandsPay(bands: Int, tileRows: Int, bandTileRows: Int, threads: Int, products: Int) -> Bool {
+        guard bands < 4 * threads else { return true }
+        let slowest = (bands + threads - 1) / threads * bandTileRows
+        return 5 * tileRows >= 4 * threads * slowest && products < 1 << 14
+    }
+
+    /// One band of image `image`: its input tiles transformed, the 16 GEMMs, its outputs
+    /// transformed and finished, each phase split across up to `threads` threads.
+    private func convolve(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, image s: Int,
+                          tileRows rows: Range<Int>, tileColumns: Int, window w: Window, filters u: UnsafePointer<Float>,
+                          scratch: UnsafeMutablePointer<Float>, threads: Int,
+                          finish: (UnsafeMutablePointer<Float>, Range<Int>, Range<Int>) -> Void) {
+        let (co, ci) = (outChannels, inChannels)
+        let tiles = rows.count * tileColumns
+        let (v, m) = (scratch, scratch + 16 * ci * tiles)
+        let input = x + s * ci * w.inputHeight * w.inputWidth
+        parallelChunks(ci, cost: 48 * tiles, threads: threads) { _, channels in
+            transformInput(input, channels: channels, tileRows: rows, tileColumns: tileColumns, window: w, into: v)
+        }
+        parallelChunks(16, cost: 2 * co * ci * tiles, threads: threads) { _, positions in
+            for xi in positions {
+                sgemm(m: co, n: tiles, k: ci, a: u + xi * co * ci, lda: ci, b: v + xi * ci * tiles,
+                      ldb: tiles, c: m + xi * co * tiles, ldc: tiles, parallel: false)
+            }
+        }
+        let plane = y + s * co * w.outputHeight * w.outputWidth
+        let outputRows = (2 * rows.lowerBound)..<Swift.min(w.outputHeight, 2 * rows.upperBound)
+        parallelChunks(co, cost: 48 * tiles, threads: threads) { _, channels in
+            transformOutput(m, channels: channels, tileRows: rows, tileColumns: tileColumns, window: w, into: plane)
+            finish(plane, outputRows, channels)
+        }
+    }
+
+    /// V[ξ][in][tile] = (Bᵀ d B)[ξ] for the 4x4 input patch d of every tile in `tileRows` and input
+    /// channel in `channels`, reading zero outside the input. The transform is separable: each
+    /// input row is transformed along the width once (d B, over a zero-bordered copy so the loop has no edge cases), then four
     /// such rows combine down the height into contiguous runs of V.
-    private func transformInput(_ x: UnsafePointer<Float>, tileRows: Range<Int>, tileColumns: Int, window w: Window,
-                                into v: UnsafeMutablePointer<Float>) {
+    private func transformInput(_ x: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tileColumns: Int,
+                                window w: Window, into v: UnsafeMutablePointer<Float>) {
         let (H, W) = (w.inputHeight, w.inputWidth)
         let tiles = tileRows.count * tileColumns
         let step = inChannels * tiles
@@ -123,7 +171,7 @@ struct WinogradFilters {
             let first = Swift.min(Swift.max(w.padLeft, 0), span)
             let end = Swift.max(first, Swift.min(span, w.padLeft + W))
             func slot(_ row: Int) -> UnsafeMutablePointer<Float> { rows + 4 * (row & 3) * tileColumns }
-            for c in 0..<inChannels {
+            for c in channels {
                 let plane = x + c * H * W
                 for (r, tileRow) in tileRows.enumerated() {
                     // Input row 2r + i of the band lives in slot (2r + i) mod 4, so the two rows a
@@ -201,17 +249,17 @@ struct WinogradFilters {
         storeLanes(b - d, rows.3)
     }
 
-    /// Y = Aᵀ M A, the 2x2 outputs of every tile, clipped at the output's edges: Aᵀ down the
-    /// height over contiguous runs of tiles first, then A along the width.
-    private func transformOutput(_ m: UnsafePointer<Float>, tileRows: Range<Int>, tileColumns: Int, window w: Window,
-                                 into y: UnsafeMutablePointer<Float>) {
+    /// Y = Aᵀ M A, the 2x2 outputs of every tile in the output `channels`, clipped at the output's
+    /// edges: Aᵀ down the height over contiguous runs of tiles first, then A along the width.
+    private func transformOutput(_ m: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tileColumns: Int,
+                                 window w: Window, into y: UnsafeMutablePointer<Float>) {
         let (Ho, Wo) = (w.outputHeight, w.outputWidth)
         let tiles = tileRows.count * tileColumns
         let step = outChannels * tiles
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tileColumns + 2 * (2 * tileColumns)) { buffer in
             let sums = buffer.baseAddress!
             let line = sums + 8 * tileColumns
-            for o in 0..<outChannels {
+            for o in channels {
                 let plane = y + o * Ho * Wo
                 for (r, tileRow) in tileRows.enumerated() {
                     let p = m + o * tiles + r * tileColumns

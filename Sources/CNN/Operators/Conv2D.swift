@@ -107,9 +107,9 @@ public final class Conv2D: Operator {
                     } else if isPointwise {
                         pointwiseForward(X, Wt, Y, batch: n, plane: p)
                     } else if !context.isTraining, let filters = winogradFilters(for: w) {
-                        filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows in
-                            finishRows(plane + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
-                                       count: rows.count * w.outputWidth)
+                        filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
+                            finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
+                                       channels: channels, stride: p, count: rows.count * w.outputWidth)
                         }
                     } else {
                         unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w)
@@ -235,7 +235,7 @@ public final class Conv2D: Operator {
             Tensor(shape: x.shape) { dX in
                 gy.scalars.withUnsafeBufferPointer { G in
                     filters.forward(G.baseAddress!, dX.baseAddress!, batch: n, window: w.inputGradientWindow,
-                                    workspace: context.workspace) { _, _ in }
+                                    workspace: context.workspace) { _, _, _ in }
                 }
             }
         } ?? Tensor(zeros: wantsInput || isDepthwise ? x.shape : [1])
