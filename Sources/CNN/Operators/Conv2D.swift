@@ -174,11 +174,13 @@ public final class Conv2D: Operator {
 
     /// The output rows of one band: few enough that the band's panel of unrolled columns fits
     /// in cache, at least 256 columns wide so that GEMM stays efficient, and, when bands are few,
-    /// cut so that their number is a multiple of the thread count and threads finish together.
+    /// more of them (down to 128 columns) so that each thread has about four to claim and they
+    /// finish together, their number a multiple of the thread count.
     private static func bandRows(rows: Int, width: Int, depth: Int, images: Int, threads: Int) -> Int {
         let columns = Swift.max(256, (1 << 17) / Swift.max(depth, 1))
         var bands = Swift.min(rows, Swift.max(1, (rows * width) / columns))
         if images * bands < 4 * threads && bands > 1 {
+            bands = Swift.max(bands, Swift.min(rows, (4 * threads + images - 1) / images, rows * width / 128))
             bands = Swift.min(rows, (bands + threads - 1) / threads * threads)
         }
         return (rows + bands - 1) / bands
