@@ -2,24 +2,30 @@ import COpenBLAS
 
 /// Row-major single-precision GEMM, C = alpha * op(A) * op(B) + beta * C, split across the
 /// engine's threads along the larger of M and N, or on the calling thread when not `parallel`
-/// (for kernels that already split their work).
+/// (for kernels that already split their work). `finish(rows, columns)` runs on each block of
+/// C as soon as the thread that computed it is done, for a bias or an activation while the
+/// block is in that thread's cache, and without another pass (and parallel loop) over C.
 func sgemm(transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true) {
+           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true,
+           finish: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }) {
     if !parallel {
         serialSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                     a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        finish(0..<m, 0..<n)
     } else if n >= m {
         parallelFor(n, cost: 2 * m * k, minimumChunk: 64) { j in
             serialSgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: j.count, k: k, alpha: alpha,
                         a: a, lda: lda, b: b + (transposeB ? j.lowerBound * ldb : j.lowerBound), ldb: ldb,
                         beta: beta, c: c + j.lowerBound, ldc: ldc)
+            finish(0..<m, j)
         }
     } else {
         parallelFor(m, cost: 2 * n * k, minimumChunk: 64) { i in
             serialSgemm(transposeA: transposeA, transposeB: transposeB, m: i.count, n: n, k: k, alpha: alpha,
                         a: a + (transposeA ? i.lowerBound : i.lowerBound * lda), lda: lda, b: b, ldb: ldb,
                         beta: beta, c: c + i.lowerBound * ldc, ldc: ldc)
+            finish(i, 0..<n)
         }
     }
 }

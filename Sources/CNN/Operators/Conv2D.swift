@@ -120,31 +120,30 @@ public final class Conv2D: Operator {
     }
 
     /// A 1x1 convolution is one GEMM per image and group. With at least as many of those as
-    /// threads (grouped convolutions, as in ShuffleNet; batches), each thread takes whole ones
-    /// and finishes them while they are in cache; otherwise each GEMM splits across the threads.
+    /// threads (grouped convolutions, as in ShuffleNet; batches), each thread takes whole ones;
+    /// otherwise each GEMM splits across the threads. Either way each block of output is
+    /// finished by the thread that computed it, while it is in cache.
     private func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
                                   batch n: Int, plane p: Int) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
-        func multiply(_ product: Int, parallel: Bool) -> UnsafeMutablePointer<Float> {
+        func multiply(_ product: Int, parallel: Bool) {
             let (s, g) = product.quotientAndRemainder(dividingBy: groups)
             let y = Y + (s * cout + g * coutg) * p
             sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg, b: X + (s * cin + g * cg) * p, ldb: p,
-                  c: y, ldc: p, parallel: parallel)
-            return y
+                  c: y, ldc: p, parallel: parallel) { rows, columns in
+                finishRows(y + rows.lowerBound * p + columns.lowerBound,
+                           channels: (g * coutg + rows.lowerBound)..<(g * coutg + rows.upperBound), stride: p,
+                           count: columns.count)
+            }
         }
         let products = n * groups
         guard products < EngineThreads.count else {
             parallelFor(products, cost: 2 * coutg * cg * p) { range in
-                for product in range {
-                    let g = product % groups
-                    finishRows(multiply(product, parallel: false), channels: (g * coutg)..<((g + 1) * coutg),
-                               stride: p, count: p)
-                }
+                for product in range { multiply(product, parallel: false) }
             }
             return
         }
-        for product in 0..<products { _ = multiply(product, parallel: true) }
-        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
+        for product in 0..<products { multiply(product, parallel: true) }
     }
 
     /// im2col + GEMM in bands of output rows, each small enough for its unrolled panel to stay
@@ -166,8 +165,12 @@ public final class Conv2D: Operator {
                 let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
                 im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
                 let y = Y + (s * cout + g * coutg) * p + column
-                sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p, parallel: splitsGEMM)
-                finishRows(y, channels: (g * coutg)..<((g + 1) * coutg), stride: p, count: width)
+                sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p,
+                      parallel: splitsGEMM) { rows, columns in
+                    finishRows(y + rows.lowerBound * p + columns.lowerBound,
+                               channels: (g * coutg + rows.lowerBound)..<(g * coutg + rows.upperBound), stride: p,
+                               count: columns.count)
+                }
             }
         }
     }
