@@ -1,5 +1,6 @@
 /// Buffers for one input shape, assigned so that node outputs whose lifetimes do not overlap
-/// share storage. Built once per shape; every later run allocates nothing.
+/// share storage. Built once per shape; later runs reuse it (a buffer that grows back takes
+/// fresh storage of its capacity from the allocator, see `Tensor.reshape(to:)`).
 final class InferencePlan {
     private let shapes: [[Int]]
     private let slotOfNode: [Int]
