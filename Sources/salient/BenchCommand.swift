@@ -53,7 +53,8 @@ struct Bench: ParsableCommand {
             try TrainingBenchmark(torch: torch, steps: 20).run()
             return
         }
-        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; medians of \(runs) runs\n")
+        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; medians of \(runs) runs; "
+              + String(format: "core-to-core round trip %.0f ns\n", CoreRoundTrip.measure()))
         print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio")
         let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []
         for model in models {
@@ -62,6 +63,7 @@ struct Bench: ParsableCommand {
                 print(row(path, threads: threads, ours: try time(onnx: path, threads: threads), reference: reference(path, threads: threads)))
             }
         }
+        print(String(format: "core-to-core round trip after the table: %.0f ns", CoreRoundTrip.measure()))
         print("\n" + MemoryReport.header)
         EngineThreads.set(2)
         for model in models { print(try MemoryReport.row(onnx: "\(zoo)/\(model)")) }

@@ -95,8 +95,7 @@ public final class Conv2D: Operator {
         let x = inputs[0]
         let w = try! window(for: x.shape)
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
-        let (cg, coutg) = (cin / groups, cout / groups)
-        let (hw, p) = (x.shape[2] * x.shape[3], w.outputHeight * w.outputWidth)
+        let (coutg, p) = (cout / groups, w.outputHeight * w.outputWidth)
         x.scalars.withUnsafeBufferPointer { xb in
             weight.value.scalars.withUnsafeBufferPointer { wb in
                 output.scalars.withUnsafeMutableBufferPointer { yb in
