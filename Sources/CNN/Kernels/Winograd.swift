@@ -79,10 +79,10 @@ struct WinogradFilters {
                  finish: (_ plane: UnsafeMutablePointer<Float>, _ rows: Range<Int>, _ channels: Range<Int>) -> Void) {
         let (co, ci) = (outChannels, inChannels)
         let (tileRows, tileColumns) = ((w.outputHeight + 1) / 2, (w.outputWidth + 1) / 2)
+        let threads = EngineThreads.count
         // Bands of at least 64 tiles, so that repacking U for each band's GEMMs stays small beside
         // the products; more where a band's V (16 x in x tiles) and M (16 x out x tiles) still
         // fit in about 1 MB. But at least one band per thread, for threads to take whole bands.
-        let threads = EngineThreads.count
         let bandTiles = Swift.max(64, (1 << 18) / (16 * (ci + co)))
         let cachedTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns)
         let bandsPerImage = Swift.max(1, (threads + n - 1) / n)
@@ -124,8 +124,9 @@ struct WinogradFilters {
     /// 256 → 256 layers at 14x14: 6.4 → 5.4 ms on two threads).
     private static func wholeBandsPay(bands: Int, tileRows: Int, bandTileRows: Int, threads: Int, products: Int) -> Bool {
         guard bands < 4 * threads else { return true }
+        guard bands >= threads, products < 1 << 14 else { return false }
         let slowest = (bands + threads - 1) / threads * bandTileRows
-        return 5 * tileRows >= 4 * threads * slowest && products < 1 << 14
+        return 5 * tileRows >= 4 * threads * slowest
     }
 
     /// One band of image `image`: its input tiles transformed, the 16 GEMMs, its outputs
@@ -157,8 +158,8 @@ struct WinogradFilters {
 
     /// V[ξ][in][tile] = (Bᵀ d B)[ξ] for the 4x4 input patch d of every tile in `tileRows` and input
     /// channel in `channels`, reading zero outside the input. The transform is separable: each
-    /// input row is transformed along the width once (d B, over a zero-bordered copy so the loop has no edge cases), then four
-    /// such rows combine down the height into contiguous runs of V.
+    /// input row is transformed along the width once (d B, over a zero-bordered copy so the loop
+    /// has no edge cases), then four such rows combine down the height into contiguous runs of V.
     private func transformInput(_ x: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tileColumns: Int,
                                 window w: Window, into v: UnsafeMutablePointer<Float>) {
         let (H, W) = (w.inputHeight, w.inputWidth)
