@@ -10,12 +10,13 @@ import Synchronization
 /// that two threads ran no faster than one.
 ///
 /// Each thread first runs the chunks of its own share of the loop, the same share of every
-/// loop, so that a thread mostly reads what it wrote in the loop before: on this virtual
-/// machine a cache line written by the other vCPU sometimes takes a microsecond to arrive, and
-/// with chunks dealt out in the order threads asked for them two threads ran slower than one.
-/// A thread that has finished its share takes the chunks left at the end of the others', so
-/// a thread that is late or slow (asleep, or sharing its core with another request's thread
-/// or another process) never holds up the others.
+/// loop, so that where consecutive loops split the same way a thread reads what it wrote in
+/// the loop before: on this virtual machine a cache line written by the other vCPU sometimes
+/// takes a microsecond to arrive (two-thread SqueezeNet in such a minute: 9.7 → 9.2 ms against
+/// chunks dealt out in the order threads asked). A thread that has finished its share takes
+/// the chunks left at the end of the others', so a thread that is late or slow (asleep, or
+/// sharing its core with another request's thread or another process) never holds up the
+/// others.
 final class EnginePool: @unchecked Sendable {
     static let shared = EnginePool()
 
