@@ -5,12 +5,12 @@ import XCTest
 /// inference; training mode always runs im2col. The two must agree on every geometry. Backward
 /// computes such a convolution's input gradient through Winograd too, in saliency and training.
 final class WinogradTests: XCTestCase {
-    /// On two threads, so that layers with few bands and many channel pairs (the last two
-    /// cases) run in phases shared by the threads, and the others in whole bands per thread.
+    /// On two and three threads, so that layers with few bands and many channel pairs (the last
+    /// two cases) run in phases shared by the threads, and the others in whole bands per thread,
+    /// with shares that do and do not divide evenly.
     func testWinogradMatchesIm2colOnEveryPaddingAndEdge() throws {
         let previous = EngineThreads.count
         defer { EngineThreads.set(previous) }
-        EngineThreads.set(2)
         let cases: [(channels: Int, out: Int, height: Int, width: Int, padding: Padding)] = [
             (16, 16, 16, 16, .same(lower: false)),
             (24, 32, 17, 23, .explicit(top: 1, left: 1, bottom: 1, right: 1)),
@@ -22,6 +22,7 @@ final class WinogradTests: XCTestCase {
         ]
         var random = RandomSource(seed: 7)
         for (index, c) in cases.enumerated() {
+            EngineThreads.set(2 + index % 2)
             let weight = Tensor(shape: [c.out, c.channels, 3, 3],
                                 scalars: (0..<(c.out * c.channels * 9)).map { _ in Float.random(in: -0.2...0.2, using: &random) })
             let bias = Tensor(shape: [c.out], scalars: (0..<c.out).map { _ in Float.random(in: -0.5...0.5, using: &random) })
@@ -35,7 +36,8 @@ final class WinogradTests: XCTestCase {
             var im2col = Tensor(zeros: outputShape)
             conv.forward([x], into: &im2col, context: ForwardContext(isTraining: true))
             let scale = im2col.scalars.map(abs).max() ?? 1
-            assertClose(winograd, im2col, rtol: 0, atol: 1e-5 * scale, "case \(index) \(shape) \(c.padding)")
+            assertClose(winograd, im2col, rtol: 0, atol: 1e-5 * scale,
+                        "case \(index) \(shape) \(c.padding) on \(EngineThreads.count) threads")
         }
     }
 
