@@ -130,9 +130,7 @@ public final class Conv2D: Operator {
             let y = Y + (s * cout + g * coutg) * p
             sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg, b: X + (s * cin + g * cg) * p, ldb: p,
                   c: y, ldc: p, parallel: parallel) { rows, columns in
-                finishRows(y + rows.lowerBound * p + columns.lowerBound,
-                           channels: (g * coutg + rows.lowerBound)..<(g * coutg + rows.upperBound), stride: p,
-                           count: columns.count)
+                finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p)
             }
         }
         let products = n * groups
@@ -166,9 +164,7 @@ public final class Conv2D: Operator {
                 let y = Y + (s * cout + g * coutg) * p + column
                 sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p,
                       parallel: splitsGEMM) { rows, columns in
-                    finishRows(y + rows.lowerBound * p + columns.lowerBound,
-                               channels: (g * coutg + rows.lowerBound)..<(g * coutg + rows.upperBound), stride: p,
-                               count: columns.count)
+                    finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p)
                 }
             }
         }
@@ -196,6 +192,15 @@ public final class Conv2D: Operator {
                 finishRows(y + q * plane, channels: (q % channels)..<(q % channels + 1), stride: plane, count: plane)
             }
         }
+    }
+
+    /// Bias and activation over one finished GEMM block of a group's output `y` (rows are output
+    /// channels from `firstChannel`, `stride` apart).
+    private func finishBlock(_ y: UnsafeMutablePointer<Float>, firstChannel: Int, rows: Range<Int>, columns: Range<Int>,
+                             stride: Int) {
+        finishRows(y + rows.lowerBound * stride + columns.lowerBound,
+                   channels: (firstChannel + rows.lowerBound)..<(firstChannel + rows.upperBound), stride: stride,
+                   count: columns.count)
     }
 
     /// Bias and activation over `count` scalars of each channel's row, rows `stride` apart.
