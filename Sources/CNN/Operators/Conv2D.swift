@@ -160,7 +160,16 @@ public final class Conv2D: Operator {
                 let (s, b) = band.quotientAndRemainder(dividingBy: bands)
                 let rows = (b * bandRows)..<Swift.min(Ho, (b + 1) * bandRows)
                 let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
-                im2col(X + (s * cin + g * cg) * hw, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
+                // A band that all threads multiply is unrolled by all of them, a share of channels each.
+                let (input, taps) = (X + (s * cin + g * cg) * hw, kernel.h * kernel.w)
+                if splitsGEMM {
+                    parallelFor(cg, cost: 2 * taps * width) { channels in
+                        im2col(input + channels.lowerBound * hw, channels: channels.count, window: w, rows: rows,
+                               col: col + channels.lowerBound * taps * width, ld: width, offset: -column)
+                    }
+                } else {
+                    im2col(input, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
+                }
                 let y = Y + (s * cout + g * coutg) * p + column
                 sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p,
                       parallel: splitsGEMM) { rows, columns in
