@@ -1,12 +1,20 @@
 /// Rewrites a graph for inference: a BatchNorm after a convolution is folded into the
 /// convolution's weights and bias, any other BatchNorm becomes a per-channel affine pass, a
-/// per-channel constant Mul or Add after either is folded in too, and a ReLU or clip after a
-/// convolution, dense layer or affine pass is fused into its output pass. The result computes
-/// the same function in inference mode with fewer passes over memory, and still supports
-/// backward (saliency). The original graph and its parameters are left untouched, so training
-/// keeps its BatchNorm layers.
+/// per-channel constant Mul or Add after either is folded in too, a residual Add of a
+/// convolution's output is done by the convolution, and a ReLU or clip after a convolution,
+/// dense layer or affine pass is fused into its output pass. The result computes the same
+/// function in inference mode with fewer passes over memory, and still supports backward
+/// (saliency). The original graph and its parameters are left untouched, so training keeps
+/// its BatchNorm layers.
 extension Graph {
     public func optimizedForInference() throws -> Graph {
+        // Folding first leaves convolutions right before the Adds; the ReLU after an Add fuses
+        // only once the Add is part of the convolution.
+        try producersFused().residualsFused().producersFused()
+    }
+
+    /// Each node that only transforms the output of the one before it fused into that node.
+    private func producersFused() throws -> Graph {
         let readers = readerCounts()
         let shapes = try shapes(batch: 1)
         var constants: [String: Tensor] = [:]
@@ -26,6 +34,11 @@ extension Graph {
                 continue
             }
             let producer = nodes[index]
+            // Scaling a convolution's weights would scale the residual it adds too.
+            guard producer.inputs.count == 1 || node.op is ActivationLayer else {
+                nodes.append(Graph.standalone(node))
+                continue
+            }
             let perChannel = operand.flatMap { Graph.perChannel($0, of: shapes[data[0]] ?? []) }
             if operand == nil || perChannel != nil, let fused = Graph.fuse(producer.op, then: node.op, operand: perChannel) {
                 nodes[index] = Node(name: node.name, op: fused, inputs: producer.inputs)
@@ -38,6 +51,33 @@ extension Graph {
         let read = Set(nodes.flatMap(\.inputs) + [outputName])
         nodes.removeAll { $0.op is Constant && !read.contains($0.name) }
         return try Graph(name: name, inputName: inputName, inputShape: inputShape, nodes: nodes, outputName: outputName)
+    }
+
+    /// Each Add of a convolution's output and another tensor of its shape (a residual
+    /// connection) done by the convolution as it finishes its output, saving a pass over both
+    /// (ResNet-50: 16 Adds of up to 3 MB each). Where both operands are convolutions, the later
+    /// one absorbs the Add, so that the earlier one's output is ready when it runs.
+    private func residualsFused() throws -> Graph {
+        let readers = readerCounts()
+        let shapes = try shapes(batch: 1)
+        let position = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
+        var absorbed = Set<String>()
+        var replacements: [String: Node] = [:]
+        for node in nodes {
+            guard let add = node.op as? Elementwise, add.operation == .add, node.inputs.count == 2,
+                  node.inputs[0] != node.inputs[1], shapes[node.inputs[0]] == shapes[node.inputs[1]] else { continue }
+            let convolutions = node.inputs.filter { name in
+                guard let i = position[name], let conv = nodes[i].op as? Conv2D else { return false }
+                return conv.activation == nil && nodes[i].inputs.count == 1 && readers[name] == 1 && name != outputName
+            }
+            guard let fused = convolutions.max(by: { position[$0]! < position[$1]! }) else { continue }
+            let conv = nodes[position[fused]!]
+            let residual = node.inputs.first { $0 != fused }!
+            absorbed.insert(fused)
+            replacements[node.name] = Node(name: node.name, op: conv.op, inputs: conv.inputs + [residual])
+        }
+        let rewritten = nodes.compactMap { absorbed.contains($0.name) ? nil : replacements[$0.name] ?? $0 }
+        return try Graph(name: name, inputName: inputName, inputShape: inputShape, nodes: rewritten, outputName: outputName)
     }
 
     /// `node` as inference runs it alone: a BatchNorm no convolution absorbed becomes a

@@ -203,6 +203,44 @@ final class InferenceOptimizerTests: XCTestCase {
         XCTAssertEqual(graph.nodes.count, 11, "the original graph is untouched")
     }
 
+    /// ResNet's blocks: Add(BatchNorm(conv(x)), shortcut) then ReLU becomes one convolution with
+    /// a second input, in inference, backward and ONNX export alike.
+    func testResidualAddFusesIntoTheConvolution() throws {
+        func conv(_ seed: UInt64, kernel: Int) -> Conv2D {
+            Conv2D(weight: Parameter(name: "w\(seed)", value: randomTensor([4, 3, kernel, kernel], seed: seed)),
+                   bias: Parameter(name: "b\(seed)", value: randomTensor([4], seed: seed + 1)),
+                   padding: .explicit(top: kernel / 2, left: kernel / 2, bottom: kernel / 2, right: kernel / 2))
+        }
+        let bn = BatchNorm(name: "bn", channels: 4)
+        bn.runningVariance.value = Tensor(shape: [4], scalars: [0.5, 2, 1, 3])
+        bn.shift.value = Tensor(shape: [4], scalars: [0.3, -0.2, 0.1, 0])
+        let graph = try Graph(name: "block", inputShape: [3, 7, 7], nodes: [
+            Node(name: "main", op: conv(1, kernel: 3), inputs: ["input"]),
+            Node(name: "bn", op: bn, inputs: ["main"]),
+            Node(name: "shortcut", op: conv(3, kernel: 1), inputs: ["input"]),
+            Node(name: "sum", op: Elementwise(.add), inputs: ["bn", "shortcut"]),
+            Node(name: "relu", op: ActivationLayer(.relu), inputs: ["sum"]),
+        ], outputName: "relu")
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual(optimized.nodes.map(\.name), ["bn", "relu"])
+        XCTAssertEqual(optimized.nodes.last?.inputs, ["input", "bn"], "the later convolution adds the earlier one")
+
+        let x = randomTensor([2, 3, 7, 7], seed: 5)
+        let expected = try Executor(graph: graph).infer(x)
+        XCTAssertGreaterThan(expected.scalars.filter { $0 == 0 }.count, 0, "the ReLU clips something")
+        assertClose(try Executor(graph: optimized).infer(x), expected, rtol: 1e-5, atol: 1e-5, "fused")
+        let reimported = try ONNXImporter.load(data: try ONNXExporter.export(optimized))
+        assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-5, atol: 1e-5, "exported")
+
+        let g = randomTensor(expected.shape, seed: 6)
+        func inputGradient(_ graph: Graph) throws -> Tensor {
+            let executor = Executor(graph: graph)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
+        }
+        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-4, atol: 1e-5, "input gradient")
+    }
+
     /// DenseNet's Caffe export: BatchNorm after a Concat, then a per-channel Mul and Add, then ReLU.
     func testStandaloneBatchNormChainFusesAndBackpropagates() throws {
         var random = RandomSource(seed: 9)

@@ -108,14 +108,18 @@ struct ONNXExportWriter {
         let out = node.name
         switch op {
         case let conv as Conv2D:
-            let target = conv.activation == nil ? out : uniqueName("\(out)/preactivation")
+            // A residual fused for inference is an Add after the Conv again.
+            let residual = node.inputs.count > 1 ? node.inputs[1] : nil
+            let sum = conv.activation == nil ? out : uniqueName("\(out)/preactivation")
+            let target = residual == nil ? sum : uniqueName("\(out)/preresidual")
             var inputs = [x, initializer(conv.weight)]
             if let bias = conv.bias { inputs.append(initializer(bias)) }
             add("Conv", inputs, target, [.ints("kernel_shape", [conv.kernel.h, conv.kernel.w]),
                                          .ints("strides", [conv.stride.h, conv.stride.w]),
                                          .ints("dilations", [conv.dilation.h, conv.dilation.w]),
                                          .int("group", conv.groups)] + padding(conv.padding))
-            if let activation = conv.activation { emit(activation, input: target, output: out) }
+            if let residual { add("Add", [target, residual], sum) }
+            if let activation = conv.activation { emit(activation, input: sum, output: out) }
         case let pool as MaxPool2D:
             add("MaxPool", [x], out, [.ints("kernel_shape", [pool.kernel.h, pool.kernel.w]),
                                       .ints("strides", [pool.stride.h, pool.stride.w]),

@@ -2,7 +2,8 @@ import Foundation
 
 /// 2-D convolution (cross-correlation, as every framework computes it) over NCHW input, with
 /// stride, dilation, groups (depthwise included), any padding, optional bias and a fused
-/// activation.
+/// activation. Given a second input of the output's shape, it adds it before the activation: a
+/// residual connection fused for inference (`Graph.optimizedForInference`).
 ///
 /// General convolutions run as im2col + GEMM, 1x1 stride-1 convolutions as a plain GEMM on the
 /// NCHW planes, and depthwise ones through a direct kernel.
@@ -44,15 +45,19 @@ public final class Conv2D: Operator {
     }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
-        guard inputShapes.count == 1, inputShapes[0].count == 4 else {
-            throw ShapeError("expects one NCHW input, got \(inputShapes)")
+        guard (1...2).contains(inputShapes.count), inputShapes[0].count == 4 else {
+            throw ShapeError("expects one NCHW input and an optional residual, got \(inputShapes)")
         }
         let shape = inputShapes[0]
         guard groups > 0, outChannels % groups == 0, shape[1] == inChannels else {
             throw ShapeError("input has \(shape[1]) channels; weight \(weight.value.shape) with \(groups) groups needs \(inChannels)")
         }
         let w = try window(for: shape)
-        return [shape[0], outChannels, w.outputHeight, w.outputWidth]
+        let output = [shape[0], outChannels, w.outputHeight, w.outputWidth]
+        guard inputShapes.count == 1 || inputShapes[1] == output else {
+            throw ShapeError("the residual \(inputShapes[1]) does not match the output \(output)")
+        }
+        return output
     }
 
     private var isPointwise: Bool {
@@ -96,26 +101,39 @@ public final class Conv2D: Operator {
         let w = try! window(for: x.shape)
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
         let (coutg, p) = (cout / groups, w.outputHeight * w.outputWidth)
+        let addend = inputs.count > 1 ? inputs[1].scalars : []
         x.scalars.withUnsafeBufferPointer { xb in
             weight.value.scalars.withUnsafeBufferPointer { wb in
-                output.scalars.withUnsafeMutableBufferPointer { yb in
-                    let (X, Wt, Y) = (xb.baseAddress!, wb.baseAddress!, yb.baseAddress!)
-                    if isDepthwise {
-                        depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
-                        finishOutput(Y, planes: n * cout, channels: cout, plane: p)
-                    } else if isPointwise {
-                        pointwiseForward(X, Wt, Y, batch: n, plane: p)
-                    } else if !context.isTraining, let filters = winogradFilters(for: w) {
-                        filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
-                            finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
-                                       channels: channels, stride: p, count: rows.count * w.outputWidth)
+                addend.withUnsafeBufferPointer { rb in
+                    output.scalars.withUnsafeMutableBufferPointer { yb in
+                        let (X, Wt, Y) = (xb.baseAddress!, wb.baseAddress!, yb.baseAddress!)
+                        let residual = inputs.count > 1 ? Residual(output: Y, addend: rb.baseAddress!) : nil
+                        if isDepthwise {
+                            depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
+                            finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
+                        } else if isPointwise {
+                            pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual)
+                        } else if !context.isTraining, let filters = winogradFilters(for: w) {
+                            filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
+                                finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
+                                           channels: channels, stride: p, count: rows.count * w.outputWidth,
+                                           residual: residual)
+                            }
+                        } else {
+                            unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual)
                         }
-                    } else {
-                        unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w)
                     }
                 }
             }
         }
+    }
+
+    /// The tensor a fused residual connection adds, addressed by the output position it adds to.
+    private struct Residual {
+        let output: UnsafeMutablePointer<Float>
+        let addend: UnsafePointer<Float>
+
+        func addend(at y: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> { addend + (y - output) }
     }
 
     /// A 1x1 convolution is one GEMM per image and group. With at least as many of those as
@@ -123,14 +141,14 @@ public final class Conv2D: Operator {
     /// otherwise each GEMM splits across the threads. Either way each block of output is
     /// finished by the thread that computed it, while it is in cache.
     private func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                  batch n: Int, plane p: Int) {
+                                  batch n: Int, plane p: Int, residual: Residual?) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         func multiply(_ product: Int, parallel: Bool) {
             let (s, g) = product.quotientAndRemainder(dividingBy: groups)
             let y = Y + (s * cout + g * coutg) * p
             sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg, b: X + (s * cin + g * cg) * p, ldb: p,
                   c: y, ldc: p, parallel: parallel) { rows, columns in
-                finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p)
+                finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p, residual: residual)
             }
         }
         let products = n * groups
@@ -147,7 +165,7 @@ public final class Conv2D: Operator {
     /// in cache (and the workspace small): a band is unrolled, multiplied and finished while it
     /// is in cache, by one thread or, when bands are fewer than threads, by all of them.
     private func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                 workspace: Workspace, batch n: Int, window w: Window) {
+                                 workspace: Workspace, batch n: Int, window w: Window, residual: Residual?) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
         let (p, k) = (Ho * Wo, cg * kernel.h * kernel.w)
@@ -173,7 +191,8 @@ public final class Conv2D: Operator {
                 let y = Y + (s * cout + g * coutg) * p + column
                 sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p,
                       parallel: splitsGEMM) { rows, columns in
-                    finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p)
+                    finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p,
+                                residual: residual)
                 }
             }
         }
@@ -194,11 +213,13 @@ public final class Conv2D: Operator {
     }
 
     /// Adds the bias and applies the activation in one pass over whole output planes.
-    private func finishOutput(_ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, plane: Int) {
-        guard bias != nil || activation != nil else { return }
+    private func finishOutput(_ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, plane: Int,
+                              residual: Residual?) {
+        guard bias != nil || activation != nil || residual != nil else { return }
         parallelFor(planes, cost: plane) { range in
             for q in range {
-                finishRows(y + q * plane, channels: (q % channels)..<(q % channels + 1), stride: plane, count: plane)
+                finishRows(y + q * plane, channels: (q % channels)..<(q % channels + 1), stride: plane, count: plane,
+                           residual: residual)
             }
         }
     }
@@ -206,19 +227,24 @@ public final class Conv2D: Operator {
     /// Bias and activation over one finished GEMM block of a group's output `y` (rows are output
     /// channels from `firstChannel`, `stride` apart).
     private func finishBlock(_ y: UnsafeMutablePointer<Float>, firstChannel: Int, rows: Range<Int>, columns: Range<Int>,
-                             stride: Int) {
+                             stride: Int, residual: Residual?) {
         finishRows(y + rows.lowerBound * stride + columns.lowerBound,
                    channels: (firstChannel + rows.lowerBound)..<(firstChannel + rows.upperBound), stride: stride,
-                   count: columns.count)
+                   count: columns.count, residual: residual)
     }
 
-    /// Bias and activation over `count` scalars of each channel's row, rows `stride` apart.
-    private func finishRows(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, stride: Int, count: Int) {
-        guard bias != nil || activation != nil else { return }
+    /// Bias, residual and activation over `count` scalars of each channel's row, rows `stride` apart.
+    private func finishRows(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, stride: Int, count: Int,
+                            residual: Residual?) {
+        guard bias != nil || activation != nil || residual != nil else { return }
         let b = bias?.value.scalars
         for (r, c) in channels.enumerated() {
             let row = y + r * stride
             let add = b?[c] ?? 0
+            if let residual {
+                let addend = residual.addend(at: row)
+                for i in 0..<count { row[i] += addend[i] }
+            }
             if let activation {
                 activation.apply(row, bias: add, into: row, count: count)
             } else {
@@ -296,7 +322,8 @@ public final class Conv2D: Operator {
             }
         }
         if wantsWeights { weight.gradient.add(dWeight) }
-        return [wantsInput ? dx : nil]
+        // The residual reaches the output through the activation alone.
+        return [wantsInput ? dx : nil] + (inputs.count > 1 ? [gy] : [])
     }
 
     /// The gradients through the unrolled columns, each only where its pointer is given: the
