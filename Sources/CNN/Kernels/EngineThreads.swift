@@ -41,7 +41,9 @@ func parallelFor(_ count: Int, cost: Int, minimumChunk: Int = 1, _ body: (Range<
 /// `parallelFor` that also names the thread running each range, 0..<threads, so that threads
 /// can each use their own part of a scratch buffer sized for `threads`. The ranges are about a
 /// quarter of a thread's share, at least `minimumChunk` long, so that a thread slowed down by
-/// another process leaves its remaining ranges to the others.
+/// another process leaves its remaining ranges to the others. Their number is a multiple of the
+/// threads': three ranges (a 14x14 plane's 196 columns in GEMM blocks of at least 64) kept one
+/// of two threads busy twice as long as the other.
 func parallelChunks(_ count: Int, cost: Int, threads limit: Int = EngineThreads.count, minimumChunk: Int = 1,
                     _ body: (_ slot: Int, _ range: Range<Int>) -> Void) {
     let threads = Swift.min(limit, count, Swift.max(1, count * cost / minimumWorkPerThread))
@@ -49,7 +51,7 @@ func parallelChunks(_ count: Int, cost: Int, threads limit: Int = EngineThreads.
         if count > 0 { body(0, 0..<count) }
         return
     }
-    let chunks = Swift.max(threads, Swift.min(4 * threads, count / Swift.max(1, minimumChunk)))
+    let chunks = Swift.max(threads, Swift.min(4 * threads, count / Swift.max(1, minimumChunk)) / threads * threads)
     EnginePool.shared.run(chunks: chunks, threads: threads) { chunk, slot in
         body(slot, count * chunk / chunks ..< count * (chunk + 1) / chunks)
     }
