@@ -31,6 +31,14 @@ func im2col(_ x: UnsafePointer<Float>, channels: Int, window w: Window, rows: Ra
                         if end > first { dst.advanced(by: first).update(from: src + first + dx, count: end - first) }
                     } else {
                         var ow = first
+                        // Stride 2 (the first layer of most ImageNet models): the even lanes of
+                        // a double-width load, while it stays inside the row.
+                        if sw == 2 {
+                            while ow + Lanes.scalarCount <= end && 2 * (ow + Lanes.scalarCount) + dx <= W {
+                                storeLanes(loadLanes(src + 2 * ow + dx, as: PairedLanes.self).evenHalf, dst + ow)
+                                ow += Lanes.scalarCount
+                            }
+                        }
                         while ow < end { dst[ow] = src[ow * sw + dx]; ow += 1 }
                     }
                     if end < Wo { dst.advanced(by: Swift.max(end, first)).update(repeating: 0, count: Wo - Swift.max(end, first)) }
