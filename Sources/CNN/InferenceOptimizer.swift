@@ -1,4 +1,4 @@
-/// Rewrites a graph for inference: a BatchNorm after a convolution is folded into the
+/// Rewrites a graph for inference: Dropout goes, a BatchNorm after a convolution is folded into the
 /// convolution's weights and bias, any other BatchNorm becomes a per-channel affine pass, a
 /// per-channel constant Mul or Add after either is folded in too, a residual Add of a
 /// convolution's output is done by the convolution, and a ReLU or clip after a convolution,
@@ -10,7 +10,20 @@ extension Graph {
     public func optimizedForInference() throws -> Graph {
         // Folding first leaves convolutions right before the Adds; the ReLU after an Add fuses
         // only once the Add is part of the convolution.
-        try producersFused().residualsFused().producersFused()
+        try withoutDropout().producersFused().residualsFused().producersFused()
+    }
+
+    /// The graph with each Dropout (an identity in inference, but a copy of its input) taken
+    /// out, its readers reading its input instead; one that is the graph's output stays.
+    private func withoutDropout() throws -> Graph {
+        var source: [String: String] = [:]
+        for node in nodes where node.op is Dropout && node.name != outputName && node.inputs.count == 1 {
+            source[node.name] = source[node.inputs[0]] ?? node.inputs[0]
+        }
+        let rewritten = nodes.compactMap { node in
+            source[node.name] == nil ? Node(name: node.name, op: node.op, inputs: node.inputs.map { source[$0] ?? $0 }) : nil
+        }
+        return try Graph(name: name, inputName: inputName, inputShape: inputShape, nodes: rewritten, outputName: outputName)
     }
 
     /// Each node that only transforms the output of the one before it fused into that node.

@@ -241,6 +241,22 @@ final class InferenceOptimizerTests: XCTestCase {
         assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-4, atol: 1e-5, "input gradient")
     }
 
+    /// SqueezeNet's Dropout before its last convolution copies a whole activation in inference
+    /// unless it goes; the ReLU after it then fuses into the convolution before it.
+    func testDropoutGoesInInference() throws {
+        let conv = Conv2D(weight: Parameter(name: "w", value: randomTensor([4, 3, 3, 3], seed: 1)), bias: nil)
+        let graph = try Graph(name: "dropout", inputShape: [3, 6, 6], nodes: [
+            Node(name: "conv", op: conv, inputs: ["input"]),
+            Node(name: "drop", op: Dropout(rate: 0.5), inputs: ["conv"]),
+            Node(name: "relu", op: ActivationLayer(.relu), inputs: ["drop"]),
+            Node(name: "last", op: Dropout(rate: 0.5), inputs: ["relu"]),
+        ], outputName: "last")
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual(optimized.nodes.map(\.name), ["relu", "last"], "only the Dropout that is the output stays")
+        let x = randomTensor([1, 3, 6, 6], seed: 2)
+        assertClose(try Executor(graph: optimized).infer(x), try Executor(graph: graph).infer(x), rtol: 1e-6, atol: 1e-6, "same function")
+    }
+
     /// DenseNet's Caffe export: BatchNorm after a Concat, then a per-channel Mul and Add, then ReLU.
     func testStandaloneBatchNormChainFusesAndBackpropagates() throws {
         var random = RandomSource(seed: 9)
