@@ -1,9 +1,18 @@
 /// Buffers for one input shape, assigned so that node outputs whose lifetimes do not overlap
 /// share storage. Built once per shape; later runs reuse it (a buffer that grows back takes
 /// fresh storage of its capacity from the allocator, see `Tensor.reshape(to:)`).
+///
+/// Where a Concat's inputs are contiguous slices of its output (channels at batch 1), each
+/// convolution that only the Concat reads writes straight into its slice, and the Concat copies
+/// only the rest: Inception's branches, SqueezeNet's expand layers and DenseNet's new features
+/// are not copied a second time.
 final class InferencePlan {
     private let shapes: [[Int]]
     private let slotOfNode: [Int]
+    /// Per convolution that writes into a Concat's buffer: the Concat and the scalar offset.
+    private let placements: [Int: (concat: Int, offset: Int)]
+    /// Per Concat with such inputs: the offset of each input it still copies (nil where placed).
+    private let copies: [Int: [Int?]]
     /// Per node, the slot of each input; nil stands for the graph input.
     private let inputSlots: [[Int?]]
     /// Per node, the shape of each input, for `memory`.
@@ -25,28 +34,59 @@ final class InferencePlan {
         outputSource = index[graph.outputName]
         if let out = outputSource { lastUse[out] = Int.max }
 
+        var placements: [Int: (concat: Int, offset: Int)] = [:]
+        var copies: [Int: [Int?]] = [:]
+        let readers = graph.readerCounts()
+        for (c, node) in graph.nodes.enumerated() {
+            guard let concat = node.op as? Concat else { continue }
+            let axis = concat.axis < 0 ? concat.axis + shapes[c].count : concat.axis
+            guard shapes[c][..<axis].allSatisfy({ $0 == 1 }) else { continue }
+            var offset = 0
+            var copied: [Int?] = []
+            for (k, input) in node.inputs.enumerated() {
+                if let p = index[input], graph.nodes[p].op is WritesInPlace, readers[input] == 1 {
+                    placements[p] = (c, offset)
+                    copied.append(nil)
+                } else {
+                    copied.append(offset)
+                }
+                offset += inputShapes[c][k].reduce(1, *)
+            }
+            if copied.contains(nil) { copies[c] = copied }
+        }
+
         var slotOfNode = [Int](repeating: 0, count: graph.nodes.count)
         var slotSizes: [Int] = []
         var free: [Int] = []
-        for (i, node) in graph.nodes.enumerated() {
-            let size = shapes[i].reduce(1, *)
-            // Best fit among free slots: the smallest that holds the output, else the largest to grow.
+        /// Best fit among free slots: the smallest that holds `size`, else the largest to grow.
+        func take(_ size: Int) -> Int {
             let fitting = free.filter { slotSizes[$0] >= size }.min { slotSizes[$0] < slotSizes[$1] }
-            let slot: Int
             if let chosen = fitting ?? free.max(by: { slotSizes[$0] < slotSizes[$1] }) {
                 free.removeAll { $0 == chosen }
-                slot = chosen
-                slotSizes[slot] = max(slotSizes[slot], size)
+                slotSizes[chosen] = max(slotSizes[chosen], size)
+                return chosen
+            }
+            slotSizes.append(size)
+            return slotSizes.count - 1
+        }
+        // A Concat's buffer is taken by the first convolution that writes into it.
+        var concatSlots: [Int: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() {
+            let slot: Int
+            if let c = placements[i]?.concat {
+                slot = concatSlots[c] ?? take(shapes[c].reduce(1, *))
+                concatSlots[c] = slot
             } else {
-                slot = slotSizes.count
-                slotSizes.append(size)
+                slot = concatSlots[i] ?? take(shapes[i].reduce(1, *))
             }
             slotOfNode[i] = slot
             for input in Set(node.inputs) {
-                if let j = index[input], lastUse[j] == i { free.append(slotOfNode[j]) }
+                if let j = index[input], lastUse[j] == i, placements[j] == nil { free.append(slotOfNode[j]) }
             }
             if lastUse[i] == -1 { free.append(slot) }
         }
+        self.placements = placements
+        self.copies = copies
         self.slotOfNode = slotOfNode
         inputSlots = graph.nodes.map { node in node.inputs.map { index[$0].map { slotOfNode[$0] } } }
         slots = slotSizes.map { Tensor(zeros: [$0]) }
@@ -64,11 +104,34 @@ final class InferencePlan {
 
     func run(graph: Graph, input: Tensor) -> Tensor {
         for (i, node) in graph.nodes.enumerated() {
-            let inputs = inputSlots[i].map { $0.map { slots[$0] } ?? input }
+            // A Concat is not handed the inputs already in its buffer: a second reference to
+            // that buffer would make writing to it copy it.
+            let offsets = copies[i]
+            let inputs = inputSlots[i].enumerated().map { k, slot in
+                if let offsets, offsets[k] == nil { return Tensor(zeros: [0]) }
+                return slot.map { slots[$0] } ?? input
+            }
             var output = Tensor(zeros: [0])
             swap(&output, &slots[slotOfNode[i]])
-            output.reshape(to: shapes[i])
-            node.op.forward(inputs, into: &output, context: context)
+            if let (c, offset) = placements[i], let op = node.op as? WritesInPlace {
+                output.reshape(to: shapes[c])
+                output.scalars.withUnsafeMutableBufferPointer { y in
+                    op.forward(inputs, into: y.baseAddress! + offset, context: context)
+                }
+            } else if let offsets {
+                output.reshape(to: shapes[i])
+                output.scalars.withUnsafeMutableBufferPointer { y in
+                    for (part, offset) in zip(inputs, offsets) {
+                        guard let offset else { continue }
+                        part.scalars.withUnsafeBufferPointer { x in
+                            copyInParallel(y.baseAddress! + offset, from: x.baseAddress!, count: part.count)
+                        }
+                    }
+                }
+            } else {
+                output.reshape(to: shapes[i])
+                node.op.forward(inputs, into: &output, context: context)
+            }
             swap(&output, &slots[slotOfNode[i]])
         }
         guard let out = outputSource else { return input }

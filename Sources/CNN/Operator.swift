@@ -22,6 +22,13 @@ extension Operator {
     public var buffers: [Parameter] { [] }
 }
 
+/// An operator that can write its output through a pointer, so that an inference plan can
+/// place the output inside a larger buffer: a convolution's, straight into the Concat that
+/// reads it.
+protocol WritesInPlace: Operator {
+    func forward(_ inputs: [Tensor], into output: UnsafeMutablePointer<Float>, context: ForwardContext)
+}
+
 /// What forward needs beyond its inputs.
 public final class ForwardContext {
     public let isTraining: Bool

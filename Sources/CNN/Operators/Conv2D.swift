@@ -7,7 +7,7 @@ import Foundation
 ///
 /// General convolutions run as im2col + GEMM, 1x1 stride-1 convolutions as a plain GEMM on the
 /// NCHW planes, and depthwise ones through a direct kernel.
-public final class Conv2D: Operator {
+public final class Conv2D: Operator, WritesInPlace {
     public let kind = "conv2d"
     public let weight: Parameter
     public let bias: Parameter?
@@ -97,6 +97,10 @@ public final class Conv2D: Operator {
     }
 
     public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        output.scalars.withUnsafeMutableBufferPointer { forward(inputs, into: $0.baseAddress!, context: context) }
+    }
+
+    func forward(_ inputs: [Tensor], into Y: UnsafeMutablePointer<Float>, context: ForwardContext) {
         let x = inputs[0]
         let w = try! window(for: x.shape)
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
@@ -105,23 +109,21 @@ public final class Conv2D: Operator {
         x.scalars.withUnsafeBufferPointer { xb in
             weight.value.scalars.withUnsafeBufferPointer { wb in
                 addend.withUnsafeBufferPointer { rb in
-                    output.scalars.withUnsafeMutableBufferPointer { yb in
-                        let (X, Wt, Y) = (xb.baseAddress!, wb.baseAddress!, yb.baseAddress!)
-                        let residual = inputs.count > 1 ? Residual(output: Y, addend: rb.baseAddress!) : nil
-                        if isDepthwise {
-                            depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
-                            finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
-                        } else if isPointwise {
-                            pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual)
-                        } else if !context.isTraining, let filters = winogradFilters(for: w) {
-                            filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
-                                finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
-                                           channels: channels, stride: p, count: rows.count * w.outputWidth,
-                                           residual: residual)
-                            }
-                        } else {
-                            unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual)
+                    let (X, Wt) = (xb.baseAddress!, wb.baseAddress!)
+                    let residual = inputs.count > 1 ? Residual(output: Y, addend: rb.baseAddress!) : nil
+                    if isDepthwise {
+                        depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
+                        finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
+                    } else if isPointwise {
+                        pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual)
+                    } else if !context.isTraining, let filters = winogradFilters(for: w) {
+                        filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
+                            finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
+                                       channels: channels, stride: p, count: rows.count * w.outputWidth,
+                                       residual: residual)
                         }
+                    } else {
+                        unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual)
                     }
                 }
             }
