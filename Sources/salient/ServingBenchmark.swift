@@ -94,7 +94,8 @@ private final class ServerProcess {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("salient-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         log = directory.appendingPathComponent("serve.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        // A file that could not be made fails just below, with the reason, when opened.
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         // /proc/self/exe, since arguments[0] may be a bare name found through PATH.
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         process.executableURL = URL(fileURLWithPath: executable)

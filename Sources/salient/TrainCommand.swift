@@ -64,8 +64,8 @@ struct Train: ParsableCommand {
         let trainer = Trainer(graph: graph, optimizer: optimizer, seed: seed)
         let started = Date()
         var bar = ProgressBar()
-        let history = try trainer.fit(train, validation: test, options: FitOptions(
-            epochs: epochs, batchSize: batchSize, learningRate: learningRate, schedule: schedule, seed: seed)) { event in
+        let options = FitOptions(epochs: epochs, batchSize: batchSize, learningRate: learningRate, schedule: schedule, seed: seed)
+        let history = try trainer.fit(train, validation: test, options: options, report: { event in
             switch event {
             case let .step(epoch, step, of, loss, _):
                 bar.show(label: "epoch \(epoch + 1)/\(epochs)", done: step, total: of, detail: String(format: "loss %.4f", loss))
@@ -74,7 +74,7 @@ struct Train: ParsableCommand {
                                   m.epoch, m.trainLoss, m.validationLoss ?? 0, m.validationAccuracy ?? 0))
             }
             return true
-        }
+        })
         let seconds = Date().timeIntervalSince(started)
         let last = history.last!
         let card = ModelCard(
