@@ -110,13 +110,15 @@ final class JobWorker: @unchecked Sendable {
                 case let .progress(progress):
                     lastProgress = progress
                     events.publish(id, .progress(progress))
+                    // Saving progress on the way is best effort: the job's end is saved below,
+                    // and a failed write must not stop the training.
                     if Date().timeIntervalSince(lastSaved) > progressInterval {
                         lastSaved = Date()
-                        try? store.update(id) { $0.progress = progress }
+                        _ = try? store.update(id) { $0.progress = progress }
                     }
                 case let .epoch(metrics):
                     events.publish(id, .epoch(metrics))
-                    try? store.update(id) { $0.metrics.append(metrics) }
+                    _ = try? store.update(id) { $0.metrics.append(metrics) }
                 }
                 return shouldContinue(id)
             }
