@@ -53,7 +53,8 @@ struct Bench: ParsableCommand {
             try TrainingBenchmark(torch: torch, steps: 20).run()
             return
         }
-        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; medians of \(runs) runs; "
+        let kernels = BLASKernels.coreName + (BLASKernels.replacedCoreName.map { " (OpenBLAS chose \($0) for this CPU)" } ?? "")
+        print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenBLAS kernels \(kernels); medians of \(runs) runs; "
               + String(format: "core-to-core round trip %.0f ns\n", CoreRoundTrip.measure()))
         print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio")
         let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []

@@ -10,8 +10,10 @@ public enum EngineThreads {
     nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
     /// OpenBLAS starts a thread per core when it loads, and they spin for a tenth of a second
     /// before they sleep: beside our workers, they took a core from every short run (a
-    /// benchmark of SqueezeNet, a service's first requests). One thread, and no server.
+    /// benchmark of SqueezeNet, a service's first requests). One thread, and no server; and
+    /// kernels as wide as the CPU's vectors.
     private static let blasSingleThreaded: Void = {
+        BLASKernels.chooseForThisCPU()
         openblas_set_num_threads(1)
         _ = blas_thread_shutdown_()
     }()
