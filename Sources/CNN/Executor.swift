@@ -16,6 +16,17 @@ public final class Executor {
         return plan.run(graph: graph, input: input)
     }
 
+    /// Inference as `infer` does it, timed node by node: each node's median wall time in
+    /// seconds over `runs` runs, in graph order.
+    public func profile(_ input: Tensor, runs: Int) throws -> [(node: Node, seconds: Double)] {
+        let plan = try plan(for: input.shape)
+        var times = [[Double]](repeating: [], count: graph.nodes.count)
+        for _ in 0..<max(runs, 1) {
+            _ = plan.run(graph: graph, input: input) { times[$0].append($1) }
+        }
+        return zip(graph.nodes, times).map { ($0, $1.sorted()[$1.count / 2]) }
+    }
+
     /// The memory planned for inputs of `shape`; the workspace counts once a run has used it.
     public func memory(for shape: [Int]) throws -> InferenceMemory {
         try plan(for: shape).memory

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Buffers for one input shape, assigned so that node outputs whose lifetimes do not overlap
 /// share storage. Built once per shape; later runs reuse it (a buffer that grows back takes
 /// fresh storage of its capacity from the allocator, see `Tensor.reshape(to:)`).
@@ -102,8 +104,10 @@ final class InferencePlan {
                                largestPairBytes: 4 * largestPair)
     }
 
-    func run(graph: Graph, input: Tensor) -> Tensor {
+    /// Runs every node in order; `timing`, when given, gets each node's wall time in seconds.
+    func run(graph: Graph, input: Tensor, timing: ((_ node: Int, _ seconds: Double) -> Void)? = nil) -> Tensor {
         for (i, node) in graph.nodes.enumerated() {
+            let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             // A Concat is not handed the inputs already in its buffer: a second reference to
             // that buffer would make writing to it copy it.
             let offsets = copies[i]
@@ -133,6 +137,7 @@ final class InferencePlan {
                 node.op.forward(inputs, into: &output, context: context)
             }
             swap(&output, &slots[slotOfNode[i]])
+            timing?(i, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         guard let out = outputSource else { return input }
         return slots[slotOfNode[out]]

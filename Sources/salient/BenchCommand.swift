@@ -13,6 +13,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Engine threads for --onnx (the suite runs 1 and 2).") var threads = 1
     @Option(help: "Timed runs per figure (after one warm-up).") var runs = 10
     @Flag(help: "With --onnx: print one JSON object.") var json = false
+    @Flag(help: "With --onnx: time every node, and print the slowest with their rates, and the totals by kind.") var profile = false
+    @Option(help: "Images per inference for --onnx; the text output then also gives the time per image.") var batch = 1
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
     @Flag(help: "Only the transfer-learning benchmark: fine-tuned vs from scratch on 20 images per class.") var transfer = false
     @Flag(help: "Only saliency latency beside PyTorch + Captum.") var saliency = false
@@ -23,10 +25,18 @@ struct Bench: ParsableCommand {
     @Option(help: "Python with PyTorch, torchvision and Captum (`make bench-venv`).") var torchPython = ".venv-torch/bin/python"
 
     func run() throws {
+        if let onnx, profile {
+            print(try profile(onnx: onnx, threads: threads, batch: batch))
+            return
+        }
         if let onnx {
-            let ours = try time(onnx: onnx, threads: threads)
+            let ours = try time(onnx: onnx, threads: threads, batch: batch)
             if json {
-                print(#"{"model":"\#(URL(fileURLWithPath: onnx).lastPathComponent)","threads":\#(threads),"median_ms":\#(ours.median),"min_ms":\#(ours.min),"runs":\#(runs)}"#)
+                print(#"{"model":"\#(URL(fileURLWithPath: onnx).lastPathComponent)","threads":\#(threads),"batch":\#(batch),"median_ms":\#(ours.median),"min_ms":\#(ours.min),"runs":\#(runs)}"#)
+            } else if batch > 1 {
+                print(String(format: "%@ batch %d, %d threads: %.2f ms, %.2f ms per image (min %.2f)",
+                             URL(fileURLWithPath: onnx).lastPathComponent, batch, threads, ours.median,
+                             ours.median / Double(batch), ours.min / Double(batch)))
             } else {
                 print(row(onnx, threads: threads, ours: ours, reference: reference(onnx, threads: threads)))
             }
@@ -83,13 +93,44 @@ struct Bench: ParsableCommand {
         return name.padded(to: 32) + String(format: " %7d %12.1f %@", threads, ours.median, ref)
     }
 
-    private func time(onnx path: String, threads: Int) throws -> (median: Double, min: Double) {
+    private func time(onnx path: String, threads: Int, batch: Int = 1) throws -> (median: Double, min: Double) {
+        let (executor, input) = try prepare(onnx: path, threads: threads, batch: batch)
+        return try measure(runs: runs) { _ = try executor.infer(input) }
+    }
+
+    /// The model as the service runs it, and `batch` copies of the input x[i] = sin(0.01 i).
+    private func prepare(onnx path: String, threads: Int, batch: Int) throws -> (Executor, Tensor) {
         EngineThreads.set(threads)
         let graph = try ONNXImporter.load(path: path).optimizedForInference()
-        let count = ([1] + graph.inputShape).reduce(1, *)
-        let input = Tensor(shape: [1] + graph.inputShape, scalars: (0..<count).map { Float(sin(0.01 * Double($0))) })
-        let executor = Executor(graph: graph)
-        return try measure(runs: runs) { _ = try executor.infer(input) }
+        let image = (0..<graph.inputShape.reduce(1, *)).map { Float(sin(0.01 * Double($0))) }
+        let input = Tensor(shape: [batch] + graph.inputShape, scalars: Array((0..<batch).map { _ in image }.joined()))
+        return (Executor(graph: graph), input)
+    }
+
+    /// Each node's median time over `runs` inferences, slowest first, with its share of the
+    /// whole and its rate; then the totals by operator kind.
+    private func profile(onnx path: String, threads: Int, batch: Int) throws -> String {
+        let (executor, input) = try prepare(onnx: path, threads: threads, batch: batch)
+        _ = try measure(runs: 1) { _ = try executor.infer(input) }
+        let nodes = try executor.profile(input, runs: runs)
+        let macs = Dictionary(uniqueKeysWithValues: try ModelAnalysis(graph: executor.graph).layers.map { ($0.name, batch * $0.macs) })
+        let total = nodes.reduce(0) { $0 + $1.seconds }
+        let memory = try executor.memory(for: input.shape)
+        var lines = [String(format: "%@ at batch %d on %d threads: %.2f ms in %d nodes (medians of %d runs); activations %.1f MB, scratch %.1f MB",
+                            URL(fileURLWithPath: path).lastPathComponent, batch, threads, 1000 * total, nodes.count, runs,
+                            Double(memory.plannedBytes) / 1_048_576, Double(memory.workspaceBytes) / 1_048_576),
+                     "node".padded(to: 40) + " kind          ms   share   GFLOP/s"]
+        for (node, seconds) in nodes.sorted(by: { $0.seconds > $1.seconds }).prefix(30) {
+            let flops = 2 * Double(macs[node.name] ?? 0)
+            lines.append(String(node.name.suffix(40)).padded(to: 40) + " " + node.op.kind.padded(to: 10)
+                         + String(format: " %7.3f %6.1f%% %9.1f", 1000 * seconds, 100 * seconds / total, flops / seconds / 1e9))
+        }
+        lines.append("\nby kind")
+        let kinds = Dictionary(grouping: nodes, by: { $0.node.op.kind }).mapValues { $0.reduce(0) { $0 + $1.seconds } }
+        for (kind, seconds) in kinds.sorted(by: { $0.value > $1.value }) {
+            lines.append(kind.padded(to: 40) + String(format: " %18.3f %6.1f%%", 1000 * seconds, 100 * seconds / total))
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// onnxruntime's median through scripts/onnxruntime_bench.py, when the venv has it.
