@@ -5,6 +5,9 @@
 public final class Executor {
     public let graph: Graph
     private var plans: [[Int]: InferencePlan] = [:]
+    /// The activation buffers every plan runs in, and their scratch.
+    private var slots: [Tensor] = []
+    private let context = ForwardContext(isTraining: false)
 
     public init(graph: Graph) {
         self.graph = graph
@@ -13,7 +16,7 @@ public final class Executor {
     /// Inference with buffers planned once per input shape and reused on every later call.
     public func infer(_ input: Tensor) throws -> Tensor {
         let plan = try plan(for: input.shape)
-        return plan.run(graph: graph, input: input)
+        return plan.run(graph: graph, input: input, slots: &slots, context: context)
     }
 
     /// Inference as `infer` does it, timed node by node: each node's median wall time in
@@ -22,14 +25,14 @@ public final class Executor {
         let plan = try plan(for: input.shape)
         var times = [[Double]](repeating: [], count: graph.nodes.count)
         for _ in 0..<max(runs, 1) {
-            _ = plan.run(graph: graph, input: input) { times[$0].append($1) }
+            _ = plan.run(graph: graph, input: input, slots: &slots, context: context) { times[$0].append($1) }
         }
         return zip(graph.nodes, times).map { ($0, $1.sorted()[$1.count / 2]) }
     }
 
     /// The memory planned for inputs of `shape`; the workspace counts once a run has used it.
     public func memory(for shape: [Int]) throws -> InferenceMemory {
-        try plan(for: shape).memory
+        try plan(for: shape).memory(workspace: context.workspace)
     }
 
     private func plan(for shape: [Int]) throws -> InferencePlan {

@@ -1,8 +1,11 @@
 import Dispatch
 
-/// Buffers for one input shape, assigned so that node outputs whose lifetimes do not overlap
-/// share storage. Built once per shape; later runs reuse it (a buffer that grows back takes
-/// fresh storage of its capacity from the allocator, see `Tensor.reshape(to:)`).
+/// The buffer assignment for one input shape: node outputs whose lifetimes do not overlap
+/// share a buffer. Built once per shape. The buffers belong to the executor, which runs one plan
+/// at a time, and are shared by its plans for every batch size: a service that batches keeps
+/// the largest batch's activations, not their sum over the batch sizes it has seen (a buffer
+/// that grows takes fresh storage of its capacity from the allocator, see
+/// `Tensor.reshape(to:)`).
 ///
 /// Where a Concat's inputs are contiguous slices of its output (channels at batch 1), each
 /// convolution that only the Concat reads writes straight into its slice, and the Concat copies
@@ -20,8 +23,8 @@ final class InferencePlan {
     /// Per node, the shape of each input, for `memory`.
     private let inputShapes: [[[Int]]]
     private let outputSource: Int?
-    private var slots: [Tensor]
-    private let context = ForwardContext(isTraining: false)
+    /// Scalars of each buffer at its largest use.
+    private let slotSizes: [Int]
 
     init(graph: Graph, batch: Int) throws {
         let shapeByName = try graph.shapes(batch: batch)
@@ -91,21 +94,23 @@ final class InferencePlan {
         self.copies = copies
         self.slotOfNode = slotOfNode
         inputSlots = graph.nodes.map { node in node.inputs.map { index[$0].map { slotOfNode[$0] } } }
-        slots = slotSizes.map { Tensor(zeros: [$0]) }
+        self.slotSizes = slotSizes
     }
 
     /// What the plan holds beside what any plan must: a layer's input and output live at once.
-    var memory: InferenceMemory {
+    func memory(workspace: Workspace) -> InferenceMemory {
         let largestPair = shapes.indices.map { i in
             shapes[i].reduce(1, *) + (inputShapes[i].map { $0.reduce(1, *) }.max() ?? 0)
         }.max() ?? 0
-        return InferenceMemory(plannedBytes: 4 * slots.reduce(0) { $0 + $1.scalars.capacity },
-                               workspaceBytes: 4 * context.workspace.capacity,
+        return InferenceMemory(plannedBytes: 4 * slotSizes.reduce(0, +), workspaceBytes: 4 * workspace.capacity,
                                largestPairBytes: 4 * largestPair)
     }
 
-    /// Runs every node in order; `timing`, when given, gets each node's wall time in seconds.
-    func run(graph: Graph, input: Tensor, timing: ((_ node: Int, _ seconds: Double) -> Void)? = nil) -> Tensor {
+    /// Runs every node in order in `slots`, the executor's buffers (added to as the plan needs);
+    /// `timing`, when given, gets each node's wall time in seconds.
+    func run(graph: Graph, input: Tensor, slots: inout [Tensor], context: ForwardContext,
+             timing: ((_ node: Int, _ seconds: Double) -> Void)? = nil) -> Tensor {
+        while slots.count < slotSizes.count { slots.append(Tensor(zeros: [0])) }
         for (i, node) in graph.nodes.enumerated() {
             let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             // A Concat is not handed the inputs already in its buffer: a second reference to
@@ -140,7 +145,10 @@ final class InferencePlan {
             timing?(i, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         guard let out = outputSource else { return input }
-        return slots[slotOfNode[out]]
+        // A copy of its own, so that the buffer (of whatever capacity its largest use needed)
+        // stays the executor's alone: the next run writes it without copying it first.
+        let output = slots[slotOfNode[out]]
+        return Tensor(shape: output.shape, scalars: output.scalars.withUnsafeBufferPointer { Array($0) })
     }
 }
 

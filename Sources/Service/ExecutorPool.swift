@@ -2,12 +2,13 @@ import CNN
 import Foundation
 import HTTPServer
 
-/// A fixed number of executors over one graph. Callers borrow one for a computation; when
-/// all are busy they wait, and past `maxWaiting` waiting callers the pool refuses with 503,
-/// so inference threads stay bounded and overload is answered instead of queued forever.
+/// A fixed number of executors over one graph, each on a thread of its own. Callers borrow one
+/// for a computation; when all are busy they wait, and past `maxWaiting` waiting callers the
+/// pool refuses with 503, so inference threads stay bounded and overload is answered instead of
+/// queued forever.
 final class ExecutorPool: @unchecked Sendable {
     private let lock = NSCondition()
-    private var idle: [Executor]
+    private var idle: [ExecutorThread]
     private let maxWaiting: Int
     private(set) var waiting = 0
     /// Executors in the pool: computations that run at once.
@@ -15,7 +16,7 @@ final class ExecutorPool: @unchecked Sendable {
 
     init(graph: Graph, size: Int, maxWaiting: Int) {
         self.size = max(size, 1)
-        idle = (0..<self.size).map { _ in Executor(graph: graph) }
+        idle = (0..<self.size).map { ExecutorThread(executor: Executor(graph: graph), name: "executor \($0) of \(graph.name)") }
         self.maxWaiting = maxWaiting
     }
 
@@ -36,7 +37,7 @@ final class ExecutorPool: @unchecked Sendable {
             lock.signal()
             lock.unlock()
         }
-        return try body(executor)
+        return try executor.run(body)
     }
 
     var queueDepth: Int {
