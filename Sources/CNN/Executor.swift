@@ -9,25 +9,63 @@ public final class Executor {
     private var slots: [Tensor] = []
     private let context = ForwardContext(isTraining: false)
 
+    /// Executors for the head and the tail of `BatchSplit`, made on the first batch (nil inside
+    /// when the graph has no split), and the batch of head outputs that the tail reads.
+    private var split: (head: Executor, tail: Executor)??
+    private var cut = Tensor(zeros: [0])
+
     public init(graph: Graph) {
         self.graph = graph
     }
 
-    /// Inference with buffers planned once per input shape and reused on every later call.
+    /// Inference with buffers planned once per input shape and reused on every later call. A
+    /// batch runs its images one at a time through the head of the graph (`BatchSplit`).
     public func infer(_ input: Tensor) throws -> Tensor {
-        let plan = try plan(for: input.shape)
-        return plan.run(graph: graph, input: input, slots: &slots, context: context)
+        try infer(input, timing: nil)
+    }
+
+    private func infer(_ input: Tensor, timing: ((_ node: String, _ seconds: Double) -> Void)?) throws -> Tensor {
+        try checkInput(input.shape)
+        let images = input.shape[0]
+        guard images > 1, let (head, tail) = try batchSplit() else {
+            let plan = try plan(for: input.shape)
+            return plan.run(graph: graph, input: input, slots: &slots, context: context) { timing?(self.graph.nodes[$0].name, $1) }
+        }
+        let length = input.count / images
+        for s in 0..<images {
+            let image = input.scalars.withUnsafeBufferPointer { Array($0[(s * length)..<((s + 1) * length)]) }
+            let part = try head.infer(Tensor(shape: [1] + graph.inputShape, scalars: image), timing: timing)
+            if s == 0 { cut.reshape(to: [images] + tail.graph.inputShape) }
+            cut.scalars.withUnsafeMutableBufferPointer { c in
+                part.scalars.withUnsafeBufferPointer { (c.baseAddress! + s * part.count).update(from: $0.baseAddress!, count: part.count) }
+            }
+        }
+        return try tail.infer(cut, timing: timing)
+    }
+
+    /// The node up to which a batch's images run one at a time, nil when they never do.
+    public var batchSplitNode: String? {
+        get throws { try batchSplit()?.head.graph.outputName }
+    }
+
+    private func batchSplit() throws -> (head: Executor, tail: Executor)? {
+        if let split { return split }
+        let made = try BatchSplit(graph).map { (Executor(graph: $0.head), Executor(graph: $0.tail)) }
+        split = made
+        return made
     }
 
     /// Inference as `infer` does it, timed node by node: each node's median wall time in
-    /// seconds over `runs` runs, in graph order.
+    /// seconds over `runs` runs (summed over the images where they run one at a time), in
+    /// graph order.
     public func profile(_ input: Tensor, runs: Int) throws -> [(node: Node, seconds: Double)] {
-        let plan = try plan(for: input.shape)
-        var times = [[Double]](repeating: [], count: graph.nodes.count)
+        var times: [String: [Double]] = [:]
         for _ in 0..<max(runs, 1) {
-            _ = plan.run(graph: graph, input: input, slots: &slots, context: context) { times[$0].append($1) }
+            var run: [String: Double] = [:]
+            _ = try infer(input) { run[$0, default: 0] += $1 }
+            for (node, seconds) in run { times[node, default: []].append(seconds) }
         }
-        return zip(graph.nodes, times).map { ($0, $1.sorted()[$1.count / 2]) }
+        return graph.nodes.map { node in (node, times[node.name].map { $0.sorted()[$0.count / 2] } ?? 0) }
     }
 
     /// The memory planned for inputs of `shape`; the workspace counts once a run has used it.

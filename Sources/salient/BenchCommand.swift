@@ -119,6 +119,7 @@ struct Bench: ParsableCommand {
         var lines = [String(format: "%@ at batch %d on %d threads: %.2f ms in %d nodes (medians of %d runs); activations %.1f MB, scratch %.1f MB",
                             URL(fileURLWithPath: path).lastPathComponent, batch, threads, 1000 * total, nodes.count, runs,
                             Double(memory.plannedBytes) / 1_048_576, Double(memory.workspaceBytes) / 1_048_576),
+                     batch > 1 ? "images one at a time up to node \(try executor.batchSplitNode ?? "(none)")" : "",
                      "node".padded(to: 40) + " kind          ms   share   GFLOP/s"]
         for (node, seconds) in nodes.sorted(by: { $0.seconds > $1.seconds }).prefix(30) {
             let flops = 2 * Double(macs[node.name] ?? 0)
