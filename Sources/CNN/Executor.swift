@@ -14,8 +14,16 @@ public final class Executor {
     private var split: (head: Executor, tail: Executor)??
     private var cut = Tensor(zeros: [0])
 
-    public init(graph: Graph) {
+    /// Whether a batch may run one image at a time through the head (not in the tail itself).
+    private let splitsBatches: Bool
+
+    public convenience init(graph: Graph) {
+        self.init(graph: graph, splitsBatches: true)
+    }
+
+    private init(graph: Graph, splitsBatches: Bool) {
         self.graph = graph
+        self.splitsBatches = splitsBatches
     }
 
     /// Inference with buffers planned once per input shape and reused on every later call. A
@@ -27,7 +35,7 @@ public final class Executor {
     private func infer(_ input: Tensor, timing: ((_ node: String, _ seconds: Double) -> Void)?) throws -> Tensor {
         try checkInput(input.shape)
         let images = input.shape[0]
-        guard images > 1, let (head, tail) = try batchSplit() else {
+        guard images > 1, splitsBatches, let (head, tail) = try batchSplit() else {
             let plan = try plan(for: input.shape)
             return plan.run(graph: graph, input: input, slots: &slots, context: context) { timing?(self.graph.nodes[$0].name, $1) }
         }
@@ -50,7 +58,9 @@ public final class Executor {
 
     private func batchSplit() throws -> (head: Executor, tail: Executor)? {
         if let split { return split }
-        let made = try BatchSplit(graph).map { (Executor(graph: $0.head), Executor(graph: $0.tail)) }
+        let made = try BatchSplit(graph).map {
+            (Executor(graph: $0.head, splitsBatches: false), Executor(graph: $0.tail, splitsBatches: false))
+        }
         split = made
         return made
     }

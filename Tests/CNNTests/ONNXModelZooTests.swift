@@ -91,6 +91,17 @@ final class ONNXModelZooTests: XCTestCase {
         // layer input plus output.
         let memory = try executor.memory(for: input.shape)
         XCTAssertLessThanOrEqual(memory.plannedBytes, 2 * memory.largestPairBytes, "\(model): planned activations")
+        // A batch gives each image what it gets alone: the images go one at a time through the
+        // head and together through the tail, where small planes are multiplied side by side.
+        let images = [input, Tensor(shape: input.shape, scalars: input.scalars.reversed()), input.map { 0.5 * $0 }]
+        let batched = try executor.infer(Tensor(shape: [3] + input.shape.dropFirst(), scalars: images.flatMap(\.scalars)))
+        XCTAssertNotNil(try executor.batchSplitNode, "\(model) has a point where a batch comes together")
+        for (s, image) in images.enumerated() {
+            let alone = try executor.infer(image)
+            let row = batched.count / images.count
+            assertClose(Tensor(shape: alone.shape, scalars: Array(batched.scalars[(s * row)..<((s + 1) * row)])), alone,
+                        rtol: 0, atol: 1e-5 * scale, "\(model): image \(s) of a batch")
+        }
         // Threads split the same sums differently only in how GEMM panels are packed.
         EngineThreads.set(1)
         let serial = try Executor(graph: optimizedGraph).infer(input)

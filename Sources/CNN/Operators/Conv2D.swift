@@ -115,7 +115,7 @@ public final class Conv2D: Operator, WritesInPlace {
                         depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
                         finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
                     } else if isPointwise {
-                        pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual)
+                        pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace)
                     } else if !context.isTraining, let filters = winogradFilters(for: w) {
                         filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
                             finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
@@ -143,8 +143,13 @@ public final class Conv2D: Operator, WritesInPlace {
     /// otherwise each GEMM splits across the threads. Either way each block of output is
     /// finished by the thread that computed it, while it is in cache.
     private func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                  batch n: Int, plane p: Int, residual: Residual?) {
+                                  batch n: Int, plane p: Int, residual: Residual?, workspace: Workspace) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
+        let images = Conv2D.imagesPerGEMM(plane: p, depth: cin, images: n)
+        if groups == 1 && images > 1 {
+            pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, residual: residual, workspace: workspace)
+            return
+        }
         func multiply(_ product: Int, parallel: Bool) {
             let (s, g) = product.quotientAndRemainder(dividingBy: groups)
             let y = Y + (s * cout + g * coutg) * p
@@ -161,6 +166,47 @@ public final class Conv2D: Operator, WritesInPlace {
             return
         }
         for product in 0..<products { multiply(product, parallel: true) }
+    }
+
+    /// Small planes of a batch as one GEMM per group of images: their inputs copied side by
+    /// side, so that the weights are streamed once for all of them (a 7x7 plane is a GEMM of 49
+    /// columns, which spends most of its time fetching and packing weights), and the product
+    /// finished into each image's place.
+    private func pointwiseForwardGathered(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                          batch n: Int, plane p: Int, imagesPerGEMM: Int, residual: Residual?,
+                                          workspace: Workspace) {
+        let (cin, cout) = (inChannels, outChannels)
+        workspace.withBuffers(cin * imagesPerGEMM * p, cout * imagesPerGEMM * p) { b, c in
+            for first in Swift.stride(from: 0, to: n, by: imagesPerGEMM) {
+                let width = Swift.min(imagesPerGEMM, n - first) * p
+                parallelFor(cin, cost: width) { channels in
+                    for ci in channels {
+                        for s in 0..<(width / p) { (b + ci * width + s * p).update(from: X + ((first + s) * cin + ci) * p, count: p) }
+                    }
+                }
+                multiplyInBlocks(m: cout, n: width, k: cin, a: Wt, b: b, c: c) { rows, columns in
+                    finishGathered(c, ld: width, rows: rows, columns: columns, into: Y, firstImage: first, plane: p,
+                                   firstChannel: 0, residual: residual)
+                }
+            }
+        }
+    }
+
+    /// C = A B (row-major, dense) in blocks of rows of about 1 MB of C, each finished as soon as
+    /// it is multiplied, while it is still in cache: a batch's gathered product is several MB,
+    /// and finishing it in a pass of its own read it back from memory. (Each block packs B
+    /// again, so the blocks are no smaller than that.)
+    private func multiplyInBlocks(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                  c: UnsafeMutablePointer<Float>, finish: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
+        let blockRows = Swift.max(64, (1 << 18) / n)
+        parallelFor((m + blockRows - 1) / blockRows, cost: 2 * blockRows * n * k) { blocks in
+            for block in blocks {
+                let rows = (block * blockRows)..<Swift.min(m, (block + 1) * blockRows)
+                sgemm(m: rows.count, n: n, k: k, a: a + rows.lowerBound * k, lda: k, b: b, ldb: n,
+                      c: c + rows.lowerBound * n, ldc: n, parallel: false)
+                finish(rows, 0..<n)
+            }
+        }
     }
 
     /// im2col + GEMM in bands of output rows, each small enough for its unrolled panel to stay
@@ -238,21 +284,53 @@ public final class Conv2D: Operator, WritesInPlace {
     /// Bias, residual and activation over `count` scalars of each channel's row, rows `stride` apart.
     private func finishRows(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, stride: Int, count: Int,
                             residual: Residual?) {
-        guard bias != nil || activation != nil || residual != nil else { return }
+        finishRows(y, sourceStride: stride, into: y, channels: channels, stride: stride, count: count, residual: residual)
+    }
+
+    /// The same from rows of `x` (`sourceStride` apart) into rows of `y`, which may be the same.
+    private func finishRows(_ x: UnsafePointer<Float>, sourceStride: Int, into y: UnsafeMutablePointer<Float>,
+                            channels: Range<Int>, stride: Int, count: Int, residual: Residual?) {
+        guard bias != nil || activation != nil || residual != nil || x != UnsafePointer(y) else { return }
         let b = bias?.value.scalars
         for (r, c) in channels.enumerated() {
+            var source = x + r * sourceStride
             let row = y + r * stride
             let add = b?[c] ?? 0
             if let residual {
                 let addend = residual.addend(at: row)
-                for i in 0..<count { row[i] += addend[i] }
+                for i in 0..<count { row[i] = source[i] + addend[i] }
+                source = UnsafePointer(row)
             }
             if let activation {
-                activation.apply(row, bias: add, into: row, count: count)
+                activation.apply(source, bias: add, into: row, count: count)
             } else {
-                for i in 0..<count { row[i] += add }
+                for i in 0..<count { row[i] = source[i] + add }
             }
         }
+    }
+
+    /// Finishes a block of a GEMM output `c` (`ld` wide) whose columns are the whole planes of
+    /// consecutive images from `firstImage`, `plane` columns each, into each image's place in Y.
+    private func finishGathered(_ c: UnsafePointer<Float>, ld: Int, rows: Range<Int>, columns: Range<Int>,
+                                into Y: UnsafeMutablePointer<Float>, firstImage: Int, plane p: Int, firstChannel: Int,
+                                residual: Residual?) {
+        var start = columns.lowerBound
+        while start < columns.upperBound {
+            let image = start / p
+            let end = Swift.min(columns.upperBound, (image + 1) * p)
+            let y = Y + ((firstImage + image) * outChannels + firstChannel + rows.lowerBound) * p + start - image * p
+            finishRows(c + rows.lowerBound * ld + start, sourceStride: ld, into: y,
+                       channels: (firstChannel + rows.lowerBound)..<(firstChannel + rows.upperBound), stride: p,
+                       count: end - start, residual: residual)
+            start = end
+        }
+    }
+
+    /// How many images' planes of `plane` columns one GEMM takes side by side when a batch's
+    /// planes are small: up to 2048 columns, and a panel of `depth` rows of at most 2M floats.
+    static func imagesPerGEMM(plane: Int, depth: Int, images: Int) -> Int {
+        guard images > 1, plane < 256 else { return 1 }
+        return Swift.max(1, Swift.min(images, 2048 / plane, (1 << 21) / Swift.max(1, depth * plane)))
     }
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
