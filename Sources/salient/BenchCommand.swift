@@ -34,9 +34,7 @@ struct Bench: ParsableCommand {
             if json {
                 print(#"{"model":"\#(URL(fileURLWithPath: onnx).lastPathComponent)","threads":\#(threads),"batch":\#(batch),"median_ms":\#(ours.median),"min_ms":\#(ours.min),"runs":\#(runs)}"#)
             } else if batch > 1 {
-                print(String(format: "%@ batch %d, %d threads: %.2f ms, %.2f ms per image (min %.2f)",
-                             URL(fileURLWithPath: onnx).lastPathComponent, batch, threads, ours.median,
-                             ours.median / Double(batch), ours.min / Double(batch)))
+                print(try batchBeside(onnx: onnx, threads: threads, batch: batch))
             } else {
                 print(row(onnx, threads: threads, ours: ours, reference: reference(onnx, threads: threads)))
             }
@@ -96,6 +94,19 @@ struct Bench: ParsableCommand {
     private func time(onnx path: String, threads: Int, batch: Int = 1) throws -> (median: Double, min: Double) {
         let (executor, input) = try prepare(onnx: path, threads: threads, batch: batch)
         return try measure(runs: runs) { _ = try executor.infer(input) }
+    }
+
+    /// A batch beside its images one at a time, timed in turn, per image.
+    private func batchBeside(onnx path: String, threads: Int, batch: Int) throws -> String {
+        let (executor, input) = try prepare(onnx: path, threads: threads, batch: batch)
+        let single = Tensor(shape: [1] + input.shape.dropFirst(), scalars: Array(input.scalars[..<(input.count / batch)]))
+        let times = try measureInTurn(runs: runs, [
+            { _ = try executor.infer(input) },
+            { for _ in 0..<batch { _ = try executor.infer(single) } },
+        ]).map { ($0.median / Double(batch), $0.min / Double(batch)) }
+        return String(format: "%@, %d threads, ms per image: batch of %d %.2f (min %.2f), one at a time %.2f (min %.2f), ratio %.2f",
+                      URL(fileURLWithPath: path).lastPathComponent, threads, batch, times[0].0, times[0].1,
+                      times[1].0, times[1].1, times[0].0 / times[1].0)
     }
 
     /// The model as the service runs it, and `batch` copies of the input x[i] = sin(0.01 i).

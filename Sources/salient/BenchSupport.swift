@@ -17,6 +17,25 @@ func measure(runs: Int, warmUp: Double = 2, _ body: () throws -> Void) rethrows 
     return (times[times.count / 2], times[0])
 }
 
+/// Medians and minimums of several bodies timed in turn, run after run, so that a machine that
+/// slows down for a while slows all of them alike.
+func measureInTurn(runs: Int, warmUp: Double = 2, _ bodies: [() throws -> Void]) throws -> [(median: Double, min: Double)] {
+    let warm = DispatchTime.now().uptimeNanoseconds + UInt64(warmUp * 1e9)
+    repeat { for body in bodies { try body() } } while DispatchTime.now().uptimeNanoseconds < warm
+    var times = [[Double]](repeating: [], count: bodies.count)
+    for _ in 0..<max(runs, 1) {
+        for (i, body) in bodies.enumerated() {
+            let start = DispatchTime.now()
+            try body()
+            times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e6)
+        }
+    }
+    return times.map { t in
+        let sorted = t.sorted()
+        return (sorted[sorted.count / 2], sorted[0])
+    }
+}
+
 extension String {
     /// Left-aligned in `width` columns (Foundation's `%-40@` does not pad on Linux).
     func padded(to width: Int) -> String {
