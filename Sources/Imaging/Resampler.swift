@@ -60,36 +60,39 @@ enum Resampler {
     }
 
     @inline(__always)
-    private static func clip(_ sum: Int) -> UInt8 {
+    private static func clip(_ sum: Int32) -> UInt8 {
         if sum >= 255 << precisionBits { return 255 }
         if sum <= 0 { return 0 }
         return UInt8(truncatingIfNeeded: sum >> precisionBits)
     }
 
+    /// Sums run in 32 bits: weights are non-negative and add up to about 1 << 22, so a sum of
+    /// 8-bit samples stays under 255 << 22 plus rounding, below Int32.max.
+    private static let half: Int32 = 1 << (precisionBits - 1)
+
     private static func horizontalPass(_ image: Image, rows: Range<Int>, _ k: Coefficients) -> Image {
         let channels = image.channels
         let outWidth = k.bounds.count
         let rowLength = image.width * channels
+        let starts = k.bounds.map(\.start), counts = k.bounds.map(\.count)
         var out = [UInt8](repeating: 0, count: outWidth * rows.count * channels)
         image.pixels.withUnsafeBufferPointer { src in
             k.weights.withUnsafeBufferPointer { weights in
                 out.withUnsafeMutableBufferPointer { dst in
-                    var o = 0
+                    var o = dst.baseAddress!
                     for y in rows {
-                        let row = y * rowLength
+                        let row = src.baseAddress! + y * rowLength
                         for x in 0..<outWidth {
-                            let (start, count) = k.bounds[x]
-                            let w = x * k.taps
-                            for c in 0..<channels {
-                                var sum = 1 << (precisionBits - 1)
-                                var s = row + start * channels + c
-                                for tap in 0..<count {
-                                    sum += Int(src[s]) * Int(weights[w + tap])
-                                    s += channels
-                                }
-                                dst[o] = clip(sum)
-                                o += 1
+                            let w = weights.baseAddress! + x * k.taps
+                            let p = row + starts[x] * channels
+                            // The common layouts get all their channels summed in one pass over the taps.
+                            switch channels {
+                            case 3: filter3(p, w, count: counts[x], into: o)
+                            case 1: o[0] = clip(filter(p, w, count: counts[x], stride: 1))
+                            default:
+                                for c in 0..<channels { o[c] = clip(filter(p + c, w, count: counts[x], stride: channels)) }
                             }
+                            o += channels
                         }
                     }
                 }
@@ -98,24 +101,43 @@ enum Resampler {
         return Image(unchecked: outWidth, rows.count, channels, out)
     }
 
+    @inline(__always)
+    private static func filter(_ p: UnsafePointer<UInt8>, _ w: UnsafePointer<Int32>, count: Int, stride: Int) -> Int32 {
+        var sum = half
+        for tap in 0..<count { sum &+= Int32(p[tap * stride]) &* w[tap] }
+        return sum
+    }
+
+    @inline(__always)
+    private static func filter3(_ p: UnsafePointer<UInt8>, _ w: UnsafePointer<Int32>, count: Int, into o: UnsafeMutablePointer<UInt8>) {
+        var (r, g, b) = (half, half, half)
+        for tap in 0..<count {
+            let weight = w[tap], q = p + 3 * tap
+            r &+= Int32(q[0]) &* weight
+            g &+= Int32(q[1]) &* weight
+            b &+= Int32(q[2]) &* weight
+        }
+        (o[0], o[1], o[2]) = (clip(r), clip(g), clip(b))
+    }
+
     private static func verticalPass(_ image: Image, _ k: Coefficients, height: Int) -> Image {
         let rowLength = image.width * image.channels
         var out = [UInt8](repeating: 0, count: height * rowLength)
-        let sums = UnsafeMutableBufferPointer<Int>.allocate(capacity: rowLength)
+        let sums = UnsafeMutableBufferPointer<Int32>.allocate(capacity: rowLength)
         defer { sums.deallocate() }
         image.pixels.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 for y in 0..<height {
                     let (start, count) = k.bounds[y]
-                    for i in 0..<rowLength { sums[i] = 1 << (precisionBits - 1) }
+                    for i in 0..<rowLength { sums[i] = half }
                     // Row by row over the taps keeps the reads sequential in memory.
                     for tap in 0..<count {
-                        let weight = Int(k.weights[y * k.taps + tap])
-                        let row = (start + tap) * rowLength
-                        for i in 0..<rowLength { sums[i] += Int(src[row + i]) * weight }
+                        let weight = k.weights[y * k.taps + tap]
+                        let row = src.baseAddress! + (start + tap) * rowLength
+                        for i in 0..<rowLength { sums[i] &+= Int32(row[i]) &* weight }
                     }
-                    let o = y * rowLength
-                    for i in 0..<rowLength { dst[o + i] = clip(sums[i]) }
+                    let o = dst.baseAddress! + y * rowLength
+                    for i in 0..<rowLength { o[i] = clip(sums[i]) }
                 }
             }
         }
