@@ -115,7 +115,8 @@ public final class Conv2D: Operator, WritesInPlace {
                         depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
                         finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
                     } else if isPointwise {
-                        pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace)
+                        pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace,
+                                         gathers: !context.isTraining)
                     } else if !context.isTraining, let filters = winogradFilters(for: w) {
                         filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
                             finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
@@ -123,7 +124,8 @@ public final class Conv2D: Operator, WritesInPlace {
                                        residual: residual)
                         }
                     } else {
-                        unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual)
+                        unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual,
+                                        gathers: !context.isTraining)
                     }
                 }
             }
@@ -143,10 +145,10 @@ public final class Conv2D: Operator, WritesInPlace {
     /// otherwise each GEMM splits across the threads. Either way each block of output is
     /// finished by the thread that computed it, while it is in cache.
     private func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                  batch n: Int, plane p: Int, residual: Residual?, workspace: Workspace) {
+                                  batch n: Int, plane p: Int, residual: Residual?, workspace: Workspace, gathers: Bool) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         let images = Conv2D.imagesPerGEMM(plane: p, depth: cin, images: n)
-        if groups == 1 && images > 1 {
+        if gathers && groups == 1 && images > 1 {
             pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, residual: residual, workspace: workspace)
             return
         }
@@ -184,27 +186,10 @@ public final class Conv2D: Operator, WritesInPlace {
                         for s in 0..<(width / p) { (b + ci * width + s * p).update(from: X + ((first + s) * cin + ci) * p, count: p) }
                     }
                 }
-                multiplyInBlocks(m: cout, n: width, k: cin, a: Wt, b: b, c: c) { rows, columns in
+                sgemm(m: cout, n: width, k: cin, a: Wt, lda: cin, b: b, ldb: width, c: c, ldc: width) { rows, columns in
                     finishGathered(c, ld: width, rows: rows, columns: columns, into: Y, firstImage: first, plane: p,
                                    firstChannel: 0, residual: residual)
                 }
-            }
-        }
-    }
-
-    /// C = A B (row-major, dense) in blocks of rows of about 1 MB of C, each finished as soon as
-    /// it is multiplied, while it is still in cache: a batch's gathered product is several MB,
-    /// and finishing it in a pass of its own read it back from memory. (Each block packs B
-    /// again, so the blocks are no smaller than that.)
-    private func multiplyInBlocks(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                                  c: UnsafeMutablePointer<Float>, finish: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
-        let blockRows = Swift.max(64, (1 << 18) / n)
-        parallelFor((m + blockRows - 1) / blockRows, cost: 2 * blockRows * n * k) { blocks in
-            for block in blocks {
-                let rows = (block * blockRows)..<Swift.min(m, (block + 1) * blockRows)
-                sgemm(m: rows.count, n: n, k: k, a: a + rows.lowerBound * k, lda: k, b: b, ldb: n,
-                      c: c + rows.lowerBound * n, ldc: n, parallel: false)
-                finish(rows, 0..<n)
             }
         }
     }
@@ -213,12 +198,12 @@ public final class Conv2D: Operator, WritesInPlace {
     /// in cache (and the workspace small): a band is unrolled, multiplied and finished while it
     /// is in cache, by one thread or, when bands are fewer than threads, by all of them.
     private func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                 workspace: Workspace, batch n: Int, window w: Window, residual: Residual?) {
+                                 workspace: Workspace, batch n: Int, window w: Window, residual: Residual?, gathers: Bool) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
         let (p, k) = (Ho * Wo, cg * kernel.h * kernel.w)
         let images = Conv2D.imagesPerGEMM(plane: p, depth: k, images: n)
-        if groups == 1 && images > 1 {
+        if gathers && groups == 1 && images > 1 {
             unrolledForwardGathered(X, Wt, Y, workspace: workspace, batch: n, window: w, imagesPerGEMM: images, residual: residual)
             return
         }
@@ -269,7 +254,7 @@ public final class Conv2D: Operator, WritesInPlace {
                                col: col, ld: width, offset: s * p)
                     }
                 }
-                multiplyInBlocks(m: cout, n: width, k: k, a: Wt, b: col, c: c) { rows, columns in
+                sgemm(m: cout, n: width, k: k, a: Wt, lda: k, b: col, ldb: width, c: c, ldc: width) { rows, columns in
                     finishGathered(c, ld: width, rows: rows, columns: columns, into: Y, firstImage: first, plane: p,
                                    firstChannel: 0, residual: residual)
                 }
