@@ -89,6 +89,24 @@ struct WinogradFilters {
         let bandTileRows = Swift.min(cachedTileRows, (tileRows + bandsPerImage - 1) / bandsPerImage)
         let bands = (tileRows + bandTileRows - 1) / bandTileRows
         func rows(ofBand b: Int) -> Range<Int> { (b * bandTileRows)..<Swift.min(tileRows, (b + 1) * bandTileRows) }
+        // A batch of small planes, a band per image, goes several images to a band (up to about
+        // 256 tiles): U is packed once for all of them, and the 16 GEMMs are that much wider
+        // than a 14x14 plane's 49 tiles.
+        let perImage = tileRows * tileColumns
+        if n > 1 && bandTileRows == tileRows && perImage < 128 {
+            var groups = (n * perImage + 255) / 256
+            groups = Swift.min(n, (groups + threads - 1) / threads * threads)
+            let imagesPerBand = (n + groups - 1) / groups
+            transformed.withUnsafeBufferPointer { ub in
+                forEachBand((n + imagesPerBand - 1) / imagesPerBand, scratch: 16 * (ci + co) * imagesPerBand * perImage,
+                            cost: 32 * ci * co * imagesPerBand * perImage, workspace: workspace) { band, scratch, splits in
+                    convolve(x, into: y, images: (band * imagesPerBand)..<Swift.min(n, (band + 1) * imagesPerBand),
+                             tileRows: 0..<tileRows, tileColumns: tileColumns, window: w, filters: ub.baseAddress!,
+                             scratch: scratch, threads: splits ? threads : 1, finish: finish)
+                }
+            }
+            return
+        }
         transformed.withUnsafeBufferPointer { ub in
             let u = ub.baseAddress!
             guard threads > 1 && !Self.wholeBandsPay(bands: n * bands, tileRows: n * tileRows, bandTileRows: bandTileRows,
@@ -96,7 +114,7 @@ struct WinogradFilters {
                 forEachBand(n * bands, scratch: 16 * (ci + co) * bandTileRows * tileColumns,
                             cost: 32 * ci * co * bandTileRows * tileColumns, workspace: workspace) { band, scratch, _ in
                     let (s, b) = band.quotientAndRemainder(dividingBy: bands)
-                    convolve(x, into: y, image: s, tileRows: rows(ofBand: b), tileColumns: tileColumns, window: w,
+                    convolve(x, into: y, images: s..<(s + 1), tileRows: rows(ofBand: b), tileColumns: tileColumns, window: w,
                              filters: u, scratch: scratch, threads: 1, finish: finish)
                 }
                 return
@@ -107,7 +125,7 @@ struct WinogradFilters {
                 for s in 0..<n {
                     for b in 0..<phasedBands {
                         let rows = (b * phasedTileRows)..<Swift.min(tileRows, (b + 1) * phasedTileRows)
-                        convolve(x, into: y, image: s, tileRows: rows, tileColumns: tileColumns, window: w,
+                        convolve(x, into: y, images: s..<(s + 1), tileRows: rows, tileColumns: tileColumns, window: w,
                                  filters: u, scratch: scratch, threads: threads, finish: finish)
                     }
                 }
@@ -129,18 +147,22 @@ struct WinogradFilters {
         return 5 * tileRows >= 4 * threads * slowest
     }
 
-    /// One band of image `image`: its input tiles transformed, the 16 GEMMs, its outputs
-    /// transformed and finished, each phase split across up to `threads` threads.
-    private func convolve(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, image s: Int,
+    /// One band: the tile rows `rows` of each image in `images`, side by side. Its input tiles
+    /// transformed, the 16 GEMMs, its outputs transformed and finished, each phase split across
+    /// up to `threads` threads.
+    private func convolve(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, images: Range<Int>,
                           tileRows rows: Range<Int>, tileColumns: Int, window w: Window, filters u: UnsafePointer<Float>,
                           scratch: UnsafeMutablePointer<Float>, threads: Int,
                           finish: (UnsafeMutablePointer<Float>, Range<Int>, Range<Int>) -> Void) {
         let (co, ci) = (outChannels, inChannels)
-        let tiles = rows.count * tileColumns
+        let perImage = rows.count * tileColumns
+        let tiles = images.count * perImage
         let (v, m) = (scratch, scratch + 16 * ci * tiles)
-        let input = x + s * ci * w.inputHeight * w.inputWidth
         parallelChunks(ci, cost: 48 * tiles, threads: threads) { _, channels in
-            transformInput(input, channels: channels, tileRows: rows, tileColumns: tileColumns, window: w, into: v)
+            for (k, s) in images.enumerated() {
+                transformInput(x + s * ci * w.inputHeight * w.inputWidth, channels: channels, tileRows: rows,
+                               tileColumns: tileColumns, window: w, into: v + k * perImage, bandTiles: tiles)
+            }
         }
         parallelChunks(16, cost: 2 * co * ci * tiles, threads: threads) { _, positions in
             for xi in positions {
@@ -148,11 +170,14 @@ struct WinogradFilters {
                       ldb: tiles, c: m + xi * co * tiles, ldc: tiles, parallel: false)
             }
         }
-        let plane = y + s * co * w.outputHeight * w.outputWidth
         let outputRows = (2 * rows.lowerBound)..<Swift.min(w.outputHeight, 2 * rows.upperBound)
         parallelChunks(co, cost: 48 * tiles, threads: threads) { _, channels in
-            transformOutput(m, channels: channels, tileRows: rows, tileColumns: tileColumns, window: w, into: plane)
-            finish(plane, outputRows, channels)
+            for (k, s) in images.enumerated() {
+                let plane = y + s * co * w.outputHeight * w.outputWidth
+                transformOutput(m + k * perImage, channels: channels, tileRows: rows, tileColumns: tileColumns, window: w,
+                                into: plane, bandTiles: tiles)
+                finish(plane, outputRows, channels)
+            }
         }
     }
 
@@ -161,9 +186,8 @@ struct WinogradFilters {
     /// input row is transformed along the width once (d B, over a zero-bordered copy so the loop
     /// has no edge cases), then four such rows combine down the height into contiguous runs of V.
     private func transformInput(_ x: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tileColumns: Int,
-                                window w: Window, into v: UnsafeMutablePointer<Float>) {
+                                window w: Window, into v: UnsafeMutablePointer<Float>, bandTiles tiles: Int) {
         let (H, W) = (w.inputHeight, w.inputWidth)
-        let tiles = tileRows.count * tileColumns
         let step = inChannels * tiles
         let span = 2 * tileColumns + 2
         withUnsafeTemporaryAllocation(of: Float.self, capacity: span + 16 * tileColumns) { buffer in
@@ -253,9 +277,8 @@ struct WinogradFilters {
     /// Y = Aᵀ M A, the 2x2 outputs of every tile in the output `channels`, clipped at the output's
     /// edges: Aᵀ down the height over contiguous runs of tiles first, then A along the width.
     private func transformOutput(_ m: UnsafePointer<Float>, channels: Range<Int>, tileRows: Range<Int>, tileColumns: Int,
-                                 window w: Window, into y: UnsafeMutablePointer<Float>) {
+                                 window w: Window, into y: UnsafeMutablePointer<Float>, bandTiles tiles: Int) {
         let (Ho, Wo) = (w.outputHeight, w.outputWidth)
-        let tiles = tileRows.count * tileColumns
         let step = outChannels * tiles
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 8 * tileColumns + 2 * (2 * tileColumns)) { buffer in
             let sums = buffer.baseAddress!
