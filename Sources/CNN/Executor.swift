@@ -5,8 +5,8 @@
 public final class Executor {
     public let graph: Graph
     private var plans: [[Int]: InferencePlan] = [:]
-    /// The activation buffers every plan runs in, and their scratch.
-    private var slots: [Tensor] = []
+    /// The buffer every plan runs in, sized for the largest, and the plans' scratch.
+    private var buffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
     private let context = ForwardContext(isTraining: false)
 
     /// Executors for the head and the tail of `BatchSplit`, made on the first batch (nil inside
@@ -26,6 +26,8 @@ public final class Executor {
         self.splitsBatches = splitsBatches
     }
 
+    deinit { buffer.deallocate() }
+
     /// Inference with buffers planned once per input shape and reused on every later call. A
     /// batch runs its images one at a time through the head of the graph (`BatchSplit`).
     public func infer(_ input: Tensor) throws -> Tensor {
@@ -37,13 +39,21 @@ public final class Executor {
         let images = input.shape[0]
         guard images > 1, splitsBatches, let (head, tail) = try batchSplit() else {
             let plan = try plan(for: input.shape)
-            return plan.run(graph: graph, input: input, slots: &slots, context: context) { timing?(self.graph.nodes[$0].name, $1) }
+            if buffer.count < plan.size {
+                buffer.deallocate()
+                buffer = .allocate(capacity: Swift.max(plan.size, 1))
+            }
+            return plan.run(graph: graph, input: input, buffer: buffer.baseAddress!, context: context) {
+                timing?(self.graph.nodes[$0].name, $1)
+            }
         }
         let length = input.count / images
         for s in 0..<images {
             let image = input.scalars.withUnsafeBufferPointer { Array($0[(s * length)..<((s + 1) * length)]) }
             let part = try head.infer(Tensor(shape: [1] + graph.inputShape, scalars: image), timing: timing)
-            if s == 0 { cut.reshape(to: [images] + tail.graph.inputShape) }
+            if s == 0 && cut.shape != [images] + tail.graph.inputShape {
+                cut = Tensor(unfilledShape: [images] + tail.graph.inputShape)
+            }
             cut.scalars.withUnsafeMutableBufferPointer { c in
                 part.scalars.withUnsafeBufferPointer { (c.baseAddress! + s * part.count).update(from: $0.baseAddress!, count: part.count) }
             }

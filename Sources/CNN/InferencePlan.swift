@@ -1,30 +1,30 @@
 import Dispatch
 
-/// The buffer assignment for one input shape: node outputs whose lifetimes do not overlap
-/// share a buffer. Built once per shape. The buffers belong to the executor, which runs one plan
-/// at a time, and are shared by its plans for every batch size: a service that batches keeps
-/// the largest batch's activations, not their sum over the batch sizes it has seen (a buffer
-/// that grows takes fresh storage of its capacity from the allocator, see
-/// `Tensor.reshape(to:)`).
+/// Where every node output lives in one buffer, for one input shape: outputs whose lifetimes do
+/// not overlap share a region. Built once per shape. The buffer belongs to the executor, which
+/// runs one plan at a time and sizes it for the largest of its plans, so a run allocates no
+/// activation: every operator reads and writes views into it.
 ///
-/// Where a Concat's inputs are contiguous slices of its output (channels at batch 1), each
-/// convolution that only the Concat reads writes straight into its slice, and the Concat copies
-/// only the rest: Inception's branches, SqueezeNet's expand layers and DenseNet's new features
-/// are not copied a second time.
+/// Where a Concat's inputs are contiguous slices of its output (channels at batch 1), each node
+/// that only the Concat reads writes straight into its slice, and the Concat copies only the
+/// rest: Inception's branches, SqueezeNet's expand layers and DenseNet's new features are not
+/// copied a second time.
 final class InferencePlan {
     private let shapes: [[Int]]
-    private let slotOfNode: [Int]
-    /// Per convolution that writes into a Concat's buffer: the Concat and the scalar offset.
-    private let placements: [Int: (concat: Int, offset: Int)]
-    /// Per Concat with such inputs: the offset of each input it still copies (nil where placed).
-    private let copies: [Int: [Int?]]
-    /// Per node, the slot of each input; nil stands for the graph input.
-    private let inputSlots: [[Int?]]
-    /// Per node, the shape of each input, for `memory`.
+    /// Per node, where its output starts in the buffer.
+    private let outputOffsets: [Int]
+    /// Per node, where each input starts in the buffer; nil stands for the graph input.
+    private let inputOffsets: [[Int?]]
+    /// Per node, the shape of each input.
     private let inputShapes: [[[Int]]]
+    /// Per Concat whose inputs were placed in its output: where each input it still copies goes
+    /// in it (nil where placed).
+    private let copies: [Int: [Int?]]
     private let outputSource: Int?
-    /// Scalars of each buffer at its largest use.
-    private let slotSizes: [Int]
+    /// Scalars of each region, at its largest use.
+    private let regionSizes: [Int]
+    /// Floats the plan's buffer must hold.
+    let size: Int
 
     init(graph: Graph, batch: Int) throws {
         let shapeByName = try graph.shapes(batch: batch)
@@ -49,7 +49,7 @@ final class InferencePlan {
             var offset = 0
             var copied: [Int?] = []
             for (k, input) in node.inputs.enumerated() {
-                if let p = index[input], graph.nodes[p].op is WritesInPlace, readers[input] == 1 {
+                if let p = index[input], !(graph.nodes[p].op is Concat), readers[input] == 1 {
                     placements[p] = (c, offset)
                     copied.append(nil)
                 } else {
@@ -60,41 +60,47 @@ final class InferencePlan {
             if copied.contains(nil) { copies[c] = copied }
         }
 
-        var slotOfNode = [Int](repeating: 0, count: graph.nodes.count)
-        var slotSizes: [Int] = []
+        var regionOfNode = [Int](repeating: 0, count: graph.nodes.count)
+        var regionSizes: [Int] = []
         var free: [Int] = []
-        /// Best fit among free slots: the smallest that holds `size`, else the largest to grow.
+        /// Best fit among free regions: the smallest that holds `size`, else the largest to grow.
         func take(_ size: Int) -> Int {
-            let fitting = free.filter { slotSizes[$0] >= size }.min { slotSizes[$0] < slotSizes[$1] }
-            if let chosen = fitting ?? free.max(by: { slotSizes[$0] < slotSizes[$1] }) {
+            let fitting = free.filter { regionSizes[$0] >= size }.min { regionSizes[$0] < regionSizes[$1] }
+            if let chosen = fitting ?? free.max(by: { regionSizes[$0] < regionSizes[$1] }) {
                 free.removeAll { $0 == chosen }
-                slotSizes[chosen] = max(slotSizes[chosen], size)
+                regionSizes[chosen] = max(regionSizes[chosen], size)
                 return chosen
             }
-            slotSizes.append(size)
-            return slotSizes.count - 1
+            regionSizes.append(size)
+            return regionSizes.count - 1
         }
-        // A Concat's buffer is taken by the first convolution that writes into it.
-        var concatSlots: [Int: Int] = [:]
+        // A Concat's region is taken by the first node that writes into it.
+        var concatRegions: [Int: Int] = [:]
         for (i, node) in graph.nodes.enumerated() {
-            let slot: Int
+            let region: Int
             if let c = placements[i]?.concat {
-                slot = concatSlots[c] ?? take(shapes[c].reduce(1, *))
-                concatSlots[c] = slot
+                region = concatRegions[c] ?? take(shapes[c].reduce(1, *))
+                concatRegions[c] = region
             } else {
-                slot = concatSlots[i] ?? take(shapes[i].reduce(1, *))
+                region = concatRegions[i] ?? take(shapes[i].reduce(1, *))
             }
-            slotOfNode[i] = slot
+            regionOfNode[i] = region
             for input in Set(node.inputs) {
-                if let j = index[input], lastUse[j] == i, placements[j] == nil { free.append(slotOfNode[j]) }
+                if let j = index[input], lastUse[j] == i, placements[j] == nil { free.append(regionOfNode[j]) }
             }
-            if lastUse[i] == -1 { free.append(slot) }
+            if lastUse[i] == -1 { free.append(region) }
         }
-        self.placements = placements
+        var regionOffsets: [Int] = []
+        var end = 0
+        for size in regionSizes {
+            regionOffsets.append(end)
+            end += size
+        }
         self.copies = copies
-        self.slotOfNode = slotOfNode
-        inputSlots = graph.nodes.map { node in node.inputs.map { index[$0].map { slotOfNode[$0] } } }
-        self.slotSizes = slotSizes
+        self.regionSizes = regionSizes
+        size = end
+        outputOffsets = graph.nodes.indices.map { regionOffsets[regionOfNode[$0]] + (placements[$0]?.offset ?? 0) }
+        inputOffsets = graph.nodes.map { node in node.inputs.map { name in index[name].map { regionOffsets[regionOfNode[$0]] + (placements[$0]?.offset ?? 0) } } }
     }
 
     /// What the plan holds beside what any plan must: a layer's input and output live at once.
@@ -102,53 +108,38 @@ final class InferencePlan {
         let largestPair = shapes.indices.map { i in
             shapes[i].reduce(1, *) + (inputShapes[i].map { $0.reduce(1, *) }.max() ?? 0)
         }.max() ?? 0
-        return InferenceMemory(plannedBytes: 4 * slotSizes.reduce(0, +), workspaceBytes: 4 * workspace.capacity,
+        return InferenceMemory(plannedBytes: 4 * regionSizes.reduce(0, +), workspaceBytes: 4 * workspace.capacity,
                                largestPairBytes: 4 * largestPair)
     }
 
-    /// Runs every node in order in `slots`, the executor's buffers (added to as the plan needs);
-    /// `timing`, when given, gets each node's wall time in seconds.
-    func run(graph: Graph, input: Tensor, slots: inout [Tensor], context: ForwardContext,
+    /// Runs every node in order in `buffer` (at least `size` floats); `timing`, when given, gets
+    /// each node's wall time in seconds. Returns a copy of the output.
+    func run(graph: Graph, input: Tensor, buffer: UnsafeMutablePointer<Float>, context: ForwardContext,
              timing: ((_ node: Int, _ seconds: Double) -> Void)? = nil) -> Tensor {
-        while slots.count < slotSizes.count { slots.append(Tensor(zeros: [0])) }
-        for (i, node) in graph.nodes.enumerated() {
-            let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            // A Concat is not handed the inputs already in its buffer: a second reference to
-            // that buffer would make writing to it copy it.
-            let offsets = copies[i]
-            let inputs = inputSlots[i].enumerated().map { k, slot in
-                if let offsets, offsets[k] == nil { return Tensor(zeros: [0]) }
-                return slot.map { slots[$0] } ?? input
-            }
-            var output = Tensor(zeros: [0])
-            swap(&output, &slots[slotOfNode[i]])
-            if let (c, offset) = placements[i], let op = node.op as? WritesInPlace {
-                output.reshape(to: shapes[c])
-                output.scalars.withUnsafeMutableBufferPointer { y in
-                    op.forward(inputs, into: y.baseAddress! + offset, context: context)
-                }
-            } else if let offsets {
-                output.reshape(to: shapes[i])
-                output.scalars.withUnsafeMutableBufferPointer { y in
-                    for (part, offset) in zip(inputs, offsets) {
+        input.scalars.withUnsafeBufferPointer { x in
+            let source = UnsafeMutablePointer(mutating: x.baseAddress!)
+            for (i, node) in graph.nodes.enumerated() {
+                let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+                let output = TensorView(shape: shapes[i], scalars: buffer + outputOffsets[i])
+                if let offsets = copies[i] {
+                    // The inputs placed in the Concat's output are already there.
+                    for (k, offset) in offsets.enumerated() {
                         guard let offset else { continue }
-                        part.scalars.withUnsafeBufferPointer { x in
-                            copyInParallel(y.baseAddress! + offset, from: x.baseAddress!, count: part.count)
-                        }
+                        copyInParallel(output.scalars + offset, from: inputOffsets[i][k].map { buffer + $0 } ?? source,
+                                       count: inputShapes[i][k].reduce(1, *))
                     }
+                } else {
+                    let inputs = zip(inputOffsets[i], inputShapes[i]).map { offset, shape in
+                        TensorView(shape: shape, scalars: offset.map { buffer + $0 } ?? source)
+                    }
+                    node.op.forward(inputs, into: output, context: context)
                 }
-            } else {
-                output.reshape(to: shapes[i])
-                node.op.forward(inputs, into: &output, context: context)
+                timing?(i, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            swap(&output, &slots[slotOfNode[i]])
-            timing?(i, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            guard let out = outputSource else { return input }
+            let result = UnsafeBufferPointer(start: buffer + outputOffsets[out], count: shapes[out].reduce(1, *))
+            return Tensor(shape: shapes[out], scalars: Array(result))
         }
-        guard let out = outputSource else { return input }
-        // A copy of its own, so that the buffer (of whatever capacity its largest use needed)
-        // stays the executor's alone: the next run writes it without copying it first.
-        let output = slots[slotOfNode[out]]
-        return Tensor(shape: output.shape, scalars: output.scalars.withUnsafeBufferPointer { Array($0) })
     }
 }
 

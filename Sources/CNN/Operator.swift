@@ -1,9 +1,10 @@
 /// One node's computation: shape inference, forward, and backward.
 ///
-/// Forward writes into an output tensor the executor has already shaped, so inference can
-/// reuse buffers. Backward returns one gradient per input (nil where an input needs none,
-/// such as a constant) and accumulates parameter gradients only when asked, so that
-/// saliency on a shared model never writes to it.
+/// Forward reads input views and writes all of an output view the caller has shaped, so that
+/// planned inference runs in buffers it allocated once (and can place an output inside a larger
+/// buffer: a convolution's, straight into the Concat that reads it). Backward returns one
+/// gradient per input (nil where an input needs none, such as a constant) and accumulates
+/// parameter gradients only when asked, so that saliency on a shared model never writes to it.
 public protocol Operator: AnyObject {
     /// The layer type as the JSON architecture format names it, e.g. "conv2d".
     var kind: String { get }
@@ -12,7 +13,7 @@ public protocol Operator: AnyObject {
     var buffers: [Parameter] { get }
 
     func outputShape(for inputShapes: [[Int]]) throws -> [Int]
-    func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext)
+    func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext)
     func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
                   context: BackwardContext) -> [Tensor?]
 }
@@ -20,13 +21,13 @@ public protocol Operator: AnyObject {
 extension Operator {
     public var parameters: [Parameter] { [] }
     public var buffers: [Parameter] { [] }
-}
 
-/// An operator that can write its output through a pointer, so that an inference plan can
-/// place the output inside a larger buffer: a convolution's, straight into the Concat that
-/// reads it.
-protocol WritesInPlace: Operator {
-    func forward(_ inputs: [Tensor], into output: UnsafeMutablePointer<Float>, context: ForwardContext)
+    /// Forward over tensors: views of their arrays.
+    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+        withViews(of: inputs) { views in
+            output.withView { forward(views, into: $0, context: context) }
+        }
+    }
 }
 
 /// What forward needs beyond its inputs.

@@ -46,23 +46,6 @@ public struct Tensor: Equatable, Sendable {
         Tensor(shape: Tensor.resolve(newShape, count: count), scalars: scalars)
     }
 
-    /// Gives the tensor a new shape in place, keeping the storage's capacity. The scalars are
-    /// left unspecified: this is for an operator's planned output, which it writes whole. A
-    /// buffer that grows takes fresh storage of the same capacity rather than zero-filling its
-    /// tail, since an array cannot grow uninitialized: planned buffers shrink and grow back
-    /// every inference, and DenseNet-121 zero-filled 66 MB per inference (ResNet-50 38 MB), on
-    /// one thread while the others waited. Releasing the old storage and taking new from the
-    /// allocator's free lists costs next to nothing.
-    public mutating func reshape(to newShape: [Int]) {
-        let n = newShape.reduce(1, *)
-        if n < scalars.count {
-            scalars.removeLast(scalars.count - n)
-        } else if n > scalars.count {
-            scalars = [Float](unsafeUninitializedCapacity: Swift.max(n, scalars.capacity)) { _, count in count = n }
-        }
-        shape = newShape
-    }
-
     static func resolve(_ shape: [Int], count: Int) -> [Int] {
         guard let unknown = shape.firstIndex(of: -1) else { return shape }
         var resolved = shape

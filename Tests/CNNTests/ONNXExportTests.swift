@@ -110,7 +110,9 @@ final class ONNXExportTests: XCTestCase {
         final class Custom: Operator {
             let kind = "custom"
             func outputShape(for inputShapes: [[Int]]) throws -> [Int] { inputShapes[0] }
-            func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) { output = inputs[0] }
+            func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+                output.scalars.update(from: inputs[0].scalars, count: output.count)
+            }
             func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor, context: BackwardContext) -> [Tensor?] {
                 [outputGradient]
             }

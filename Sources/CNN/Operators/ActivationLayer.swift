@@ -12,15 +12,10 @@ public final class ActivationLayer: Operator {
         return inputShapes[0]
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        let activation = activation
-        inputs[0].scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                guard let xs = x.baseAddress, let ys = y.baseAddress else { return }
-                parallelFor(x.count, cost: 1) { r in
-                    activation.apply(xs + r.lowerBound, into: ys + r.lowerBound, count: r.count)
-                }
-            }
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        let (activation, x, y) = (activation, inputs[0].scalars, output.scalars)
+        parallelFor(inputs[0].count, cost: 1) { r in
+            activation.apply(x + r.lowerBound, into: y + r.lowerBound, count: r.count)
         }
     }
 

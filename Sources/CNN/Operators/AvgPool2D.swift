@@ -27,7 +27,7 @@ public final class AvgPool2D: Operator {
         try pooledShape(inputShapes) { try window(for: $0) }
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let w = try! window(for: inputs[0].shape)
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
         let area = w.outputHeight * w.outputWidth
@@ -37,31 +37,27 @@ public final class AvgPool2D: Operator {
         // whole width (contiguous, so it vectorizes), a horizontal pass adds each window's columns.
         let spans = (0..<area).map { span(w, $0) }
         let (H, W) = (w.inputHeight, w.inputWidth)
-        inputs[0].scalars.withUnsafeBufferPointer { xb in
-            output.scalars.withUnsafeMutableBufferPointer { yb in
-                guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                if w.stride == (1, 1) && (w.outputHeight, w.outputWidth) == (H, W) {
-                    sameSizeForward(x, y, planes: planes, window: w, divisors: spans.map(\.2))
-                    return
-                }
-                parallelFor(planes, cost: w.outputHeight * (W + w.outputWidth) * w.kernel.h) { range in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: W) { buffer in
-                        let rowSum = buffer.baseAddress!
-                        for p in range {
-                            let (xp, yp) = (x + p * H * W, y + p * area)
-                            for oh in 0..<w.outputHeight {
-                                rowSum.update(repeating: 0, count: W)
-                                for ih in spans[oh * w.outputWidth].0 {
-                                    let row = xp + ih * W
-                                    for iw in 0..<W { rowSum[iw] += row[iw] }
-                                }
-                                for ow in 0..<w.outputWidth {
-                                    let (_, cols, divisor) = spans[oh * w.outputWidth + ow]
-                                    var sum: Float = 0
-                                    for iw in cols { sum += rowSum[iw] }
-                                    yp[oh * w.outputWidth + ow] = sum / divisor
-                                }
-                            }
+        let (x, y) = (UnsafePointer(inputs[0].scalars), output.scalars)
+        if w.stride == (1, 1) && (w.outputHeight, w.outputWidth) == (H, W) {
+            sameSizeForward(x, y, planes: planes, window: w, divisors: spans.map(\.2))
+            return
+        }
+        parallelFor(planes, cost: w.outputHeight * (W + w.outputWidth) * w.kernel.h) { range in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: W) { buffer in
+                let rowSum = buffer.baseAddress!
+                for p in range {
+                    let (xp, yp) = (x + p * H * W, y + p * area)
+                    for oh in 0..<w.outputHeight {
+                        rowSum.update(repeating: 0, count: W)
+                        for ih in spans[oh * w.outputWidth].0 {
+                            let row = xp + ih * W
+                            for iw in 0..<W { rowSum[iw] += row[iw] }
+                        }
+                        for ow in 0..<w.outputWidth {
+                            let (_, cols, divisor) = spans[oh * w.outputWidth + ow]
+                            var sum: Float = 0
+                            for iw in cols { sum += rowSum[iw] }
+                            yp[oh * w.outputWidth + ow] = sum / divisor
                         }
                     }
                 }

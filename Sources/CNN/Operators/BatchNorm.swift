@@ -51,17 +51,17 @@ public final class BatchNorm: Operator {
     }
 
     /// Per-channel mean and biased variance of a batch.
-    private func statistics(_ x: Tensor) -> (mean: [Float], variance: [Float], count: Int) {
+    private func statistics(_ x: TensorView) -> (mean: [Float], variance: [Float], count: Int) {
         let (n, c) = (x.shape[0], x.shape[1])
         let inner = x.count / max(n * c, 1)
         var mean = [Float](repeating: 0, count: c)
         var variance = [Float](repeating: 0, count: c)
         // In double precision, two passes, split by channel across the threads; four lanes at a
         // time, as a running sum in one lane stays scalar.
-        x.scalars.withUnsafeBufferPointer { xs in
+        do {
             mean.withUnsafeMutableBufferPointer { means in
                 variance.withUnsafeMutableBufferPointer { variances in
-                    let (x, means, variances) = (xs.baseAddress!, means.baseAddress!, variances.baseAddress!)
+                    let (x, means, variances) = (UnsafePointer(x.scalars), means.baseAddress!, variances.baseAddress!)
                     parallelFor(c, cost: 4 * n * inner) { channels in
                         for ch in channels {
                             var sum = SIMD4<Double>()
@@ -99,7 +99,7 @@ public final class BatchNorm: Operator {
         return total
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let x = inputs[0]
         var mean = runningMean.value.scalars, variance = runningVariance.value.scalars
         if context.isTraining {
@@ -115,16 +115,13 @@ public final class BatchNorm: Operator {
         let (n, c) = (x.shape[0], x.shape[1])
         let inner = x.count / max(n * c, 1)
         let gamma = scale.value.scalars, beta = shift.value.scalars
-        x.scalars.withUnsafeBufferPointer { xs in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                for ch in 0..<c {
-                    let a = gamma[ch] / (variance[ch] + epsilon).squareRoot()
-                    let b = beta[ch] - a * mean[ch]
-                    for s in 0..<n {
-                        let base = (s * c + ch) * inner
-                        for i in 0..<inner { y[base + i] = a * xs[base + i] + b }
-                    }
-                }
+        let (xs, y) = (x.scalars, output.scalars)
+        for ch in 0..<c {
+            let a = gamma[ch] / (variance[ch] + epsilon).squareRoot()
+            let b = beta[ch] - a * mean[ch]
+            for s in 0..<n {
+                let base = (s * c + ch) * inner
+                for i in 0..<inner { y[base + i] = a * xs[base + i] + b }
             }
         }
     }
@@ -135,7 +132,7 @@ public final class BatchNorm: Operator {
         let (n, c) = (x.shape[0], x.shape[1])
         let inner = x.count / max(n * c, 1)
         let training = context.forward.isTraining
-        let stats = training ? statistics(x)
+        let stats = training ? withViews(of: [x]) { statistics($0[0]) }
             : (runningMean.value.scalars, runningVariance.value.scalars, n * inner)
         let gamma = scale.value.scalars
         var dx = Tensor(zeros: x.shape)

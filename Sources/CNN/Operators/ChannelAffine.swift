@@ -32,20 +32,16 @@ final class ChannelAffine: Operator {
         return inputShapes[0]
     }
 
-    func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let x = inputs[0]
         let inner = x.count / max(x.shape[0] * channels, 1)
-        x.scalars.withUnsafeBufferPointer { xb in
-            output.scalars.withUnsafeMutableBufferPointer { yb in
-                guard let xs = xb.baseAddress, let ys = yb.baseAddress else { return }
-                parallelFor(x.shape[0] * channels, cost: 2 * inner) { rows in
-                    for row in rows {
-                        let (a, b) = (scale[row % channels], shift[row % channels])
-                        let (src, dst) = (xs + row * inner, ys + row * inner)
-                        for i in 0..<inner { dst[i] = a * src[i] + b }
-                        activation?.apply(dst, into: dst, count: inner)
-                    }
-                }
+        let (xs, ys) = (x.scalars, output.scalars)
+        parallelFor(x.shape[0] * channels, cost: 2 * inner) { rows in
+            for row in rows {
+                let (a, b) = (scale[row % channels], shift[row % channels])
+                let (src, dst) = (xs + row * inner, ys + row * inner)
+                for i in 0..<inner { dst[i] = a * src[i] + b }
+                activation?.apply(dst, into: dst, count: inner)
             }
         }
     }

@@ -29,21 +29,17 @@ public final class Concat: Operator {
         return (shape[..<a].reduce(1, *), shape[(a + 1)...].reduce(1, *))
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let (outer, inner) = layout(output.shape)
         let a = axis < 0 ? axis + output.rank : axis
         let rowLength = output.shape[a] * inner
-        output.scalars.withUnsafeMutableBufferPointer { y in
-            var start = 0
-            for input in inputs {
-                let block = input.shape[a] * inner
-                input.scalars.withUnsafeBufferPointer { x in
-                    for o in 0..<outer {
-                        copyInParallel(y.baseAddress! + o * rowLength + start, from: x.baseAddress! + o * block, count: block)
-                    }
-                }
-                start += block
+        var start = 0
+        for input in inputs {
+            let block = input.shape[a] * inner
+            for o in 0..<outer {
+                copyInParallel(output.scalars + o * rowLength + start, from: input.scalars + o * block, count: block)
             }
+            start += block
         }
     }
 

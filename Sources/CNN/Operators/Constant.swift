@@ -13,10 +13,8 @@ public final class Constant: Operator {
         return value.shape
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        output.scalars.withUnsafeMutableBufferPointer { y in
-            value.scalars.withUnsafeBufferPointer { x in _ = y.update(fromContentsOf: x) }
-        }
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        value.scalars.withUnsafeBufferPointer { x in _ = output.buffer.update(fromContentsOf: x) }
     }
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,

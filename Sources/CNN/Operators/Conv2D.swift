@@ -7,7 +7,7 @@ import Foundation
 ///
 /// General convolutions run as im2col + GEMM, 1x1 stride-1 convolutions as a plain GEMM on the
 /// NCHW planes, and depthwise ones through a direct kernel.
-public final class Conv2D: Operator, WritesInPlace {
+public final class Conv2D: Operator {
     public let kind = "conv2d"
     public let weight: Parameter
     public let bias: Parameter?
@@ -96,38 +96,30 @@ public final class Conv2D: Operator, WritesInPlace {
         return filters
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        output.scalars.withUnsafeMutableBufferPointer { forward(inputs, into: $0.baseAddress!, context: context) }
-    }
-
-    func forward(_ inputs: [Tensor], into Y: UnsafeMutablePointer<Float>, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let x = inputs[0]
         let w = try! window(for: x.shape)
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
         let (coutg, p) = (cout / groups, w.outputHeight * w.outputWidth)
-        let addend = inputs.count > 1 ? inputs[1].scalars : []
-        x.scalars.withUnsafeBufferPointer { xb in
-            weight.value.scalars.withUnsafeBufferPointer { wb in
-                addend.withUnsafeBufferPointer { rb in
-                    let (X, Wt) = (xb.baseAddress!, wb.baseAddress!)
-                    let residual = inputs.count > 1 ? Residual(output: Y, addend: rb.baseAddress!) : nil
-                    if isDepthwise {
-                        depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
-                        finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
-                    } else if isPointwise {
-                        pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace,
-                                         gathers: !context.isTraining)
-                    } else if !context.isTraining, let filters = winogradFilters(for: w) {
-                        filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
-                            finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
-                                       channels: channels, stride: p, count: rows.count * w.outputWidth,
-                                       residual: residual)
-                        }
-                    } else {
-                        unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual,
-                                        gathers: !context.isTraining)
-                    }
+        let (X, Y) = (UnsafePointer(x.scalars), output.scalars)
+        let residual = inputs.count > 1 ? Residual(output: Y, addend: inputs[1].scalars) : nil
+        weight.value.scalars.withUnsafeBufferPointer { wb in
+            let Wt = wb.baseAddress!
+            if isDepthwise {
+                depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
+                finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
+            } else if isPointwise {
+                pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace,
+                                 gathers: !context.isTraining)
+            } else if !context.isTraining, let filters = winogradFilters(for: w) {
+                filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
+                    finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
+                               channels: channels, stride: p, count: rows.count * w.outputWidth,
+                               residual: residual)
                 }
+            } else {
+                unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual,
+                                gathers: !context.isTraining)
             }
         }
     }
@@ -135,9 +127,9 @@ public final class Conv2D: Operator, WritesInPlace {
     /// The tensor a fused residual connection adds, addressed by the output position it adds to.
     private struct Residual {
         let output: UnsafeMutablePointer<Float>
-        let addend: UnsafePointer<Float>
+        let addend: UnsafeMutablePointer<Float>
 
-        func addend(at y: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> { addend + (y - output) }
+        func addend(at y: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> { UnsafePointer(addend + (y - output)) }
     }
 
     /// A 1x1 convolution is one GEMM per image and group. With at least as many of those as

@@ -29,23 +29,19 @@ public final class Dense: Operator {
         return [inputShapes[0][0], outFeatures]
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let n = inputs[0].shape[0]
-        let (din, dout) = (inFeatures, outFeatures)
-        inputs[0].scalars.withUnsafeBufferPointer { x in
-            weight.value.scalars.withUnsafeBufferPointer { w in
-                output.scalars.withUnsafeMutableBufferPointer { y in
-                    sgemm(transposeB: true, m: n, n: dout, k: din, a: x.baseAddress!, lda: din,
-                          b: w.baseAddress!, ldb: din, c: y.baseAddress!, ldc: dout)
-                    guard bias != nil || activation != nil else { return }
-                    let b = bias?.value.scalars
-                    for s in 0..<n {
-                        for o in 0..<dout {
-                            let v = y[s * dout + o] + (b?[o] ?? 0)
-                            y[s * dout + o] = activation?.apply(v) ?? v
-                        }
-                    }
-                }
+        let (din, dout, y) = (inFeatures, outFeatures, output.scalars)
+        weight.value.scalars.withUnsafeBufferPointer { w in
+            sgemm(transposeB: true, m: n, n: dout, k: din, a: inputs[0].scalars, lda: din,
+                  b: w.baseAddress!, ldb: din, c: y, ldc: dout)
+        }
+        guard bias != nil || activation != nil else { return }
+        let b = bias?.value.scalars
+        for s in 0..<n {
+            for o in 0..<dout {
+                let v = y[s * dout + o] + (b?[o] ?? 0)
+                y[s * dout + o] = activation?.apply(v) ?? v
             }
         }
     }

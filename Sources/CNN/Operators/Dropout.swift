@@ -14,17 +14,16 @@ public final class Dropout: Operator {
         return inputShapes[0]
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        let (x, y) = (inputs[0].scalars, output.scalars)
         guard context.isTraining, rate > 0 else {
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                inputs[0].scalars.withUnsafeBufferPointer { x in _ = y.update(fromContentsOf: x) }
-            }
+            y.update(from: x, count: output.count)
             return
         }
         let keep = 1 / (1 - rate)
         var mask = [Float](repeating: 0, count: inputs[0].count)
         for i in 0..<mask.count where context.random.nextUniform() >= rate { mask[i] = keep }
-        for i in 0..<mask.count { output.scalars[i] = inputs[0].scalars[i] * mask[i] }
+        for i in 0..<mask.count { y[i] = x[i] * mask[i] }
         context.saved[ObjectIdentifier(self)] = mask
     }
 

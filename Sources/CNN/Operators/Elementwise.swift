@@ -53,58 +53,42 @@ public final class Elementwise: Operator {
     }
 
     /// The residual-sum case, every input shaped like the output: split by element range.
-    private func combineParallel(_ inputs: [Tensor], into output: inout Tensor) {
-        output.scalars.withUnsafeMutableBufferPointer { yb in
-            guard let y = yb.baseAddress else { return }
-            parallelFor(yb.count, cost: inputs.count) { r in
-                let out = y + r.lowerBound
-                var rest = inputs[...]
-                if inputs.count >= 2 {
-                    inputs[0].scalars.withUnsafeBufferPointer { a in
-                        inputs[1].scalars.withUnsafeBufferPointer { b in
-                            combine(out, a.baseAddress! + r.lowerBound, b.baseAddress! + r.lowerBound, count: r.count)
-                        }
-                    }
-                    rest = inputs[2...]
-                }
-                for (k, input) in rest.enumerated() {
-                    input.scalars.withUnsafeBufferPointer { xb in
-                        combine(out, xb.baseAddress! + r.lowerBound, count: r.count, first: k == 0 && inputs.count == 1)
-                    }
-                }
+    private func combineParallel(_ inputs: [TensorView], into output: TensorView) {
+        let y = output.scalars
+        parallelFor(output.count, cost: inputs.count) { r in
+            let out = y + r.lowerBound
+            var rest = inputs[...]
+            if inputs.count >= 2 {
+                combine(out, inputs[0].scalars + r.lowerBound, inputs[1].scalars + r.lowerBound, count: r.count)
+                rest = inputs[2...]
+            }
+            for (k, input) in rest.enumerated() {
+                combine(out, input.scalars + r.lowerBound, count: r.count, first: k == 0 && inputs.count == 1)
             }
         }
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        let outShape = output.shape
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        let (outShape, y) = (output.shape, output.scalars)
         if inputs.allSatisfy({ $0.shape == outShape }) {
-            combineParallel(inputs, into: &output)
+            combineParallel(inputs, into: output)
             return
         }
-        output.scalars.withUnsafeMutableBufferPointer { yb in
-            guard let y = yb.baseAddress else { return }
-            for (k, input) in inputs.enumerated() {
-                input.scalars.withUnsafeBufferPointer { xb in
-                    guard let x = xb.baseAddress else { return }
-                    if input.shape == outShape {
-                        combine(y, x, count: yb.count, first: k == 0)
-                    } else if let (outer, mid, inner) = Broadcast.run(of: input.shape, in: outShape) {
-                        var row = y
-                        for _ in 0..<outer {
-                            for m in 0..<mid {
-                                combine(row, x[m], count: inner, first: k == 0)
-                                row += inner
-                            }
-                        }
-                    } else {
-                        let offsets = Broadcast.offsets(of: input.shape, in: outShape)
-                        for i in 0..<yb.count {
-                            let v = x[offsets[i]]
-                            combine(y + i, v, count: 1, first: k == 0)
-                        }
+        for (k, input) in inputs.enumerated() {
+            let x = input.scalars
+            if input.shape == outShape {
+                combine(y, x, count: output.count, first: k == 0)
+            } else if let (outer, mid, inner) = Broadcast.run(of: input.shape, in: outShape) {
+                var row = y
+                for _ in 0..<outer {
+                    for m in 0..<mid {
+                        combine(row, x[m], count: inner, first: k == 0)
+                        row += inner
                     }
                 }
+            } else {
+                let offsets = Broadcast.offsets(of: input.shape, in: outShape)
+                for i in 0..<output.count { combine(y + i, x[offsets[i]], count: 1, first: k == 0) }
             }
         }
     }

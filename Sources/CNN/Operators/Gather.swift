@@ -36,18 +36,13 @@ public final class Gather: Operator {
         return (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let (outer, dim, inner) = blocks(inputs[0].shape)
-        let count = indices.count
-        inputs[0].scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                for o in 0..<outer {
-                    for (j, raw) in indices.enumerated() {
-                        let index = raw < 0 ? raw + dim : raw
-                        let source = x.baseAddress! + (o * dim + index) * inner
-                        (y.baseAddress! + (o * count + j) * inner).update(from: source, count: inner)
-                    }
-                }
+        let (count, x, y) = (indices.count, inputs[0].scalars, output.scalars)
+        for o in 0..<outer {
+            for (j, raw) in indices.enumerated() {
+                let index = raw < 0 ? raw + dim : raw
+                (y + (o * count + j) * inner).update(from: x + (o * dim + index) * inner, count: inner)
             }
         }
     }

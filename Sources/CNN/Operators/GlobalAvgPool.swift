@@ -11,15 +11,11 @@ public final class GlobalAvgPool: Operator {
         return Array(inputShapes[0].prefix(2)) + [Int](repeating: 1, count: inputShapes[0].count - 2)
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let plane = inputs[0].count / max(output.count, 1)
-        inputs[0].scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                let (count, x, y) = (y.count, x.baseAddress!, y.baseAddress!)
-                parallelFor(count, cost: plane) { planes in
-                    for p in planes { y[p] = planeSum(x + p * plane, count: plane) / Float(plane) }
-                }
-            }
+        let (x, y) = (inputs[0].scalars, output.scalars)
+        parallelFor(output.count, cost: plane) { planes in
+            for p in planes { y[p] = planeSum(x + p * plane, count: plane) / Float(plane) }
         }
     }
 

@@ -14,31 +14,25 @@ public final class GlobalMaxPool: Operator {
     }
 
     /// The flat offset of each channel's first maximum.
-    private func argmax(_ input: Tensor) -> [Int] {
-        let plane = input.shape.dropFirst(2).reduce(1, *)
-        let planes = input.shape[0] * input.shape[1]
-        return input.scalars.withUnsafeBufferPointer { x in
-            (0..<planes).map { p in
-                var best = p * plane
-                for i in p * plane..<(p + 1) * plane where x[i] > x[best] { best = i }
-                return best
-            }
+    private func argmax(_ x: UnsafePointer<Float>, shape: [Int]) -> [Int] {
+        let plane = shape.dropFirst(2).reduce(1, *)
+        return (0..<(shape[0] * shape[1])).map { p in
+            var best = p * plane
+            for i in p * plane..<(p + 1) * plane where x[i] > x[best] { best = i }
+            return best
         }
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        let positions = argmax(inputs[0])
-        inputs[0].scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                for (p, i) in positions.enumerated() { y[p] = x[i] }
-            }
-        }
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        let (x, y) = (inputs[0].scalars, output.scalars)
+        for (p, i) in argmax(UnsafePointer(x), shape: inputs[0].shape).enumerated() { y[p] = x[i] }
     }
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
                          context: BackwardContext) -> [Tensor?] {
         var gradient = Tensor(zeros: inputs[0].shape)
-        for (p, i) in argmax(inputs[0]).enumerated() { gradient.scalars[i] = outputGradient.scalars[p] }
+        let positions = inputs[0].scalars.withUnsafeBufferPointer { argmax($0.baseAddress!, shape: inputs[0].shape) }
+        for (p, i) in positions.enumerated() { gradient.scalars[i] = outputGradient.scalars[p] }
         return [gradient]
     }
 }

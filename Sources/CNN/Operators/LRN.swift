@@ -28,7 +28,7 @@ public final class LRN: Operator {
     }
 
     /// bias + alpha / size * sum of squares, for every element.
-    private func denominators(_ x: Tensor) -> [Float] {
+    private func denominators(_ x: TensorView) -> [Float] {
         let (n, c) = (x.shape[0], x.shape[1])
         let inner = x.count / (n * c)
         var s = [Float](repeating: 0, count: x.count)
@@ -44,7 +44,7 @@ public final class LRN: Operator {
         return s
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let s = denominators(inputs[0])
         for i in 0..<s.count { output.scalars[i] = inputs[0].scalars[i] * pow(s[i], -beta) }
     }
@@ -54,7 +54,7 @@ public final class LRN: Operator {
         let x = inputs[0]
         let (n, c) = (x.shape[0], x.shape[1])
         let inner = x.count / (n * c)
-        let s = denominators(x)
+        let s = withViews(of: [x]) { denominators($0[0]) }
         // t_j = g_j * x_j * s_j^(-beta - 1), gathered back over the channels whose window holds i.
         var t = [Float](repeating: 0, count: x.count)
         for i in 0..<t.count { t[i] = outputGradient.scalars[i] * x.scalars[i] * pow(s[i], -beta - 1) }

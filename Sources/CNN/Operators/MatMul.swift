@@ -10,21 +10,16 @@ public final class MatMul: Operator {
         return try Layout(inputShapes[0], inputShapes[1]).outputShape
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         // Shapes were checked by outputShape before the executor calls forward.
         let layout = try! Layout(inputs[0].shape, inputs[1].shape)
-        inputs[0].scalars.withUnsafeBufferPointer { a in
-            inputs[1].scalars.withUnsafeBufferPointer { b in
-                output.scalars.withUnsafeMutableBufferPointer { y in
-                    for batch in 0..<layout.batchCount {
-                        let (ia, ib) = layout.operandBatches(batch)
-                        sgemm(m: layout.m, n: layout.n, k: layout.k,
-                              a: a.baseAddress! + ia * layout.m * layout.k, lda: layout.k,
-                              b: b.baseAddress! + ib * layout.k * layout.n, ldb: layout.n,
-                              c: y.baseAddress! + batch * layout.m * layout.n, ldc: layout.n)
-                    }
-                }
-            }
+        let (a, b, y) = (inputs[0].scalars, inputs[1].scalars, output.scalars)
+        for batch in 0..<layout.batchCount {
+            let (ia, ib) = layout.operandBatches(batch)
+            sgemm(m: layout.m, n: layout.n, k: layout.k,
+                  a: a + ia * layout.m * layout.k, lda: layout.k,
+                  b: b + ib * layout.k * layout.n, ldb: layout.n,
+                  c: y + batch * layout.m * layout.n, ldc: layout.n)
         }
     }
 

@@ -26,7 +26,7 @@ public final class MaxPool2D: Operator {
         try pooledShape(inputShapes) { try window(for: $0) }
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let w = try! window(for: inputs[0].shape)
         let planes = inputs[0].shape[0] * inputs[0].shape[1]
         let (H, W) = (w.inputHeight, w.inputWidth)
@@ -40,75 +40,71 @@ public final class MaxPool2D: Operator {
         // width, then of each run of kw columns at every column; outputs pick theirs by stride.
         // NaN wins, as in backward.
         let halves = w.stride.w == 2 && dilation == 1
-        inputs[0].scalars.withUnsafeBufferPointer { xb in
-            output.scalars.withUnsafeMutableBufferPointer { yb in
-                guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                parallelFor(planes, cost: w.outputHeight * W * (w.kernel.h + w.kernel.w)) { range in
-                    // rowMax has room for a 16-wide load past its last column; zeroed once, as
-                    // those lanes only ever fill outputs that are not stored.
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * W + 16) { buffer in
-                        let (rowMax, runMax) = (buffer.baseAddress!, buffer.baseAddress! + W + 16)
-                        (rowMax + W).initialize(repeating: 0, count: 16)
-                        var out = y + range.lowerBound * w.outputHeight * w.outputWidth
-                        for p in range {
-                            let xp = x + p * H * W
-                            for oh in 0..<w.outputHeight {
-                                let top = oh * w.stride.h - w.padTop
-                                let rows = validRange(offset: top, stride: w.dilation.h, input: H, output: w.kernel.h)
-                                func row(_ i: Int) -> UnsafePointer<Float> { xp + (top + i * w.dilation.h) * W }
-                                if rows.1 - rows.0 == 1 {
-                                    rowMax.update(from: row(rows.0), count: W)
-                                } else {
-                                    maximum(of: row(rows.0), row(rows.0 + 1), into: rowMax, count: W)
-                                    for i in (rows.0 + 2)..<Swift.max(rows.1, rows.0 + 2) {
-                                        maximum(of: rowMax, row(i), into: rowMax, count: W)
-                                    }
-                                }
-                                // Stride 2 picks every other column: eight outputs at a time
-                                // from the even and odd lanes of 16-wide loads, rather than a
-                                // maximum at every column of which half is thrown away. The
-                                // last vector may be partial.
-                                var vectorEnd = interiorStart
-                                if halves {
-                                    while vectorEnd < interiorEnd {
-                                        let left = 2 * vectorEnd - w.padLeft
-                                        var best = SIMD8<Float>(repeating: -.infinity)
-                                        for j in 0..<w.kernel.w {
-                                            let v = UnsafeRawPointer(rowMax + left + (j & ~1)).loadUnaligned(as: SIMD16<Float>.self)
-                                            let taps = j & 1 == 0 ? v.evenHalf : v.oddHalf
-                                            best.replace(with: taps, where: (taps .> best) .| (taps .!= taps))
-                                        }
-                                        if vectorEnd + 8 <= interiorEnd {
-                                            UnsafeMutableRawPointer(out + vectorEnd).storeBytes(of: best, as: SIMD8<Float>.self)
-                                        } else {
-                                            for lane in 0..<(interiorEnd - vectorEnd) { out[vectorEnd + lane] = best[lane] }
-                                        }
-                                        vectorEnd = Swift.min(vectorEnd + 8, interiorEnd)
-                                    }
-                                } else if W > reach {
-                                    runMax.update(from: rowMax, count: W - reach)
-                                    for j in 1..<w.kernel.w {
-                                        maximum(of: runMax, rowMax + j * dilation, into: runMax, count: W - reach)
-                                    }
-                                    for ow in interiorStart..<interiorEnd { out[ow] = runMax[ow * w.stride.w - w.padLeft] }
-                                    vectorEnd = interiorEnd
-                                }
-                                // Windows that reach into the padding, one at a time.
-                                func edge(_ ow: Int) {
-                                    let left = ow * w.stride.w - w.padLeft
-                                    let taps = validRange(offset: left, stride: dilation, input: W, output: w.kernel.w)
-                                    var best = rowMax[left + taps.0 * dilation]
-                                    for j in (taps.0 + 1)..<Swift.max(taps.1, taps.0 + 1) {
-                                        let v = rowMax[left + j * dilation]
-                                        best = v > best || v != v ? v : best
-                                    }
-                                    out[ow] = best
-                                }
-                                for ow in 0..<interiorStart { edge(ow) }
-                                for ow in vectorEnd..<w.outputWidth { edge(ow) }
-                                out += w.outputWidth
+        let (x, y) = (UnsafePointer(inputs[0].scalars), output.scalars)
+        parallelFor(planes, cost: w.outputHeight * W * (w.kernel.h + w.kernel.w)) { range in
+            // rowMax has room for a 16-wide load past its last column; zeroed once, as
+            // those lanes only ever fill outputs that are not stored.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * W + 16) { buffer in
+                let (rowMax, runMax) = (buffer.baseAddress!, buffer.baseAddress! + W + 16)
+                (rowMax + W).initialize(repeating: 0, count: 16)
+                var out = y + range.lowerBound * w.outputHeight * w.outputWidth
+                for p in range {
+                    let xp = x + p * H * W
+                    for oh in 0..<w.outputHeight {
+                        let top = oh * w.stride.h - w.padTop
+                        let rows = validRange(offset: top, stride: w.dilation.h, input: H, output: w.kernel.h)
+                        func row(_ i: Int) -> UnsafePointer<Float> { xp + (top + i * w.dilation.h) * W }
+                        if rows.1 - rows.0 == 1 {
+                            rowMax.update(from: row(rows.0), count: W)
+                        } else {
+                            maximum(of: row(rows.0), row(rows.0 + 1), into: rowMax, count: W)
+                            for i in (rows.0 + 2)..<Swift.max(rows.1, rows.0 + 2) {
+                                maximum(of: rowMax, row(i), into: rowMax, count: W)
                             }
                         }
+                        // Stride 2 picks every other column: eight outputs at a time
+                        // from the even and odd lanes of 16-wide loads, rather than a
+                        // maximum at every column of which half is thrown away. The
+                        // last vector may be partial.
+                        var vectorEnd = interiorStart
+                        if halves {
+                            while vectorEnd < interiorEnd {
+                                let left = 2 * vectorEnd - w.padLeft
+                                var best = SIMD8<Float>(repeating: -.infinity)
+                                for j in 0..<w.kernel.w {
+                                    let v = UnsafeRawPointer(rowMax + left + (j & ~1)).loadUnaligned(as: SIMD16<Float>.self)
+                                    let taps = j & 1 == 0 ? v.evenHalf : v.oddHalf
+                                    best.replace(with: taps, where: (taps .> best) .| (taps .!= taps))
+                                }
+                                if vectorEnd + 8 <= interiorEnd {
+                                    UnsafeMutableRawPointer(out + vectorEnd).storeBytes(of: best, as: SIMD8<Float>.self)
+                                } else {
+                                    for lane in 0..<(interiorEnd - vectorEnd) { out[vectorEnd + lane] = best[lane] }
+                                }
+                                vectorEnd = Swift.min(vectorEnd + 8, interiorEnd)
+                            }
+                        } else if W > reach {
+                            runMax.update(from: rowMax, count: W - reach)
+                            for j in 1..<w.kernel.w {
+                                maximum(of: runMax, rowMax + j * dilation, into: runMax, count: W - reach)
+                            }
+                            for ow in interiorStart..<interiorEnd { out[ow] = runMax[ow * w.stride.w - w.padLeft] }
+                            vectorEnd = interiorEnd
+                        }
+                        // Windows that reach into the padding, one at a time.
+                        func edge(_ ow: Int) {
+                            let left = ow * w.stride.w - w.padLeft
+                            let taps = validRange(offset: left, stride: dilation, input: W, output: w.kernel.w)
+                            var best = rowMax[left + taps.0 * dilation]
+                            for j in (taps.0 + 1)..<Swift.max(taps.1, taps.0 + 1) {
+                                let v = rowMax[left + j * dilation]
+                                best = v > best || v != v ? v : best
+                            }
+                            out[ow] = best
+                        }
+                        for ow in 0..<interiorStart { edge(ow) }
+                        for ow in vectorEnd..<w.outputWidth { edge(ow) }
+                        out += w.outputWidth
                     }
                 }
             }

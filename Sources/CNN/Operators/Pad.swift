@@ -65,9 +65,9 @@ public final class Pad: Operator {
         return result
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        let map = sources(input: inputs[0].shape, output: output.shape)
-        for (o, source) in map.enumerated() { output.scalars[o] = source.map { inputs[0].scalars[$0] } ?? value }
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        let (x, y) = (inputs[0].scalars, output.scalars)
+        for (o, source) in sources(input: inputs[0].shape, output: output.shape).enumerated() { y[o] = source.map { x[$0] } ?? value }
     }
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,

@@ -48,16 +48,13 @@ public final class ReduceMean: Operator {
         return (targets, size)
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let (targets, size) = targets(for: inputs[0].shape)
         let scale = 1 / Float(max(size, 1))
-        inputs[0].scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                y.update(repeating: 0)
-                for (i, t) in targets.enumerated() { y[t] += x[i] }
-                for i in 0..<y.count { y[i] *= scale }
-            }
-        }
+        let (x, y) = (inputs[0].scalars, output.buffer)
+        y.update(repeating: 0)
+        for (i, t) in targets.enumerated() { y[t] += x[i] }
+        for i in 0..<y.count { y[i] *= scale }
     }
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,

@@ -3,13 +3,8 @@
 public protocol ShapeOnlyOperator: Operator {}
 
 extension ShapeOnlyOperator {
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        output.scalars.withUnsafeMutableBufferPointer { y in
-            inputs[0].scalars.withUnsafeBufferPointer { x in
-                guard let to = y.baseAddress, let from = x.baseAddress else { return }
-                copyInParallel(to, from: from, count: x.count)
-            }
-        }
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        copyInParallel(output.scalars, from: inputs[0].scalars, count: inputs[0].count)
     }
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,

@@ -64,14 +64,9 @@ public final class Slice: Operator {
         return try ranges(for: inputShapes[0]).count
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
-        let input = inputs[0]
-        let offsets = sourceOffsets(for: input.shape)
-        input.scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                for (i, offset) in offsets.enumerated() { y[i] = x[offset] }
-            }
-        }
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        let (x, y) = (inputs[0].scalars, output.scalars)
+        for (i, offset) in sourceOffsets(for: inputs[0].shape).enumerated() { y[i] = x[offset] }
     }
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,

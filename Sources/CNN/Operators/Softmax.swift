@@ -24,23 +24,20 @@ public final class Softmax: Operator {
         return (shape[..<a].reduce(1, *), shape[a], shape[(a + 1)...].reduce(1, *))
     }
 
-    public func forward(_ inputs: [Tensor], into output: inout Tensor, context: ForwardContext) {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let (outer, length, inner) = layout(inputs[0].shape)
-        inputs[0].scalars.withUnsafeBufferPointer { x in
-            output.scalars.withUnsafeMutableBufferPointer { y in
-                for o in 0..<outer {
-                    for i in 0..<inner {
-                        let base = o * length * inner + i
-                        var m = -Float.infinity
-                        for k in 0..<length { m = max(m, x[base + k * inner]) }
-                        var sum: Float = 0
-                        for k in 0..<length { sum += exp(x[base + k * inner] - m) }
-                        let logSum = log(sum)
-                        for k in 0..<length {
-                            let z = x[base + k * inner] - m
-                            y[base + k * inner] = isLog ? z - logSum : exp(z) / sum
-                        }
-                    }
+        let (x, y) = (inputs[0].scalars, output.scalars)
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * length * inner + i
+                var m = -Float.infinity
+                for k in 0..<length { m = max(m, x[base + k * inner]) }
+                var sum: Float = 0
+                for k in 0..<length { sum += exp(x[base + k * inner] - m) }
+                let logSum = log(sum)
+                for k in 0..<length {
+                    let z = x[base + k * inner] - m
+                    y[base + k * inner] = isLog ? z - logSum : exp(z) / sum
                 }
             }
         }
