@@ -301,18 +301,12 @@ public final class Conv2D: Operator {
         guard bias != nil || activation != nil || residual != nil || x != UnsafePointer(y) else { return }
         let b = bias?.value.scalars
         for (r, c) in channels.enumerated() {
-            var source = x + r * sourceStride
             let row = y + r * stride
-            let add = b?[c] ?? 0
-            if let residual {
-                let addend = residual.addend(at: row)
-                for i in 0..<count { row[i] = source[i] + addend[i] }
-                source = UnsafePointer(row)
-            }
+            let (source, add, addend) = (x + r * sourceStride, b?[c] ?? 0, residual?.addend(at: row))
             if let activation {
-                activation.apply(source, bias: add, into: row, count: count)
+                activation.apply(source, bias: add, adding: addend, into: row, count: count)
             } else {
-                for i in 0..<count { row[i] = source[i] + add }
+                mapLanes(source, adding: addend, bias: add, into: row, count: count) { $0 }
             }
         }
     }
