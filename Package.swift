@@ -31,8 +31,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
+        .target(name: "CKernels"),
         .target(name: "CNN", dependencies: [
-            "COpenBLAS", "CZlib",
+            "CKernels", "COpenBLAS", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: optimize),
         .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG", "CZlib"], swiftSettings: optimize),

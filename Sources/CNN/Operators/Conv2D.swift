@@ -6,7 +6,8 @@ import Foundation
 /// residual connection fused for inference (`Graph.optimizedForInference`).
 ///
 /// General convolutions run as im2col + GEMM, 1x1 stride-1 convolutions as a plain GEMM on the
-/// NCHW planes, and depthwise ones through a direct kernel.
+/// NCHW planes, depthwise ones and first layers (few input channels) through direct kernels,
+/// and 3x3 stride-1 ones with many channels, at inference, through Winograd.
 public final class Conv2D: Operator {
     public let kind = "conv2d"
     public let weight: Parameter
@@ -111,6 +112,11 @@ public final class Conv2D: Operator {
             } else if isPointwise {
                 pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace,
                                  gathers: !context.isTraining)
+            } else if let direct = DirectConvolution(inChannels: cin, outChannels: cout, groups: groups, window: w) {
+                direct.forward(X, weight: Wt, Y, batch: n, workspace: context.workspace) { image, rows in
+                    finishRows(Y + image * cout * p + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
+                               count: rows.count * w.outputWidth, residual: residual)
+                }
             } else if !context.isTraining, let filters = winogradFilters(for: w) {
                 filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
                     finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,

@@ -1,0 +1,156 @@
+#include "DirectConvolution.h"
+
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// Four output channels by up to two vectors of eight output columns: eight accumulators (as
+// many as two FMA units with a latency of four keep busy), two input vectors and a broadcast
+// weight. Twelve accumulators in AVX2's 16 registers made clang shuffle and spill them, at
+// half the speed. im2col + GEMM multiplies panels only 27-147 deep for these layers, and
+// spends about as long unrolling and packing them as multiplying.
+enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 512 };
+
+static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+static int taps(const salient_direct_convolution *s) { return s->inChannels * s->kernelHeight * s->kernelWidth; }
+
+/// Floats per phase of a laid-out input row. A phase holds the columns congruent modulo the
+/// stride, so that the output columns of a vector read contiguous input at every horizontal tap;
+/// it has room for the widest tap offset and a whole last vector.
+static int phaseWidth(const salient_direct_convolution *s) {
+    return roundUp(roundUp(s->outputWidth, lanes) + (s->kernelWidth - 1) / s->strideWidth, lanes);
+}
+
+static int inputRows(const salient_direct_convolution *s, int rows) {
+    return (rows - 1) * s->strideHeight + s->kernelHeight;
+}
+
+bool salient_direct_convolution_applies(const salient_direct_convolution *s) {
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && s->outChannels % channelBlock == 0 && s->inChannels > 0
+        && taps(s) <= maxTaps && s->kernelHeight > 0 && s->kernelWidth > 0 && s->strideHeight > 0
+        && s->strideWidth > 0 && s->outputHeight > 0 && s->outputWidth > 0;
+#else
+    (void)s;
+    return false;
+#endif
+}
+
+size_t salient_direct_convolution_packed_count(const salient_direct_convolution *s) {
+    return (size_t)s->outChannels * taps(s);
+}
+
+/// Blocks of four output channels, tap-major within a block, so that the broadcasts of one tap
+/// read one cache line.
+void salient_direct_convolution_pack(const salient_direct_convolution *s, const float *weight, float *packed) {
+    const int t = taps(s);
+    for (int o = 0; o < s->outChannels; o++)
+        for (int k = 0; k < t; k++)
+            packed[((size_t)(o / channelBlock) * t + k) * channelBlock + o % channelBlock] = weight[(size_t)o * t + k];
+}
+
+size_t salient_direct_convolution_scratch(const salient_direct_convolution *s, int rows) {
+    return (size_t)s->inChannels * inputRows(s, rows) * s->strideWidth * phaseWidth(s);
+}
+
+#if defined(__x86_64__)
+
+/// The input rows that output rows firstRow..<firstRow+rows read, zero-padded, each split into
+/// its column phases.
+static void layOut(const salient_direct_convolution *s, const float *x, int firstRow, int rows, float *scratch) {
+    const int J = phaseWidth(s), sw = s->strideWidth, R = inputRows(s, rows);
+    for (int c = 0; c < s->inChannels; c++) {
+        const float *plane = x + (size_t)c * s->inputHeight * s->inputWidth;
+        for (int r = 0; r < R; r++) {
+            float *out = scratch + ((size_t)c * R + r) * sw * J;
+            const int row = firstRow * s->strideHeight + r - s->padTop;
+            if (row < 0 || row >= s->inputHeight) {
+                memset(out, 0, sizeof(float) * sw * J);
+                continue;
+            }
+            const float *in = plane + (size_t)row * s->inputWidth;
+            for (int phase = 0; phase < sw; phase++) {
+                for (int j = 0; j < J; j++) {
+                    const int column = j * sw + phase - s->padLeft;
+                    out[phase * J + j] = column >= 0 && column < s->inputWidth ? in[column] : 0;
+                }
+            }
+        }
+    }
+}
+
+/// One block of four channels by `vectors` vectors of output columns, the last one stored
+/// through `lastMask`; inlined with a constant `vectors` so that the accumulators stay in
+/// registers.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void multiplyBlock(int vectors, const float *input, const int *offsets, int count, const float *weight,
+                                 float *y, size_t plane, __m256i lastMask) {
+    __m256 acc[channelBlock][maxVectors];
+    for (int o = 0; o < channelBlock; o++)
+        for (int v = 0; v < vectors; v++) acc[o][v] = _mm256_setzero_ps();
+    for (int t = 0; t < count; t++) {
+        const float *in = input + offsets[t];
+        const float *w = weight + t * channelBlock;
+        __m256 x[maxVectors];
+        for (int v = 0; v < vectors; v++) x[v] = _mm256_loadu_ps(in + v * lanes);
+        for (int o = 0; o < channelBlock; o++) {
+            const __m256 wo = _mm256_broadcast_ss(w + o);
+            for (int v = 0; v < vectors; v++) acc[o][v] = _mm256_fmadd_ps(wo, x[v], acc[o][v]);
+        }
+    }
+    for (int o = 0; o < channelBlock; o++) {
+        for (int v = 0; v < vectors - 1; v++) _mm256_storeu_ps(y + o * plane + v * lanes, acc[o][v]);
+        _mm256_maskstore_ps(y + o * plane + (vectors - 1) * lanes, lastMask, acc[o][vectors - 1]);
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void multiplyRows(const salient_direct_convolution *s, const float *scratch, const float *packed, float *y,
+                         int firstRow, int endRow) {
+    const int J = phaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth;
+    const int count = taps(s), R = inputRows(s, endRow - firstRow), Wo = s->outputWidth;
+    const size_t plane = (size_t)s->outputHeight * Wo;
+    int offsets[maxTaps];
+    for (int c = 0, t = 0; c < s->inChannels; c++)
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++, t++) offsets[t] = ((c * R + i) * sw + j % sw) * J + j / sw;
+    // The row's vectors in blocks of two, the last one masked where the row ends mid-vector.
+    const int vectorsPerRow = (Wo + lanes - 1) / lanes;
+    const int blocks = (vectorsPerRow + maxVectors - 1) / maxVectors;
+    for (int row = firstRow; row < endRow; row++) {
+        const float *input = scratch + (size_t)(row - firstRow) * s->strideHeight * sw * J;
+        for (int o = 0; o < s->outChannels; o += channelBlock) {
+            const float *weight = packed + (size_t)o * count;
+            float *out = y + o * plane + (size_t)row * Wo;
+            for (int b = 0, column = 0; b < blocks; b++) {
+                const int vectors = vectorsPerRow / blocks + (b < vectorsPerRow % blocks);
+                const int last = Wo - column - (vectors - 1) * lanes;
+                const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(last), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+                switch (vectors) {
+                case 2: multiplyBlock(2, input + column, offsets, count, weight, out + column, plane, mask); break;
+                default: multiplyBlock(1, input + column, offsets, count, weight, out + column, plane, mask); break;
+                }
+                column += vectors * lanes;
+            }
+        }
+    }
+}
+
+void salient_direct_convolution_rows(const salient_direct_convolution *s, const float *x, const float *packed,
+                                     float *y, int firstRow, int endRow, float *scratch) {
+    layOut(s, x, firstRow, endRow - firstRow, scratch);
+    multiplyRows(s, scratch, packed, y, firstRow, endRow);
+}
+
+#else
+
+// Only x86 CPUs with AVX2 run the kernel: `salient_direct_convolution_applies` is false elsewhere.
+void salient_direct_convolution_rows(const salient_direct_convolution *s, const float *x, const float *packed,
+                                     float *y, int firstRow, int endRow, float *scratch) {
+    (void)s; (void)x; (void)packed; (void)y; (void)firstRow; (void)endRow; (void)scratch;
+    __builtin_trap();
+}
+
+#endif

@@ -1,0 +1,35 @@
+#ifndef SALIENT_DIRECT_CONVOLUTION_H
+#define SALIENT_DIRECT_CONVOLUTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/// A convolution over NCHW images with few input channels and taps (a network's first layer),
+/// groups 1, no dilation.
+typedef struct {
+    int inChannels, outChannels;
+    int inputHeight, inputWidth;
+    int kernelHeight, kernelWidth;
+    int strideHeight, strideWidth;
+    int padTop, padLeft;
+    int outputHeight, outputWidth;
+} salient_direct_convolution;
+
+/// Whether this CPU runs the kernel (it needs AVX2 and FMA) and the kernel takes `shape`.
+bool salient_direct_convolution_applies(const salient_direct_convolution *shape);
+
+/// Floats of the weights packed by `salient_direct_convolution_pack`.
+size_t salient_direct_convolution_packed_count(const salient_direct_convolution *shape);
+
+/// Packs `weight` [out][in][kh][kw] for `salient_direct_convolution_rows`.
+void salient_direct_convolution_pack(const salient_direct_convolution *shape, const float *weight, float *packed);
+
+/// Floats of scratch that computing `rows` output rows at a time needs.
+size_t salient_direct_convolution_scratch(const salient_direct_convolution *shape, int rows);
+
+/// Output rows firstRow..<endRow of every output channel of one image, without bias: `x` is the
+/// image [in][H][W], `y` the output image [out][Ho][Wo].
+void salient_direct_convolution_rows(const salient_direct_convolution *shape, const float *x, const float *packed,
+                                     float *y, int firstRow, int endRow, float *scratch);
+
+#endif
