@@ -49,7 +49,8 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
 }
 
 /// Copies the part of an input plane that 3x3 windows read into a buffer with explicit zero
-/// borders, so that the 3x3 kernel's loop needs no bounds checks.
+/// borders, so that the 3x3 kernel's loop needs no bounds checks. At stride 2 each row holds
+/// its even columns and then its odd ones, so that the kernel reads both contiguously.
 private func zeroBordered(_ plane: UnsafePointer<Float>, window w: Window, into padded: UnsafeMutablePointer<Float>) {
     let (rows, columns) = ((w.outputHeight - 1) * w.stride.h + 3, (w.outputWidth - 1) * w.stride.w + 3)
     padded.update(repeating: 0, count: rows * columns)
@@ -59,7 +60,28 @@ private func zeroBordered(_ plane: UnsafePointer<Float>, window w: Window, into 
     for r in 0..<rows {
         let ih = r - w.padTop
         guard ih >= 0 && ih < w.inputHeight else { continue }
-        (padded + r * columns + first).update(from: plane + ih * w.inputWidth + first - w.padLeft, count: end - first)
+        let (source, row) = (plane + ih * w.inputWidth - w.padLeft, padded + r * columns)
+        if w.stride.w == 2 {
+            splitEvenOdd(source, columns: first..<end, into: row, odd: row + (columns + 1) / 2)
+        } else {
+            (row + first).update(from: source + first, count: end - first)
+        }
+    }
+}
+
+/// even[c / 2] = x[c] for the even c in `columns`, odd[c / 2] = x[c] for the odd ones.
+private func splitEvenOdd(_ x: UnsafePointer<Float>, columns: Range<Int>, into even: UnsafeMutablePointer<Float>,
+                          odd: UnsafeMutablePointer<Float>) {
+    var c = columns.lowerBound
+    if c & 1 == 1 { odd[c >> 1] = x[c]; c += 1 }
+    while c + PairedLanes.scalarCount <= columns.upperBound {
+        let v = loadLanes(x + c, as: PairedLanes.self)
+        storeLanes(v.evenHalf, even + (c >> 1))
+        storeLanes(v.oddHalf, odd + (c >> 1))
+        c += PairedLanes.scalarCount
+    }
+    for c in c..<columns.upperBound {
+        if c & 1 == 0 { even[c >> 1] = x[c] } else { odd[c >> 1] = x[c] }
     }
 }
 
@@ -78,6 +100,14 @@ private func threeByThree(_ padded: UnsafePointer<Float>, _ f: UnsafePointer<Flo
             for ow in 0..<w.outputWidth {
                 dst[ow] = f0 * r0[ow] + f1 * r0[ow + 1] + f2 * r0[ow + 2] + f3 * r1[ow] + f4 * r1[ow + 1]
                     + f5 * r1[ow + 2] + f6 * r2[ow] + f7 * r2[ow + 1] + f8 * r2[ow + 2]
+            }
+        } else if sw == 2 {
+            // Columns 2ow, 2ow + 1 and 2ow + 2 are even[ow], odd[ow] and even[ow + 1].
+            let odd = (columns + 1) / 2
+            let (o0, o1, o2) = (r0 + odd, r1 + odd, r2 + odd)
+            for ow in 0..<w.outputWidth {
+                dst[ow] = f0 * r0[ow] + f1 * o0[ow] + f2 * r0[ow + 1] + f3 * r1[ow] + f4 * o1[ow]
+                    + f5 * r1[ow + 1] + f6 * r2[ow] + f7 * o2[ow] + f8 * r2[ow + 1]
             }
         } else {
             for ow in 0..<w.outputWidth {
