@@ -72,10 +72,19 @@ static void layOut(const salient_direct_convolution *s, const float *x, int firs
             }
             const float *in = plane + (size_t)row * s->inputWidth;
             for (int phase = 0; phase < sw; phase++) {
-                for (int j = 0; j < J; j++) {
-                    const int column = j * sw + phase - s->padLeft;
-                    out[phase * J + j] = column >= 0 && column < s->inputWidth ? in[column] : 0;
+                // Phase j holds column j·sw + phase - padLeft: zero outside first..<end.
+                const int offset = phase - s->padLeft;
+                const int first = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
+                int end = (s->inputWidth - offset + sw - 1) / sw;
+                end = end < first ? first : end > J ? J : end;
+                float *o = out + phase * J;
+                memset(o, 0, sizeof(float) * first);
+                if (sw == 1) {
+                    memcpy(o + first, in + first + offset, sizeof(float) * (end - first));
+                } else {
+                    for (int j = first; j < end; j++) o[j] = in[j * sw + offset];
                 }
+                memset(o + end, 0, sizeof(float) * (J - end));
             }
         }
     }
