@@ -47,6 +47,28 @@ final class GraphTests: XCTestCase {
         XCTAssertEqual(try executor.memory(for: [2, 3, 5, 5]).plannedBytes, 4 * 2 * 25 * (8 + 8 + 3 + 19))
     }
 
+    /// A Reshape or Flatten shares its input's storage, which must then outlive every name it
+    /// has: here "a" is last read by name before "b" is computed, but still read through "back".
+    func testReshapesShareStorageThatLivesUntilTheirLastRead() throws {
+        func conv(_ seed: UInt64, _ filters: Int, from channels: Int) -> Conv2D {
+            Conv2D(weight: Parameter(name: "w\(seed)", value: randomTensor([filters, channels, 1, 1], seed: seed)), bias: nil)
+        }
+        let g = try Graph(name: "reshaped", inputShape: [3, 5, 5], nodes: [
+            Node(name: "a", op: conv(1, 8, from: 3), inputs: ["input"]),
+            Node(name: "flat", op: Flatten(), inputs: ["a"]),
+            Node(name: "b", op: conv(2, 8, from: 3), inputs: ["input"]),
+            Node(name: "back", op: Reshape([0, 8, 5, 5]), inputs: ["flat"]),
+            Node(name: "sum", op: Elementwise(.add), inputs: ["back", "b"]),
+            Node(name: "c", op: conv(3, 4, from: 8), inputs: ["sum"]),
+        ])
+        let executor = Executor(graph: g)
+        for batch in [1, 2] {
+            let x = randomTensor([batch, 3, 5, 5], seed: 4)
+            XCTAssertEqual(try executor.infer(x).scalars,
+                           try executor.forward(x, context: ForwardContext(isTraining: false)).output.scalars)
+        }
+    }
+
     /// d output[class] / d input of the whole DAG against finite differences, as saliency uses it.
     func testBackwardToInputMatchesFiniteDifferences() throws {
         let g = try graph()
