@@ -22,12 +22,23 @@ final class GraphTests: XCTestCase {
         for (a, b) in zip(single.scalars, planned.scalars[5...]) { XCTAssertEqual(a, b, accuracy: 1e-5) }
     }
 
+    private func conv(_ seed: UInt64, _ filters: Int, from channels: Int) -> Conv2D {
+        Conv2D(weight: Parameter(name: "w\(seed)", value: randomTensor([filters, channels, 1, 1], seed: seed)), bias: nil)
+    }
+
+    /// Planned inference of 3x5x5 inputs at batch 1 and 2 against the traced forward.
+    private func assertPlannedMatchesTraced(_ executor: Executor, file: StaticString = #filePath, line: UInt = #line) throws {
+        for batch in [1, 2] {
+            let x = randomTensor([batch, 3, 5, 5], seed: 4)
+            XCTAssertEqual(try executor.infer(x).scalars,
+                           try executor.forward(x, context: ForwardContext(isTraining: false)).output.scalars,
+                           "batch \(batch)", file: file, line: line)
+        }
+    }
+
     /// At batch 1 the nodes a Concat joins write straight into its region of the buffer; at
     /// batch 2, where their slices are not contiguous, each has a region and the Concat copies.
     func testNodesWriteIntoTheConcatThatJoinsThem() throws {
-        func conv(_ seed: UInt64, _ filters: Int, from channels: Int) -> Conv2D {
-            Conv2D(weight: Parameter(name: "w\(seed)", value: randomTensor([filters, channels, 1, 1], seed: seed)), bias: nil)
-        }
         let g = try Graph(name: "joined", inputShape: [3, 5, 5], nodes: [
             Node(name: "a", op: conv(1, 8, from: 3), inputs: ["input"]),
             Node(name: "b", op: conv(2, 8, from: 3), inputs: ["input"]),
@@ -36,11 +47,7 @@ final class GraphTests: XCTestCase {
             Node(name: "c", op: conv(3, 4, from: 19), inputs: ["cat"]),
         ])
         let executor = Executor(graph: g)
-        for batch in [1, 2] {
-            let x = randomTensor([batch, 3, 5, 5], seed: 4)
-            XCTAssertEqual(try executor.infer(x).scalars,
-                           try executor.forward(x, context: ForwardContext(isTraining: false)).output.scalars)
-        }
+        try assertPlannedMatchesTraced(executor)
         // Channels planned: the Concat's 19 and c's 4 at batch 1; 8 + 8 + 3 + 19 per image at
         // batch 2 (c in one of the convolutions' regions).
         XCTAssertEqual(try executor.memory(for: [1, 3, 5, 5]).plannedBytes, 4 * 25 * (19 + 4))
@@ -50,9 +57,6 @@ final class GraphTests: XCTestCase {
     /// A Reshape or Flatten shares its input's storage, which must then outlive every name it
     /// has: here "a" is last read by name before "b" is computed, but still read through "back".
     func testReshapesShareStorageThatLivesUntilTheirLastRead() throws {
-        func conv(_ seed: UInt64, _ filters: Int, from channels: Int) -> Conv2D {
-            Conv2D(weight: Parameter(name: "w\(seed)", value: randomTensor([filters, channels, 1, 1], seed: seed)), bias: nil)
-        }
         let g = try Graph(name: "reshaped", inputShape: [3, 5, 5], nodes: [
             Node(name: "a", op: conv(1, 8, from: 3), inputs: ["input"]),
             Node(name: "flat", op: Flatten(), inputs: ["a"]),
@@ -62,11 +66,7 @@ final class GraphTests: XCTestCase {
             Node(name: "c", op: conv(3, 4, from: 8), inputs: ["sum"]),
         ])
         let executor = Executor(graph: g)
-        for batch in [1, 2] {
-            let x = randomTensor([batch, 3, 5, 5], seed: 4)
-            XCTAssertEqual(try executor.infer(x).scalars,
-                           try executor.forward(x, context: ForwardContext(isTraining: false)).output.scalars)
-        }
+        try assertPlannedMatchesTraced(executor)
     }
 
     /// d output[class] / d input of the whole DAG against finite differences, as saliency uses it.
