@@ -85,8 +85,8 @@ final class DirectConvolutionTests: XCTestCase {
         }
     }
 
-    /// 3x3 depthwise layers at stride 1 and 2 (whose rows are split into even and odd columns),
-    /// on odd and even widths, every padding, and a channel multiplier.
+    /// 3x3 depthwise layers at stride 1 (a plane at a time) and 2 (rows split into even and odd
+    /// columns), on odd and even widths, every padding, and a channel multiplier.
     func testDepthwiseMatchesTheDefinition() throws {
         let cases: [(channels: Int, multiplier: Int, stride: (Int, Int), height: Int, width: Int, pads: (Int, Int, Int, Int))] = [
             (6, 1, (2, 2), 14, 14, (1, 1, 1, 1)),
@@ -95,6 +95,9 @@ final class DirectConvolutionTests: XCTestCase {
             (3, 1, (2, 2), 9, 40, (0, 1, 1, 0)),
             (3, 1, (1, 2), 11, 35, (1, 0, 2, 1)),
             (4, 1, (1, 1), 13, 29, (1, 1, 1, 1)),
+            (6, 2, (1, 1), 7, 7, (1, 1, 1, 1)),
+            (3, 1, (1, 1), 14, 9, (0, 2, 1, 0)),
+            (3, 1, (2, 1), 12, 9, (1, 1, 1, 1)),
         ]
         var random = RandomSource(seed: 9)
         for (index, c) in cases.enumerated() {
