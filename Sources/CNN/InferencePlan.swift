@@ -1,7 +1,7 @@
 import Dispatch
 
 /// Where every node output lives in one buffer, for one input shape: outputs whose lifetimes do
-/// not overlap share a region. Built once per shape. The buffer belongs to the executor, which
+/// not overlap share memory. Built once per shape. The buffer belongs to the executor, which
 /// runs one plan at a time and sizes it for the largest of its plans, so a run allocates no
 /// activation: every operator reads and writes views into it.
 ///
@@ -24,8 +24,6 @@ final class InferencePlan {
     /// Shape-only nodes whose output is their input's, in place.
     private let aliases: Set<Int>
     private let outputSource: Int?
-    /// Scalars of each region, at its largest use.
-    private let regionSizes: [Int]
     /// Floats the plan's buffer must hold.
     let size: Int
 
@@ -63,8 +61,7 @@ final class InferencePlan {
             if copied.contains(nil) { copies[c] = copied }
         }
 
-        // A shape-only node over another node's own output shares it; the storage then lives
-        // until the last read of any of its names (`owner`).
+        // A shape-only node over another node's own output shares it (`owner`).
         var owner = Array(graph.nodes.indices)
         var aliases: Set<Int> = []
         for (i, node) in graph.nodes.enumerated() where node.op is any ShapeOnlyOperator && placements[i] == nil {
@@ -72,52 +69,39 @@ final class InferencePlan {
             owner[i] = owner[j]
             aliases.insert(i)
         }
-        for i in graph.nodes.indices where owner[i] != i { lastUse[owner[i]] = max(lastUse[owner[i]], lastUse[i]) }
 
-        var regionOfNode = [Int](repeating: 0, count: graph.nodes.count)
-        var regionSizes: [Int] = []
-        var free: [Int] = []
-        /// Best fit among free regions: the smallest that holds `size`, else the largest to grow.
-        func take(_ size: Int) -> Int {
-            let fitting = free.filter { regionSizes[$0] >= size }.min { regionSizes[$0] < regionSizes[$1] }
-            if let chosen = fitting ?? free.max(by: { regionSizes[$0] < regionSizes[$1] }) {
-                free.removeAll { $0 == chosen }
-                regionSizes[chosen] = max(regionSizes[chosen], size)
-                return chosen
-            }
-            regionSizes.append(size)
-            return regionSizes.count - 1
+        // Every node's output lives in a buffer: its own, its owner's, or that of the Concat it is
+        // placed in, named by that node. A buffer is live from its first write to the last read
+        // of any node in it; buffers live at once get disjoint ranges, the largest placed first
+        // at the lowest offset free of them (greedy by size). Handing whole regions on as nodes
+        // finished had planned Inception v2 in 6.3 MB where its largest input and output pair
+        // needs 3.8, and ResNet-50 in 9.2 MB; this plans 3.8 and 6.9.
+        let bufferOf = graph.nodes.indices.map { placements[$0]?.concat ?? owner[$0] }
+        var first: [Int: Int] = [:], last: [Int: Int] = [:]
+        for (i, b) in bufferOf.enumerated() {
+            first[b] = min(first[b] ?? i, i)
+            last[b] = max(last[b] ?? i, lastUse[i])
         }
-        // A Concat's region is taken by the first node that writes into it.
-        var concatRegions: [Int: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() {
-            let region: Int
-            if aliases.contains(i) {
-                region = regionOfNode[owner[i]]
-            } else if let c = placements[i]?.concat {
-                region = concatRegions[c] ?? take(shapes[c].reduce(1, *))
-                concatRegions[c] = region
-            } else {
-                region = concatRegions[i] ?? take(shapes[i].reduce(1, *))
-            }
-            regionOfNode[i] = region
-            for j in Set(node.inputs.compactMap { index[$0].map { owner[$0] } }) where lastUse[j] == i && placements[j] == nil {
-                free.append(regionOfNode[j])
-            }
-            if owner[i] == i && lastUse[i] == -1 { free.append(region) }
-        }
-        var regionOffsets: [Int] = []
+        let counts = shapes.map { $0.reduce(1, *) }
+        let order = first.keys.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : first[$0]! < first[$1]! }
+        var bufferOffsets: [Int: Int] = [:]
         var end = 0
-        for size in regionSizes {
-            regionOffsets.append(end)
-            end += size
+        for b in order {
+            var offset = 0
+            let live = order.filter { bufferOffsets[$0] != nil && first[$0]! <= last[b]! && first[b]! <= last[$0]! }
+            for other in live.sorted(by: { bufferOffsets[$0]! < bufferOffsets[$1]! }) {
+                if bufferOffsets[other]! >= offset + counts[b] { break }
+                offset = max(offset, bufferOffsets[other]! + counts[other])
+            }
+            bufferOffsets[b] = offset
+            end = max(end, offset + counts[b])
         }
         self.copies = copies
         self.aliases = aliases
-        self.regionSizes = regionSizes
         size = end
-        outputOffsets = graph.nodes.indices.map { regionOffsets[regionOfNode[$0]] + (placements[$0]?.offset ?? 0) }
-        inputOffsets = graph.nodes.map { node in node.inputs.map { name in index[name].map { regionOffsets[regionOfNode[$0]] + (placements[$0]?.offset ?? 0) } } }
+        let offsets = graph.nodes.indices.map { bufferOffsets[bufferOf[$0]]! + (placements[$0]?.offset ?? 0) }
+        outputOffsets = offsets
+        inputOffsets = graph.nodes.map { node in node.inputs.map { name in index[name].map { offsets[$0] } } }
     }
 
     /// What the plan holds beside what any plan must: a layer's input and output live at once.
@@ -125,7 +109,7 @@ final class InferencePlan {
         let largestPair = shapes.indices.map { i in
             shapes[i].reduce(1, *) + (inputShapes[i].map { $0.reduce(1, *) }.max() ?? 0)
         }.max() ?? 0
-        return InferenceMemory(plannedBytes: 4 * regionSizes.reduce(0, +), workspaceBytes: 4 * workspace.capacity,
+        return InferenceMemory(plannedBytes: 4 * size, workspaceBytes: 4 * workspace.capacity,
                                largestPairBytes: 4 * largestPair)
     }
 

@@ -87,10 +87,11 @@ final class ONNXModelZooTests: XCTestCase {
         let executor = Executor(graph: optimizedGraph)
         let optimized = try executor.infer(input)
         assertClose(optimized, expected, rtol: 0, atol: 1e-3 * scale, "\(model) optimized for inference")
-        // The issue's memory target: activations planned once, at most about twice the largest
-        // layer input plus output.
+        // Activations planned once, within a quarter of the floor any plan has, the largest layer
+        // input plus output (the nine graphs plan at 1.0-1.2 times it; the issue asks for at most
+        // about twice).
         let memory = try executor.memory(for: input.shape)
-        XCTAssertLessThanOrEqual(memory.plannedBytes, 2 * memory.largestPairBytes, "\(model): planned activations")
+        XCTAssertLessThanOrEqual(memory.plannedBytes, 5 * memory.largestPairBytes / 4, "\(model): planned activations")
         // A batch gives each image what it gets alone: the images go one at a time through the
         // head and together through the tail, where small planes are multiplied side by side.
         let images = [input, Tensor(shape: input.shape, scalars: input.scalars.reversed()), input.map { 0.5 * $0 }]
