@@ -19,6 +19,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only the transfer-learning benchmark: fine-tuned vs from scratch on 20 images per class.") var transfer = false
     @Flag(help: "Only saliency latency beside PyTorch + Captum.") var saliency = false
     @Flag(help: "Only training throughput beside PyTorch.") var training = false
+    @Flag(help: "Only the memory of one planned inference of each zoo model.") var memory = false
     @Flag(help: "Only the end-to-end benchmark: salient serve classifying a photo under wrk, batching on and off, and its memory.") var serving = false
     @Option(help: "Folder of the model-zoo graphs.") var zoo = "../shared/data/onnx-light"
     @Option(help: "Python with onnxruntime for the reference column.") var python = ".venv/bin/python"
@@ -52,6 +53,11 @@ struct Bench: ParsableCommand {
             print(try ServingBenchmark().run())
             return
         }
+        let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []
+        if memory {
+            try printMemory(models)
+            return
+        }
         let torch = PythonReference.torch(python: torchPython)
         if saliency {
             try SaliencyBenchmark(torch: torch, runs: runs, zoo: zoo).run()
@@ -65,7 +71,6 @@ struct Bench: ParsableCommand {
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenBLAS kernels \(kernels); medians of \(runs) runs; "
               + String(format: "core-to-core round trip %.0f ns\n", CoreRoundTrip.measure()))
         print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio")
-        let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []
         for model in models {
             for threads in [1, 2] {
                 let path = "\(zoo)/\(model)"
@@ -73,9 +78,8 @@ struct Bench: ParsableCommand {
             }
         }
         print(String(format: "core-to-core round trip after the table: %.0f ns", CoreRoundTrip.measure()))
-        print("\n" + MemoryReport.header)
-        EngineThreads.set(2)
-        for model in models { print(try MemoryReport.row(onnx: "\(zoo)/\(model)")) }
+        print()
+        try printMemory(models)
         print()
         try SaliencyBenchmark(torch: torch, runs: runs, zoo: zoo).run()
         print()
@@ -83,6 +87,12 @@ struct Bench: ParsableCommand {
         print("\nimaging\n" + (try ImagingBenchmark.run()))
         print("\nHTTP (wrk, 64 connections, trivial route)\n  \(try HTTPBenchmark.run())")
         print("\n" + (try ServingBenchmark().run()))
+    }
+
+    private func printMemory(_ models: [String]) throws {
+        print(MemoryReport.header)
+        EngineThreads.set(2)
+        for model in models { print(try MemoryReport.row(onnx: "\(zoo)/\(model)")) }
     }
 
     private func row(_ path: String, threads: Int, ours: (median: Double, min: Double), reference: Double?) -> String {
