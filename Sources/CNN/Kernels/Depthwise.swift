@@ -7,9 +7,10 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     let (kh, kw) = w.kernel
     let outChannels = channels * multiplier
     let isThreeByThree = (kh, kw) == (3, 3) && w.dilation == (1, 1)
-    let paddedCount = isThreeByThree ? ((Ho - 1) * w.stride.h + 3) * ((Wo - 1) * w.stride.w + 3) : 0
-    // Stride 1 computes a flat plane of padded-width rows, reading two floats past the padding.
-    let flatCount = isThreeByThree && w.stride == (1, 1) ? Ho * (Wo + 2) : 0
+    let paddedCount = isThreeByThree ? borderedCount(window: w) : 0
+    // Strides 1 and 2 compute a flat plane of rows as wide as the bordered ones; stride 1 reads
+    // two floats past the border.
+    let flatCount = isThreeByThree && (w.stride == (1, 1) || w.stride == (2, 2)) ? Ho * (Wo + 2) : 0
     parallelFor(batch * channels, cost: 2 * multiplier * Ho * Wo * kh * kw) { range in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCount + 2 + flatCount) { scratch in
             (scratch.baseAddress! + paddedCount).initialize(repeating: 0, count: 2)
@@ -52,12 +53,20 @@ func depthwiseForward(_ x: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
     }
 }
 
+/// Floats of the zero-bordered plane: rows by columns, and at stride 2 both ways a column more
+/// per row, as its four parts are each Wo + 1 wide.
+private func borderedCount(window w: Window) -> Int {
+    let (rows, columns) = ((w.outputHeight - 1) * w.stride.h + 3, (w.outputWidth - 1) * w.stride.w + 3)
+    return rows * (w.stride == (2, 2) ? columns + 1 : columns)
+}
+
 /// Copies the part of an input plane that 3x3 windows read into a buffer with explicit zero
-/// borders, so that the 3x3 kernel's loop needs no bounds checks. At stride 2 each row holds
-/// its even columns and then its odd ones, so that the kernel reads both contiguously.
+/// borders, so that the 3x3 kernel's loop needs no bounds checks. At stride 2 across, each row's
+/// even columns are stored apart from its odd ones, so that the kernel reads both contiguously;
+/// at stride 2 both ways, even rows apart from odd ones too (`quarters`).
 private func zeroBordered(_ plane: UnsafePointer<Float>, window w: Window, into padded: UnsafeMutablePointer<Float>) {
     let (rows, columns) = ((w.outputHeight - 1) * w.stride.h + 3, (w.outputWidth - 1) * w.stride.w + 3)
-    padded.update(repeating: 0, count: rows * columns)
+    padded.update(repeating: 0, count: borderedCount(window: w))
     let first = Swift.max(w.padLeft, 0)
     let end = Swift.min(columns, w.padLeft + w.inputWidth)
     guard end > first else { return }
@@ -65,12 +74,30 @@ private func zeroBordered(_ plane: UnsafePointer<Float>, window w: Window, into 
         let ih = r - w.padTop
         guard ih >= 0 && ih < w.inputHeight else { continue }
         let (source, row) = (plane + ih * w.inputWidth - w.padLeft, padded + r * columns)
-        if w.stride.w == 2 {
+        if w.stride == (2, 2) {
+            let parts = quarters(padded, window: w)
+            let (even, odd) = r & 1 == 0 ? (parts.ee, parts.eo) : (parts.oe, parts.oo)
+            let pitch = w.outputWidth + 1
+            splitEvenOdd(source, columns: first..<end, into: even + (r >> 1) * pitch, odd: odd + (r >> 1) * pitch)
+        } else if w.stride.w == 2 {
             splitEvenOdd(source, columns: first..<end, into: row, odd: row + (columns + 1) / 2)
         } else {
             (row + first).update(from: source + first, count: end - first)
         }
     }
+}
+
+/// The four parts of a plane bordered for stride 2 both ways, each Wo + 1 wide: even rows' even
+/// and odd columns (Ho + 1 rows each), then odd rows' (Ho rows each). Output (oh, ow) reads
+/// row 2oh + i, column 2ow + j, which is a part's (oh, ow), (oh, ow + 1) or (oh + 1, ·): a flat
+/// shift of the whole plane for every tap.
+private func quarters(_ padded: UnsafeMutablePointer<Float>, window w: Window)
+    -> (ee: UnsafeMutablePointer<Float>, eo: UnsafeMutablePointer<Float>, oe: UnsafeMutablePointer<Float>, oo: UnsafeMutablePointer<Float>) {
+    let (pitch, evenRows, oddRows) = (w.outputWidth + 1, w.outputHeight + 1, w.outputHeight)
+    let ee = padded
+    let eo = ee + evenRows * pitch
+    let oe = eo + evenRows * pitch
+    return (ee, eo, oe, oe + oddRows * pitch)
 }
 
 /// even[c / 2] = x[c] for the even c in `columns`, odd[c / 2] = x[c] for the odd ones.
@@ -91,21 +118,33 @@ private func splitEvenOdd(_ x: UnsafePointer<Float>, columns: Range<Int>, into e
 
 /// The nine taps held in registers over a zero-bordered plane: ShuffleNet's and MobileNet's
 /// depthwise layers, whose small planes made the general kernel's per-row set-up dominate.
-/// At stride 1 the plane runs as one flat array into `flat`, rows as wide as the padded ones
-/// (the two outputs per row that wrap into the border are computed and dropped): one loop over
-/// a 14x14 or 7x7 plane had run almost entirely in its scalar remainder, 17% of ShuffleNet.
-private func threeByThree(_ padded: UnsafePointer<Float>, _ f: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+/// At strides 1 and 2 the plane runs as one flat array into `flat`, rows as wide as the
+/// bordered ones (the outputs per row that wrap into the border are computed and dropped): one
+/// loop over a 14x14 or 7x7 plane had run almost entirely in its scalar remainder, 17% of
+/// ShuffleNet.
+private func threeByThree(_ padded: UnsafeMutablePointer<Float>, _ f: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                           window w: Window, flat: UnsafeMutablePointer<Float>) {
     let columns = (w.outputWidth - 1) * w.stride.w + 3
     let (f0, f1, f2, f3, f4, f5, f6, f7, f8) = (f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8])
     let sw = w.stride.w
-    if w.stride == (1, 1) {
-        let (r0, r1, r2) = (padded, padded + columns, padded + 2 * columns)
-        for q in 0..<(w.outputHeight * columns) {
-            flat[q] = f0 * r0[q] + f1 * r0[q + 1] + f2 * r0[q + 2] + f3 * r1[q] + f4 * r1[q + 1]
-                + f5 * r1[q + 2] + f6 * r2[q] + f7 * r2[q + 1] + f8 * r2[q + 2]
+    if w.stride == (1, 1) || w.stride == (2, 2) {
+        let pitch: Int
+        if w.stride == (1, 1) {
+            pitch = columns
+            let (r0, r1, r2) = (padded, padded + columns, padded + 2 * columns)
+            for q in 0..<(w.outputHeight * pitch) {
+                flat[q] = f0 * r0[q] + f1 * r0[q + 1] + f2 * r0[q + 2] + f3 * r1[q] + f4 * r1[q + 1]
+                    + f5 * r1[q + 2] + f6 * r2[q] + f7 * r2[q + 1] + f8 * r2[q + 2]
+            }
+        } else {
+            pitch = w.outputWidth + 1
+            let (ee, eo, oe, oo) = quarters(padded, window: w)
+            for q in 0..<(w.outputHeight * pitch) {
+                flat[q] = f0 * ee[q] + f1 * eo[q] + f2 * ee[q + 1] + f3 * oe[q] + f4 * oo[q]
+                    + f5 * oe[q + 1] + f6 * ee[q + pitch] + f7 * eo[q + pitch] + f8 * ee[q + pitch + 1]
+            }
         }
-        for oh in 0..<w.outputHeight { (out + oh * w.outputWidth).update(from: flat + oh * columns, count: w.outputWidth) }
+        for oh in 0..<w.outputHeight { (out + oh * w.outputWidth).update(from: flat + oh * pitch, count: w.outputWidth) }
         return
     }
     for oh in 0..<w.outputHeight {
