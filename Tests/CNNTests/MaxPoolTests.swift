@@ -75,7 +75,10 @@ final class MaxPoolTests: XCTestCase {
         var x = randomTensor([2, 3, 13, 45], seed: 31)
         x.scalars[100] = .nan
         x.scalars[1000] = .nan
-        for (kernel, stride, pad) in [(3, 2, 0), (3, 2, 1), (2, 2, 0), (5, 2, 2), (3, 1, 1)] {
+        // NaN in the first and last columns, which the same-size stride-1 pools fold apart.
+        x.scalars[5 * 45] = .nan
+        x.scalars[7 * 45 + 44] = .nan
+        for (kernel, stride, pad) in [(3, 2, 0), (3, 2, 1), (2, 2, 0), (5, 2, 2), (3, 1, 1), (5, 1, 2)] {
             let pool = MaxPool2D(kernel: (kernel, kernel), stride: (stride, stride),
                                  padding: .explicit(top: pad, left: pad, bottom: pad, right: pad))
             let y = GradientChecker().forward(pool, [x], training: false)

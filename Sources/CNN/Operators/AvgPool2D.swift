@@ -65,49 +65,14 @@ public final class AvgPool2D: Operator {
         }
     }
 
-    /// Stride 1 with the output the input's size (Inception's 3x3 pools with padding 1): each
-    /// pass runs over a whole plane as one flat array, long enough to vectorize where a 14x14
-    /// plane's rows were not (Inception v2's pools took four times onnxruntime's time). Row r of
-    /// the vertical sums adds input rows shifted by each tap; each output then adds the sums
-    /// shifted by each column tap, where the flat shift wraps into the neighbouring row at the
-    /// plane's left and right edges, so those columns are summed again, per row.
+    /// Stride 1 with the output the input's size: sums a plane at a time (`sameSizePool`), then
+    /// scales each by its window's divisor.
     private func sameSizeForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, planes: Int,
                                  window w: Window, divisors: [Float]) {
-        let (H, W, area) = (w.inputHeight, w.inputWidth, w.inputHeight * w.inputWidth)
-        let (left, right) = (w.padLeft, w.kernel.w - 1 - w.padLeft)
-        let edges = (0..<W).filter { $0 < left || $0 >= W - right }
         let reciprocals = divisors.map { 1 / $0 }
-        @inline(__always) func add(_ a: UnsafePointer<Float>, into b: UnsafeMutablePointer<Float>, count: Int) {
-            for k in 0..<count { b[k] += a[k] }
-        }
         reciprocals.withUnsafeBufferPointer { reciprocal in
-            parallelFor(planes, cost: area * (w.kernel.h + w.kernel.w + 1)) { range in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: area) { buffer in
-                    let sums = buffer.baseAddress!
-                    for p in range {
-                        let (xp, yp) = (x + p * area, y + p * area)
-                        sums.update(repeating: 0, count: area)
-                        for i in 0..<w.kernel.h {
-                            let shift = i - w.padTop
-                            let rows = Swift.max(0, -shift)..<Swift.min(H, H - shift)
-                            if !rows.isEmpty { add(xp + (rows.lowerBound + shift) * W, into: sums + rows.lowerBound * W, count: rows.count * W) }
-                        }
-                        yp.update(repeating: 0, count: area)
-                        for j in 0..<w.kernel.w {
-                            let shift = j - left
-                            let flat = Swift.max(0, -shift)..<Swift.min(area, area - shift)
-                            if !flat.isEmpty { add(sums + flat.lowerBound + shift, into: yp + flat.lowerBound, count: flat.count) }
-                        }
-                        for r in 0..<H {
-                            for c in edges {
-                                var sum: Float = 0
-                                for column in Swift.max(0, c - left)..<Swift.min(W, c + right + 1) { sum += sums[r * W + column] }
-                                yp[r * W + c] = sum
-                            }
-                        }
-                        for k in 0..<area { yp[k] *= reciprocal[k] }
-                    }
-                }
+            sameSizePool(x, y, planes: planes, window: w, folding: SumFold.self) { yp in
+                for k in 0..<reciprocal.count { yp[k] *= reciprocal[k] }
             }
         }
     }

@@ -41,6 +41,12 @@ public final class MaxPool2D: Operator {
         // NaN wins, as in backward.
         let halves = w.stride.w == 2 && dilation == 1
         let (x, y) = (UnsafePointer(inputs[0].scalars), output.scalars)
+        if w.stride == (1, 1) && w.dilation == (1, 1) && (w.outputHeight, w.outputWidth) == (H, W) {
+            // Inception's 3x3 pools with padding 1, whose 14- and 28-wide rows ran mostly in the
+            // vector loops' scalar remainders: a plane at a time.
+            sameSizePool(x, y, planes: planes, window: w, folding: MaxFold.self) { _ in }
+            return
+        }
         parallelFor(planes, cost: w.outputHeight * W * (w.kernel.h + w.kernel.w)) { range in
             // rowMax has room for a 16-wide load past its last column; zeroed once, as
             // those lanes only ever fill outputs that are not stored.
@@ -98,7 +104,7 @@ public final class MaxPool2D: Operator {
                             var best = rowMax[left + taps.0 * dilation]
                             for j in (taps.0 + 1)..<Swift.max(taps.1, taps.0 + 1) {
                                 let v = rowMax[left + j * dilation]
-                                best = v > best || v != v ? v : best
+                                best = MaxFold.fold(best, v)
                             }
                             out[ow] = best
                         }
@@ -114,10 +120,7 @@ public final class MaxPool2D: Operator {
     /// m[i] = max(a[i], b[i]), NaN winning (either; m may be a).
     @inline(__always)
     private func maximum(of a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into m: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let (u, v) = (a[i], b[i])
-            m[i] = v > u || v != v ? v : u
-        }
+        for i in 0..<count { m[i] = MaxFold.fold(a[i], b[i]) }
     }
 
     /// Every window holds at least one input pixel (the output size leaves out windows that
