@@ -10,7 +10,7 @@
 // weight. Twelve accumulators in AVX2's 16 registers made clang shuffle and spill them, at
 // half the speed. im2col + GEMM multiplies panels only 27-147 deep for these layers, and
 // spends about as long unrolling and packing them as multiplying.
-enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 512 };
+enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 512, maxSide = 1 << 15 };
 
 static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -27,11 +27,15 @@ static int inputRows(const salient_direct_convolution *s, int rows) {
     return (rows - 1) * s->strideHeight + s->kernelHeight;
 }
 
+/// Strides past the kernel would lay out input rows and columns that no tap reads, and sides
+/// past 32768 could overflow the int offsets into a band: such layers keep im2col.
 bool salient_direct_convolution_applies(const salient_direct_convolution *s) {
 #if defined(__x86_64__)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && s->outChannels % channelBlock == 0 && s->inChannels > 0
-        && taps(s) <= maxTaps && s->kernelHeight > 0 && s->kernelWidth > 0 && s->strideHeight > 0
-        && s->strideWidth > 0 && s->outputHeight > 0 && s->outputWidth > 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && s->outChannels % channelBlock == 0
+        && s->inChannels > 0 && taps(s) <= maxTaps && s->kernelHeight > 0 && s->kernelWidth > 0
+        && s->strideHeight > 0 && s->strideHeight <= s->kernelHeight && s->strideWidth > 0
+        && s->strideWidth <= s->kernelWidth && s->outputHeight > 0 && s->outputWidth > 0
+        && s->inputHeight <= maxSide && s->inputWidth <= maxSide;
 #else
     (void)s;
     return false;

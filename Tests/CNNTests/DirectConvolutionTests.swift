@@ -43,7 +43,8 @@ final class DirectConvolutionTests: XCTestCase {
     func testFirstLayersMatchTheDefinition() throws {
         let previous = EngineThreads.count
         defer { EngineThreads.set(previous) }
-        // ResNet's stem, SqueezeNet's, AlexNet's and VGG's on small images, a grey one, and odd strides.
+        // ResNet's stem, SqueezeNet's, AlexNet's and VGG's on small images, a grey one, and odd
+        // strides (one longer than its kernel, which im2col keeps).
         let cases: [(channels: Int, out: Int, kernel: (Int, Int), stride: (Int, Int), height: Int, width: Int,
                      pads: (Int, Int, Int, Int))] = [
             (3, 16, (7, 7), (2, 2), 37, 45, (3, 3, 3, 3)),
@@ -52,6 +53,7 @@ final class DirectConvolutionTests: XCTestCase {
             (3, 8, (3, 3), (1, 1), 19, 40, (1, 1, 1, 1)),
             (1, 4, (5, 5), (1, 1), 28, 28, (2, 2, 2, 2)),
             (2, 8, (3, 2), (2, 3), 17, 26, (1, 0, 0, 1)),
+            (2, 8, (3, 3), (2, 3), 17, 26, (1, 0, 0, 1)),
             (4, 8, (7, 7), (2, 2), 64, 70, (1, 3, 2, 0)),
         ]
         var random = RandomSource(seed: 5)

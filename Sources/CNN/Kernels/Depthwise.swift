@@ -70,14 +70,13 @@ private func zeroBordered(_ plane: UnsafePointer<Float>, window w: Window, into 
     let first = Swift.max(w.padLeft, 0)
     let end = Swift.min(columns, w.padLeft + w.inputWidth)
     guard end > first else { return }
+    let (parts, pitch) = (quarters(padded, window: w), w.outputWidth + 1)
     for r in 0..<rows {
         let ih = r - w.padTop
         guard ih >= 0 && ih < w.inputHeight else { continue }
         let (source, row) = (plane + ih * w.inputWidth - w.padLeft, padded + r * columns)
         if w.stride == (2, 2) {
-            let parts = quarters(padded, window: w)
             let (even, odd) = r & 1 == 0 ? (parts.ee, parts.eo) : (parts.oe, parts.oo)
-            let pitch = w.outputWidth + 1
             splitEvenOdd(source, columns: first..<end, into: even + (r >> 1) * pitch, odd: odd + (r >> 1) * pitch)
         } else if w.stride.w == 2 {
             splitEvenOdd(source, columns: first..<end, into: row, odd: row + (columns + 1) / 2)

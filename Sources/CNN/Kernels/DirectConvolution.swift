@@ -3,12 +3,12 @@ import CKernels
 /// A network's first layer (a few colour channels, up to 11x11 taps) computed directly by the
 /// AVX2 kernel in CKernels, a band of output rows at a time. im2col + GEMM unrolled these
 /// layers into panels only 27-147 deep: ResNet-50's 7x7 stem took 4.2 ms against
-/// onnxruntime's 2.0.
+/// onnxruntime's 2.0 on an Intel VM, and 3.7 ms on a Zen 3 one, where this takes 3.0.
 struct DirectConvolution {
     private var shape: salient_direct_convolution
 
     /// nil unless the layer has at most four input channels, no groups or dilation, output
-    /// channels in fours, and the CPU has AVX2 and FMA.
+    /// channels in fours, strides no longer than the kernel, and the CPU has AVX2 and FMA.
     init?(inChannels: Int, outChannels: Int, groups: Int, window w: Window) {
         guard groups == 1, inChannels <= 4, w.dilation == (1, 1) else { return nil }
         shape = salient_direct_convolution(
