@@ -1,10 +1,9 @@
 import CNN
 import Foundation
-import HTTPServer
 
 /// A fixed number of executors over one graph, each on a thread of its own. Callers borrow one
 /// for a computation; when all are busy they wait, and past `maxWaiting` waiting callers the
-/// pool refuses with 503, so inference threads stay bounded and overload is answered instead of
+/// pool refuses (`InferenceOverload`), so inference threads stay bounded and overload is answered instead of
 /// queued forever.
 final class ExecutorPool: @unchecked Sendable {
     private let lock = NSCondition()
@@ -24,7 +23,7 @@ final class ExecutorPool: @unchecked Sendable {
         lock.lock()
         guard !idle.isEmpty || waiting < maxWaiting else {
             lock.unlock()
-            throw HTTPError(.serviceUnavailable, code: "overloaded", message: "too many requests are waiting for inference")
+            throw InferenceOverload(limit: maxWaiting)
         }
         waiting += 1
         while idle.isEmpty { lock.wait() }

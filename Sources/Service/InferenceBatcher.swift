@@ -1,6 +1,5 @@
 import CNN
 import Foundation
-import HTTPServer
 
 /// Coalesces single-image inferences on one model into batch-N runs of its executor pool.
 ///
@@ -14,7 +13,7 @@ import HTTPServer
 ///
 /// Batch sizes are powers of two up to `maxBatchSize` (and `maxBatchSize` itself), taking
 /// only that many from the queue, so an executor plans buffers for a few shapes, never
-/// one per size. Past `maxQueued` waiting requests with every slot busy, callers get 503.
+/// one per size. Past `maxQueued` waiting requests with every slot busy, callers get `InferenceOverload`.
 final class InferenceBatcher: @unchecked Sendable {
     let pool: ExecutorPool
     let maxBatchSize: Int
@@ -76,7 +75,7 @@ final class InferenceBatcher: @unchecked Sendable {
             preparing -= 1
             lock.signal()
             guard running < pool.size || queue.count < maxQueued else {
-                throw HTTPError(.serviceUnavailable, code: "overloaded", message: "too many requests are waiting for inference")
+                throw InferenceOverload(limit: maxQueued)
             }
             queue.append(request)
             guard running < pool.size, !gathering else { return false }

@@ -25,14 +25,14 @@ public struct OfflineRunner {
     public func classify(_ image: Data, model name: String?, topK: Int) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(try call { try classifier.classify(image, model: model(name), topK: topK) })
+        return try encoder.encode(try classifier.classify(image, model: model(name), topK: topK))
     }
 
     /// The rendered PNG and the JSON answer of `POST /v1/models/{name}/saliency`;
     /// `parameters` are that route's query parameters.
     public func saliency(_ image: Data, model name: String?, parameters: [String: String]) throws -> (png: [UInt8], json: Data) {
         let request = try SaliencyRequest { parameters[$0] }
-        let (result, png) = try call { try SaliencyService(classifier: classifier).explain(image, model: model(name), request: request) }
+        let (result, png) = try SaliencyService(classifier: classifier).explain(image, model: model(name), request: request)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return (png, try encoder.encode(result))

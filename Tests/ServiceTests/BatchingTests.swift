@@ -66,10 +66,16 @@ final class BatchingTests: XCTestCase {
         // The leader holds the only slot while the others decode, so they find it busy.
         let harness = try start(maxBatchSize: 8, maxDelayMilliseconds: 200, maxQueuedRequests: 0)
         let photo = try XCTUnwrap(try ServiceHarness.photos().first { $0.lastPathComponent == "chelsea.png" })
-        let statuses = try concurrently(Array(repeating: photo, count: 16)) { try harness.post("/v1/classify", file: $0).status }
+        let responses = try concurrently(Array(repeating: photo, count: 16)) { try harness.post("/v1/classify", file: $0) }
+        let statuses = responses.map(\.status)
         XCTAssertTrue(statuses.contains(200), "\(statuses)")
         XCTAssertTrue(statuses.contains(503), "\(statuses)")
         XCTAssertTrue(statuses.allSatisfy { $0 == 200 || $0 == 503 }, "\(statuses)")
+        for refusal in responses where refusal.status == 503 {
+            XCTAssertEqual(refusal.errorCode, "overloaded")
+            XCTAssertEqual(refusal.headers["retry-after"], "1")
+            XCTAssertTrue(refusal.text.contains("max_queued_requests"), refusal.text)
+        }
     }
 
     func testBadImageInABurstFailsAlone() throws {

@@ -50,8 +50,36 @@ public final class Router: @unchecked Sendable {
     }
 
     private var routes: [Route] = []
+    private var errorFormats: [(prefix: [String], format: HTTPErrorFormat)] = []
 
     public init() {}
+
+    /// A registered route's method and pattern, such as GET "/v1/models/:name".
+    public struct Registration: Hashable, Sendable {
+        public let method: HTTPRequest.Method
+        public let pattern: String
+    }
+
+    /// Every route in the order it was added, so a description of the API (OpenAPI) can be
+    /// checked against what is actually served.
+    public var registrations: [Registration] {
+        routes.map { Registration(method: $0.method, pattern: $0.pattern.text) }
+    }
+
+    /// Errors on paths under `prefix` ("/v2" covers "/v2" and "/v2/models", not "/v2x") are
+    /// written in `format`; the longest matching prefix wins, and other paths get
+    /// `.codeAndMessage`. It covers the server's own answers there too (404, 405, refusals).
+    public func setErrorFormat(_ format: HTTPErrorFormat, forPathsUnder prefix: String) {
+        errorFormats.append((prefix.split(separator: "/").map(String.init), format))
+    }
+
+    /// The error format for `path` (percent-encoded, without query).
+    public func errorFormat(for path: String) -> HTTPErrorFormat {
+        guard !errorFormats.isEmpty else { return .codeAndMessage }
+        let segments = RoutePattern.decodedSegments(of: path) ?? path.split(separator: "/").map(String.init)
+        let matching = errorFormats.filter { segments.starts(with: $0.prefix) }
+        return matching.max { $0.prefix.count < $1.prefix.count }?.format ?? .codeAndMessage
+    }
 
     /// Adds a route. `bodyLimit` overrides the server's body limit for it, up or down.
     /// Register every route before starting the server.

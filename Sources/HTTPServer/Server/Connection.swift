@@ -298,15 +298,18 @@ final class Connection: @unchecked Sendable {
             var responseContext = request?.context ?? ResponseWriter.Context(isHead: false, minorVersion: 1,
                                                                               keepAlive: false, acceptsGzip: false)
             responseContext.keepAlive = false
-            respond(error.response, to: request, context: responseContext)
+            let format = context.router.errorFormat(for: request?.request.path ?? "/")
+            respond(error.response(format: format), to: request, context: responseContext)
         case .request(let request):
             switch request.match {
             case .found(let found):
                 let logger = context.logger
                 let writer = context.responseWriter
+                let router = context.router
                 context.executor(for: found.lane).submit { [self] in
                     // Compression is CPU work too, so it stays on the handler pool.
-                    let response = writer.compressIfUseful(Self.run(found.handler, request.request, logger: logger),
+                    let response = writer.compressIfUseful(Self.run(found.handler, request.request, router: router,
+                                                                    logger: logger),
                                                            for: request.context)
                     queue.async { [self] in respond(response, to: request, context: request.context) }
                 }
@@ -314,7 +317,8 @@ final class Connection: @unchecked Sendable {
                 // Answered on a later turn of the queue: answering here would nest one
                 // call chain per pipelined request and could exhaust the stack.
                 queue.async { [self] in
-                    respond(Self.answerWithoutHandler(request.request, match: request.match), to: request,
+                    let format = context.router.errorFormat(for: request.request.path)
+                    respond(Self.answerWithoutHandler(request.request, match: request.match, format: format), to: request,
                             context: request.context)
                 }
             }
@@ -322,7 +326,8 @@ final class Connection: @unchecked Sendable {
     }
 
     /// The server's own answer when no handler matched.
-    private static func answerWithoutHandler(_ request: HTTPServerRequest, match: Router.Match) -> HTTPServerResponse {
+    private static func answerWithoutHandler(_ request: HTTPServerRequest, match: Router.Match,
+                                             format: HTTPErrorFormat) -> HTTPServerResponse {
         switch match {
         case .methodNotAllowed(let allowed):
             let allow = allowed.map(\.rawValue).joined(separator: ", ")
@@ -331,25 +336,29 @@ final class Connection: @unchecked Sendable {
             }
             return HTTPError(.methodNotAllowed, code: "method_not_allowed",
                              message: "\(request.method.rawValue) is not allowed here; use \(allow).",
-                             headerFields: [.allow: allow]).response
+                             headerFields: [.allow: allow]).response(format: format)
         case .notFound where request.path == "*":
             return HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
         case .invalidPath:
-            return HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.").response
+            return HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.")
+                .response(format: format)
         case .notFound, .found:
-            return HTTPError(.notFound, code: "not_found", message: "No resource at \(request.path).").response
+            return HTTPError(.notFound, code: "not_found", message: "No resource at \(request.path).").response(format: format)
         }
     }
 
-    private static func run(_ handler: HTTPHandler, _ request: HTTPServerRequest, logger: Logger) -> HTTPServerResponse {
+    /// A handler's response, or its error's: any `HTTPResponseError` in the format of the
+    /// request's route family; anything else is logged and answered 500 with an empty body,
+    /// since what it says is for the operator, not the client.
+    private static func run(_ handler: HTTPHandler, _ request: HTTPServerRequest, router: Router,
+                            logger: Logger) -> HTTPServerResponse {
         do {
             return try handler(request)
-        } catch let error as HTTPError {
-            return error.response
+        } catch let error as HTTPResponseError {
+            return error.response(format: router.errorFormat(for: request.path))
         } catch {
             logger.error("handler failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
-            return HTTPError(.internalServerError, code: "internal_error",
-                             message: "The server failed to handle the request.").response
+            return HTTPServerResponse(status: .internalServerError)
         }
     }
 

@@ -20,12 +20,7 @@ struct DatasetRoutes {
 
     func register(on router: GuardedRouter) {
         router.post("/v1/datasets", changesState: true, bodyLimit: configuration.maxUploadBytes) { request in
-            let dataset: Dataset
-            do {
-                dataset = try store.create(archive: request.body)
-            } catch let error as ArchiveError {
-                throw DatasetRoutes.http(error)
-            }
+            let dataset = try store.create(archive: request.body)
             return try .json(Created(id: dataset.id, classes: dataset.classes, counts: dataset.counts, skipped: dataset.skipped),
                              status: .created)
         }
@@ -35,15 +30,6 @@ struct DatasetRoutes {
         router.delete("/v1/datasets/:id") { request in
             try store.remove(request.parameter("id"))
             return HTTPServerResponse(status: .noContent)
-        }
-    }
-
-    static func http(_ error: ArchiveError) -> HTTPError {
-        switch error.kind {
-        case .unsupported: return HTTPError(.unsupportedMediaType, code: "unsupported_media_type", message: error.message)
-        case .corrupt: return HTTPError(.unprocessableContent, code: "invalid_dataset", message: error.message)
-        case .unsafePath: return HTTPError(.badRequest, code: "unsafe_archive", message: error.message)
-        case .tooLarge: return HTTPError(.contentTooLarge, code: "too_large", message: error.message)
         }
     }
 }

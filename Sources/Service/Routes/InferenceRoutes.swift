@@ -23,7 +23,7 @@ struct InferenceRoutes {
             let options = try SaliencyRequest(request)
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
             let started = DispatchTime.now()
-            var (result, png) = try call { try saliency.explain(image, model: model, request: options) }
+            var (result, png) = try saliency.explain(image, model: model, request: options)
             metrics.recordInference(model: model.name, kind: "saliency", seconds: seconds(since: started))
             let url = "/v1/saliency/\(try cache.store(png)).png"
             result.pngURL = url
@@ -50,18 +50,13 @@ struct InferenceRoutes {
         let images = try RequestImages.extract(request)
         let results = try images.map { image in
             let started = DispatchTime.now()
-            let result = try call { try classifier.classify(image, model: model, topK: topK) }
+            let result = try classifier.classify(image, model: model, topK: topK)
             metrics.recordInference(model: model.name, kind: "classify", seconds: seconds(since: started))
             return result
         }
         let isMultipart = (request.headerFields[.contentType] ?? "").lowercased().hasPrefix("multipart/")
         return isMultipart && results.count > 1 ? try .json(results) : try .json(results[0])
     }
-}
-
-/// Runs a computation, turning engine and codec errors into API errors.
-func call<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch { throw ServiceError.http(error) }
 }
 
 func seconds(since start: DispatchTime) -> Double {

@@ -77,8 +77,8 @@ struct JobRoutes {
         if base.card.architecture == nil {
             // A fine-tuned imported model is stored as ONNX; refuse now rather than after training.
             do { _ = try ModelFormats.onnx(base.graph) } catch {
-                throw HTTPError(.unprocessableContent, code: "invalid_model",
-                                message: "'\(base.name)' is not a native model and this build cannot store a fine-tuned copy: \(error)")
+                throw ServiceError.invalidModel(
+                    "'\(base.name)' is not a native model and this build cannot store a fine-tuned copy: \(error)")
             }
         }
         let id = "job-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)

@@ -28,7 +28,7 @@ struct ModelRoutes {
             return try .json(Detail(card: model.card, analysis: model.analysis, input: model.inputShape), encoder: cardEncoder)
         }
         router.post("/v1/models", changesState: true, bodyLimit: configuration.maxUploadBytes) { request in
-            let model = try call { try upload(request) }
+            let model = try upload(request)
             return try .json(model.summary(isDefault: false), status: .created)
         }
         router.delete("/v1/models/:name") { request in
@@ -38,7 +38,7 @@ struct ModelRoutes {
         router.get("/v1/models/:name/export") { request in
             let model = try registry.model(named: request.parameter("name"))
             let format = request.queryValue("format") ?? "onnx"
-            let (data, type, fileName) = try call { try export(model, format: format) }
+            let (data, type, fileName) = try export(model, format: format)
             var fields = HTTPFields()
             fields[.contentType] = type
             fields[.contentDisposition] = "attachment; filename=\"\(fileName)\""

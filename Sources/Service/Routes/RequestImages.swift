@@ -7,7 +7,7 @@ enum RequestImages {
         let contentType = request.headerFields[.contentType] ?? ""
         guard contentType.lowercased().hasPrefix("multipart/form-data") else {
             guard !request.body.isEmpty else {
-                throw HTTPError(.unsupportedMediaType, code: "unsupported_media_type", message: "the body is empty; send a JPEG or PNG image")
+                throw ServiceError.unsupportedMediaType("the body is empty; send a JPEG or PNG image")
             }
             return [request.body]
         }
