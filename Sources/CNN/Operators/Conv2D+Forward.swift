@@ -1,0 +1,250 @@
+import Foundation
+
+/// Conv2D's forward strategies: which kernel a layer runs through, and the finish (bias,
+/// residual, activation) that every strategy applies to the blocks it writes while they are in
+/// cache.
+extension Conv2D {
+    public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        let x = inputs[0]
+        let w = try! window(for: x.shape)
+        let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
+        let (coutg, p) = (cout / groups, w.outputHeight * w.outputWidth)
+        let (X, Y) = (UnsafePointer(x.scalars), output.scalars)
+        let residual = inputs.count > 1 ? Residual(output: Y, addend: inputs[1].scalars) : nil
+        weight.value.scalars.withUnsafeBufferPointer { wb in
+            let Wt = wb.baseAddress!
+            if isDepthwise {
+                depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
+                finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
+            } else if isPointwise {
+                pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace,
+                                 gathers: !context.isTraining)
+            } else if let direct = DirectConvolution(inChannels: cin, outChannels: cout, groups: groups, window: w) {
+                direct.forward(X, weight: Wt, Y, batch: n, workspace: context.workspace) { image, rows in
+                    finishRows(Y + image * cout * p + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
+                               count: rows.count * w.outputWidth, residual: residual)
+                }
+            } else if !context.isTraining, let filters = winogradFilters(for: w) {
+                filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
+                    finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
+                               channels: channels, stride: p, count: rows.count * w.outputWidth,
+                               residual: residual)
+                }
+            } else {
+                unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual,
+                                gathers: !context.isTraining)
+            }
+        }
+    }
+
+    /// The tensor a fused residual connection adds, addressed by the output position it adds to.
+    struct Residual {
+        let output: UnsafeMutablePointer<Float>
+        let addend: UnsafeMutablePointer<Float>
+
+        func addend(at y: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> { UnsafePointer(addend + (y - output)) }
+    }
+
+    /// A 1x1 convolution is one GEMM per image and group. With at least as many of those as
+    /// threads (grouped convolutions, as in ShuffleNet; batches), each thread takes whole ones;
+    /// otherwise each GEMM splits across the threads. Either way each block of output is
+    /// finished by the thread that computed it, while it is in cache.
+    func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                  batch n: Int, plane p: Int, residual: Residual?, workspace: Workspace, gathers: Bool) {
+        let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
+        let images = Conv2D.imagesPerGEMM(plane: p, depth: cin, images: n)
+        if gathers && groups == 1 && images > 1 {
+            pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, residual: residual, workspace: workspace)
+            return
+        }
+        func multiply(_ product: Int, parallel: Bool) {
+            let (s, g) = product.quotientAndRemainder(dividingBy: groups)
+            let y = Y + (s * cout + g * coutg) * p
+            sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg, b: X + (s * cin + g * cg) * p, ldb: p,
+                  c: y, ldc: p, parallel: parallel) { rows, columns in
+                finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p, residual: residual)
+            }
+        }
+        let products = n * groups
+        guard products < EngineThreads.count else {
+            parallelFor(products, cost: 2 * coutg * cg * p) { range in
+                for product in range { multiply(product, parallel: false) }
+            }
+            return
+        }
+        for product in 0..<products { multiply(product, parallel: true) }
+    }
+
+    /// Small planes of a batch as one GEMM per group of images: their inputs copied side by
+    /// side, so that the weights are streamed once for all of them (a 7x7 plane is a GEMM of 49
+    /// columns, which spends most of its time fetching and packing weights), and the product
+    /// finished into each image's place.
+    func pointwiseForwardGathered(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                          batch n: Int, plane p: Int, imagesPerGEMM: Int, residual: Residual?,
+                                          workspace: Workspace) {
+        let (cin, cout) = (inChannels, outChannels)
+        workspace.withBuffers(cin * imagesPerGEMM * p, cout * imagesPerGEMM * p) { b, c in
+            for first in Swift.stride(from: 0, to: n, by: imagesPerGEMM) {
+                let width = Swift.min(imagesPerGEMM, n - first) * p
+                parallelFor(cin, cost: width) { channels in
+                    for ci in channels {
+                        for s in 0..<(width / p) { (b + ci * width + s * p).update(from: X + ((first + s) * cin + ci) * p, count: p) }
+                    }
+                }
+                sgemm(m: cout, n: width, k: cin, a: Wt, lda: cin, b: b, ldb: width, c: c, ldc: width) { rows, columns in
+                    finishGathered(c, ld: width, rows: rows, columns: columns, into: Y, firstImage: first, plane: p,
+                                   firstChannel: 0, residual: residual)
+                }
+            }
+        }
+    }
+
+    /// im2col + GEMM in bands of output rows, each small enough for its unrolled panel to stay
+    /// in cache (and the workspace small): a band is unrolled, multiplied and finished while it
+    /// is in cache, by one thread or, when bands are fewer than threads, by all of them.
+    func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                 workspace: Workspace, batch n: Int, window w: Window, residual: Residual?, gathers: Bool) {
+        let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
+        let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
+        let (p, k) = (Ho * Wo, cg * kernel.h * kernel.w)
+        let images = Conv2D.imagesPerGEMM(plane: p, depth: k, images: n)
+        if gathers && groups == 1 && images > 1 {
+            unrolledForwardGathered(X, Wt, Y, workspace: workspace, batch: n, window: w, imagesPerGEMM: images, residual: residual)
+            return
+        }
+        let bandRows = Conv2D.bandRows(rows: Ho, width: Wo, depth: k, images: n, threads: EngineThreads.count)
+        let bands = (Ho + bandRows - 1) / bandRows
+        for g in 0..<groups {
+            let filters = Wt + g * coutg * k
+            forEachBand(n * bands, scratch: k * bandRows * Wo, cost: 2 * k * coutg * bandRows * Wo,
+                        workspace: workspace) { band, col, splitsGEMM in
+                let (s, b) = band.quotientAndRemainder(dividingBy: bands)
+                let rows = (b * bandRows)..<Swift.min(Ho, (b + 1) * bandRows)
+                let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
+                // A band that all threads multiply is unrolled by all of them, a share of channels each.
+                let (input, taps) = (X + (s * cin + g * cg) * hw, kernel.h * kernel.w)
+                if splitsGEMM {
+                    parallelFor(cg, cost: 2 * taps * width) { channels in
+                        im2col(input + channels.lowerBound * hw, channels: channels.count, window: w, rows: rows,
+                               col: col + channels.lowerBound * taps * width, ld: width, offset: -column)
+                    }
+                } else {
+                    im2col(input, channels: cg, window: w, rows: rows, col: col, ld: width, offset: -column)
+                }
+                let y = Y + (s * cout + g * coutg) * p + column
+                sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p,
+                      parallel: splitsGEMM) { rows, columns in
+                    finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p,
+                                residual: residual)
+                }
+            }
+        }
+    }
+
+    /// Small planes of a batch unrolled side by side into one panel, so that one GEMM streams the
+    /// weights once for all of them (ResNet-50's 512-channel 7x7 layers multiply 49 columns per
+    /// image against 9 MB of weights), and the product finished into each image's place.
+    func unrolledForwardGathered(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
+                                         workspace: Workspace, batch n: Int, window w: Window, imagesPerGEMM: Int,
+                                         residual: Residual?) {
+        let (cin, cout) = (inChannels, outChannels)
+        let (hw, p, k) = (w.inputHeight * w.inputWidth, w.outputHeight * w.outputWidth, inChannels * kernel.h * kernel.w)
+        workspace.withBuffers(k * imagesPerGEMM * p, cout * imagesPerGEMM * p) { col, c in
+            for first in Swift.stride(from: 0, to: n, by: imagesPerGEMM) {
+                let count = Swift.min(imagesPerGEMM, n - first)
+                let width = count * p
+                parallelFor(count, cost: k * p) { images in
+                    for s in images {
+                        im2col(X + (first + s) * cin * hw, channels: cin, window: w, rows: 0..<w.outputHeight,
+                               col: col, ld: width, offset: s * p)
+                    }
+                }
+                sgemm(m: cout, n: width, k: k, a: Wt, lda: k, b: col, ldb: width, c: c, ldc: width) { rows, columns in
+                    finishGathered(c, ld: width, rows: rows, columns: columns, into: Y, firstImage: first, plane: p,
+                                   firstChannel: 0, residual: residual)
+                }
+            }
+        }
+    }
+
+    /// The output rows of one band: few enough that the band's panel of unrolled columns fits
+    /// in cache, at least 256 columns wide so that GEMM stays efficient, and, when bands are few,
+    /// more of them (down to 128 columns) so that each thread has about four to claim and they
+    /// finish together, their number a multiple of the thread count.
+    static func bandRows(rows: Int, width: Int, depth: Int, images: Int, threads: Int) -> Int {
+        let columns = Swift.max(256, (1 << 17) / Swift.max(depth, 1))
+        var bands = Swift.min(rows, Swift.max(1, (rows * width) / columns))
+        if images * bands < 4 * threads && bands > 1 {
+            bands = Swift.max(bands, Swift.min(rows, (4 * threads + images - 1) / images, rows * width / 128))
+            bands = Swift.min(rows, (bands + threads - 1) / threads * threads)
+        }
+        return (rows + bands - 1) / bands
+    }
+
+    /// Adds the bias and applies the activation in one pass over whole output planes.
+    func finishOutput(_ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, plane: Int,
+                              residual: Residual?) {
+        guard bias != nil || activation != nil || residual != nil else { return }
+        parallelFor(planes, cost: plane) { range in
+            for q in range {
+                finishRows(y + q * plane, channels: (q % channels)..<(q % channels + 1), stride: plane, count: plane,
+                           residual: residual)
+            }
+        }
+    }
+
+    /// Bias and activation over one finished GEMM block of a group's output `y` (rows are output
+    /// channels from `firstChannel`, `stride` apart).
+    func finishBlock(_ y: UnsafeMutablePointer<Float>, firstChannel: Int, rows: Range<Int>, columns: Range<Int>,
+                             stride: Int, residual: Residual?) {
+        finishRows(y + rows.lowerBound * stride + columns.lowerBound,
+                   channels: (firstChannel + rows.lowerBound)..<(firstChannel + rows.upperBound), stride: stride,
+                   count: columns.count, residual: residual)
+    }
+
+    /// Bias, residual and activation over `count` scalars of each channel's row, rows `stride` apart.
+    func finishRows(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, stride: Int, count: Int,
+                            residual: Residual?) {
+        finishRows(y, sourceStride: stride, into: y, channels: channels, stride: stride, count: count, residual: residual)
+    }
+
+    /// The same from rows of `x` (`sourceStride` apart) into rows of `y`, which may be the same.
+    func finishRows(_ x: UnsafePointer<Float>, sourceStride: Int, into y: UnsafeMutablePointer<Float>,
+                            channels: Range<Int>, stride: Int, count: Int, residual: Residual?) {
+        guard bias != nil || activation != nil || residual != nil || x != UnsafePointer(y) else { return }
+        let b = bias?.value.scalars
+        for (r, c) in channels.enumerated() {
+            let row = y + r * stride
+            let (source, add, addend) = (x + r * sourceStride, b?[c] ?? 0, residual?.addend(at: row))
+            if let activation {
+                activation.apply(source, bias: add, adding: addend, into: row, count: count)
+            } else {
+                mapLanes(source, adding: addend, bias: add, into: row, count: count) { $0 }
+            }
+        }
+    }
+
+    /// Finishes a block of a GEMM output `c` (`ld` wide) whose columns are the whole planes of
+    /// consecutive images from `firstImage`, `plane` columns each, into each image's place in Y.
+    func finishGathered(_ c: UnsafePointer<Float>, ld: Int, rows: Range<Int>, columns: Range<Int>,
+                                into Y: UnsafeMutablePointer<Float>, firstImage: Int, plane p: Int, firstChannel: Int,
+                                residual: Residual?) {
+        var start = columns.lowerBound
+        while start < columns.upperBound {
+            let image = start / p
+            let end = Swift.min(columns.upperBound, (image + 1) * p)
+            let y = Y + ((firstImage + image) * outChannels + firstChannel + rows.lowerBound) * p + start - image * p
+            finishRows(c + rows.lowerBound * ld + start, sourceStride: ld, into: y,
+                       channels: (firstChannel + rows.lowerBound)..<(firstChannel + rows.upperBound), stride: p,
+                       count: end - start, residual: residual)
+            start = end
+        }
+    }
+
+    /// How many images' planes of `plane` columns one GEMM takes side by side when a batch's
+    /// planes are small: up to 2048 columns, and a panel of `depth` rows of at most 2M floats.
+    static func imagesPerGEMM(plane: Int, depth: Int, images: Int) -> Int {
+        guard images > 1, plane < 256 else { return 1 }
+        return Swift.max(1, Swift.min(images, 2048 / plane, (1 << 21) / Swift.max(1, depth * plane)))
+    }
+}
