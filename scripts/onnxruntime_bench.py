@@ -2,7 +2,8 @@
 
 usage: onnxruntime_bench.py model.onnx threads runs
 The input is x[i] = sin(0.01 * i) over the model's first input shape (batch 1).
-Prints {"median_ms", "min_ms", "runs"} as JSON.
+Prints {"median_ms", "min_ms", "runs", "output"} as JSON, the output being the first output's
+values, so that the bench can check that both sides computed the same function.
 """
 import json
 import statistics
@@ -23,13 +24,15 @@ def main(path, threads, runs):
     first = session.get_inputs()[0]
     shape = [d if isinstance(d, int) and d > 0 else 1 for d in first.shape]
     x = np.sin(0.01 * np.arange(int(np.prod(shape)), dtype=np.float64)).astype(np.float32).reshape(shape)
+    output = session.run(None, {first.name: x})[0]
     warm_up(lambda: session.run(None, {first.name: x}))
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         session.run(None, {first.name: x})
         times.append((time.perf_counter() - start) * 1000)
-    print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": runs}))
+    print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": runs,
+                      "output": np.asarray(output, dtype=np.float64).ravel().tolist()}))
 
 
 if __name__ == "__main__":

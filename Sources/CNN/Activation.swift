@@ -1,5 +1,3 @@
-import Foundation
-
 /// A pointwise nonlinearity, applied by its own layer or fused into a convolution or dense layer.
 public enum Activation: Equatable, Sendable {
     case relu
@@ -9,58 +7,17 @@ public enum Activation: Equatable, Sendable {
     case hardSigmoid(alpha: Float, beta: Float)
     case hardSwish
     case tanh
+    /// x · sigmoid(x) (swish), which exporters write as a Sigmoid and a Mul.
+    case silu
 
     public static let relu6 = Activation.clip(min: 0, max: 6)
-
-    @inline(__always)
-    public func apply(_ x: Float) -> Float {
-        switch self {
-        case .relu: return x > 0 ? x : 0
-        case let .clip(lo, hi): return Swift.min(Swift.max(x, lo), hi)
-        case let .leakyReLU(alpha): return x >= 0 ? x : alpha * x
-        case .sigmoid: return 1 / (1 + Foundation.exp(-x))
-        case let .hardSigmoid(alpha, beta): return Swift.min(Swift.max(alpha * x + beta, 0), 1)
-        case .hardSwish: return x * Swift.min(Swift.max(x / 6 + 0.5, 0), 1)
-        case .tanh: return Foundation.tanh(x)
-        }
-    }
-
-    /// dy/dx from the input x and the output y.
-    @inline(__always)
-    func derivative(input x: Float, output y: Float) -> Float {
-        switch self {
-        case .relu: return x > 0 ? 1 : 0
-        case let .clip(lo, hi): return x > lo && x < hi ? 1 : 0
-        case let .leakyReLU(alpha): return x >= 0 ? 1 : alpha
-        case .sigmoid: return y * (1 - y)
-        case let .hardSigmoid(alpha, beta):
-            let z = alpha * x + beta
-            return z > 0 && z < 1 ? alpha : 0
-        case .hardSwish: return x < -3 ? 0 : (x > 3 ? 1 : x / 3 + 0.5)
-        case .tanh: return 1 - y * y
-        }
-    }
 
     /// A fused activation keeps only its output, so its derivative must follow from the output.
     var isInvertibleFromOutput: Bool {
         switch self {
-        case .hardSwish: return false
+        case .hardSwish, .silu: return false
         case let .leakyReLU(alpha): return alpha > 0
         default: return true
-        }
-    }
-
-    /// dy/dx from the output alone, for activations fused into the layer before them.
-    @inline(__always)
-    func derivative(output y: Float) -> Float {
-        switch self {
-        case .relu: return y > 0 ? 1 : 0
-        case let .clip(lo, hi): return y > lo && y < hi ? 1 : 0
-        case let .leakyReLU(alpha): return y >= 0 ? 1 : alpha
-        case .sigmoid: return y * (1 - y)
-        case let .hardSigmoid(alpha, _): return y > 0 && y < 1 ? alpha : 0
-        case .tanh: return 1 - y * y
-        case .hardSwish: preconditionFailure("hard-swish is never fused")
         }
     }
 
@@ -73,12 +30,20 @@ public enum Activation: Equatable, Sendable {
         }
         gradient.scalars.withUnsafeMutableBufferPointer { g in
             output.scalars.withUnsafeBufferPointer { y in
-                // ReLU gets its own loop: with the switch of `derivative` inside, the loop does not vectorize.
                 if case .relu = self {
                     for i in 0..<g.count { g[i] = y[i] > 0 && g[i] > 0 ? g[i] : 0 }
                 } else {
-                    for i in 0..<g.count { g[i] *= derivative(output: y[i]) }
+                    multiplyByDerivative(g.baseAddress!, at: y.baseAddress!, fromOutput: true, count: g.count)
                 }
+            }
+        }
+    }
+
+    /// Multiplies `gradient` by the activation's derivative at its argument `input`.
+    func backpropagate(_ gradient: inout Tensor, input: Tensor) {
+        gradient.scalars.withUnsafeMutableBufferPointer { g in
+            input.scalars.withUnsafeBufferPointer { x in
+                multiplyByDerivative(g.baseAddress!, at: x.baseAddress!, fromOutput: false, count: g.count)
             }
         }
     }
@@ -92,6 +57,7 @@ public enum Activation: Equatable, Sendable {
         case .hardSigmoid: return "hard_sigmoid"
         case .hardSwish: return "hard_swish"
         case .tanh: return "tanh"
+        case .silu: return "silu"
         }
     }
 }

@@ -7,7 +7,7 @@ public final class Executor {
     private var plans: [[Int]: InferencePlan] = [:]
     /// The buffer every plan runs in, sized for the largest, and the plans' scratch.
     private var buffer = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
-    private let context = ForwardContext(isTraining: false)
+    private let context = ForwardContext(isTraining: false, keepsForBackward: false)
 
     /// Executors for the head and the tail of `BatchSplit`, made on the first batch (nil inside
     /// when the graph has no split), and the batch of head outputs that the tail reads.

@@ -1,8 +1,9 @@
 /// Rewrites a graph for inference: Dropout goes, a BatchNorm after a convolution is folded into the
 /// convolution's weights and bias, any other BatchNorm becomes a per-channel affine pass, a
 /// per-channel constant Mul or Add after either is folded in too, a residual Add of a
-/// convolution's output is done by the convolution, and a ReLU or clip after a convolution,
-/// dense layer or affine pass is fused into its output pass. The result computes the same
+/// convolution's output is done by the convolution, x · sigmoid(x) becomes one SiLU, and an
+/// activation after a convolution (or an invertible one after a dense layer or affine pass) is
+/// fused into its output pass. The result computes the same
 /// function in inference mode with fewer passes over memory, and still supports backward
 /// (saliency). The original graph and its parameters are left untouched, so training keeps
 /// its BatchNorm layers.
@@ -10,7 +11,40 @@ extension Graph {
     public func optimizedForInference() throws -> Graph {
         // Folding first leaves convolutions right before the Adds; the ReLU after an Add fuses
         // only once the Add is part of the convolution.
-        try withoutDropout().producersFused().residualsFused().producersFused()
+        try withoutDropout().gatesFused().producersFused().residualsFused().producersFused()
+    }
+
+    /// Each x · sigmoid(x) (SiLU, as exporters write EfficientNet's swish) and x · hard_sigmoid(x)
+    /// with hard swish's slope and offset (older exports of MobileNetV3) as one activation
+    /// layer, which a convolution before it then absorbs: one pass over the tensor instead of two
+    /// and a copy kept alive for the Mul.
+    private func gatesFused() throws -> Graph {
+        let readers = readerCounts()
+        let position = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
+        var gates = Set<String>()
+        var replacements: [String: Node] = [:]
+        for node in nodes {
+            guard let mul = node.op as? Elementwise, mul.operation == .mul, node.inputs.count == 2 else { continue }
+            for (gateName, x) in [(node.inputs[1], node.inputs[0]), (node.inputs[0], node.inputs[1])] {
+                guard let index = position[gateName], nodes[index].inputs == [x], readers[gateName] == 1,
+                      gateName != outputName, let gate = nodes[index].op as? ActivationLayer,
+                      let fused = Graph.gated(gate.activation) else { continue }
+                gates.insert(gateName)
+                replacements[node.name] = Node(name: node.name, op: ActivationLayer(fused), inputs: [x])
+                break
+            }
+        }
+        let rewritten = nodes.compactMap { gates.contains($0.name) ? nil : replacements[$0.name] ?? $0 }
+        return try Graph(name: name, inputName: inputName, inputShape: inputShape, nodes: rewritten, outputName: outputName)
+    }
+
+    /// The activation x · gate(x) is, where it is one.
+    private static func gated(_ gate: Activation) -> Activation? {
+        switch gate {
+        case .sigmoid: return .silu
+        case let .hardSigmoid(alpha, beta) where abs(alpha - 1 / 6) < 1e-6 && beta == 0.5: return .hardSwish
+        default: return nil
+        }
     }
 
     /// The graph with each Dropout (an identity in inference, but a copy of its input) taken
@@ -129,7 +163,8 @@ extension Graph {
         case let (conv as Conv2D, bn as BatchNorm) where conv.activation == nil && bn.channels == conv.outChannels:
             let (a, b) = bn.inferenceAffine
             return conv.followed(byScale: a, shift: b)
-        case let (conv as Conv2D, layer as ActivationLayer) where conv.activation == nil && layer.activation.isInvertibleFromOutput:
+        case let (conv as Conv2D, layer as ActivationLayer) where conv.activation == nil:
+            // A convolution keeps its activation's argument for backward where the output does not give it.
             return Conv2D(weight: conv.weight, bias: conv.bias, stride: conv.stride, dilation: conv.dilation,
                           padding: conv.padding, groups: conv.groups, activation: layer.activation)
         case let (dense as Dense, layer as ActivationLayer) where dense.activation == nil && layer.activation.isInvertibleFromOutput:

@@ -33,13 +33,18 @@ extension Operator {
 /// What forward needs beyond its inputs.
 public final class ForwardContext {
     public let isTraining: Bool
-    /// Per-node state that backward needs and cannot recompute (Dropout's mask).
+    /// Whether a backward pass may follow, so that operators keep what it needs (false for
+    /// planned inference).
+    public let keepsForBackward: Bool
+    /// Per-node state that backward needs and cannot recompute (Dropout's mask, the argument of
+    /// a fused activation whose output does not give its derivative).
     public var saved: [ObjectIdentifier: Any] = [:]
     public var random: RandomSource
     public let workspace = Workspace()
 
-    public init(isTraining: Bool, random: RandomSource = RandomSource(seed: 0)) {
+    public init(isTraining: Bool, keepsForBackward: Bool = true, random: RandomSource = RandomSource(seed: 0)) {
         self.isTraining = isTraining
+        self.keepsForBackward = keepsForBackward
         self.random = random
     }
 }

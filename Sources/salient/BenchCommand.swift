@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
         let kernels = BLASKernels.coreName + (BLASKernels.replacedCoreName.map { " (OpenBLAS chose \($0) for this CPU)" } ?? "")
         print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenBLAS kernels \(kernels); medians of \(runs) runs; "
               + String(format: "core-to-core round trip %.0f ns\n", CoreRoundTrip.measure()))
-        print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio")
+        print("inference, batch 1              threads      ours ms  onnxruntime ms    ratio  difference")
         for model in models {
             for threads in [1, 2] {
                 let path = "\(zoo)/\(model)"
@@ -95,15 +95,33 @@ struct Bench: ParsableCommand {
         for model in models { print(try MemoryReport.row(onnx: "\(zoo)/\(model)")) }
     }
 
-    private func row(_ path: String, threads: Int, ours: (median: Double, min: Double), reference: Double?) -> String {
+    /// A row of the inference table; the last column is the largest difference between our
+    /// output and onnxruntime's, relative to the largest of theirs.
+    private func row(_ path: String, threads: Int, ours: Timing, reference: (median: Double, output: [Double])?) -> String {
         let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        let ref = reference.map { String(format: "%14.1f %8.2fx", $0, ours.median / $0) } ?? "   (not installed)"
+        var ref = "   (not installed)"
+        if let reference {
+            let scale = reference.output.map(abs).max() ?? 1
+            let difference = reference.output.count == ours.output.count
+                ? zip(ours.output, reference.output).map { abs(Double($0) - $1) }.max().map { $0 / Swift.max(scale, 1e-30) } : nil
+            ref = String(format: "%14.1f %8.2fx  %@", reference.median, ours.median / reference.median,
+                         difference.map { String(format: "%.1e", $0) } ?? "shape differs")
+        }
         return name.padded(to: 32) + String(format: " %7d %12.1f %@", threads, ours.median, ref)
     }
 
-    private func time(onnx path: String, threads: Int, batch: Int = 1) throws -> (median: Double, min: Double) {
+    /// Our median and minimum time, and the output of the last run.
+    struct Timing {
+        let median: Double
+        let min: Double
+        let output: [Float]
+    }
+
+    private func time(onnx path: String, threads: Int, batch: Int = 1) throws -> Timing {
         let (executor, input) = try prepare(onnx: path, threads: threads, batch: batch)
-        return try measure(runs: runs) { _ = try executor.infer(input) }
+        var output = Tensor(zeros: [0])
+        let times = try measure(runs: runs) { output = try executor.infer(input) }
+        return Timing(median: times.median, min: times.min, output: output.scalars)
     }
 
     /// A batch beside its images one at a time, timed in turn, per image.
@@ -156,8 +174,9 @@ struct Bench: ParsableCommand {
     }
 
     /// onnxruntime's median through scripts/onnxruntime_bench.py, when the venv has it.
-    private func reference(_ path: String, threads: Int) -> Double? {
-        PythonReference(python: python, script: "scripts/onnxruntime_bench.py")
-            .answer([path, "\(threads)", "\(runs)"])?["median_ms"] as? Double
+    private func reference(_ path: String, threads: Int) -> (median: Double, output: [Double])? {
+        guard let answer = PythonReference(python: python, script: "scripts/onnxruntime_bench.py")
+            .answer([path, "\(threads)", "\(runs)"]), let median = answer["median_ms"] as? Double else { return nil }
+        return (median, answer["output"] as? [Double] ?? [])
     }
 }

@@ -24,6 +24,10 @@ final class GradientTests: XCTestCase {
         // Few outputs, so that a weight step rarely moves one across the ReLU kink.
         checker.check(conv(4, 6, k: (1, 1), groups: 2, activation: .relu), [randomTensor([1, 4, 2, 3], seed: 20)])
         checker.check(conv(4, 3, k: (3, 3), padding: .valid, activation: .sigmoid), [x])
+        // Activations whose output does not give their derivative: the convolution keeps their argument.
+        checker.check(conv(4, 3, k: (3, 3), padding: .valid, activation: .silu), [x])
+        checker.check(conv(4, 4, k: (3, 3), padding: .same(lower: false), groups: 4, activation: .hardSwish), [x])
+        checker.check(conv(4, 5, k: (1, 1), activation: .silu), [x, randomTensor([2, 5, 7, 6], seed: 21)])
     }
 
     func testPooling() {
@@ -45,7 +49,7 @@ final class GradientTests: XCTestCase {
         checker.check(Dense(weight: parameter("w", [4, 10], seed: 6), bias: parameter("b", [4], seed: 7)),
                       [randomTensor([1, 10], seed: 8)])
         for activation in [Activation.relu, .relu6, .leakyReLU(alpha: 0.1), .sigmoid, .hardSigmoid(alpha: 0.2, beta: 0.5),
-                           .hardSwish, .tanh] {
+                           .hardSwish, .tanh, .silu] {
             checker.check(ActivationLayer(activation), [randomTensor([2, 3, 4, 4], seed: 8, scale: 4)])
         }
         checker.check(Softmax(axis: 1), [randomTensor([2, 5, 3], seed: 9)])

@@ -288,6 +288,48 @@ final class InferenceOptimizerTests: XCTestCase {
         assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-4, atol: 1e-5, "input gradient")
     }
 
+    /// EfficientNet's swish as exported (Sigmoid, then Mul with the Sigmoid's input) and
+    /// MobileNetV3's hard swish as older exports write it (HardSigmoid 1/6, 0.5 and Mul) each
+    /// become an activation of the convolution before them, in inference and backward alike;
+    /// a gate whose Mul reads another tensor (squeeze-and-excitation) stays.
+    func testGatedActivationsFuseIntoTheConvolution() throws {
+        func conv(_ seed: UInt64, _ cin: Int, _ cout: Int) -> Conv2D {
+            Conv2D(weight: Parameter(name: "w\(seed)", value: randomTensor([cout, cin, 3, 3], seed: seed)),
+                   bias: Parameter(name: "b\(seed)", value: randomTensor([cout], seed: seed + 1)),
+                   padding: .explicit(top: 1, left: 1, bottom: 1, right: 1))
+        }
+        let graph = try Graph(name: "gates", inputShape: [3, 7, 6], nodes: [
+            Node(name: "c1", op: conv(1, 3, 4), inputs: ["input"]),
+            Node(name: "s1", op: ActivationLayer(.sigmoid), inputs: ["c1"]),
+            Node(name: "swish", op: Elementwise(.mul), inputs: ["c1", "s1"]),
+            Node(name: "c2", op: conv(3, 4, 4), inputs: ["swish"]),
+            Node(name: "h2", op: ActivationLayer(.hardSigmoid(alpha: 1 / 6, beta: 0.5)), inputs: ["c2"]),
+            Node(name: "hswish", op: Elementwise(.mul), inputs: ["h2", "c2"]),
+            Node(name: "c3", op: conv(5, 4, 4), inputs: ["hswish"]),
+            Node(name: "s3", op: ActivationLayer(.sigmoid), inputs: ["c3"]),
+            Node(name: "gated", op: Elementwise(.mul), inputs: ["hswish", "s3"]),
+        ], outputName: "gated")
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual(optimized.nodes.map(\.name), ["swish", "hswish", "s3", "gated"])
+        XCTAssertEqual((optimized.nodes[0].op as? Conv2D)?.activation, .silu)
+        XCTAssertEqual((optimized.nodes[1].op as? Conv2D)?.activation, .hardSwish)
+
+        let x = randomTensor([2, 3, 7, 6], seed: 7)
+        let expected = try Executor(graph: graph).infer(x)
+        // x / (1 + e^-x) and x · (1 / (1 + e^-x)) differ by an ulp, which three random convolutions amplify.
+        assertClose(try Executor(graph: optimized).infer(x), expected, rtol: 1e-4, atol: 1e-4, "fused")
+        let reimported = try ONNXImporter.load(data: try ONNXExporter.export(optimized))
+        assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-4, atol: 1e-4, "exported")
+
+        let g = randomTensor(expected.shape, seed: 8)
+        func inputGradient(_ graph: Graph) throws -> Tensor {
+            let executor = Executor(graph: graph)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
+        }
+        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
+    }
+
     /// SqueezeNet's Dropout before its last convolution copies a whole activation in inference
     /// unless it goes; the ReLU after it then fuses into the convolution before it.
     func testDropoutGoesInInference() throws {

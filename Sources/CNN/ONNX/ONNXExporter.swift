@@ -202,6 +202,9 @@ struct ONNXExportWriter {
         case let .hardSigmoid(alpha, beta): add("HardSigmoid", [input], output, [.float("alpha", alpha), .float("beta", beta)])
         case .hardSwish: add("HardSwish", [input], output)
         case .tanh: add("Tanh", [input], output)
+        case .silu:
+            add("Sigmoid", [input], "\(output)/sigmoid")
+            add("Mul", [input, "\(output)/sigmoid"], output)
         }
     }
 

@@ -25,16 +25,13 @@ public final class ActivationLayer: Operator {
         let guided = activation == .relu && context.rule == .guided
         if activation == .relu && !guided { return [reluGradient(outputGradient, gate: inputs[0])] }
         var dx = outputGradient
+        guard guided else {
+            activation.backpropagate(&dx, input: inputs[0])
+            return [dx]
+        }
         dx.scalars.withUnsafeMutableBufferPointer { g in
             inputs[0].scalars.withUnsafeBufferPointer { x in
-                output.scalars.withUnsafeBufferPointer { y in
-                    // The loops are split so that the common cases vectorize.
-                    if guided {
-                        for i in 0..<g.count { g[i] = x[i] > 0 && g[i] > 0 ? g[i] : 0 }
-                    } else {
-                        for i in 0..<g.count { g[i] *= activation.derivative(input: x[i], output: y[i]) }
-                    }
-                }
+                for i in 0..<g.count { g[i] = x[i] > 0 && g[i] > 0 ? g[i] : 0 }
             }
         }
         return [dx]

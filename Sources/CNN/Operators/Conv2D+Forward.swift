@@ -7,42 +7,62 @@ extension Conv2D {
     public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let x = inputs[0]
         let w = try! window(for: x.shape)
-        let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
+        let (X, Y, n) = (UnsafePointer(x.scalars), output.scalars, x.shape[0])
+        let residual = inputs.count > 1 ? inputs[1].scalars : nil
+        func run(keepingInputIn pre: UnsafeMutablePointer<Float>?) {
+            forward(X, Y, batch: n, window: w, finish: Finish(output: Y, residual: residual, preActivation: pre),
+                    context: context)
+        }
+        // Hard swish and SiLU cannot recover their argument from their output, so a pass that
+        // backward will follow keeps it.
+        guard let activation, !activation.isInvertibleFromOutput, context.keepsForBackward else {
+            return run(keepingInputIn: nil)
+        }
+        var pre = Tensor(unfilledShape: output.shape)
+        pre.scalars.withUnsafeMutableBufferPointer { run(keepingInputIn: $0.baseAddress) }
+        context.saved[ObjectIdentifier(self)] = pre
+    }
+
+    private func forward(_ X: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>, batch n: Int, window w: Window,
+                         finish: Finish, context: ForwardContext) {
+        let (cin, cout) = (inChannels, outChannels)
         let (coutg, p) = (cout / groups, w.outputHeight * w.outputWidth)
-        let (X, Y) = (UnsafePointer(x.scalars), output.scalars)
-        let residual = inputs.count > 1 ? Residual(output: Y, addend: inputs[1].scalars) : nil
         weight.value.scalars.withUnsafeBufferPointer { wb in
             let Wt = wb.baseAddress!
             if isDepthwise {
                 depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
-                finishOutput(Y, planes: n * cout, channels: cout, plane: p, residual: residual)
+                finishOutput(Y, planes: n * cout, channels: cout, plane: p, finish: finish)
             } else if isPointwise {
-                pointwiseForward(X, Wt, Y, batch: n, plane: p, residual: residual, workspace: context.workspace,
+                pointwiseForward(X, Wt, Y, batch: n, plane: p, finish: finish, workspace: context.workspace,
                                  gathers: !context.isTraining)
             } else if let direct = DirectConvolution(inChannels: cin, outChannels: cout, groups: groups, window: w) {
                 direct.forward(X, weight: Wt, Y, batch: n, workspace: context.workspace) { image, rows in
                     finishRows(Y + image * cout * p + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
-                               count: rows.count * w.outputWidth, residual: residual)
+                               count: rows.count * w.outputWidth, finish: finish)
                 }
             } else if !context.isTraining, let filters = winogradFilters(for: w) {
                 filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in
                     finishRows(plane + channels.lowerBound * p + rows.lowerBound * w.outputWidth,
                                channels: channels, stride: p, count: rows.count * w.outputWidth,
-                               residual: residual)
+                               finish: finish)
                 }
             } else {
-                unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, residual: residual,
+                unrolledForward(X, Wt, Y, workspace: context.workspace, batch: n, window: w, finish: finish,
                                 gathers: !context.isTraining)
             }
         }
     }
 
-    /// The tensor a fused residual connection adds, addressed by the output position it adds to.
-    struct Residual {
+    /// Where the finish writes besides the output: the tensor a fused residual connection adds,
+    /// and the activation's argument when backward needs it, each addressed by the output
+    /// position it belongs to.
+    struct Finish {
         let output: UnsafeMutablePointer<Float>
-        let addend: UnsafeMutablePointer<Float>
+        let residual: UnsafeMutablePointer<Float>?
+        let preActivation: UnsafeMutablePointer<Float>?
 
-        func addend(at y: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> { UnsafePointer(addend + (y - output)) }
+        func addend(at y: UnsafeMutablePointer<Float>) -> UnsafePointer<Float>? { residual.map { UnsafePointer($0 + (y - output)) } }
+        func preActivation(at y: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float>? { preActivation.map { $0 + (y - output) } }
     }
 
     /// A 1x1 convolution is one GEMM per image and group. With at least as many of those as
@@ -50,11 +70,11 @@ extension Conv2D {
     /// otherwise each GEMM splits across the threads. Either way each block of output is
     /// finished by the thread that computed it, while it is in cache.
     func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                  batch n: Int, plane p: Int, residual: Residual?, workspace: Workspace, gathers: Bool) {
+                                  batch n: Int, plane p: Int, finish: Finish, workspace: Workspace, gathers: Bool) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         let images = Conv2D.imagesPerGEMM(plane: p, depth: cin, images: n)
         if gathers && groups == 1 && images > 1 {
-            pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, residual: residual, workspace: workspace)
+            pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, finish: finish, workspace: workspace)
             return
         }
         func multiply(_ product: Int, parallel: Bool) {
@@ -62,7 +82,7 @@ extension Conv2D {
             let y = Y + (s * cout + g * coutg) * p
             sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg, b: X + (s * cin + g * cg) * p, ldb: p,
                   c: y, ldc: p, parallel: parallel) { rows, columns in
-                finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p, residual: residual)
+                finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p, finish: finish)
             }
         }
         let products = n * groups
@@ -80,7 +100,7 @@ extension Conv2D {
     /// columns, which spends most of its time fetching and packing weights), and the product
     /// finished into each image's place.
     func pointwiseForwardGathered(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                          batch n: Int, plane p: Int, imagesPerGEMM: Int, residual: Residual?,
+                                          batch n: Int, plane p: Int, imagesPerGEMM: Int, finish: Finish,
                                           workspace: Workspace) {
         let (cin, cout) = (inChannels, outChannels)
         workspace.withBuffers(cin * imagesPerGEMM * p, cout * imagesPerGEMM * p) { b, c in
@@ -93,7 +113,7 @@ extension Conv2D {
                 }
                 sgemm(m: cout, n: width, k: cin, a: Wt, lda: cin, b: b, ldb: width, c: c, ldc: width) { rows, columns in
                     finishGathered(c, ld: width, rows: rows, columns: columns, into: Y, firstImage: first, plane: p,
-                                   firstChannel: 0, residual: residual)
+                                   firstChannel: 0, finish: finish)
                 }
             }
         }
@@ -103,13 +123,13 @@ extension Conv2D {
     /// in cache (and the workspace small): a band is unrolled, multiplied and finished while it
     /// is in cache, by one thread or, when bands are fewer than threads, by all of them.
     func unrolledForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                 workspace: Workspace, batch n: Int, window w: Window, residual: Residual?, gathers: Bool) {
+                                 workspace: Workspace, batch n: Int, window w: Window, finish: Finish, gathers: Bool) {
         let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
         let (hw, Ho, Wo) = (w.inputHeight * w.inputWidth, w.outputHeight, w.outputWidth)
         let (p, k) = (Ho * Wo, cg * kernel.h * kernel.w)
         let images = Conv2D.imagesPerGEMM(plane: p, depth: k, images: n)
         if gathers && groups == 1 && images > 1 {
-            unrolledForwardGathered(X, Wt, Y, workspace: workspace, batch: n, window: w, imagesPerGEMM: images, residual: residual)
+            unrolledForwardGathered(X, Wt, Y, workspace: workspace, batch: n, window: w, imagesPerGEMM: images, finish: finish)
             return
         }
         let bandRows = Conv2D.bandRows(rows: Ho, width: Wo, depth: k, images: n, threads: EngineThreads.count)
@@ -135,7 +155,7 @@ extension Conv2D {
                 sgemm(m: coutg, n: width, k: k, a: filters, lda: k, b: col, ldb: width, c: y, ldc: p,
                       parallel: splitsGEMM) { rows, columns in
                     finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p,
-                                residual: residual)
+                                finish: finish)
                 }
             }
         }
@@ -146,7 +166,7 @@ extension Conv2D {
     /// image against 9 MB of weights), and the product finished into each image's place.
     func unrolledForwardGathered(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
                                          workspace: Workspace, batch n: Int, window w: Window, imagesPerGEMM: Int,
-                                         residual: Residual?) {
+                                         finish: Finish) {
         let (cin, cout) = (inChannels, outChannels)
         let (hw, p, k) = (w.inputHeight * w.inputWidth, w.outputHeight * w.outputWidth, inChannels * kernel.h * kernel.w)
         workspace.withBuffers(k * imagesPerGEMM * p, cout * imagesPerGEMM * p) { col, c in
@@ -161,7 +181,7 @@ extension Conv2D {
                 }
                 sgemm(m: cout, n: width, k: k, a: Wt, lda: k, b: col, ldb: width, c: c, ldc: width) { rows, columns in
                     finishGathered(c, ld: width, rows: rows, columns: columns, into: Y, firstImage: first, plane: p,
-                                   firstChannel: 0, residual: residual)
+                                   firstChannel: 0, finish: finish)
                 }
             }
         }
@@ -183,12 +203,12 @@ extension Conv2D {
 
     /// Adds the bias and applies the activation in one pass over whole output planes.
     func finishOutput(_ y: UnsafeMutablePointer<Float>, planes: Int, channels: Int, plane: Int,
-                              residual: Residual?) {
-        guard bias != nil || activation != nil || residual != nil else { return }
+                              finish: Finish) {
+        guard bias != nil || activation != nil || finish.residual != nil else { return }
         parallelFor(planes, cost: plane) { range in
             for q in range {
                 finishRows(y + q * plane, channels: (q % channels)..<(q % channels + 1), stride: plane, count: plane,
-                           residual: residual)
+                           finish: finish)
             }
         }
     }
@@ -196,31 +216,27 @@ extension Conv2D {
     /// Bias and activation over one finished GEMM block of a group's output `y` (rows are output
     /// channels from `firstChannel`, `stride` apart).
     func finishBlock(_ y: UnsafeMutablePointer<Float>, firstChannel: Int, rows: Range<Int>, columns: Range<Int>,
-                             stride: Int, residual: Residual?) {
+                             stride: Int, finish: Finish) {
         finishRows(y + rows.lowerBound * stride + columns.lowerBound,
                    channels: (firstChannel + rows.lowerBound)..<(firstChannel + rows.upperBound), stride: stride,
-                   count: columns.count, residual: residual)
+                   count: columns.count, finish: finish)
     }
 
     /// Bias, residual and activation over `count` scalars of each channel's row, rows `stride` apart.
     func finishRows(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, stride: Int, count: Int,
-                            residual: Residual?) {
-        finishRows(y, sourceStride: stride, into: y, channels: channels, stride: stride, count: count, residual: residual)
+                            finish: Finish) {
+        finishRows(y, sourceStride: stride, into: y, channels: channels, stride: stride, count: count, finish: finish)
     }
 
     /// The same from rows of `x` (`sourceStride` apart) into rows of `y`, which may be the same.
     func finishRows(_ x: UnsafePointer<Float>, sourceStride: Int, into y: UnsafeMutablePointer<Float>,
-                            channels: Range<Int>, stride: Int, count: Int, residual: Residual?) {
-        guard bias != nil || activation != nil || residual != nil || x != UnsafePointer(y) else { return }
+                            channels: Range<Int>, stride: Int, count: Int, finish: Finish) {
+        guard bias != nil || activation != nil || finish.residual != nil || x != UnsafePointer(y) else { return }
         let b = bias?.value.scalars
         for (r, c) in channels.enumerated() {
             let row = y + r * stride
-            let (source, add, addend) = (x + r * sourceStride, b?[c] ?? 0, residual?.addend(at: row))
-            if let activation {
-                activation.apply(source, bias: add, adding: addend, into: row, count: count)
-            } else {
-                mapLanes(source, adding: addend, bias: add, into: row, count: count) { $0 }
-            }
+            Activation.finish(activation, x + r * sourceStride, bias: b?[c] ?? 0, adding: finish.addend(at: row),
+                              keepingInputIn: finish.preActivation(at: row), into: row, count: count)
         }
     }
 
@@ -228,7 +244,7 @@ extension Conv2D {
     /// consecutive images from `firstImage`, `plane` columns each, into each image's place in Y.
     func finishGathered(_ c: UnsafePointer<Float>, ld: Int, rows: Range<Int>, columns: Range<Int>,
                                 into Y: UnsafeMutablePointer<Float>, firstImage: Int, plane p: Int, firstChannel: Int,
-                                residual: Residual?) {
+                                finish: Finish) {
         var start = columns.lowerBound
         while start < columns.upperBound {
             let image = start / p
@@ -236,7 +252,7 @@ extension Conv2D {
             let y = Y + ((firstImage + image) * outChannels + firstChannel + rows.lowerBound) * p + start - image * p
             finishRows(c + rows.lowerBound * ld + start, sourceStride: ld, into: y,
                        channels: (firstChannel + rows.lowerBound)..<(firstChannel + rows.upperBound), stride: p,
-                       count: end - start, residual: residual)
+                       count: end - start, finish: finish)
             start = end
         }
     }

@@ -102,7 +102,11 @@ public final class Conv2D: Operator {
         let x = inputs[0]
         let w = try! window(for: x.shape)
         var gy = outputGradient
-        activation?.backpropagate(&gy, output: output, rule: context.rule)
+        if let activation, !activation.isInvertibleFromOutput, let pre = context.saved(for: self, as: Tensor.self) {
+            activation.backpropagate(&gy, input: pre)
+        } else {
+            activation?.backpropagate(&gy, output: output, rule: context.rule)
+        }
         let (n, cin, cout) = (x.shape[0], x.shape[1], outChannels)
         let (cg, coutg) = (cin / groups, cout / groups)
         let (hw, p) = (x.shape[2] * x.shape[3], w.outputHeight * w.outputWidth)

@@ -39,10 +39,9 @@ public final class Dense: Operator {
         guard bias != nil || activation != nil else { return }
         let b = bias?.value.scalars
         for s in 0..<n {
-            for o in 0..<dout {
-                let v = y[s * dout + o] + (b?[o] ?? 0)
-                y[s * dout + o] = activation?.apply(v) ?? v
-            }
+            let row = y + s * dout
+            if let b { for o in 0..<dout { row[o] += b[o] } }
+            activation?.apply(row, into: row, count: dout)
         }
     }
 
