@@ -47,7 +47,6 @@ SALIENT_AVX2 void activate(salient_activation_kind kind, float alpha, float beta
     case salient_hard_swish: activate(salient_hard_swish, 0, 0, x, bias, addend, pre, y, count); break;        \
     case salient_tanh: activate(salient_tanh, 0, 0, x, bias, addend, pre, y, count); break;                    \
     case salient_silu: activate(salient_silu, 0, 0, x, bias, addend, pre, y, count); break;                    \
-    case salient_gelu_tanh: activate(salient_gelu_tanh, 0, 0, x, bias, addend, pre, y, count); break;          \
     }
 
 __attribute__((target("avx2,fma")))
@@ -104,16 +103,6 @@ SALIENT_AVX2 __m256 derivative8(salient_activation_kind kind, float alpha, float
         const __m256 s = salient_sigmoid8(x);
         return _mm256_mul_ps(s, _mm256_fmadd_ps(x, oneMinusSigmoid8(x, s), one));
     }
-    case salient_gelu_tanh: {
-        // With u = k (x + c x^3) and t = tanh u: (1 + t) / 2 + x (1 - t^2) k (1 + 3 c x^2) / 2.
-        const __m256 k = _mm256_set1_ps(0.7978845608028654f), c = _mm256_set1_ps(0.044715f);
-        const __m256 x2 = _mm256_mul_ps(x, x);
-        const __m256 t = salient_tanh8(_mm256_mul_ps(k, _mm256_fmadd_ps(_mm256_mul_ps(c, x2), x, x)));
-        const __m256 du = _mm256_mul_ps(k, _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(3.0f), c), x2, one));
-        const __m256 half = _mm256_set1_ps(0.5f);
-        return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_fnmadd_ps(t, t, one)), du,
-                               _mm256_mul_ps(half, _mm256_add_ps(one, t)));
-    }
     }
     return one;
 }
@@ -160,7 +149,6 @@ SALIENT_AVX2 void backward(salient_activation_kind kind, float alpha, float beta
     case salient_hard_swish: backward(salient_hard_swish, 0, 0, fromOutput, v, g, dx, count); break;           \
     case salient_tanh: backward(salient_tanh, 0, 0, fromOutput, v, g, dx, count); break;                       \
     case salient_silu: backward(salient_silu, 0, 0, fromOutput, v, g, dx, count); break;                       \
-    case salient_gelu_tanh: backward(salient_gelu_tanh, 0, 0, fromOutput, v, g, dx, count); break;             \
     }
 
 __attribute__((target("avx2,fma")))
@@ -173,16 +161,6 @@ __attribute__((target("avx2,fma")))
 void salient_activation_backward_from_output(const salient_activation *a, const float *v, const float *g, float *dx,
                                              size_t count) {
     SALIENT_BACKWARD_CASES(1)
-}
-
-__attribute__((target("avx2,fma")))
-void salient_exp(const float *x, float *y, size_t count) {
-    size_t i = 0;
-    for (; i + 8 <= count; i += 8) _mm256_storeu_ps(y + i, salient_exp8(_mm256_loadu_ps(x + i)));
-    if (i < count) {
-        const __m256i mask = salient_tail_mask(count - i);
-        _mm256_maskstore_ps(y + i, mask, salient_exp8(_mm256_maskload_ps(x + i, mask)));
-    }
 }
 
 #else
@@ -199,7 +177,6 @@ static float activate1(const salient_activation *a, float x) {
     case salient_hard_swish: return x * fminf(fmaxf(x / 6 + 0.5f, 0), 1);
     case salient_tanh: return tanhf(x);
     case salient_silu: return x / (1 + expf(-x));
-    case salient_gelu_tanh: return 0.5f * x * (1 + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
     }
     return x;
 }
@@ -215,10 +192,6 @@ static float derivative1(const salient_activation *a, float x) {
     case salient_hard_swish: return x < -3 ? 0 : x > 3 ? 1 : x / 3 + 0.5f;
     case salient_tanh: { const float t = tanhf(x); return 1 - t * t; }
     case salient_silu: { const float s = 1 / (1 + expf(-x)); return s * (1 + x * (1 - s)); }
-    case salient_gelu_tanh: {
-        const float k = 0.7978845608028654f, c = 0.044715f, t = tanhf(k * (x + c * x * x * x));
-        return 0.5f * (1 + t) + 0.5f * x * (1 - t * t) * k * (1 + 3 * c * x * x);
-    }
     }
     return 1;
 }
@@ -254,10 +227,6 @@ void salient_activation_backward_from_output(const salient_activation *a, const 
         }
         dx[i] = g[i] * d;
     }
-}
-
-void salient_exp(const float *x, float *y, size_t count) {
-    for (size_t i = 0; i < count; i++) y[i] = expf(x[i]);
 }
 
 #endif

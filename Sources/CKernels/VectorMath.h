@@ -86,13 +86,6 @@ SALIENT_AVX2 __m256 salient_activate8(salient_activation_kind kind, float alpha,
         const __m256 one = _mm256_set1_ps(1.0f);
         return _mm256_div_ps(x, _mm256_add_ps(one, salient_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
     }
-    case salient_gelu_tanh: {
-        // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) = x / (1 + e^-2 sqrt(2 / pi) (x + 0.044715 x^3)).
-        const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
-        const __m256 inner = _mm256_fmadd_ps(x3, _mm256_set1_ps(0.044715f), x);
-        const __m256 z = _mm256_mul_ps(inner, _mm256_set1_ps(-1.5957691216057308f));
-        return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), salient_exp8(z)));
-    }
     }
     return x;
 }

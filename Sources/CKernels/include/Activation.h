@@ -15,8 +15,6 @@ typedef enum {
     salient_hard_swish,
     salient_tanh,
     salient_silu,
-    /// GELU's tanh form, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
-    salient_gelu_tanh,
 } salient_activation_kind;
 
 typedef struct {
@@ -31,7 +29,7 @@ void salient_activate(const salient_activation *activation, const float *x, floa
                       size_t count);
 
 /// The same, also writing f's argument x[i] + addend[i] + bias to pre[i] (for a backward pass
-/// that needs it: hard swish, SiLU and GELU cannot recover it from their output).
+/// that needs it: hard swish and SiLU cannot recover it from their output).
 void salient_activate_keeping_input(const salient_activation *activation, const float *x, float bias,
                                     const float *addend, float *pre, float *y, size_t count);
 
@@ -40,11 +38,8 @@ void salient_activation_backward(const salient_activation *activation, const flo
                                  float *dx, size_t count);
 
 /// dx[i] = gradient[i] * f'(x) computed from the output y[i] = f(x), for the activations whose
-/// derivative follows from their output (all but hard swish, SiLU and GELU).
+/// derivative follows from their output (all but hard swish and SiLU).
 void salient_activation_backward_from_output(const salient_activation *activation, const float *y,
                                              const float *gradient, float *dx, size_t count);
-
-/// y[i] = exp(x[i]), the kernels' exponential, for tests and softmax.
-void salient_exp(const float *x, float *y, size_t count);
 
 #endif
