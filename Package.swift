@@ -47,7 +47,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
-        ], resources: [.copy("Resources/models")]),
+        ], resources: [.copy("Resources/models"), .copy("Resources/openapi.json")]),
         .executableTarget(name: "salient", dependencies: [
             "Service", "CNN", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "CNNTests", dependencies: ["CNN"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "CNN", "Imaging"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -35,7 +35,7 @@ struct SaliencyRequest {
         }
         if let value = query("reduce") {
             guard let reduction = ChannelReduction(rawValue: value) else {
-                throw ServiceError.badParameter("reduce must be max_abs, mean_abs or rgb")
+                throw ServiceError.badParameter("reduce must be one of \(ChannelReduction.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             self.reduction = reduction
         }

@@ -9,6 +9,7 @@ public final class SalientService: @unchecked Sendable {
     let registry: ModelRegistry
     let metrics = ServiceMetrics()
     let server: HTTPServer
+    private let router: Router
     let jobWorker: JobWorker
     private let logger: Logger
 
@@ -24,13 +25,14 @@ public final class SalientService: @unchecked Sendable {
         registry = ModelRegistry(configuration: configuration, logger: logger)
         try registry.start(bundledModels: SalientService.bundledModels)
 
-        let router = Router()
+        router = Router()
         let auth = Authorization(token: configuration.apiToken)
         let routes = GuardedRouter(router: router, reads: configuration.protectReads ? auth : Authorization(token: nil), writes: auth)
         let classifier = Classifier(configuration: configuration)
         let cache = try SaliencyCache(directory: configuration.dataURL.appendingPathComponent("saliency"),
                                       capacity: configuration.saliencyCacheEntries)
-        OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration).register(on: router)
+        OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load())
+            .register(on: router)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
         InferenceRoutes(registry: registry, classifier: classifier, saliency: SaliencyService(classifier: classifier),
                         cache: cache, metrics: metrics)
@@ -57,6 +59,9 @@ public final class SalientService: @unchecked Sendable {
     }
 
     public var port: Int? { server.port }
+
+    /// Every route the service registered: what /openapi.json must describe.
+    public var routes: [Router.Registration] { router.registrations }
 
     /// Starts serving and the job workers, which resume any job a stop interrupted.
     public func start() throws {

@@ -1,4 +1,4 @@
-"""Minimal PNG encoding and header reading, so the UI test and its mock need no imaging library."""
+"""Minimal PNG encoding, so the UI test needs no imaging library."""
 
 import struct
 import zlib
@@ -18,9 +18,3 @@ def encode_png(width, height, pixels, channels=3):
     header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
-
-def png_size(data):
-    """(width, height) of a PNG, or None if the bytes are not a PNG."""
-    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        return None
-    return struct.unpack(">II", data[16:24])

@@ -3,7 +3,7 @@
 
     python Tests/ui/test_ui.py --base-url http://127.0.0.1:8080 [--token T]   # against a running service
     python Tests/ui/test_ui.py --serve-command ".build/release/salient serve"  # starts it, stops it with SIGTERM
-    python Tests/ui/test_ui.py                                                 # starts Tests/ui/mock_server.py
+    python Tests/ui/test_ui.py                                                 # starts .build/release/salient serve
 
 With --serve-command the service gets a free SALIENT_PORT, a fresh SALIENT_DATA_DIR and a
 SALIENT_API_TOKEN, must answer /readyz within --ready-timeout seconds, and must exit with
@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import urllib.request
@@ -192,17 +191,11 @@ class ServiceProcess:
             shutil.rmtree(self.data, ignore_errors=True)
 
 
-def start_mock(token):
-    from mock_server import make_server
-    server = make_server(0, token)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def main():
     parser = argparse.ArgumentParser(description="Browser test of the Salient web UI.")
-    parser.add_argument("--base-url", help="a running service; without it the mock server is started")
-    parser.add_argument("--serve-command", help="start this command as the service (e.g. '.build/release/salient serve')")
+    parser.add_argument("--base-url", help="a running service; without it the service is started (--serve-command)")
+    parser.add_argument("--serve-command", default=f"{REPO / '.build' / 'release' / 'salient'} serve",
+                        help="start this command as the service (default: the release build's 'salient serve')")
     parser.add_argument("--ready-timeout", type=float, default=120, help="seconds the started service has to become ready")
     parser.add_argument("--healthcheck-command",
                         help="with --serve-command: a probe (e.g. '.build/release/salient healthcheck') that must "
@@ -219,12 +212,12 @@ def main():
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     checks = Checks()
-    mock = service = None
+    service = None
     token = args.token
     try:
         if args.base_url:
             base = args.base_url.rstrip("/")
-        elif args.serve_command:
+        else:
             token = token or "ui-test-token"
             service = ServiceProcess(args.serve_command, token, output)
             base = service.base
@@ -233,18 +226,12 @@ def main():
             elif args.healthcheck_command:
                 checks.run("the health check passes while the service runs",
                            lambda: expect_status(service.probe(args.healthcheck_command), 0))
-        else:
-            token = token or "ui-test-token"
-            mock, base = start_mock(token)
-            print(f"started the mock server at {base}", flush=True)
         try:
             if base:
                 drive(args, base, token, output, checks)
         except Exception as error:  # chromedriver or the browser broke down: one more failure, still a summary
             checks.fail("the browser session", error)
     finally:
-        if mock:
-            mock.shutdown()
         if service and not base:
             service.stop()
         elif service:

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A learning rate for every step of a run.
-public enum Schedule: String, Codable, Sendable {
+public enum Schedule: String, Codable, Sendable, CaseIterable {
     case constant
     /// Cosine annealing from the peak to zero.
     case cosine

@@ -1,6 +1,6 @@
 import Foundation
 
-public enum JobState: String, Codable, Sendable {
+public enum JobState: String, Codable, Sendable, CaseIterable {
     case queued, running, succeeded, failed, cancelled
 
     public var isFinal: Bool { self == .succeeded || self == .failed || self == .cancelled }

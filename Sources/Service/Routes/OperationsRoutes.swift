@@ -7,6 +7,7 @@ struct OperationsRoutes {
     let registry: ModelRegistry
     let metrics: ServiceMetrics
     let configuration: ServiceConfiguration
+    let openAPI: Data
 
     func register(on router: Router) {
         router.add(.get, "/healthz", lane: .quick) { _ in try .json(["status": "ok"]) }
@@ -21,10 +22,8 @@ struct OperationsRoutes {
         router.add(.get, "/metrics", lane: .quick) { _ in
             .text(metrics.prometheusText(models: registry.all), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.get("/openapi.json") { _ in
-            var fields = HTTPFields()
-            fields[.contentType] = "application/json"
-            return HTTPServerResponse(status: .ok, headerFields: fields, body: Data(OpenAPIDocument.json.utf8))
+        router.get("/openapi.json", lane: .quick) { [openAPI] _ in
+            HTTPServerResponse(status: .ok, headerFields: [.contentType: "application/json"], body: openAPI)
         }
     }
 

@@ -1,0 +1,116 @@
+import CNN
+import Foundation
+import HTTPServer
+import Imaging
+import Service
+import XCTest
+
+/// The OpenAPI document (Sources/Service/Resources/openapi.json) is the API's one description:
+/// these tests hold it to the routes the router registers and to the code's enums.
+final class OpenAPITests: XCTestCase {
+    private static let methods: Set<String> = ["get", "put", "post", "delete", "patch", "head", "options"]
+
+    private func spec(_ harness: ServiceHarness) throws -> [String: Any] {
+        let response = try harness.curl("/openapi.json")
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.headers["content-type"], "application/json")
+        return try XCTUnwrap(response.json as? [String: Any], "openapi.json is not a JSON object")
+    }
+
+    /// The object `ref` ("#/components/...") names.
+    private func resolve(_ ref: String, in spec: [String: Any]) -> Any? {
+        guard ref.hasPrefix("#/") else { return nil }
+        return ref.dropFirst(2).split(separator: "/").reduce(spec as Any?) { node, key in
+            (node as? [String: Any])?[String(key)]
+        }
+    }
+
+    private func dereferenced(_ value: Any, in spec: [String: Any]) -> Any? {
+        guard let ref = (value as? [String: Any])?["$ref"] as? String else { return value }
+        return resolve(ref, in: spec)
+    }
+
+    func testEveryRegisteredRouteIsDescribedAndNothingElse() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let spec = try spec(harness)
+        let paths = try XCTUnwrap(spec["paths"] as? [String: [String: Any]])
+        var described = Set<String>()
+        for (path, item) in paths {
+            for method in item.keys where Self.methods.contains(method) { described.insert("\(method.uppercased()) \(path)") }
+        }
+        let served = Set(harness.service.routes.map { "\($0.method.rawValue) \(Self.openAPIPath($0.pattern))" })
+        XCTAssertFalse(served.isEmpty)
+        XCTAssertEqual(served.subtracting(described).sorted(), [], "routes the server registers that openapi.json does not describe")
+        XCTAssertEqual(described.subtracting(served).sorted(), [], "operations openapi.json describes that no route serves")
+    }
+
+    /// "/v1/models/:name" as "/v1/models/{name}", "/v1/saliency/:id.png" as "/v1/saliency/{id}.png",
+    /// and a final wildcard "*path" as "{path}".
+    static func openAPIPath(_ pattern: String) -> String {
+        "/" + pattern.split(separator: "/").map { segment -> String in
+            guard let first = segment.first, first == ":" || first == "*" else { return String(segment) }
+            let body = segment.dropFirst()
+            let name = body.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            return "{\(name)}" + body.dropFirst(name.count)
+        }.joined(separator: "/")
+    }
+
+    func testPathParametersAreDeclaredAndEveryReferenceResolves() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let spec = try spec(harness)
+        let paths = try XCTUnwrap(spec["paths"] as? [String: [String: Any]])
+        for (path, item) in paths {
+            let templated = Set(path.split(separator: "{").dropFirst().compactMap { $0.split(separator: "}").first.map(String.init) })
+            for (method, operation) in item where Self.methods.contains(method) {
+                let parameters = ((operation as? [String: Any])?["parameters"] as? [Any] ?? [])
+                    .compactMap { dereferenced($0, in: spec) as? [String: Any] }
+                let declared = Set(parameters.filter { $0["in"] as? String == "path" }.compactMap { $0["name"] as? String })
+                XCTAssertEqual(declared, templated, "\(method) \(path): path parameters")
+            }
+        }
+        var unresolved: [String] = []
+        func visit(_ node: Any) {
+            if let object = node as? [String: Any] {
+                if let ref = object["$ref"] as? String, resolve(ref, in: spec) == nil { unresolved.append(ref) }
+                object.values.forEach(visit)
+            } else if let array = node as? [Any] {
+                array.forEach(visit)
+            }
+        }
+        visit(spec)
+        XCTAssertEqual(unresolved, [])
+    }
+
+    func testEnumsAreTheCodes() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let spec = try spec(harness)
+        func values(_ schema: String) -> [String]? {
+            (resolve("#/components/schemas/\(schema)", in: spec) as? [String: Any])?["enum"] as? [String]
+        }
+        XCTAssertEqual(values("SaliencyMethod"), SaliencyMethod.allCases.map(\.rawValue))
+        XCTAssertEqual(values("Colormap"), Colormap.allCases.map(\.rawValue))
+        XCTAssertEqual(values("ChannelReduction"), ChannelReduction.allCases.map(\.rawValue))
+        XCTAssertEqual(values("Schedule"), Schedule.allCases.map(\.rawValue))
+        XCTAssertEqual(values("JobState"), JobState.allCases.map(\.rawValue))
+    }
+
+    /// Headers the saliency route sends beyond HTTP's own are the ones its 200 response documents.
+    func testSaliencyHeadersAreDocumented() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let spec = try spec(harness)
+        let operation = try XCTUnwrap((spec["paths"] as? [String: Any]).flatMap {
+            ($0["/v1/models/{name}/saliency"] as? [String: Any])?["post"] as? [String: Any]
+        })
+        let ok = try XCTUnwrap((operation["responses"] as? [String: Any])?["200"] as? [String: Any])
+        let documented = Set(((ok["headers"] as? [String: Any]) ?? [:]).keys.map { $0.lowercased() })
+        let response = try harness.post("/v1/models/fashion-cnn/saliency", file: try ServiceHarness.photos()[0])
+        XCTAssertEqual(response.status, 200, response.text)
+        let sent = Set(response.headers.keys.filter { $0.hasPrefix("x-saliency") })
+        XCTAssertFalse(sent.isEmpty)
+        XCTAssertEqual(sent, documented)
+    }
+}
