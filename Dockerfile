@@ -10,7 +10,7 @@ ARG SWIFT_IMAGE=swift:6.3-bookworm
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev
+      libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev
 # The package lists stay in this throwaway stage: check-runtime-deps.sh resolves with them.
 WORKDIR /src
 # Dependencies first, so a source change does not fetch them again.

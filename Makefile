@@ -1,6 +1,6 @@
 # `make serve` and `make test` install what is missing, build in release mode and run.
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev \
+APT_PACKAGES := libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev \
                 dataset-fashion-mnist libonnx-testdata curl python3-venv wrk chromium chromium-driver
 SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/salient

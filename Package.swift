@@ -32,11 +32,13 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         .target(name: "CKernels"),
+        // libjpeg-turbo's libjpeg API, for the warnings TurboJPEG's API does not tell apart.
+        .target(name: "CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CNN", dependencies: [
             "CKernels", "COpenBLAS", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: optimize),
-        .target(name: "Imaging", dependencies: ["CTurboJPEG", "CPNG", "CZlib"], swiftSettings: optimize),
+        .target(name: "Imaging", dependencies: ["CJPEG", "CTurboJPEG", "CPNG", "CZlib"], swiftSettings: optimize),
         .target(name: "HTTPServer", dependencies: [
             "CZlib", "COpenSSL",
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -54,10 +56,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: optimize),
 
-        .testTarget(name: "CNNTests", dependencies: ["CNN"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        // Builders of hostile and unusual input (bomb JPEGs, short PNGs, ONNX files) the tests share.
+        .target(name: "TestSupport", dependencies: ["CZlib"], path: "Tests/TestSupport"),
+        .testTarget(name: "CNNTests", dependencies: ["CNN", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "CNN", "Imaging"]),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "CNN", "Imaging", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,6 +10,16 @@ struct PNGChunks {
         return (u32(at: 16), u32(at: 20))
     }
 
+    /// Samples per pixel the decoder gives (see `PNGDecoder`): gray or RGB, plus alpha when the
+    /// color type has it or a tRNS chunk adds it.
+    var decodedChannels: Int? {
+        guard bytes.count >= 26 else { return nil }
+        let colorType = bytes[25]
+        let color = colorType & 2 != 0
+        let alpha = colorType & 4 != 0 || chunks.contains { $0.type == Array("tRNS".utf8) }
+        return (color ? 3 : 1) + (alpha ? 1 : 0)
+    }
+
     /// The TIFF body of the eXIf chunk, wherever it sits (Pillow reads it before or after IDAT).
     var exifTIFF: UnsafeRawBufferPointer? {
         guard let chunk = chunks.first(where: { $0.type == Array("eXIf".utf8) }) else { return nil }
@@ -20,6 +30,8 @@ struct PNGChunks {
         }
         return body
     }
+
+    var hasGamma: Bool { chunks.contains { $0.type == Array("gAMA".utf8) } }
 
     /// The file without its gAMA chunk, or nil when it has none. The simplified API converts
     /// pixels from the declared gamma to sRGB; Pillow, and so every model trained through it,

@@ -4,6 +4,19 @@ import CPNG
 /// interlacing itself and reports errors in the image struct instead of longjmp-ing
 /// through Swift frames.
 enum PNGDecoder {
+    /// From IHDR, which the PNG specification requires to be the first chunk; libpng itself
+    /// reads every chunk up to the image data before reporting the size.
+    static func plan(_ bytes: UnsafeRawBufferPointer, limits: DecodingLimits, turns: Bool) throws -> DecodePlan {
+        let chunks = PNGChunks(bytes: bytes)
+        guard let declared = chunks.declaredSize, let channels = chunks.decodedChannels else {
+            throw ImagingError(.corrupt, "not a readable PNG: the IHDR chunk is missing")
+        }
+        try limits.check(width: declared.width, height: declared.height)
+        return DecodePlan(format: .png, declaredWidth: declared.width, declaredHeight: declared.height,
+                          width: declared.width, height: declared.height, channels: channels,
+                          workingBytes: chunks.hasGamma ? bytes.count : 0, turns: turns, reduction: 1)
+    }
+
     static func decode(_ bytes: UnsafeRawBufferPointer, limits: DecodingLimits) throws -> Image {
         let chunks = PNGChunks(bytes: bytes)
         if let declared = chunks.declaredSize {
