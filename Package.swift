@@ -62,6 +62,8 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "CNN", "Imaging", "TestSupport"]),
+        // Attacks on the real `salient serve` of the release build, its memory read from /proc.
+        .testTarget(name: "ServeTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

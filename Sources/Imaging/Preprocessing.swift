@@ -3,14 +3,14 @@
 /// color conversion, inversion, resize, center crop, then `(value * scale - mean) / std`
 /// per channel into a planar NCHW tensor of batch 1.
 public struct Preprocessing: Codable, Sendable, Equatable {
-    public enum Color: String, Codable, Sendable {
+    public enum Color: String, Codable, Sendable, CaseIterable {
         /// Pillow's `convert("RGB")`.
         case rgb
         /// Pillow's `convert("L")` (ITU-R 601-2 luma).
         case grayscale
     }
 
-    public enum Inversion: String, Codable, Sendable {
+    public enum Inversion: String, Codable, Sendable, CaseIterable {
         case never
         case always
         /// Inverts when the image border is lighter than mid-gray, so a product photographed
@@ -110,7 +110,9 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         return region
     }
 
-    private func validate() throws {
+    /// The first problem that would make `apply` refuse every image: a size outside 1 to
+    /// 65535, mean or std of the wrong length, a zero or non-finite value.
+    public func validate() throws {
         switch resize {
         case .exact(let width, let height)?, .letterbox(let width, let height, _)?: try Image.checkTarget(width, height)
         case .shorterSide(let size)?: try Image.checkTarget(size, size)

@@ -30,30 +30,25 @@ struct Classifier {
         }
     }
 
-    var limits: DecodingLimits {
-        DecodingLimits(maxBytes: configuration.maxImageBytes, maxPixels: configuration.maxImagePixels)
+    /// Decoding and preprocessing within the budgets.
+    var images: ImagePreparation
+
+    init(configuration: ServiceConfiguration, memory: ImageMemory) {
+        self.configuration = configuration
+        images = ImagePreparation(configuration: configuration, memory: memory)
     }
 
-    /// The upright decoded image and the model input made from it.
-    func prepare(_ bytes: Data, for model: LoadedModel, fullResolution: Bool = false) throws -> (image: Image, input: Tensor, decodeMs: Double, preprocessMs: Double) {
-        let t0 = DispatchTime.now()
-        let image = try ImageDecoder.decode(bytes, limits: limits,
-                                            minimumShorterSide: fullResolution ? nil : model.preprocessing.minimumDecodedShorterSide)
-        let t1 = DispatchTime.now()
-        let (values, shape) = try model.preprocessing.apply(to: image)
-        let t2 = DispatchTime.now()
-        return (image, Tensor(shape: shape, scalars: values), milliseconds(t0, t1), milliseconds(t1, t2))
-    }
+    var limits: DecodingLimits { images.limits }
 
     /// Inference time includes the wait for a batch to form and run.
     func classify(_ bytes: Data, model: LoadedModel, topK: Int) throws -> Result {
         var decodeMs = 0.0, preprocessMs = 0.0
         var t0 = DispatchTime.now()
         let logits = try model.batcher.infer {
-            let prepared = try prepare(bytes, for: model)
+            let prepared = try images.input(bytes, preprocessing: model.preprocessing)
             (decodeMs, preprocessMs) = (prepared.decodeMs, prepared.preprocessMs)
             t0 = DispatchTime.now()
-            return prepared.input
+            return prepared.tensor
         }.scalars
         let t1 = DispatchTime.now()
         return Result(model: model.name, predictions: Classifier.rank(logits, labels: model.labels, topK: topK),

@@ -1,5 +1,6 @@
 import CNN
 import Foundation
+import HTTPServer
 import Imaging
 
 /// A model ready to serve: its card, its graph cut at the logits, how to feed it, and the
@@ -28,35 +29,56 @@ final class LoadedModel: @unchecked Sendable {
         self.card = card
         self.graph = graph
         self.directory = directory
+        // Checked before anything costly is built: the input size, the description, then its fit to the model.
+        let elements = graph.inputShape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+        guard elements > 0, elements <= configuration.budgets.maxModelInputElements else {
+            throw BudgetError.exceeded("the model takes inputs of \(graph.inputShape) = \(elements) elements; at most "
+                + "\(configuration.budgets.maxModelInputElements) are allowed", setting: "max_model_input_elements")
+        }
+        preprocessing = try LoadedModel.preprocessing(from: card.preprocessing)
+        guard let shape = preprocessing.outputShape, Array(shape.dropFirst()) == graph.inputShape else {
+            let produced = preprocessing.outputShape.map { "\($0)" } ?? "an image-dependent size (it has no resize to a fixed size, or no crop)"
+            throw ServiceError.badParameter("preprocessing produces \(produced) but the model takes [1] + \(graph.inputShape): give a "
+                + "resize (exact or letterbox, or shorter_side with a crop) to the model's size and its number of color channels")
+        }
         let scoreNode = SaliencyComputer(executor: Executor(graph: graph)).scoreNode
         logitsGraph = try Graph(name: graph.name, inputName: graph.inputName, inputShape: graph.inputShape,
                                 nodes: graph.nodes, outputName: scoreNode).optimizedForInference()
-        preprocessing = try LoadedModel.preprocessing(from: card.preprocessing)
         analysis = try ModelAnalysis(graph: graph)
         pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads,
                             maxWaiting: configuration.maxQueuedRequests)
         batcher = InferenceBatcher(pool: pool, maxBatchSize: configuration.maxBatchSize,
                                    maxDelay: configuration.maxBatchDelayMilliseconds / 1000,
                                    maxQueued: configuration.maxQueuedRequests)
-        guard let shape = preprocessing.outputShape, Array(shape.dropFirst()) == graph.inputShape else {
-            throw GraphError(node: card.name, "preprocessing produces \(preprocessing.outputShape.map { "\($0)" } ?? "a variable shape"), the model takes [1] + \(graph.inputShape)")
-        }
         let classes = try logitsGraph.shapes(batch: 1)[logitsGraph.outputName]!.dropFirst().reduce(1, *)
         guard classes == card.labels.count else {
             throw GraphError(node: card.name, "the model scores \(classes) classes but the card has \(card.labels.count) labels")
         }
     }
 
-    /// A card's preprocessing is either a full description or `{"preset": name}`.
+    /// A card's preprocessing is either a full description or `{"preset": name}`. A description
+    /// that does not decode or could never be applied is a 400 naming the problem.
     static func preprocessing(from value: JSONValue?) throws -> Preprocessing {
-        guard let value else { throw GraphError(node: "card", "the card does not say how to preprocess images") }
+        guard let value else { throw ServiceError.badParameter("preprocessing is missing: name a preset or describe the steps") }
         if case let .object(fields) = value, fields.count == 1, case let .string(preset)? = fields["preset"] {
             guard let known = Preprocessing.presets[preset] else {
-                throw GraphError(node: "card", "unknown preprocessing preset '\(preset)'")
+                throw ServiceError.badParameter("unknown preprocessing preset '\(preset)'; the presets are "
+                    + Preprocessing.presets.keys.sorted().joined(separator: ", "))
             }
             return known
         }
-        return try JSONDecoder().decode(Preprocessing.self, from: JSONEncoder().encode(value))
+        let preprocessing: Preprocessing
+        do {
+            preprocessing = try JSONDecoder().decode(Preprocessing.self, from: JSONEncoder().encode(value))
+        } catch let error as DecodingError {
+            throw ServiceError.badParameter("preprocessing: \(error.problem)")
+        }
+        do {
+            try preprocessing.validate()
+        } catch let error as ImagingError {
+            throw ServiceError.badParameter("preprocessing: \(error.message)")
+        }
+        return preprocessing
     }
 
     /// The summary `GET /v1/models` lists.

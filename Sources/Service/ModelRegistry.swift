@@ -14,6 +14,9 @@ final class ModelRegistry: @unchecked Sendable {
     private let logger: Logger
     private let lock = NSLock()
     private var models: [String: LoadedModel] = [:]
+    /// One import at a time: a second upload is answered 503 at once rather than holding its body
+    /// (up to `max_upload_bytes`) while it waits.
+    private let importing = NSLock()
 
     init(configuration: ServiceConfiguration, logger: Logger) {
         root = configuration.dataURL.appendingPathComponent("models")
@@ -84,25 +87,59 @@ final class ModelRegistry: @unchecked Sendable {
 
     var defaultModel: LoadedModel? { lock.withLock { models[configuration.defaultModel] } }
 
-    /// Writes a model's files (each atomically, the card last) and serves it at once.
-    func register(card: ModelCard, files: [String: Data]) throws -> LoadedModel {
+    /// What an uploaded ONNX file may compute while it is imported, and for how long.
+    var importBudget: ONNXImportBudget {
+        let budgets = configuration.budgets
+        return ONNXImportBudget(maxWork: budgets.maxImportWork, maxConstantBytes: budgets.maxImportConstantBytes,
+                                maxSeconds: budgets.maxImportSeconds,
+                                settingNames: [.work: "max_import_work", .constantBytes: "max_import_constant_bytes",
+                                               .seconds: "max_import_seconds"])
+    }
+
+    /// Writes a model's files (each atomically, the card last) and serves it at once. An upload
+    /// (`waitForImport` false) is refused with 503 while another import runs; a finished job
+    /// waits its turn.
+    func register(card: ModelCard, files: [String: Data], waitForImport: Bool = false) throws -> LoadedModel {
         guard ModelRegistry.isValidName(card.name) else {
             throw ServiceError.badParameter("model names are 1 to 64 lowercase letters, digits, '-', '_' or '.'")
         }
-        guard lock.withLock({ models[card.name] }) == nil else {
-            throw ServiceError.conflict("a model named '\(card.name)' exists")
+        try checkRoom(for: card.name)
+        if waitForImport {
+            importing.lock()
+        } else if !importing.try() {
+            throw BudgetError.busy("another model is being imported; one import runs at a time", setting: nil,
+                                     retryAfterSeconds: 2)
         }
+        defer { importing.unlock() }
         let directory = root.appendingPathComponent(card.name)
         let weights = files[card.onnxFile ?? Checkpoint.weightsFile] ?? Data()
         var card = card
         card.weightsSHA256 = Checksum.sha256(weights)
-        let model = try LoadedModel(card: card, graph: ModelFormats.graph(card: card, weights: weights), directory: directory,
-                                    configuration: configuration)
-        for (file, data) in files { try AtomicFile.write(data, to: directory.appendingPathComponent(file)) }
-        try AtomicFile.write(card.jsonData(), to: directory.appendingPathComponent(Checkpoint.cardFile))
-        lock.withLock { models[card.name] = model }
+        let model = try LoadedModel(card: card, graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
+                                    directory: directory, configuration: configuration)
+        try lock.withLock {
+            // Checked again: another registration may have finished while this one imported.
+            guard models[card.name] == nil else { throw ServiceError.conflict("a model named '\(card.name)' exists") }
+            guard models.count < configuration.budgets.maxModels else { throw modelQuota }
+            for (file, data) in files { try AtomicFile.write(data, to: directory.appendingPathComponent(file)) }
+            try AtomicFile.write(card.jsonData(), to: directory.appendingPathComponent(Checkpoint.cardFile))
+            models[card.name] = model
+        }
         logger.info("registered model", metadata: ["model": "\(card.name)"])
         return model
+    }
+
+    /// Refuses a name in use, or a registry at its `max_models`, before anything is imported.
+    func checkRoom(for name: String) throws {
+        try lock.withLock {
+            guard models[name] == nil else { throw ServiceError.conflict("a model named '\(name)' exists") }
+            guard models.count < configuration.budgets.maxModels else { throw modelQuota }
+        }
+    }
+
+    private var modelQuota: BudgetError {
+        BudgetError.quota("the server holds \(configuration.budgets.maxModels) models, its limit; delete one first",
+                            setting: "max_models")
     }
 
     /// Removes the card first, so a crash halfway leaves a folder that is not loaded.

@@ -12,7 +12,8 @@ public struct OfflineRunner {
         logger.logLevel = .warning
         registry = ModelRegistry(configuration: configuration, logger: logger)
         try registry.start(bundledModels: SalientService.bundledModels)
-        classifier = Classifier(configuration: configuration)
+        classifier = Classifier(configuration: configuration,
+                                memory: ImageMemory(capacity: configuration.budgets.maxImageMemoryBytes))
     }
 
     private func model(_ name: String?) throws -> LoadedModel {

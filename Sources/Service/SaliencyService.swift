@@ -36,23 +36,29 @@ struct SaliencyService {
         }
     }
 
+    /// The map is computed at the model's input size and drawn over a copy of the photo of at
+    /// most `max_saliency_pixels`: the cost of a request does not grow with the photo's size
+    /// beyond decoding it.
     func explain(_ bytes: Data, model: LoadedModel, request: SaliencyRequest) throws -> (result: Result, png: [UInt8]) {
-        let prepared = try classifier.prepare(bytes, for: model, fullResolution: true)
         let target = try request.classIndex(labels: model.labels)
+        let picture = try classifier.images.picture(bytes, preprocessing: model.preprocessing)
         var options = SaliencyOptions()
         if request.method == .integratedGradients {
-            let black = try Image(width: prepared.image.width, height: prepared.image.height, channels: 3,
-                                  pixels: [UInt8](repeating: 0, count: prepared.image.width * prepared.image.height * 3))
+            let black = try Image(width: picture.view.width, height: picture.view.height, channels: 3,
+                                  pixels: [UInt8](repeating: 0, count: picture.view.width * picture.view.height * 3))
             let (values, shape) = try model.preprocessing.apply(to: black)
             options.baseline = Tensor(shape: shape, scalars: values)
         }
         let t0 = DispatchTime.now()
         let saliency = try model.pool.withExecutor {
-            try SaliencyComputer(executor: $0).compute(request.method, input: prepared.input, targetClass: target, options: options)
+            try SaliencyComputer(executor: $0).compute(request.method, input: picture.input.tensor, targetClass: target, options: options)
         }
         let t1 = DispatchTime.now()
         let reduced = request.reduction.apply(saliency.attribution)
-        let png = try render(reduced, on: prepared.image, model: model, request: request)
+        let canvas = picture.view.width * picture.view.height
+        let png = try classifier.images.memory.withReservation(ImagePreparation.renderingBytes(pixels: canvas)) {
+            try render(reduced, on: picture.view, region: picture.region, request: request)
+        }
         let t2 = DispatchTime.now()
         let (h, w) = (saliency.attribution.shape[1], saliency.attribution.shape[2])
         let result = Result(
@@ -61,15 +67,14 @@ struct SaliencyService {
             score: saliency.score, probability: Classifier.softmax(saliency.logits)[saliency.targetClass],
             map: MapValues(width: w, height: h, channels: reduced.rank == 3 ? reduced.shape[0] : 1, values: reduced.scalars),
             pngURL: nil, completenessError: saliency.completenessError,
-            timingMs: ["decode": prepared.decodeMs, "preprocess": prepared.preprocessMs,
+            timingMs: ["decode": picture.input.decodeMs, "preprocess": picture.input.preprocessMs,
                        "saliency": milliseconds(t0, t1), "render": milliseconds(t1, t2)])
         return (result, png)
     }
 
     /// One channel goes through a colormap; RGB attributions are shown as colors directly,
     /// each channel scaled by the same 99th percentile so their balance stays visible.
-    private func render(_ map: Tensor, on image: Image, model: LoadedModel, request: SaliencyRequest) throws -> [UInt8] {
-        let region = model.preprocessing.inputRegion(imageWidth: image.width, imageHeight: image.height)
+    private func render(_ map: Tensor, on image: Image, region: Preprocessing.Region, request: SaliencyRequest) throws -> [UInt8] {
         let renderer = HeatmapRenderer(colormap: request.colormap, overlayAlpha: request.overlay ? request.alpha : nil)
         guard map.rank == 3 else {
             return try renderer.renderPNG(Heatmap(width: map.shape[1], height: map.shape[0], values: map.scalars), on: image,

@@ -11,6 +11,8 @@ public final class SalientService: @unchecked Sendable {
     let server: HTTPServer
     private let router: Router
     let jobWorker: JobWorker
+    /// Memory all images in flight may hold (`max_image_memory_bytes`).
+    let imageMemory: ImageMemory
     private let logger: Logger
 
     /// The models bundled with the binary (the default `fashion-cnn`).
@@ -22,15 +24,17 @@ public final class SalientService: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         EngineThreads.set(configuration.engineThreads)
+        imageMemory = ImageMemory(capacity: configuration.budgets.maxImageMemoryBytes)
         registry = ModelRegistry(configuration: configuration, logger: logger)
         try registry.start(bundledModels: SalientService.bundledModels)
 
         router = Router()
         let auth = Authorization(token: configuration.apiToken)
         let routes = GuardedRouter(router: router, reads: configuration.protectReads ? auth : Authorization(token: nil), writes: auth)
-        let classifier = Classifier(configuration: configuration)
+        let classifier = Classifier(configuration: configuration, memory: imageMemory)
         let cache = try SaliencyCache(directory: configuration.dataURL.appendingPathComponent("saliency"),
-                                      capacity: configuration.saliencyCacheEntries)
+                                      capacity: configuration.saliencyCacheEntries,
+                                      capacityBytes: configuration.budgets.saliencyCacheBytes)
         OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load())
             .register(on: router)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
@@ -41,15 +45,17 @@ public final class SalientService: @unchecked Sendable {
         let datasets = try DatasetStore(root: configuration.dataURL.appendingPathComponent("datasets"),
                                         limits: ArchiveLimits(maxTotalBytes: 4 * configuration.maxUploadBytes,
                                                               maxEntryBytes: configuration.maxImageBytes),
-                                        imageLimits: classifier.limits)
+                                        images: classifier.images, budgets: configuration.budgets)
         DatasetRoutes(store: datasets, configuration: configuration).register(on: routes)
         let jobs = try JobStore(path: configuration.dataURL.appendingPathComponent("jobs.sqlite"))
         let events = JobEvents()
         jobWorker = JobWorker(store: jobs, events: events,
                               runner: JobRunner(registry: registry, datasets: datasets, limits: classifier.limits,
+                                                maxTrainingSetBytes: configuration.budgets.maxTrainingSetBytes,
                                                 jobsRoot: configuration.dataURL.appendingPathComponent("jobs")),
                               workers: configuration.jobWorkers, logger: logger)
-        JobRoutes(store: jobs, worker: jobWorker, events: events, registry: registry, datasets: datasets).register(on: routes)
+        JobRoutes(store: jobs, worker: jobWorker, events: events, registry: registry, datasets: datasets,
+                  maxTrainingSetBytes: configuration.budgets.maxTrainingSetBytes).register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
             router.add(.get, "/*path", lane: .quick, try StaticFileHandler(root: configuration.publicDirectory).handler)
         } else {

@@ -31,6 +31,8 @@ public struct ServiceConfiguration: Sendable {
     public var maxBatchDelayMilliseconds = 2.0
     public var jobWorkers = 1
     public var trainingThreads = 1
+    /// What one request, one upload and the data folder may cost (`ResourceBudgets`).
+    public var budgets = ResourceBudgets()
 
     public init() {}
 
@@ -76,11 +78,14 @@ public struct ServiceConfiguration: Sendable {
             }
             do {
                 try configuration.apply(JSONDecoder().decode(File.self, from: data))
+                try configuration.budgets.apply(JSONDecoder().decode(ResourceBudgets.File.self, from: data))
             } catch let error as DecodingError {
                 throw Error(description: "\(path): \(error)")
             }
         }
         try configuration.apply(environment: environment)
+        try configuration.budgets.apply(environment: environment)
+        try configuration.validate()
         return configuration
     }
 
@@ -148,6 +153,7 @@ public struct ServiceConfiguration: Sendable {
         guard (0...1000).contains(maxBatchDelayMilliseconds) else {
             throw Error(description: "max_batch_delay_ms \(maxBatchDelayMilliseconds) is not between 0 and 1000")
         }
+        try budgets.validate()
     }
 
     public var dataURL: URL { URL(fileURLWithPath: dataDirectory) }

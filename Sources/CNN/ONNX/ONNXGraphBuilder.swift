@@ -35,14 +35,14 @@ final class ONNXGraphBuilder {
     var consumers: [String: [(operatorType: String, inputIndex: Int)]] = [:]
     var constantOfShapeValue: ((ONNXConstantOfShapeSite) -> Tensor?)?
     var constantOfShapeCount = 0
-    /// Elements of every constant computed at load time, bounded so that a small hostile file
-    /// cannot make the importer allocate without limit.
-    private var computedElements = 0
-    static let computedElementBudget = 1 << 30
+    /// Bounds the constants computed at load time, so that a small hostile file cannot make the
+    /// importer allocate or compute without limit.
+    let meter: ONNXImportMeter
 
-    init(opset: Int, leadingAxisIsBatch: Bool) {
+    init(opset: Int, leadingAxisIsBatch: Bool, budget: ONNXImportBudget = ONNXImportBudget()) {
         self.opset = opset
         self.leadingAxisIsBatch = leadingAxisIsBatch
+        meter = ONNXImportMeter(budget: budget)
     }
 
     func reserve(_ name: String) { usedNames.insert(name) }
@@ -121,16 +121,17 @@ final class ONNXGraphBuilder {
         return .node(unique, shape: shape)
     }
 
-    func accountForComputedConstant(_ shape: [Int], at location: String) throws {
-        computedElements += shape.reduce(1, *)
-        guard computedElements <= Self.computedElementBudget else {
-            throw ONNXError(location, "constants computed at load time exceed \(Self.computedElementBudget) elements")
-        }
+    /// Charges a constant of `shape` computed at load time (work: one unit per element, plus
+    /// `work`) against the import's budget.
+    func accountForComputedConstant(_ shape: [Int], work: Int = 0, at location: String) throws {
+        try meter.charge(elements: ONNXTensor.elementCount(shape) ?? Int.max, work: work, at: location)
     }
 
     private func fold(_ op: Operator, _ inputs: [ONNXTensor], shape: [Int], name: String, at location: String,
                       integer: Bool) throws -> ONNXTensor {
-        try accountForComputedConstant(shape, at: location)
+        let elements = ONNXTensor.elementCount(shape) ?? Int.max
+        try accountForComputedConstant(shape, work: op.foldingWork(inputShapes: inputs.map(\.shape), outputElements: elements),
+                                       at: location)
         // Integers pass through Float32 exactly only up to 2^24; shape arithmetic stays far below.
         for input in inputs {
             if case let .int64(values) = input.elements, values.contains(where: { abs($0) > 1 << 24 }) {

@@ -14,14 +14,18 @@ public struct ONNXImportOptions {
     public var leadingAxisIsBatch: Bool
     /// Replaces the value of a ConstantOfShape node's output (weights generated at load time).
     public var constantOfShapeValue: ((ONNXConstantOfShapeSite) -> Tensor?)?
+    /// What computing constants at load time may cost, and how long the import may take.
+    public var budget: ONNXImportBudget
 
     public init(inputName: String? = nil, outputName: String? = nil, constantInputs: [String: ONNXTensor] = [:],
-                leadingAxisIsBatch: Bool = true, constantOfShapeValue: ((ONNXConstantOfShapeSite) -> Tensor?)? = nil) {
+                leadingAxisIsBatch: Bool = true, constantOfShapeValue: ((ONNXConstantOfShapeSite) -> Tensor?)? = nil,
+                budget: ONNXImportBudget = ONNXImportBudget()) {
         self.inputName = inputName
         self.outputName = outputName
         self.constantInputs = constantInputs
         self.leadingAxisIsBatch = leadingAxisIsBatch
         self.constantOfShapeValue = constantOfShapeValue
+        self.budget = budget
     }
 }
 

@@ -62,7 +62,7 @@ struct ONNXGraphImport {
     func run() throws -> Graph {
         let graph = model.graph
         let opset = try defaultOpset()
-        let builder = ONNXGraphBuilder(opset: opset, leadingAxisIsBatch: options.leadingAxisIsBatch)
+        let builder = ONNXGraphBuilder(opset: opset, leadingAxisIsBatch: options.leadingAxisIsBatch, budget: options.budget)
         builder.constantOfShapeValue = options.constantOfShapeValue
         builder.consumers = consumers(of: graph)
 
@@ -82,6 +82,7 @@ struct ONNXGraphImport {
 
         for proto in graph.node {
             let reader = ONNXNodeReader(proto: proto, opset: opset)
+            try builder.meter.checkTime(at: reader.location)
             guard proto.domain.isEmpty || proto.domain == "ai.onnx" else {
                 throw reader.error("operators of domain '\(proto.domain)' are not supported")
             }

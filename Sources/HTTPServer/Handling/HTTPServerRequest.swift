@@ -50,6 +50,8 @@ public struct HTTPServerRequest: Sendable {
     public func decode<T: Decodable>(_ type: T.Type, decoder: JSONDecoder = JSONDecoder()) throws -> T {
         do {
             return try decoder.decode(type, from: body)
+        } catch let error as DecodingError {
+            throw HTTPError(.badRequest, code: "invalid_json", message: "The body is not the expected JSON: \(error.problem)")
         } catch {
             throw HTTPError(.badRequest, code: "invalid_json", message: "The body is not the expected JSON: \(error)")
         }

@@ -5,17 +5,24 @@ import Imaging
 /// Datasets on disk under `data/datasets/<id>/`: one folder per class and `dataset.json`.
 ///
 /// An upload is unpacked into a hidden staging folder and renamed into place once complete,
-/// so a listed dataset is never half-written.
+/// so a listed dataset is never half-written. Every image is stored re-encoded from its decoded
+/// pixels (PNG as PNG, JPEG as JPEG at quality 95 without chroma subsampling), upright, so what
+/// an upload writes to disk is bounded by the pixels it holds: bytes after the image's end,
+/// metadata segments and unknown chunks are never stored. Uploads within `max_datasets` and
+/// `max_dataset_bytes` only; one at a time, so the quota holds.
 final class DatasetStore: @unchecked Sendable {
     static let manifestFile = "dataset.json"
     let root: URL
     private let limits: ArchiveLimits
-    private let imageLimits: DecodingLimits
+    private let images: ImagePreparation
+    private let budgets: ResourceBudgets
+    private let uploading = NSLock()
 
-    init(root: URL, limits: ArchiveLimits, imageLimits: DecodingLimits) throws {
+    init(root: URL, limits: ArchiveLimits, images: ImagePreparation, budgets: ResourceBudgets) throws {
         self.root = root
         self.limits = limits
-        self.imageLimits = imageLimits
+        self.images = images
+        self.budgets = budgets
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: root.path) where name.hasPrefix(".staging-") {
             try? FileManager.default.removeItem(at: root.appendingPathComponent(name))
@@ -30,6 +37,17 @@ final class DatasetStore: @unchecked Sendable {
                                                   : "the body is not a ZIP archive; upload a ZIP archive with one folder per class")
         }
         let archive = try ZipArchive(data, limits: limits)
+        // One upload at a time, so the quotas hold; another is told to come back rather than
+        // hold its archive in memory while it waits.
+        guard uploading.try() else {
+            throw BudgetError.busy("another dataset is being unpacked; one upload runs at a time", setting: nil, retryAfterSeconds: 2)
+        }
+        defer { uploading.unlock() }
+        let existing = all
+        guard existing.count < budgets.maxDatasets else {
+            throw BudgetError.quota("the server holds \(existing.count) datasets, its limit; delete one first", setting: "max_datasets")
+        }
+        var room = budgets.maxDatasetBytes - storedBytes
         let files = archive.entries.filter { !$0.isDirectory }
         let depth = DatasetStore.wrapperDepth(files.map(\.components))
         let id = "ds-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
@@ -45,16 +63,20 @@ final class DatasetStore: @unchecked Sendable {
                     skipped += 1
                     continue
                 }
-                let bytes = try archive.contents(of: entry)
-                guard let format = ImageFormat(sniffing: bytes), (try? ImageDecoder.decode(bytes, limits: imageLimits)) != nil else {
+                guard let (stored, format) = try reencoded(try archive.contents(of: entry)) else {
                     skipped += 1
                     continue
+                }
+                room -= stored.count
+                guard room >= 0 else {
+                    throw BudgetError.quota("the datasets would take more than \(budgets.maxDatasetBytes) bytes on disk; delete one first",
+                                              setting: "max_dataset_bytes")
                 }
                 let label = components[0]
                 let index = counts[label, default: 0]
                 let folder = staging.appendingPathComponent(label)
                 if index == 0 { try manager.createDirectory(at: folder, withIntermediateDirectories: true) }
-                try bytes.write(to: folder.appendingPathComponent(String(format: "%06d.%@", index, format == .png ? "png" : "jpg")))
+                try Data(stored).write(to: folder.appendingPathComponent(String(format: "%06d.%@", index, format == .png ? "png" : "jpg")))
                 counts[label] = index + 1
             }
             guard !counts.isEmpty else {
@@ -71,6 +93,26 @@ final class DatasetStore: @unchecked Sendable {
             try? manager.removeItem(at: staging)
             throw error
         }
+    }
+
+    /// The image re-encoded from its decoded, upright pixels, or nil when the bytes are not an
+    /// image within the limits (such entries are skipped, as non-images are). The decode holds
+    /// its share of the image memory like any request's.
+    private func reencoded(_ bytes: Data) throws -> ([UInt8], ImageFormat)? {
+        guard let plan = try? ImageDecoder.plan(bytes, limits: images.limits) else { return nil }
+        return try images.memory.withReservation(plan.peakBytes + plan.outputBytes) {
+            guard let image = try? ImageDecoder.decode(bytes, limits: images.limits) else { return nil }
+            switch plan.format {
+            case .png: return (try PNGEncoder.encode(image), .png)
+            case .jpeg: return (try JPEGEncoder.encode(image, quality: 95, subsampled: false), .jpeg)
+            }
+        }
+    }
+
+    /// Bytes of every file under the datasets folder, staging folders included.
+    var storedBytes: Int {
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey]) else { return 0 }
+        return walker.compactMap { ($0 as? URL).flatMap { try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize } }.reduce(0, +)
     }
 
     /// How many leading folders every file shares beyond the class level: 1 when the archive

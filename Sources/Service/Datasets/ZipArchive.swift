@@ -19,7 +19,8 @@ struct ZipArchive {
     }
 
     let entries: [Entry]
-    private let bytes: [UInt8]
+    /// The archive as uploaded, not copied: an upload may be hundreds of megabytes.
+    private let bytes: Data
     private let limits: ArchiveLimits
 
     static func isZip(_ data: Data) -> Bool {
@@ -29,7 +30,8 @@ struct ZipArchive {
     /// Reads the central directory and refuses the archive as a whole when any entry is
     /// unsafe, or when the declared sizes already exceed the limits.
     init(_ data: Data, limits: ArchiveLimits) throws {
-        bytes = [UInt8](data)
+        // Indexed from 0 below; a request body always is, a slice would be copied once.
+        bytes = data.startIndex == 0 ? data : Data(data)
         self.limits = limits
         guard let end = ZipArchive.endOfCentralDirectory(bytes) else {
             throw ArchiveError(.unsupported, "the body is not a ZIP archive")
@@ -106,7 +108,7 @@ struct ZipArchive {
             guard entry.compressedSize == entry.uncompressedSize else {
                 throw ArchiveError(.corrupt, "stored entry '\(name)' has different sizes")
             }
-            output = Array(bytes[start..<(start + entry.compressedSize)])
+            output = [UInt8](bytes[start..<(start + entry.compressedSize)])
         case 8:
             output = try inflate(start: start, count: entry.compressedSize, limit: entry.uncompressedSize, name: name)
         default:
@@ -127,9 +129,9 @@ struct ZipArchive {
         var output = [UInt8](repeating: 0, count: limit + 1)
         var status: Int32 = Z_OK
         var produced = 0
-        bytes.withUnsafeBufferPointer { input in
+        bytes.withUnsafeBytes { (input: UnsafeRawBufferPointer) in
             output.withUnsafeMutableBufferPointer { out in
-                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress! + start)
+                stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: UInt8.self) + start)
                 stream.avail_in = uInt(count)
                 stream.next_out = out.baseAddress
                 stream.avail_out = uInt(out.count)
@@ -155,7 +157,7 @@ struct ZipArchive {
         return components
     }
 
-    private static func endOfCentralDirectory(_ bytes: [UInt8]) -> Int? {
+    private static func endOfCentralDirectory(_ bytes: Data) -> Int? {
         guard bytes.count >= 22 else { return nil }
         let lowest = max(0, bytes.count - 22 - 0xFFFF)
         for offset in stride(from: bytes.count - 22, through: lowest, by: -1) where u32(bytes, offset) == 0x0605_4B50 {
@@ -164,9 +166,9 @@ struct ZipArchive {
         return nil
     }
 
-    private static func u16(_ b: [UInt8], _ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
+    private static func u16(_ b: Data, _ o: Int) -> UInt16 { UInt16(b[o]) | UInt16(b[o + 1]) << 8 }
 
-    private static func u32(_ b: [UInt8], _ o: Int) -> UInt32 {
+    private static func u32(_ b: Data, _ o: Int) -> UInt32 {
         UInt32(b[o]) | UInt32(b[o + 1]) << 8 | UInt32(b[o + 2]) << 16 | UInt32(b[o + 3]) << 24
     }
 }

@@ -7,6 +7,8 @@ struct JobRunner {
     let registry: ModelRegistry
     let datasets: DatasetStore
     let limits: DecodingLimits
+    /// `max_training_set_bytes`, checked again as the images are read.
+    var maxTrainingSetBytes = Int.max
     let jobsRoot: URL
 
     enum Outcome {
@@ -26,7 +28,8 @@ struct JobRunner {
         // A graph of its own: the served one keeps answering while this one trains.
         let graph = try ModelFormats.graph(card: base.card, weights: weights)
         _ = try datasets.dataset(request.dataset)
-        let folder = try ImageFolder(directory: datasets.directory(request.dataset), preprocessing: base.preprocessing, limits: limits)
+        let folder = try ImageFolder(directory: datasets.directory(request.dataset), preprocessing: base.preprocessing, limits: limits,
+                                     maxBytes: maxTrainingSetBytes)
         let (train, validation) = TransferLearning.split(folder.images, fraction: request.validationSplit, seed: request.seed)
         let tuner = try FineTuner(base: graph, labels: folder.classes, request: request)
         let started = Date()
@@ -43,13 +46,14 @@ struct JobRunner {
         if base.card.architecture != nil {
             let card = try TransferLearning.card(tuner: tuner, outcome: outcome, base: base.card, dataset: job.request.dataset,
                                                  seconds: seconds, provenance: provenance)
-            _ = try registry.register(card: card, files: [Checkpoint.weightsFile: Safetensors.encode(tuner.graph.namedTensors)])
+            _ = try registry.register(card: card, files: [Checkpoint.weightsFile: Safetensors.encode(tuner.graph.namedTensors)],
+                                      waitForImport: true)
         } else {
             let card = ModelCard(name: job.request.outputModel, architecture: nil, onnxFile: "model.onnx", labels: tuner.labels,
                                  preprocessing: base.card.preprocessing,
                                  provenance: provenance.merging(["base_model": .string(base.name), "dataset": .string(job.request.dataset)]) { a, _ in a },
                                  metrics: outcome.validationAccuracy.map { ["validation_accuracy": Double($0)] } ?? [:], created: Date())
-            _ = try registry.register(card: card, files: ["model.onnx": ModelFormats.onnx(tuner.graph)])
+            _ = try registry.register(card: card, files: ["model.onnx": ModelFormats.onnx(tuner.graph)], waitForImport: true)
         }
     }
 }

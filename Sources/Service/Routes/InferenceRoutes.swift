@@ -22,6 +22,7 @@ struct InferenceRoutes {
             let model = try registry.model(named: request.parameter("name"))
             let options = try SaliencyRequest(request)
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
+            try classifier.images.checkRequest([image])
             let started = DispatchTime.now()
             var (result, png) = try saliency.explain(image, model: model, request: options)
             metrics.recordInference(model: model.name, kind: "saliency", seconds: seconds(since: started))
@@ -30,6 +31,8 @@ struct InferenceRoutes {
             if options.asJSON { return try .json(result) }
             var fields = HTTPFields()
             fields[.contentType] = "image/png"
+            // One user's photo under the map: no shared cache may keep it.
+            fields[.cacheControl] = "no-store"
             fields[HTTPField.Name("X-Saliency-Url")!] = url
             fields[HTTPField.Name("X-Saliency-Class")!] = "\(result.class.index)"
             return HTTPServerResponse(status: .ok, headerFields: fields, body: Data(png))
@@ -40,7 +43,9 @@ struct InferenceRoutes {
             }
             var fields = HTTPFields()
             fields[.contentType] = "image/png"
-            fields[.cacheControl] = "public, max-age=86400, immutable"
+            // The map shows one user's photo: browsers may keep it (its id never changes content),
+            // shared caches and proxies may not.
+            fields[.cacheControl] = "private, max-age=86400, immutable"
             return HTTPServerResponse(status: .ok, headerFields: fields, body: png)
         }
     }
@@ -48,6 +53,7 @@ struct InferenceRoutes {
     private func classify(_ request: HTTPServerRequest, model: LoadedModel) throws -> HTTPServerResponse {
         let topK = try request.intQuery("top_k", default: 5, range: 1...1000)
         let images = try RequestImages.extract(request)
+        try classifier.images.checkRequest(images)
         let results = try images.map { image in
             let started = DispatchTime.now()
             let result = try classifier.classify(image, model: model, topK: topK)

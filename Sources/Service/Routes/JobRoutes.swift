@@ -8,6 +8,8 @@ struct JobRoutes {
     let events: JobEvents
     let registry: ModelRegistry
     let datasets: DatasetStore
+    /// `max_training_set_bytes`: the decoded images a job may hold.
+    let maxTrainingSetBytes: Int
 
     struct Listing: Encodable {
         var jobs: [Job]
@@ -63,17 +65,22 @@ struct JobRoutes {
         do {
             request = try JSONDecoder().decode(JobRequest.self, from: body)
         } catch {
-            throw ServiceError.badParameter("the body must be a JSON job request with base_model, dataset and output_model: \(error)")
+            throw ServiceError.badParameter("the body must be a JSON job request with base_model, dataset and output_model: "
+                + ((error as? DecodingError)?.problem ?? "\(error)"))
         }
         if let problem = request.problem { throw ServiceError.badParameter(problem) }
         let base = try registry.model(named: request.baseModel)
-        _ = try datasets.dataset(request.dataset)
+        let dataset = try datasets.dataset(request.dataset)
+        let images = dataset.counts.values.reduce(0, +)
+        let bytes = ImageFolder.bytes(images: images, inputShape: base.inputShape)
+        guard bytes <= maxTrainingSetBytes else {
+            throw BudgetError.exceeded("\(images) images at the input size of '\(base.name)' (\(base.inputShape)) take \(bytes) bytes "
+                + "decoded; a training set may hold \(maxTrainingSetBytes)", setting: "max_training_set_bytes")
+        }
         guard ModelRegistry.isValidName(request.outputModel) else {
             throw ServiceError.badParameter("output_model must be 1 to 64 lowercase letters, digits, '-', '_' or '.'")
         }
-        guard (try? registry.model(named: request.outputModel)) == nil else {
-            throw ServiceError.conflict("a model named '\(request.outputModel)' exists")
-        }
+        try registry.checkRoom(for: request.outputModel)
         if base.card.architecture == nil {
             // A fine-tuned imported model is stored as ONNX; refuse now rather than after training.
             do { _ = try ModelFormats.onnx(base.graph) } catch {

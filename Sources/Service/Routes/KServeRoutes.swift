@@ -63,7 +63,7 @@ struct KServeRoutes {
             do {
                 body = try JSONDecoder().decode(InferRequest.self, from: request.body)
             } catch {
-                throw ServiceError.badParameter("the body is not an inference request: \(error)")
+                throw ServiceError.badParameter("the body is not an inference request: \((error as? DecodingError)?.problem ?? "\(error)")")
             }
             guard body.inputs.count == 1, let input = body.inputs.first else {
                 throw ServiceError.badParameter("the model takes exactly one input tensor")

@@ -78,6 +78,8 @@ struct ModelRoutes {
         } else {
             throw ServiceError.badParameter("preprocessing must be \(Preprocessing.presets.keys.sorted().joined(separator: " or ")) or a JSON description")
         }
+        // Before the model is imported, so a typo costs nothing.
+        _ = try LoadedModel.preprocessing(from: preprocessing)
         let card = ModelCard(name: name, architecture: nil, onnxFile: "model.onnx", labels: labels, preprocessing: preprocessing,
                              provenance: ["source": .string("uploaded ONNX file")], created: Date())
         return try registry.register(card: card, files: ["model.onnx": file])

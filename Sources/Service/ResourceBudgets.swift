@@ -1,0 +1,112 @@
+import Foundation
+
+/// How much memory, CPU and disk one request, one upload and the data folder may cost. Every
+/// value is a key of config/salient.json (documented in config/README.md) and, for the ones an
+/// operator tunes most, a `SALIENT_*` variable; every refusal names the key it ran into.
+public struct ResourceBudgets: Sendable, Equatable {
+    /// Pixels that all images of one request may declare together (a multipart classification).
+    public var maxRequestPixels = 100_000_000
+    /// Images one request may carry.
+    public var maxRequestImages = 64
+    /// Memory that images being decoded, preprocessed and rendered may hold at once, across all
+    /// requests; a request that would pass it waits for others to finish, then gets 503.
+    public var maxImageMemoryBytes = 384 << 20
+    /// A rendered saliency map (and the photo under its overlay) has at most this many pixels;
+    /// larger images get a map scaled down to fit, aspect kept.
+    public var maxSaliencyPixels = 2_000_000
+    /// Bytes of rendered maps kept for `GET /v1/saliency/{id}.png`, oldest dropped first.
+    public var saliencyCacheBytes = 256 << 20
+    /// Input elements (channels x height x width) a model may take.
+    public var maxModelInputElements = 3 * 1024 * 1024
+    /// Models registered at once, the default model included.
+    public var maxModels = 32
+    /// Work that folding an uploaded ONNX model's constant subgraphs may take: one unit per
+    /// element produced plus one per multiply-accumulate.
+    public var maxImportWork = 1 << 32
+    /// Bytes of constants that folding may produce (weights a model generates at load time).
+    public var maxImportConstantBytes = 768 << 20
+    /// Wall-clock seconds one model import (parse, fold, check) may take.
+    public var maxImportSeconds = 60.0
+    /// Datasets kept at once.
+    public var maxDatasets = 64
+    /// Bytes all stored datasets may take on disk.
+    public var maxDatasetBytes = 4 << 30
+    /// Memory a fine-tuning job's decoded training set (and validation split) may hold.
+    public var maxTrainingSetBytes = 512 << 20
+
+    public init() {}
+
+    /// The keys in config/salient.json.
+    struct File: Decodable {
+        var max_request_pixels: Int?
+        var max_request_images: Int?
+        var max_image_memory_bytes: Int?
+        var max_saliency_pixels: Int?
+        var saliency_cache_bytes: Int?
+        var max_model_input_elements: Int?
+        var max_models: Int?
+        var max_import_work: Int?
+        var max_import_constant_bytes: Int?
+        var max_import_seconds: Double?
+        var max_datasets: Int?
+        var max_dataset_bytes: Int?
+        var max_training_set_bytes: Int?
+    }
+
+    mutating func apply(_ f: File) {
+        if let v = f.max_request_pixels { maxRequestPixels = v }
+        if let v = f.max_request_images { maxRequestImages = v }
+        if let v = f.max_image_memory_bytes { maxImageMemoryBytes = v }
+        if let v = f.max_saliency_pixels { maxSaliencyPixels = v }
+        if let v = f.saliency_cache_bytes { saliencyCacheBytes = v }
+        if let v = f.max_model_input_elements { maxModelInputElements = v }
+        if let v = f.max_models { maxModels = v }
+        if let v = f.max_import_work { maxImportWork = v }
+        if let v = f.max_import_constant_bytes { maxImportConstantBytes = v }
+        if let v = f.max_import_seconds { maxImportSeconds = v }
+        if let v = f.max_datasets { maxDatasets = v }
+        if let v = f.max_dataset_bytes { maxDatasetBytes = v }
+        if let v = f.max_training_set_bytes { maxTrainingSetBytes = v }
+    }
+
+    /// `SALIENT_<KEY>` for every key, upper-cased.
+    mutating func apply(environment: [String: String]) throws {
+        func int(_ key: String) throws -> Int? {
+            guard let text = environment["SALIENT_" + key.uppercased()] else { return nil }
+            guard let value = Int(text) else {
+                throw ServiceConfiguration.Error(description: "SALIENT_\(key.uppercased())=\(text) is not a whole number")
+            }
+            return value
+        }
+        var file = File()
+        file.max_request_pixels = try int("max_request_pixels")
+        file.max_request_images = try int("max_request_images")
+        file.max_image_memory_bytes = try int("max_image_memory_bytes")
+        file.max_saliency_pixels = try int("max_saliency_pixels")
+        file.saliency_cache_bytes = try int("saliency_cache_bytes")
+        file.max_model_input_elements = try int("max_model_input_elements")
+        file.max_models = try int("max_models")
+        file.max_import_work = try int("max_import_work")
+        file.max_import_constant_bytes = try int("max_import_constant_bytes")
+        file.max_import_seconds = try int("max_import_seconds").map(Double.init)
+        file.max_datasets = try int("max_datasets")
+        file.max_dataset_bytes = try int("max_dataset_bytes")
+        file.max_training_set_bytes = try int("max_training_set_bytes")
+        apply(file)
+    }
+
+    func validate() throws {
+        let positive: [(String, Double)] = [
+            ("max_request_pixels", Double(maxRequestPixels)), ("max_request_images", Double(maxRequestImages)),
+            ("max_image_memory_bytes", Double(maxImageMemoryBytes)), ("max_saliency_pixels", Double(maxSaliencyPixels)),
+            ("saliency_cache_bytes", Double(saliencyCacheBytes)), ("max_model_input_elements", Double(maxModelInputElements)),
+            ("max_models", Double(maxModels)), ("max_import_work", Double(maxImportWork)),
+            ("max_import_constant_bytes", Double(maxImportConstantBytes)), ("max_import_seconds", maxImportSeconds),
+            ("max_datasets", Double(maxDatasets)), ("max_dataset_bytes", Double(maxDatasetBytes)),
+            ("max_training_set_bytes", Double(maxTrainingSetBytes)),
+        ]
+        for (key, value) in positive where !(value > 0) {
+            throw ServiceConfiguration.Error(description: "\(key) must be positive, not \(value)")
+        }
+    }
+}

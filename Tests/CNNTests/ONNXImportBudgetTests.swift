@@ -1,0 +1,51 @@
+import CNN
+import Foundation
+import XCTest
+
+/// Folding is charged before it is done: a few hundred bytes cannot make the importer allocate
+/// gigabytes or compute for minutes, and the refusal says which limit it met.
+final class ONNXImportBudgetTests: XCTestCase {
+    private let budget = ONNXImportBudget(maxWork: 1 << 31, maxConstantBytes: 768 << 20, maxSeconds: 60,
+                                          settingNames: [.work: "max_import_work", .constantBytes: "max_import_constant_bytes"])
+
+    func testGeneratedConstantsAreBoundedInBytes() throws {
+        let bomb = HostileONNX.constantOfShape(elements: 1 << 28).data
+        XCTAssertLessThan(bomb.count, 400)
+        XCTAssertThrowsError(try ONNXImporter.load(data: bomb, options: ONNXImportOptions(budget: budget))) { error in
+            let refusal = error as? ONNXBudgetError
+            XCTAssertEqual(refusal?.limit, .constantBytes, "\(error)")
+            XCTAssertTrue("\(error)".contains("max_import_constant_bytes"), "\(error)")
+        }
+        // The same file with a small constant imports and computes x + mean(ones) = x + 1.
+        let small = try ONNXImporter.load(data: HostileONNX.constantOfShape(elements: 1000).data, options: ONNXImportOptions(budget: budget))
+        XCTAssertEqual(try Executor(graph: small).infer(Tensor(shape: [1, 1, 2, 2], scalars: [0, 1, 2, 3])).scalars, [1, 2, 3, 4])
+    }
+
+    /// A convolution of 64 channels over a 512x512 constant image with 11x11 kernels: 125
+    /// billion multiply-accumulates from a file of a few hundred bytes, and little output.
+    func testFoldingIsBoundedByWorkNotOutputSize() throws {
+        let bomb = HostileONNX.convolutionOverConstants(channels: 64, side: 512, kernel: 11).data
+        let started = Date()
+        XCTAssertThrowsError(try ONNXImporter.load(data: bomb, options: ONNXImportOptions(budget: budget))) { error in
+            XCTAssertEqual((error as? ONNXBudgetError)?.limit, .work, "\(error)")
+            XCTAssertTrue("\(error)".contains("max_import_work") && "\(error)".contains("folded_conv"), "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "refused before the convolution runs")
+        // Two channels of 8x8 with 3x3 kernels of 0.001: each output is 2 * 9 * 0.001.
+        let small = try ONNXImporter.load(data: HostileONNX.convolutionOverConstants(channels: 2, side: 8, kernel: 3).data,
+                                          options: ONNXImportOptions(budget: budget))
+        let y = try Executor(graph: small).infer(Tensor(shape: [1, 1, 2, 2], scalars: [0, 0, 0, 0])).scalars
+        for value in y { XCTAssertEqual(value, 0.018, accuracy: 1e-5) }
+    }
+
+    func testAnImportIsBoundedInTime() throws {
+        var quick = budget
+        quick.maxSeconds = 0
+        quick.settingNames[.seconds] = "max_import_seconds"
+        XCTAssertThrowsError(try ONNXImporter.load(data: HostileONNX.longChain(count: 50).data, options: ONNXImportOptions(budget: quick))) { error in
+            XCTAssertEqual((error as? ONNXBudgetError)?.limit, .seconds, "\(error)")
+            XCTAssertTrue("\(error)".contains("max_import_seconds"), "\(error)")
+        }
+        XCTAssertNoThrow(try ONNXImporter.load(data: HostileONNX.longChain(count: 50).data, options: ONNXImportOptions(budget: budget)))
+    }
+}
