@@ -1,4 +1,17 @@
 import Foundation
+import HTTPTypes
+
+/// How many requests of one queue class may wait for a handler, and the setting that says so,
+/// which the 503 names.
+public struct QueueLimit: Sendable, Equatable {
+    public var maxQueued: Int
+    public var setting: String
+
+    public init(maxQueued: Int, setting: String) {
+        self.maxQueued = maxQueued
+        self.setting = setting
+    }
+}
 
 /// Limits and socket options of a server; every default follows the project's documented limits.
 public struct HTTPServerConfiguration: Sendable {
@@ -21,7 +34,8 @@ public struct HTTPServerConfiguration: Sendable {
         }
     }
 
-    public var host: String = "0.0.0.0"
+    /// This machine only by default; "0.0.0.0" or "::" listens on every interface.
+    public var host: String = "127.0.0.1"
     /// 0 asks the kernel for a free port; `HTTPServer.port` reports it.
     public var port: Int = 8080
     public var backlog: Int32 = 512
@@ -52,6 +66,27 @@ public struct HTTPServerConfiguration: Sendable {
     /// Seconds `run()` lets in-flight requests finish after SIGTERM or SIGINT.
     public var shutdownGrace: Double = 10
     public var tls: TLS?
+    /// The host names requests may address (DNS rebinding defence); nil answers any `Host`.
+    public var hostPolicy: HostPolicy?
+    /// Refuses other sites' pages (cross-site request forgery); nil turns the check off.
+    public var crossSitePolicy: CrossSitePolicy?
+    /// How many requests of each queue class (`Router.add(queue:)`) may wait for a handler;
+    /// beyond it they are answered 503 with `Retry-After`, before their body is read when the
+    /// queue is already full as the head arrives.
+    public var queueLimits: [String: QueueLimit] = [:]
+    /// The limit of classes `queueLimits` does not name: as many as `maxConnections`, since a
+    /// connection has at most one request waiting.
+    public var defaultQueueLimit = QueueLimit(maxQueued: 1024, setting: "defaultQueueLimit")
+    /// Bytes of request bodies held in memory at once, across every connection: received,
+    /// waiting for a handler, or being handled. A request whose body would go beyond it is
+    /// answered 503 with `Retry-After`, before its body is read when its length is declared.
+    public var maxBufferedBodyBytes = 512 * 1024 * 1024
+    /// The setting named in the refusal when `maxBufferedBodyBytes` is reached.
+    public var maxBufferedBodyBytesSetting = "maxBufferedBodyBytes"
+    /// Seconds a 503 for a full queue or body budget asks the client to wait (`Retry-After`).
+    public var retryAfterSeconds = 1
+    /// Fields every response carries unless its handler set them (security headers).
+    public var defaultResponseFields = HTTPFields()
 
     public init() {}
 

@@ -1,8 +1,13 @@
 import Dispatch
 import Foundation
 
-/// Runs at most `width` jobs at a time; the rest wait in FIFO order without holding a
-/// thread, so a burst of requests cannot make Dispatch spawn a thread per blocked handler.
+/// Runs at most `width` jobs at a time; the rest wait without holding a thread, so a burst of
+/// requests cannot make Dispatch spawn a thread per blocked handler.
+///
+/// Waiting jobs are kept in one FIFO per queue class, each bounded: `submit` refuses a job whose
+/// class already has its limit waiting, so a flood is answered (503) instead of held, each job
+/// with its request and body. A freed slot goes to the classes in turn, so a flood of one class
+/// (classification) delays another (a model listing) by at most one job per class ahead of it.
 ///
 /// Each running job has a serial queue of its own, one of `width`. Serial queues overcommit:
 /// Dispatch gives each busy one a thread. Concurrent queues, the global ones included, do not:
@@ -10,11 +15,13 @@ import Foundation
 /// slot, a batch, a lock) would keep the other jobs, and the `.quick` pool's, from starting
 /// while the cores sit idle.
 final class BoundedExecutor: @unchecked Sendable {
+    typealias Job = @Sendable () -> Void
+
     private let lock = NSLock()
-    /// A FIFO: taken jobs are cleared at once, since a job holds its request (body included)
-    /// and under sustained load the array may never drain to be emptied.
-    private var waiting: [(@Sendable () -> Void)?] = []
-    private var waitingHead = 0
+    private var waiting: [String: FIFO<Job>] = [:]
+    /// Classes in the order they were first seen; `turn` is the one served next.
+    private var classes: [String] = []
+    private var turn = 0
     private var idleLanes: [DispatchQueue]
 
     init(width: Int) {
@@ -22,18 +29,36 @@ final class BoundedExecutor: @unchecked Sendable {
         idleLanes = (0..<width).map { DispatchQueue(label: "http.handler.\($0)", qos: .userInitiated) }
     }
 
-    func submit(_ job: @escaping @Sendable () -> Void) {
+    /// Runs `job` now, or queues it behind the others of its class; false, and nothing queued,
+    /// when `limit` jobs of the class are already waiting.
+    func submit(_ job: @escaping Job, queue name: String, limit: Int) -> Bool {
         lock.lock()
         guard let lane = idleLanes.popLast() else {
-            waiting.append(job)
+            guard waiting[name, default: FIFO()].count < limit else {
+                lock.unlock()
+                return false
+            }
+            if waiting[name] == nil { classes.append(name) }
+            waiting[name, default: FIFO()].append(job)
             lock.unlock()
-            return
+            return true
         }
         lock.unlock()
         start(job, on: lane)
+        return true
     }
 
-    private func start(_ job: @escaping @Sendable () -> Void, on lane: DispatchQueue) {
+    /// Whether a job of the class would be refused now.
+    func isFull(queue name: String, limit: Int) -> Bool {
+        lock.withLock { idleLanes.isEmpty && (waiting[name]?.count ?? 0) >= limit }
+    }
+
+    /// Jobs waiting, by class.
+    var depths: [String: Int] {
+        lock.withLock { waiting.mapValues(\.count) }
+    }
+
+    private func start(_ job: @escaping Job, on lane: DispatchQueue) {
         lane.async { [self] in
             job()
             jobFinished(on: lane)
@@ -42,22 +67,43 @@ final class BoundedExecutor: @unchecked Sendable {
 
     private func jobFinished(on lane: DispatchQueue) {
         lock.lock()
-        guard waitingHead < waiting.count else {
-            idleLanes.append(lane)
+        for step in 0..<classes.count {
+            let index = (turn + step) % classes.count
+            guard let next = waiting[classes[index]]?.popFirst() else { continue }
+            turn = (index + 1) % classes.count
             lock.unlock()
+            start(next, on: lane)
             return
         }
-        let next = waiting[waitingHead]!
-        waiting[waitingHead] = nil
-        waitingHead += 1
-        if waitingHead == waiting.count {
-            waiting.removeAll(keepingCapacity: true)
-            waitingHead = 0
-        } else if waitingHead >= 1024, waitingHead * 2 >= waiting.count {
-            waiting.removeFirst(waitingHead)
-            waitingHead = 0
-        }
+        idleLanes.append(lane)
         lock.unlock()
-        start(next, on: lane)
+    }
+}
+
+/// A first-in first-out queue whose taken elements are released at once: an element holds a
+/// request (body included), and under sustained load the queue may never drain to be emptied.
+struct FIFO<Element> {
+    private var elements: [Element?] = []
+    private var head = 0
+
+    var count: Int { elements.count - head }
+
+    mutating func append(_ element: Element) {
+        elements.append(element)
+    }
+
+    mutating func popFirst() -> Element? {
+        guard head < elements.count else { return nil }
+        let element = elements[head]
+        elements[head] = nil
+        head += 1
+        if head == elements.count {
+            elements.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024, head * 2 >= elements.count {
+            elements.removeFirst(head)
+            head = 0
+        }
+        return element
     }
 }

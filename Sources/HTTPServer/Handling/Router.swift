@@ -4,6 +4,11 @@ import HTTPTypes
 /// socket queue, so it may block or compute for as long as it needs.
 public typealias HTTPHandler = @Sendable (HTTPServerRequest) throws -> HTTPServerResponse
 
+/// Decides from a request's head, before any byte of its body is read or `100 Continue` is sent,
+/// whether the request may go on, and throws the refusal if not: a token check, the body's
+/// media type. The request it sees has no body yet.
+public typealias HTTPAdmission = @Sendable (HTTPServerRequest) throws -> Void
+
 /// Maps a method and path to a handler.
 ///
 /// Patterns are made of '/'-separated segments: a literal (`models`), a parameter
@@ -27,8 +32,13 @@ public final class Router: @unchecked Sendable {
         let pattern: RoutePattern
         let bodyLimit: Int?
         let lane: Lane
+        let queue: String
+        let admission: HTTPAdmission?
         let handler: HTTPHandler
     }
+
+    /// The queue class of routes added without one.
+    public static let defaultQueue = "default"
 
     /// The route chosen for a request.
     public struct Found {
@@ -38,6 +48,10 @@ public final class Router: @unchecked Sendable {
         public let pattern: String
         public let bodyLimit: Int?
         public let lane: Lane
+        /// The class whose queue limit the request counts against while it waits for a handler
+        /// (`HTTPServerConfiguration.queueLimits`).
+        public let queue: String
+        public let admission: HTTPAdmission?
     }
 
     public enum Match {
@@ -81,12 +95,14 @@ public final class Router: @unchecked Sendable {
         return matching.max { $0.prefix.count < $1.prefix.count }?.format ?? .codeAndMessage
     }
 
-    /// Adds a route. `bodyLimit` overrides the server's body limit for it, up or down.
-    /// Register every route before starting the server.
+    /// Adds a route. `bodyLimit` overrides the server's body limit for it, up or down; `queue`
+    /// names the queue limit its waiting requests count against; `admission` runs on the head
+    /// alone, before the body is read. Register every route before starting the server.
     public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil, lane: Lane = .standard,
+                    queue: String = Router.defaultQueue, admission: HTTPAdmission? = nil,
                     _ handler: @escaping HTTPHandler) {
         routes.append(Route(method: method, pattern: RoutePattern(pattern), bodyLimit: bodyLimit, lane: lane,
-                            handler: handler))
+                            queue: queue, admission: admission, handler: handler))
     }
 
     public func get(_ pattern: String, lane: Lane = .standard, _ handler: @escaping HTTPHandler) {
@@ -126,7 +142,8 @@ public final class Router: @unchecked Sendable {
         }
         if let best {
             return .found(Found(handler: best.route.handler, parameters: best.parameters, pattern: best.route.pattern.text,
-                                bodyLimit: best.route.bodyLimit, lane: best.route.lane))
+                                bodyLimit: best.route.bodyLimit, lane: best.route.lane, queue: best.route.queue,
+                                admission: best.route.admission))
         }
         guard !allowed.isEmpty else { return .notFound }
         if allowed.contains(.get) && !allowed.contains(.head) { allowed.append(.head) }

@@ -21,6 +21,12 @@ public final class HTTPMetrics: HTTPServerObserver, @unchecked Sendable {
     private var requests: [Key: Int] = [:]
     private var bytes: [Key: Int] = [:]
     private var latency: [String: Histogram] = [:]
+    private struct ShedKey: Hashable {
+        var queue: String
+        var reason: String
+    }
+
+    private var shed: [ShedKey: Int] = [:]
     private var openConnections = 0
     private var acceptedConnections = 0
 
@@ -58,6 +64,15 @@ public final class HTTPMetrics: HTTPServerObserver, @unchecked Sendable {
         lock.unlock()
     }
 
+    public func requestShed(queue: String, reason: String) {
+        lock.withLock { shed[ShedKey(queue: queue, reason: reason), default: 0] += 1 }
+    }
+
+    /// Requests answered 503 unhandled, for `queue` (any when nil).
+    public func shedCount(queue: String? = nil) -> Int {
+        lock.withLock { shed.filter { queue == nil || $0.key.queue == queue }.values.reduce(0, +) }
+    }
+
     /// The number of requests answered with `status` on `route` (any method when nil).
     public func requestCount(route: String? = nil, status: Int? = nil) -> Int {
         lock.lock()
@@ -92,6 +107,11 @@ public final class HTTPMetrics: HTTPServerObserver, @unchecked Sendable {
             lines.append("\(prefix)_request_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)")
             lines.append("\(prefix)_request_duration_seconds_sum{\(label)} \(histogram.sum)")
             lines.append("\(prefix)_request_duration_seconds_count{\(label)} \(histogram.count)")
+        }
+        lines.append("# HELP \(prefix)_requests_shed_total Requests answered 503 without being handled: their queue was full or request bodies in memory were at their limit.")
+        lines.append("# TYPE \(prefix)_requests_shed_total counter")
+        for (key, count) in shed.sorted(by: { ($0.key.queue, $0.key.reason) < ($1.key.queue, $1.key.reason) }) {
+            lines.append("\(prefix)_requests_shed_total{queue=\"\(escape(key.queue))\",reason=\"\(key.reason)\"} \(count)")
         }
         lines.append("# HELP \(prefix)_connections_open Connections currently open.")
         lines.append("# TYPE \(prefix)_connections_open gauge")

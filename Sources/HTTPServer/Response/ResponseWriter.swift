@@ -35,9 +35,12 @@ struct ResponseWriter {
 
     let compressionEnabled: Bool
     let compressionMinimumBytes: Int
+    /// Fields every response carries unless its handler set them.
+    var defaultFields = HTTPFields()
 
     func prepare(_ response: HTTPServerResponse, for context: Context, date: String) -> Prepared {
-        let fields = HTTPFields(response.head.headerFields.filter { !Self.connectionFields.contains($0.name) })
+        var fields = HTTPFields(response.head.headerFields.filter { !Self.connectionFields.contains($0.name) })
+        for field in defaultFields where fields[field.name] == nil { fields.append(field) }
         let status = response.head.status
         let bodyless = status.code == 204 || status.code == 304 || (100..<200).contains(status.code)
         var keepAlive = context.keepAlive

@@ -26,6 +26,10 @@ final class Connection: @unchecked Sendable {
         var match: Router.Match
         var context: ResponseWriter.Context
         var startedAt: DispatchTime
+        /// The body's share of the server's `BodyBudget`, held until the handler is done:
+        /// reserved whole when the head declares a length, chunk by chunk otherwise.
+        var reservation: BodyReservation
+        var reservesChunks: Bool
     }
 
     /// The response being written.
@@ -196,6 +200,11 @@ final class Connection: @unchecked Sendable {
                 headStartedAt = nil
                 beginRequest(head)
             case .body(let bytes):
+                // A declared length was reserved whole as the head arrived; a chunked body grows.
+                if let incoming, incoming.reservesChunks, !incoming.reservation.grow(by: bytes.count) {
+                    refuse(context.bodyBudgetFull(incoming.match.queue))
+                    break
+                }
                 incoming?.request.body.append(contentsOf: bytes)
             case .end:
                 if let request = incoming { pending.append(.request(request)) }
@@ -233,24 +242,58 @@ final class Connection: @unchecked Sendable {
         let responseContext = ResponseWriter.Context(isHead: method == .head, minorVersion: head.minorVersion,
                                                      keepAlive: head.keepAlive,
                                                      acceptsGzip: Gzip.isAccepted(by: fields[.acceptEncoding]))
-        var request = HTTPServerRequest(head: head1, path: path, query: query, pathParameters: parameters,
+        let request = HTTPServerRequest(head: head1, path: path, query: query, pathParameters: parameters,
                                         route: route, remoteAddress: remoteAddress)
+        incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now(),
+                            reservation: BodyReservation(budget: context.bodyBudget), reservesChunks: head.framing == .chunked)
+        // Decided on the head alone: a refused request's body is never read, nor invited by a 100 Continue.
+        if let refusal = admissionRefusal(request, target: head.target, match: match) { return refuse(refusal) }
         if case .length(let length) = head.framing {
-            if length > bodyLimit {
-                // The parser refuses it next; a 100 Continue would invite the body.
-                incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
-                return
-            }
+            // Beyond the limit the parser refuses it next.
+            guard length <= bodyLimit else { return }
+            guard incoming!.reservation.grow(by: length) else { return refuse(context.bodyBudgetFull(match.queue)) }
             // Capped: a client may announce a large body and never send it.
-            request.body.reserveCapacity(min(length, 1024 * 1024))
+            incoming!.request.body.reserveCapacity(min(length, 1024 * 1024))
         }
-        incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now())
         // A 100 Continue cannot overtake responses still owed to earlier requests;
         // the client then sends the body after its own timeout, as RFC 9110 allows.
         if head.expectsContinue && head.framing != .none && !busy && pending.isEmpty {
             output.append(contentsOf: Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             flush()
         }
+    }
+
+    /// The refusal of a request from its head: a host the server does not serve, another site's
+    /// page, the route's own admission (a token, the body's type), or a full queue.
+    private func admissionRefusal(_ request: HTTPServerRequest, target: String, match: Router.Match) -> HTTPError? {
+        let configuration = context.configuration
+        if let policy = configuration.hostPolicy,
+           let authority = Self.authority(ofTarget: target) ?? request.head.authority, !policy.allows(authority) {
+            return HTTPError(.misdirectedRequest, code: "host_not_allowed",
+                             message: "This server does not answer for the host '\(authority)'; a name it should answer "
+                                 + "for goes in allowed_hosts.")
+        }
+        if let refusal = configuration.crossSitePolicy?.refusal(for: request.head) { return refusal }
+        guard case .found(let found) = match else { return nil }
+        do {
+            try found.admission?(request)
+        } catch let error as HTTPResponseError {
+            return HTTPError(error.status, code: error.code, message: error.message, headerFields: error.headerFields)
+        } catch {
+            context.logger.error("admission failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
+            return HTTPError(.internalServerError, code: "internal_error", message: "The server failed to admit the request.")
+        }
+        if context.executor(for: found.lane).isFull(queue: found.queue, limit: context.queueLimit(for: found.queue).maxQueued) {
+            return context.queueFull(found.queue)
+        }
+        return nil
+    }
+
+    /// The authority of an absolute-form target, which takes the place of `Host` (RFC 9112 section 3.2.2).
+    static func authority(ofTarget target: String) -> String? {
+        guard !target.hasPrefix("/"), let schemeEnd = target.range(of: "://")?.upperBound else { return nil }
+        let rest = target[schemeEnd...]
+        return String(rest.prefix { $0 != "/" && $0 != "?" })
     }
 
     /// The path and query of origin-form, absolute-form, and asterisk-form targets.
@@ -273,8 +316,11 @@ final class Connection: @unchecked Sendable {
     /// Queues a refusal after the responses already owed, and stops parsing: the
     /// framing of whatever follows can no longer be trusted.
     private func refuse(_ error: HTTPError) {
+        incoming?.reservation.release()
         pending.append(.refusal(error, incoming))
         incoming = nil
+        // What was read ahead will never be parsed.
+        parser = HTTPRequestParser(limits: context.configuration.parserLimits)
         stopReading = true
         headStartedAt = nil
         suspendReading()
@@ -306,12 +352,19 @@ final class Connection: @unchecked Sendable {
                 let logger = context.logger
                 let writer = context.responseWriter
                 let router = context.router
-                context.executor(for: found.lane).submit { [self] in
+                let accepted = context.executor(for: found.lane).submit({ [self] in
                     // Compression is CPU work too, so it stays on the handler pool.
                     let response = writer.compressIfUseful(Self.run(found.handler, request.request, router: router,
                                                                     logger: logger),
                                                            for: request.context)
+                    request.reservation.release()
                     queue.async { [self] in respond(response, to: request, context: request.context) }
+                }, queue: found.queue, limit: context.queueLimit(for: found.queue).maxQueued)
+                if !accepted {
+                    // The body is read whole, so the connection can go on.
+                    request.reservation.release()
+                    let refusal = context.queueFull(found.queue).response(format: router.errorFormat(for: request.request.path))
+                    queue.async { [self] in respond(refusal, to: request, context: request.context) }
                 }
             case .methodNotAllowed, .notFound, .invalidPath:
                 // Answered on a later turn of the queue: answering here would nest one
@@ -606,5 +659,13 @@ final class Connection: @unchecked Sendable {
         transport.shutdown()
         _ = Glibc.close(transport.fd)
         onClose(self)
+    }
+}
+
+extension Router.Match {
+    /// The queue class a request counts against; requests without a route have none of their own.
+    var queue: String {
+        if case .found(let found) = self { return found.queue }
+        return Router.defaultQueue
     }
 }

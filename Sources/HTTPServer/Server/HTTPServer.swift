@@ -50,6 +50,16 @@ public final class HTTPServer: @unchecked Sendable {
         return nil
     }
 
+    /// Requests waiting for a handler, by queue class (`Router.add(queue:)`).
+    public var queuedRequests: [String: Int] {
+        lock.withLock { context?.queuedRequests ?? [:] }
+    }
+
+    /// Bytes of request bodies held in memory now (`HTTPServerConfiguration.maxBufferedBodyBytes`).
+    public var bufferedBodyBytes: Int {
+        lock.withLock { context?.bodyBudget.inUse ?? 0 }
+    }
+
     public var connectionCount: Int {
         lock.lock()
         defer { lock.unlock() }
