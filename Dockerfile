@@ -3,7 +3,14 @@
 # Debian with only the C libraries it loads (scripts/check-runtime-deps.sh proves that list).
 #
 #   docker build -t salient .
-#   docker run -p 8080:8080 -v salient-data:/data salient
+#   openssl rand -hex 32 > salient-token
+#   docker run -p 8080:8080 -v salient-data:/data \
+#     -v "$PWD/salient-token:/run/secrets/salient-api-token:ro" \
+#     -e SALIENT_API_TOKEN_FILE=/run/secrets/salient-api-token salient
+#
+# The image listens on every interface (SALIENT_HOST=0.0.0.0), so it refuses to start without a
+# token: mount one as a secret file (above; Compose and Swarm secrets land in /run/secrets/ too)
+# or pass SALIENT_API_TOKEN; SALIENT_READ_TOKEN(_FILE) also guards reads. Kubernetes: deploy/.
 
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 
@@ -38,12 +45,16 @@ WORKDIR /app
 COPY --from=build /out/ /app/
 COPY public/ /app/public/
 
-ENV SALIENT_PORT=8080 \
+# A published port reaches the container's own interface, not its loopback: listen on all of
+# them, which makes a token mandatory (the service refuses to start without one).
+ENV SALIENT_HOST=0.0.0.0 \
+    SALIENT_PORT=8080 \
     SALIENT_DATA_DIR=/data \
     SALIENT_PUBLIC_DIR=/app/public
-# Left unset on purpose, set at run time: SALIENT_API_TOKEN (docker run -e, or a Kubernetes
-# Secret) and SALIENT_THREADS (computations at once, default 2); the other SALIENT_*
-# variables are read by ServiceConfiguration.
+# Left unset on purpose, set at run time from a secret: SALIENT_API_TOKEN_FILE (a mounted secret
+# file) or SALIENT_API_TOKEN, optionally SALIENT_READ_TOKEN(_FILE); SALIENT_ALLOWED_HOSTS for the
+# names clients use (IP addresses and localhost are always allowed); SALIENT_THREADS
+# (computations at once, default 2). The other SALIENT_* variables are in config/README.md.
 
 USER salient:salient
 EXPOSE 8080

@@ -49,6 +49,7 @@ bench: build venv bench-venv
 # Tests import modules as users do (no @testable), so the test build reuses the release build.
 test: build venv
 	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports
+	python3 Tests/attacks/test_network.py --salient $(BIN)
 	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck"
 
 clean:

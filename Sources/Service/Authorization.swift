@@ -2,15 +2,17 @@ import Foundation
 import HTTPServer
 import HTTPTypes
 
-/// Checks `Authorization: Bearer <token>` when the service has a token.
+/// Checks `Authorization: Bearer <token>` against the tokens a route accepts; nil accepts anyone.
 struct Authorization: Sendable {
-    let token: String?
+    let tokens: [String]?
 
     func check(_ request: HTTPServerRequest) throws {
-        guard let token else { return }
+        guard let tokens else { return }
         let header = request.headerFields[.authorization] ?? ""
         let presented = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
-        guard Authorization.constantTimeEqual(presented, token) else {
+        // Every token is compared, so the time taken does not say which one came close.
+        let matches = tokens.map { Authorization.constantTimeEqual(presented, $0) }.contains(true)
+        guard !presented.isEmpty, matches else {
             var fields = HTTPFields()
             fields[.wwwAuthenticate] = "Bearer"
             throw HTTPError(.unauthorized, code: "unauthorized",
@@ -29,35 +31,63 @@ struct Authorization: Sendable {
     }
 }
 
-/// Registers routes behind the token: routes that change state always need it when one is
-/// set, reads only when the operator protects reads too.
+/// The classes of routes, each with its own queue limit (`max_queued_*`) and token.
+enum RouteClass: String, CaseIterable {
+    /// Classification, saliency, `/v2` inference: computations that only answer.
+    case inference
+    /// Listings, cards, exports, job status.
+    case reads
+    /// Uploads, deletions, jobs: what changes state.
+    case writes
+    /// Health, readiness, metrics and the web UI's files, on the server's quick lane.
+    case operations
+}
+
+/// Registers routes behind the tokens, checked with the body's media type on the head alone,
+/// before the body is read: routes that change state need the write token when one is set,
+/// reads and inference the read token when reads are protected.
 struct GuardedRouter {
     let router: Router
     let reads: Authorization
     let writes: Authorization
 
     func get(_ pattern: String, _ handler: @escaping HTTPHandler) {
-        let reads = reads
-        router.get(pattern) { request in
-            try reads.check(request)
-            return try handler(request)
-        }
+        router.add(.get, pattern, queue: RouteClass.reads.rawValue, admission: admission(reads, bodies: nil), handler)
     }
 
-    /// `changesState` is false for computations that only answer (classify, saliency, infer).
-    func post(_ pattern: String, changesState: Bool, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
-        let check = changesState ? writes : reads
-        router.post(pattern, bodyLimit: bodyLimit) { request in
-            try check.check(request)
-            return try handler(request)
-        }
+    /// A computation that only answers (classify, saliency, infer), taking `bodies`.
+    func inference(_ pattern: String, bodies: AcceptedBodyTypes, _ handler: @escaping HTTPHandler) {
+        router.add(.post, pattern, queue: RouteClass.inference.rawValue, admission: admission(reads, bodies: bodies), handler)
+    }
+
+    /// A request that changes state, taking `bodies`.
+    func post(_ pattern: String, bodies: AcceptedBodyTypes, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
+        router.add(.post, pattern, bodyLimit: bodyLimit, queue: RouteClass.writes.rawValue,
+                   admission: admission(writes, bodies: bodies), handler)
+    }
+
+    /// A quick GET of the server's own (health, metrics, the UI's files), open unless `isRead`.
+    func operation(_ pattern: String, isRead: Bool = false, _ handler: @escaping HTTPHandler) {
+        router.add(.get, pattern, lane: .quick, queue: RouteClass.operations.rawValue,
+                   admission: admission(isRead ? reads : Authorization(tokens: nil), bodies: nil), handler)
     }
 
     func delete(_ pattern: String, _ handler: @escaping HTTPHandler) {
-        let writes = writes
-        router.delete(pattern) { request in
-            try writes.check(request)
-            return try handler(request)
+        router.add(.delete, pattern, queue: RouteClass.writes.rawValue, admission: admission(writes, bodies: nil), handler)
+    }
+
+    /// The token first, so that a client without one learns nothing of what the route takes.
+    private func admission(_ authorization: Authorization, bodies: AcceptedBodyTypes?) -> HTTPAdmission {
+        { request in
+            try authorization.check(request)
+            if let refusal = (bodies ?? .none).refusal(for: request.head) { throw refusal }
         }
     }
+}
+
+extension AcceptedBodyTypes {
+    /// An image file as the body, or a multipart form of them. Image files announce their format
+    /// in their first bytes, so clients that are not browsers may leave the type out.
+    static let images = AcceptedBodyTypes(["image/*", "application/octet-stream", "multipart/form-data"],
+                                          untypedFromNonBrowsers: true)
 }

@@ -23,20 +23,21 @@ public final class SalientService: @unchecked Sendable {
     public init(configuration: ServiceConfiguration, logger: Logger = Logger(label: "salient")) throws {
         self.configuration = configuration
         self.logger = logger
+        try configuration.checkExposure()
         EngineThreads.set(configuration.engineThreads)
         imageMemory = ImageMemory(capacity: configuration.budgets.maxImageMemoryBytes)
         registry = ModelRegistry(configuration: configuration, logger: logger)
         try registry.start(bundledModels: SalientService.bundledModels)
 
         router = Router()
-        let auth = Authorization(token: configuration.apiToken)
-        let routes = GuardedRouter(router: router, reads: configuration.protectReads ? auth : Authorization(token: nil), writes: auth)
+        let routes = GuardedRouter(router: router, reads: Authorization(tokens: configuration.readTokens),
+                                   writes: Authorization(tokens: configuration.writeTokens))
         let classifier = Classifier(configuration: configuration, memory: imageMemory)
         let cache = try SaliencyCache(directory: configuration.dataURL.appendingPathComponent("saliency"),
                                       capacity: configuration.saliencyCacheEntries,
                                       capacityBytes: configuration.budgets.saliencyCacheBytes)
         OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load())
-            .register(on: router)
+            .register(on: routes)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
         InferenceRoutes(registry: registry, classifier: classifier, saliency: SaliencyService(classifier: classifier),
                         cache: cache, metrics: metrics)
@@ -57,11 +58,12 @@ public final class SalientService: @unchecked Sendable {
         JobRoutes(store: jobs, worker: jobWorker, events: events, registry: registry, datasets: datasets,
                   maxTrainingSetBytes: configuration.budgets.maxTrainingSetBytes).register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
-            router.add(.get, "/*path", lane: .quick, try StaticFileHandler(root: configuration.publicDirectory).handler)
+            routes.operation("/*path", try StaticFileHandler(root: configuration.publicDirectory).handler)
         } else {
             logger.warning("no web UI folder", metadata: ["path": "\(configuration.publicDirectory)"])
         }
-        server = HTTPServer(configuration: configuration.serverForBatching, router: router, logger: logger, observer: metrics.http)
+        server = HTTPServer(configuration: configuration.httpServer, router: router, logger: logger, observer: metrics.http)
+        metrics.server = server
     }
 
     public var port: Int? { server.port }
@@ -72,6 +74,7 @@ public final class SalientService: @unchecked Sendable {
     /// Starts serving and the job workers, which resume any job a stop interrupted.
     public func start() throws {
         try server.start()
+        logExposure()
         try jobWorker.start()
     }
 
@@ -85,6 +88,15 @@ public final class SalientService: @unchecked Sendable {
     public func run() throws {
         try jobWorker.start()
         defer { jobWorker.shutdown() }
+        try server.start()
+        logExposure()
         try server.run()
+    }
+
+    /// Says at start what the service exposes, loudly when it is open beyond this machine.
+    private func logExposure() {
+        let (warnings, notes) = configuration.exposureSummary(port: server.port ?? configuration.server.port)
+        for line in notes { logger.notice("\(line)") }
+        for line in warnings { logger.warning("\(line)") }
     }
 }

@@ -6,13 +6,28 @@ import HTTPServer
 /// layer overrides the one before. Every key is documented in config/README.md.
 public struct ServiceConfiguration: Sendable {
     public var server = HTTPServerConfiguration()
+    /// The address to listen on; nil listens on 127.0.0.1 without a token and on every
+    /// interface (0.0.0.0) with one (`listenHost`).
+    public var host: String?
+    /// Allows listening beyond this machine with no token at all (`checkExposure`).
+    public var insecureOpen = false
     public var dataDirectory = "data"
     public var publicDirectory = "public"
     public var defaultModel = "fashion-cnn"
-    /// When set, routes that change state need `Authorization: Bearer <token>`.
+    /// The management (write) token: when set, routes that change state need
+    /// `Authorization: Bearer <token>`; it is accepted on reads too.
     public var apiToken: String?
-    /// Also require the token for reads.
+    /// The inference (read) token: when set, reads (listings, classification, saliency,
+    /// metrics) need it or the management token. Alone, it guards writes as well.
+    public var readToken: String?
+    /// Reads need a token even without `readToken` (then the management token).
     public var protectReads = false
+    /// Host names that requests may address besides localhost and IP literals, which are always
+    /// allowed; "*" allows any (DNS rebinding defence, `HostPolicy`).
+    public var allowedHosts: [String] = []
+    /// Origins whose pages may send requests that change state or compute, besides the
+    /// server's own origin; "*" allows any (cross-site request defence, `OriginPolicy`).
+    public var allowedOrigins: [String] = []
     /// Inference or saliency computations that run at once; more requests wait (queue depth).
     public var inferenceThreads = 2
     /// Threads one computation splits across (`EngineThreads`); 1 favours throughput under load.
@@ -21,8 +36,14 @@ public struct ServiceConfiguration: Sendable {
     public var maxImageBytes = 32 << 20
     public var maxUploadBytes = 512 << 20
     public var saliencyCacheEntries = 256
-    /// Requests waiting for an inference slot beyond this many are answered 503.
-    public var maxQueuedRequests = 256
+    /// Inference requests (classify, saliency, `/v2` infer) that may wait for a handler; beyond
+    /// it they are answered 503 with Retry-After.
+    public var maxQueuedRequests = 64
+    /// The same for reads (listings, cards, exports), writes (uploads, deletions, jobs) and
+    /// operations (health, metrics, the UI's files).
+    public var maxQueuedReads = 64
+    public var maxQueuedWrites = 16
+    public var maxQueuedOperations = 64
     /// Classifications of one model that arriving together run as one batch of up to this
     /// many images; 1 turns batching off.
     public var maxBatchSize = 8
@@ -39,12 +60,18 @@ public struct ServiceConfiguration: Sendable {
     /// Keys of config/salient.json, as they appear in the file.
     private struct File: Decodable {
         var host: String?
+        var insecure_open: Bool?
         var port: Int?
         var data_directory: String?
         var public_directory: String?
         var default_model: String?
         var api_token: String?
+        var api_token_file: String?
+        var read_token: String?
+        var read_token_file: String?
         var protect_reads: Bool?
+        var allowed_hosts: [String]?
+        var allowed_origins: [String]?
         var inference_threads: Int?
         var engine_threads: Int?
         var max_image_pixels: Int?
@@ -56,6 +83,11 @@ public struct ServiceConfiguration: Sendable {
         var idle_timeout_seconds: Double?
         var saliency_cache_entries: Int?
         var max_queued_requests: Int?
+        var max_queued_reads: Int?
+        var max_queued_writes: Int?
+        var max_queued_operations: Int?
+        var max_buffered_body_bytes: Int?
+        var retry_after_seconds: Int?
         var max_batch_size: Int?
         var max_batch_delay_ms: Double?
         var job_workers: Int?
@@ -90,13 +122,21 @@ public struct ServiceConfiguration: Sendable {
     }
 
     private mutating func apply(_ f: File) throws {
-        if let v = f.host { server.host = v }
+        if let v = f.host { host = v }
+        if let v = f.insecure_open { insecureOpen = v }
         if let v = f.port { server.port = v }
         if let v = f.data_directory { dataDirectory = v }
         if let v = f.public_directory { publicDirectory = v }
         if let v = f.default_model { defaultModel = v }
-        if let v = f.api_token, !v.isEmpty { apiToken = v }
+        if let v = try Self.token(value: f.api_token, file: f.api_token_file, settings: ("api_token", "api_token_file")) {
+            apiToken = v
+        }
+        if let v = try Self.token(value: f.read_token, file: f.read_token_file, settings: ("read_token", "read_token_file")) {
+            readToken = v
+        }
         if let v = f.protect_reads { protectReads = v }
+        if let v = f.allowed_hosts { allowedHosts = v }
+        if let v = f.allowed_origins { allowedOrigins = v }
         if let v = f.inference_threads { inferenceThreads = v }
         if let v = f.engine_threads { engineThreads = v }
         if let v = f.max_image_pixels { maxImagePixels = v }
@@ -108,6 +148,11 @@ public struct ServiceConfiguration: Sendable {
         if let v = f.idle_timeout_seconds { server.idleTimeout = v }
         if let v = f.saliency_cache_entries { saliencyCacheEntries = v }
         if let v = f.max_queued_requests { maxQueuedRequests = v }
+        if let v = f.max_queued_reads { maxQueuedReads = v }
+        if let v = f.max_queued_writes { maxQueuedWrites = v }
+        if let v = f.max_queued_operations { maxQueuedOperations = v }
+        if let v = f.max_buffered_body_bytes { server.maxBufferedBodyBytes = v }
+        if let v = f.retry_after_seconds { server.retryAfterSeconds = v }
         if let v = f.max_batch_size { maxBatchSize = v }
         if let v = f.max_batch_delay_ms { maxBatchDelayMilliseconds = v }
         if let v = f.job_workers { jobWorkers = v }
@@ -125,16 +170,43 @@ public struct ServiceConfiguration: Sendable {
             return value
         }
         if let v = try int("SALIENT_PORT") { server.port = v }
-        if let v = environment["SALIENT_HOST"] { server.host = v }
+        func bool(_ key: String) throws -> Bool? {
+            guard let text = environment[key] else { return nil }
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw Error(description: "\(key)=\(text) is not true or false (1 or 0)")
+            }
+        }
+        func list(_ key: String) -> [String]? {
+            environment[key].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        if let v = environment["SALIENT_HOST"] { host = v }
+        if let v = try bool("SALIENT_INSECURE_OPEN") { insecureOpen = v }
         if let v = environment["SALIENT_DATA_DIR"] { dataDirectory = v }
         if let v = environment["SALIENT_PUBLIC_DIR"] { publicDirectory = v }
         if let v = environment["SALIENT_DEFAULT_MODEL"] { defaultModel = v }
-        if let v = environment["SALIENT_API_TOKEN"], !v.isEmpty { apiToken = v }
+        if let v = try Self.token(value: environment["SALIENT_API_TOKEN"], file: environment["SALIENT_API_TOKEN_FILE"],
+                                  settings: ("SALIENT_API_TOKEN", "SALIENT_API_TOKEN_FILE")) {
+            apiToken = v
+        }
+        if let v = try Self.token(value: environment["SALIENT_READ_TOKEN"], file: environment["SALIENT_READ_TOKEN_FILE"],
+                                  settings: ("SALIENT_READ_TOKEN", "SALIENT_READ_TOKEN_FILE")) {
+            readToken = v
+        }
+        if let v = try bool("SALIENT_PROTECT_READS") { protectReads = v }
+        if let v = list("SALIENT_ALLOWED_HOSTS") { allowedHosts = v }
+        if let v = list("SALIENT_ALLOWED_ORIGINS") { allowedOrigins = v }
         if let v = try int("SALIENT_THREADS") { inferenceThreads = v }
         if let v = try int("SALIENT_ENGINE_THREADS") { engineThreads = v }
         if let v = try int("SALIENT_JOB_WORKERS") { jobWorkers = v }
         if let v = try int("SALIENT_TRAINING_THREADS") { trainingThreads = v }
         if let v = try int("SALIENT_MAX_BATCH_SIZE") { maxBatchSize = v }
+        if let v = try int("SALIENT_MAX_QUEUED_REQUESTS") { maxQueuedRequests = v }
+        if let v = try int("SALIENT_MAX_QUEUED_READS") { maxQueuedReads = v }
+        if let v = try int("SALIENT_MAX_QUEUED_WRITES") { maxQueuedWrites = v }
+        if let v = try int("SALIENT_MAX_QUEUED_OPERATIONS") { maxQueuedOperations = v }
+        if let v = try int("SALIENT_MAX_BUFFERED_BODY_BYTES") { server.maxBufferedBodyBytes = v }
         if let text = environment["SALIENT_MAX_BATCH_DELAY_MS"] {
             guard let v = Double(text) else { throw Error(description: "SALIENT_MAX_BATCH_DELAY_MS=\(text) is not a number") }
             maxBatchDelayMilliseconds = v
@@ -144,8 +216,27 @@ public struct ServiceConfiguration: Sendable {
 
     public func validate() throws {
         guard (0...65535).contains(server.port) else { throw Error(description: "port \(server.port) is out of range") }
+        if let host, host.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw Error(description: "host is empty: give an address such as 127.0.0.1, 0.0.0.0 or ::")
+        }
+        for (value, setting) in [(apiToken, "api_token"), (readToken, "read_token")] {
+            if let value { _ = try Self.checkedToken(value, setting: setting) }
+        }
         guard inferenceThreads >= 1, engineThreads >= 1, jobWorkers >= 0, trainingThreads >= 1 else {
             throw Error(description: "thread counts and the batch size must be positive")
+        }
+        for (value, setting) in [(maxQueuedRequests, "max_queued_requests"), (maxQueuedReads, "max_queued_reads"),
+                                 (maxQueuedWrites, "max_queued_writes"), (maxQueuedOperations, "max_queued_operations")]
+            where value < 0 {
+            throw Error(description: "\(setting) \(value) is negative; 0 refuses every request that would wait")
+        }
+        for (limit, setting) in [(server.maxBodyBytes, "max_body_bytes"), (maxUploadBytes, "max_upload_bytes")]
+            where server.maxBufferedBodyBytes < limit {
+            throw Error(description: "max_buffered_body_bytes \(server.maxBufferedBodyBytes) is below \(setting) \(limit): "
+                + "a request at that limit could never be taken")
+        }
+        guard server.retryAfterSeconds >= 0 else {
+            throw Error(description: "retry_after_seconds \(server.retryAfterSeconds) is negative")
         }
         guard (1...256).contains(maxBatchSize) else {
             throw Error(description: "max_batch_size \(maxBatchSize) is not between 1 and 256")
@@ -158,12 +249,25 @@ public struct ServiceConfiguration: Sendable {
 
     public var dataURL: URL { URL(fileURLWithPath: dataDirectory) }
 
-    /// The server's settings, with enough handlers that a batch can fill: a handler waits,
-    /// blocked, while its image is in a batch, so fewer handlers than
-    /// `inferenceThreads * maxBatchSize` would cap the batches below `maxBatchSize`.
-    var serverForBatching: HTTPServerConfiguration {
+    /// The server's settings: the listening address, the host and cross-site policies, a queue
+    /// limit per route class, security headers, and enough handlers that a batch can fill: a
+    /// handler waits, blocked, while its image is in a batch, so fewer handlers than
+    /// `inferenceThreads * maxBatchSize` would cap the batches below `maxBatchSize`. Requests
+    /// beyond the handlers wait in the queues, bounded by `max_queued_*`.
+    var httpServer: HTTPServerConfiguration {
         var server = server
+        server.host = listenHost
         server.handlerConcurrency = max(server.handlerConcurrency, inferenceThreads * maxBatchSize)
+        server.hostPolicy = HostPolicy(names: allowedHosts)
+        server.crossSitePolicy = CrossSitePolicy(allowedOrigins: allowedOrigins)
+        server.queueLimits = [
+            RouteClass.inference.rawValue: QueueLimit(maxQueued: maxQueuedRequests, setting: "max_queued_requests"),
+            RouteClass.reads.rawValue: QueueLimit(maxQueued: maxQueuedReads, setting: "max_queued_reads"),
+            RouteClass.writes.rawValue: QueueLimit(maxQueued: maxQueuedWrites, setting: "max_queued_writes"),
+            RouteClass.operations.rawValue: QueueLimit(maxQueued: maxQueuedOperations, setting: "max_queued_operations"),
+        ]
+        server.maxBufferedBodyBytesSetting = "max_buffered_body_bytes"
+        server.defaultResponseFields = SecurityHeaders.fields
         return server
     }
 }

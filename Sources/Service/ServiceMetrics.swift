@@ -5,6 +5,8 @@ import HTTPServer
 /// sizes and models loaded, in Prometheus text.
 final class ServiceMetrics: @unchecked Sendable {
     let http = HTTPMetrics()
+    /// The server whose queues and buffered bodies are reported; set once it exists.
+    weak var server: HTTPServer?
     private let lock = NSLock()
     private let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     private let batchSizeBounds = [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -34,6 +36,17 @@ final class ServiceMetrics: @unchecked Sendable {
                 lines.append("salient_inference_seconds_sum{\(key)} \(h.sum)")
                 lines.append("salient_inference_seconds_count{\(key)} \(h.count)")
             }
+        }
+        if let server {
+            lines.append("# HELP salient_http_queued_requests Requests waiting for a handler, by route class (max_queued_*).")
+            lines.append("# TYPE salient_http_queued_requests gauge")
+            let queued = server.queuedRequests
+            for routeClass in RouteClass.allCases {
+                lines.append("salient_http_queued_requests{queue=\"\(routeClass.rawValue)\"} \(queued[routeClass.rawValue] ?? 0)")
+            }
+            lines.append("# HELP salient_http_buffered_body_bytes Bytes of request bodies held in memory (max_buffered_body_bytes).")
+            lines.append("# TYPE salient_http_buffered_body_bytes gauge")
+            lines.append("salient_http_buffered_body_bytes \(server.bufferedBodyBytes)")
         }
         lines.append("# HELP salient_inference_queue_depth Requests waiting for an inference slot or a batch.")
         lines.append("# TYPE salient_inference_queue_depth gauge")

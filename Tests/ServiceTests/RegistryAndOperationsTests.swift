@@ -126,8 +126,9 @@ final class RegistryAndOperationsTests: XCTestCase {
         XCTAssertEqual(infer.status, 200, infer.text)
         let output = try XCTUnwrap((infer.object["outputs"] as? [[String: Any]])?.first)
         XCTAssertEqual(output["shape"] as? [Int], [2, 10])
-        let bad = try harness.curl("/v2/models/fashion-cnn/infer", ["-X", "POST", "--data-binary", #"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}"#])
+        let json = ["-X", "POST", "-H", "Content-Type: application/json", "--data-binary"]
+        let bad = try harness.curl("/v2/models/fashion-cnn/infer", json + [#"{"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}"#])
         XCTAssertEqual(bad.status, 400)
-        XCTAssertEqual(try harness.curl("/v2/models/fashion-cnn/infer", ["-X", "POST", "--data-binary", "{"]).status, 400)
+        XCTAssertEqual(try harness.curl("/v2/models/fashion-cnn/infer", json + ["{"]).status, 400)
     }
 }

@@ -147,6 +147,17 @@ def http_get(url):
         return response.status, response.headers.get("Content-Type", ""), response.read()
 
 
+def http_headers(url):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.headers
+
+
+# Records every Content-Security-Policy violation from the first script on, page scripts' included.
+CSP_RECORDER = """window.cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));"""
+
+
 class ServiceProcess:
     """The real service (or any command honouring SALIENT_PORT), started for the test."""
 
@@ -154,7 +165,9 @@ class ServiceProcess:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = tempfile.mkdtemp(prefix="salient-ui-data-")
-        env = dict(os.environ, SALIENT_PORT=str(self.port), SALIENT_DATA_DIR=self.data, SALIENT_API_TOKEN=token)
+        # A token alone would listen on every interface; the test keeps the service on this machine.
+        env = dict(os.environ, SALIENT_HOST="127.0.0.1", SALIENT_PORT=str(self.port), SALIENT_DATA_DIR=self.data,
+                   SALIENT_API_TOKEN=token)
         self.log = open(output / "server.log", "wb")
         self.process = subprocess.Popen(shlex.split(command), env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -260,6 +273,18 @@ def drive(args, base, token, output, checks):
 
 
 def browse(b, args, base, token, output, checks, work, image):
+    b.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_RECORDER})
+
+    def security_headers():
+        headers = http_headers(base + "/")
+        policy = headers.get("Content-Security-Policy", "")
+        expect("frame-ancestors 'none'" in policy and "script-src 'self'" in policy, f"the page's policy is {policy!r}")
+        expect(headers.get("X-Content-Type-Options") == "nosniff", "no X-Content-Type-Options: nosniff")
+        expect(headers.get("X-Frame-Options") == "DENY", "no X-Frame-Options: DENY")
+        expect(headers.get("Referrer-Policy") == "no-referrer", "no Referrer-Policy")
+        return policy
+    checks.run("the page comes with a Content-Security-Policy and the other security headers", security_headers)
+
     def load():
         b.get(base + "/")
         b.wait_for("return document.body.dataset.ready === 'true'", message="the page to load its models")
@@ -482,8 +507,18 @@ def browse(b, args, base, token, output, checks, work, image):
         return "no sideways scrolling at 390x844"
     checks.run("usable on a 390x844 phone", phone)
 
+    def nothing_blocked():
+        blocked = b.run("return window.cspViolations")
+        expect(blocked == [], f"the Content-Security-Policy blocked: {blocked}")
+        # The recorder itself works: an inline style attribute is what the policy forbids.
+        b.run("document.body.setAttribute('style', 'outline: 1px solid red')")
+        caught = b.wait_for("return window.cspViolations.length > 0 && window.cspViolations", message="a violation to be seen")
+        b.run("document.body.removeAttribute('style'); window.cspViolations = []")
+        return f"every step ran under the policy (a planted inline style was caught: {caught[0]})"
+    checks.run("nothing the UI does is blocked by its Content-Security-Policy", nothing_blocked)
+
     def console():
-        expected = [" 401 ", " 415 "]  # the refusals this test provokes on purpose
+        expected = [" 401 ", " 415 ", "Content Security Policy"]  # refusals this test provokes on purpose
         if args.skip_job:  # the jobs API is not under test (it may not exist yet)
             expected += ["/v1/datasets", "/v1/jobs"]
         entries = [e for e in b.browser_log() if e.get("level") == "SEVERE" and not any(x in e.get("message", "") for x in expected)]

@@ -19,7 +19,7 @@ struct DatasetRoutes {
     }
 
     func register(on router: GuardedRouter) {
-        router.post("/v1/datasets", changesState: true, bodyLimit: configuration.maxUploadBytes) { request in
+        router.post("/v1/datasets", bodies: .zip, bodyLimit: configuration.maxUploadBytes) { request in
             let dataset = try store.create(archive: request.body)
             return try .json(Created(id: dataset.id, classes: dataset.classes, counts: dataset.counts, skipped: dataset.skipped),
                              status: .created)
@@ -32,4 +32,11 @@ struct DatasetRoutes {
             return HTTPServerResponse(status: .noContent)
         }
     }
+}
+
+extension AcceptedBodyTypes {
+    /// A ZIP archive as the body (Windows browsers call it application/x-zip-compressed). It
+    /// announces its format in its first bytes, so clients that are not browsers may leave the type out.
+    static let zip = AcceptedBodyTypes(["application/zip", "application/x-zip-compressed", "application/octet-stream"],
+                                       untypedFromNonBrowsers: true)
 }

@@ -11,14 +11,14 @@ struct InferenceRoutes {
     let metrics: ServiceMetrics
 
     func register(on router: GuardedRouter) {
-        router.post("/v1/models/:name/classify", changesState: false) { request in
+        router.inference("/v1/models/:name/classify", bodies: .images) { request in
             try classify(request, model: registry.model(named: request.parameter("name")))
         }
-        router.post("/v1/classify", changesState: false) { request in
+        router.inference("/v1/classify", bodies: .images) { request in
             guard let model = registry.defaultModel else { throw ServiceError.notFound("the default model is not loaded") }
             return try classify(request, model: model)
         }
-        router.post("/v1/models/:name/saliency", changesState: false) { request in
+        router.inference("/v1/models/:name/saliency", bodies: .images) { request in
             let model = try registry.model(named: request.parameter("name"))
             let options = try SaliencyRequest(request)
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }

@@ -16,7 +16,7 @@ struct JobRoutes {
     }
 
     func register(on router: GuardedRouter) {
-        router.post("/v1/jobs", changesState: true) { request in
+        router.post("/v1/jobs", bodies: .json) { request in
             let job = try submit(request.body)
             return try .json(job, status: .accepted, encoder: StoredJSON.encoder)
         }
@@ -26,7 +26,7 @@ struct JobRoutes {
         router.get("/v1/jobs/:id") { request in
             try .json(store.job(request.parameter("id")), encoder: StoredJSON.encoder)
         }
-        router.post("/v1/jobs/:id/cancel", changesState: true) { request in
+        router.post("/v1/jobs/:id/cancel", bodies: .json) { request in
             try .json(worker.cancel(request.parameter("id")), encoder: StoredJSON.encoder)
         }
         router.get("/v1/jobs/:id/events") { request in

@@ -57,7 +57,7 @@ struct KServeRoutes {
             let model = try registry.model(named: request.parameter("name"))
             return try .json(["name": model.name, "ready": "true"])
         }
-        router.post("/v2/models/:name/infer", changesState: false) { request in
+        router.inference("/v2/models/:name/infer", bodies: .json) { request in
             let model = try registry.model(named: request.parameter("name"))
             let body: InferRequest
             do {

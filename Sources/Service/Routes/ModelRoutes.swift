@@ -27,7 +27,7 @@ struct ModelRoutes {
             let model = try registry.model(named: request.parameter("name"))
             return try .json(Detail(card: model.card, analysis: model.analysis, input: model.inputShape), encoder: cardEncoder)
         }
-        router.post("/v1/models", changesState: true, bodyLimit: configuration.maxUploadBytes) { request in
+        router.post("/v1/models", bodies: AcceptedBodyTypes(["multipart/form-data"]), bodyLimit: configuration.maxUploadBytes) { request in
             let model = try upload(request)
             return try .json(model.summary(isDefault: false), status: .created)
         }
