@@ -13,12 +13,12 @@ import Foundation
 ///
 /// Batch sizes are powers of two up to `maxBatchSize` (and `maxBatchSize` itself), taking
 /// only that many from the queue, so an executor plans buffers for a few shapes, never
-/// one per size. Past `maxQueued` waiting requests with every slot busy, callers get `InferenceOverload`.
+/// one per size. The callers are the server's handlers, so at most `handlerConcurrency` queue
+/// here; overload is refused before them, in the handler queue (`max_queued_requests`).
 final class InferenceBatcher: @unchecked Sendable {
     let pool: ExecutorPool
     let maxBatchSize: Int
     let maxDelay: Double
-    private let maxQueued: Int
     /// Guards the state below; only a gathering leader waits on it, so arrivals signal it.
     private let lock = NSCondition()
     private var queue: [Request] = []
@@ -41,11 +41,10 @@ final class InferenceBatcher: @unchecked Sendable {
         init(input: Tensor) { self.input = input }
     }
 
-    init(pool: ExecutorPool, maxBatchSize: Int, maxDelay: Double, maxQueued: Int) {
+    init(pool: ExecutorPool, maxBatchSize: Int, maxDelay: Double) {
         self.pool = pool
         self.maxBatchSize = max(maxBatchSize, 1)
         self.maxDelay = max(maxDelay, 0)
-        self.maxQueued = maxQueued
     }
 
     /// Preparations (decoding, preprocessing) that run at once, across every model: one per
@@ -71,12 +70,9 @@ final class InferenceBatcher: @unchecked Sendable {
             throw error
         }
         let request = Request(input: input)
-        var leads: Bool = try lock.withLock {
+        var leads: Bool = lock.withLock {
             preparing -= 1
             lock.signal()
-            guard running < pool.size || queue.count < maxQueued else {
-                throw InferenceOverload(limit: maxQueued)
-            }
             queue.append(request)
             guard running < pool.size, !gathering else { return false }
             running += 1

@@ -45,11 +45,9 @@ final class LoadedModel: @unchecked Sendable {
         logitsGraph = try Graph(name: graph.name, inputName: graph.inputName, inputShape: graph.inputShape,
                                 nodes: graph.nodes, outputName: scoreNode).optimizedForInference()
         analysis = try ModelAnalysis(graph: graph)
-        pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads,
-                            maxWaiting: configuration.maxQueuedRequests)
+        pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads)
         batcher = InferenceBatcher(pool: pool, maxBatchSize: configuration.maxBatchSize,
-                                   maxDelay: configuration.maxBatchDelayMilliseconds / 1000,
-                                   maxQueued: configuration.maxQueuedRequests)
+                                   maxDelay: configuration.maxBatchDelayMilliseconds / 1000)
         let classes = try logitsGraph.shapes(batch: 1)[logitsGraph.outputName]!.dropFirst().reduce(1, *)
         guard classes == card.labels.count else {
             throw GraphError(node: card.name, "the model scores \(classes) classes but the card has \(card.labels.count) labels")

@@ -63,7 +63,8 @@ final class BatchingTests: XCTestCase {
     }
 
     func testOverloadAnswers503() throws {
-        // The leader holds the only slot while the others decode, so they find it busy.
+        // Eight handlers (one slot times batches of eight) take the first requests into a batch;
+        // with no room to queue, the others are refused before they reach a handler.
         let harness = try start(maxBatchSize: 8, maxDelayMilliseconds: 200, maxQueuedRequests: 0)
         let photo = try XCTUnwrap(try ServiceHarness.photos().first { $0.lastPathComponent == "chelsea.png" })
         let responses = try concurrently(Array(repeating: photo, count: 16)) { try harness.post("/v1/classify", file: $0) }
@@ -72,7 +73,7 @@ final class BatchingTests: XCTestCase {
         XCTAssertTrue(statuses.contains(503), "\(statuses)")
         XCTAssertTrue(statuses.allSatisfy { $0 == 200 || $0 == 503 }, "\(statuses)")
         for refusal in responses where refusal.status == 503 {
-            XCTAssertEqual(refusal.errorCode, "overloaded")
+            XCTAssertEqual(refusal.errorCode, "queue_full")
             XCTAssertEqual(refusal.headers["retry-after"], "1")
             XCTAssertTrue(refusal.text.contains("max_queued_requests"), refusal.text)
         }

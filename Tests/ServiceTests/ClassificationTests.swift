@@ -116,14 +116,32 @@ final class ClassificationTests: XCTestCase {
             configuration.server.handlerConcurrency = 8
         }
         let photo = try XCTUnwrap(try ServiceHarness.photos().first { $0.lastPathComponent == "chelsea.png" })
+        // Four times the handlers at once, on threads of their own (concurrentPerform runs one per core).
         let statuses = NSMutableArray()
-        DispatchQueue.concurrentPerform(iterations: 6) { _ in
-            let status = (try? harness.post("/v1/models/fashion-cnn/saliency?method=smoothgrad", file: photo).status) ?? 0
-            statuses.add(status)
+        let retries = NSMutableArray()
+        let lock = NSLock()
+        let group = DispatchGroup()
+        for _ in 0..<32 {
+            group.enter()
+            Thread.detachNewThread { [harness = harness!] in
+                if let response = try? harness.post("/v1/models/fashion-cnn/saliency?method=smoothgrad", file: photo) {
+                    lock.withLock {
+                        statuses.add(response.status)
+                        if response.status == 503 { retries.add(response.headers["retry-after"] ?? "none") }
+                    }
+                }
+                group.leave()
+            }
         }
+        group.wait()
         let all = statuses.compactMap { $0 as? Int }
+        XCTAssertEqual(all.count, 32)
         XCTAssertTrue(all.contains(200), "\(all)")
         XCTAssertTrue(all.contains(503), "\(all)")
         XCTAssertTrue(all.allSatisfy { $0 == 200 || $0 == 503 }, "\(all)")
+        XCTAssertTrue(retries.allSatisfy { $0 as? String == "1" }, "\(retries)")
+        let shed = all.filter { $0 == 503 }.count
+        XCTAssertTrue(try harness.curl("/metrics").text.contains(
+            #"salient_http_requests_shed_total{queue="inference",reason="queue_full"} \#(shed)"#), "every 503 is counted")
     }
 }
