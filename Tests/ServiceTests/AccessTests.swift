@@ -206,4 +206,42 @@ final class AccessTests: XCTestCase {
             XCTAssertEqual(headers["referrer-policy"], "no-referrer", path)
         }
     }
+
+    /// openapi.json says what each route class needs and what it may answer: the token a class
+    /// takes, and the refusals every request may get from its head.
+    func testTheAPIDescriptionSaysWhoMayCallAndHowRequestsAreRefused() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let spec = try XCTUnwrap(try harness.curl("/openapi.json").json as? [String: Any])
+        let paths = try XCTUnwrap(spec["paths"] as? [String: [String: [String: Any]]])
+        let optionalBearer: [[String: [String]]] = [[:], ["bearer": []]]
+        for route in harness.service.routes {
+            let path = OpenAPITests.openAPIPath(route.pattern)
+            let operation = try XCTUnwrap(paths[path]?[route.method.rawValue.lowercased()], "\(route.method) \(path)")
+            let responses = try XCTUnwrap(operation["responses"] as? [String: Any])
+            let name = "\(route.method) \(path)"
+            let security = operation["security"] as? [[String: [String]]]
+            switch route.queue {
+            case "writes":
+                XCTAssertEqual(security, [["bearer": []]], name)
+            case "reads", "inference":
+                XCTAssertEqual(security, optionalBearer, name)
+            default:
+                XCTAssertEqual(security, path == "/metrics" ? optionalBearer : nil, name)
+            }
+            if security != nil {
+                XCTAssertEqual((responses["401"] as? [String: String])?["$ref"], "#/components/responses/Unauthorized", name)
+            }
+            XCTAssertEqual((responses["421"] as? [String: String])?["$ref"], "#/components/responses/MisdirectedRequest", name)
+            XCTAssertEqual((responses["403"] as? [String: String])?["$ref"], "#/components/responses/CrossSite", name)
+            if path != "/readyz" {
+                XCTAssertEqual((responses["503"] as? [String: String])?["$ref"], "#/components/responses/Overloaded", name)
+            }
+        }
+        let overloaded = try XCTUnwrap(((spec["components"] as? [String: Any])?["responses"] as? [String: Any])?["Overloaded"] as? [String: Any])
+        XCTAssertNotNil((overloaded["headers"] as? [String: Any])?["Retry-After"])
+        for setting in ["max_queued_requests", "max_queued_reads", "max_queued_writes", "max_queued_operations", "max_buffered_body_bytes"] {
+            XCTAssertTrue((overloaded["description"] as? String)?.contains(setting) == true, setting)
+        }
+    }
 }

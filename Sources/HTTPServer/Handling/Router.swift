@@ -72,12 +72,14 @@ public final class Router: @unchecked Sendable {
     public struct Registration: Hashable, Sendable {
         public let method: HTTPRequest.Method
         public let pattern: String
+        /// The queue class its requests wait in.
+        public let queue: String
     }
 
     /// Every route in the order it was added, so a description of the API (OpenAPI) can be
     /// checked against what is actually served.
     public var registrations: [Registration] {
-        routes.map { Registration(method: $0.method, pattern: $0.pattern.text) }
+        routes.map { Registration(method: $0.method, pattern: $0.pattern.text, queue: $0.queue) }
     }
 
     /// Errors on paths under `prefix` ("/v2" covers "/v2" and "/v2/models", not "/v2x") are
