@@ -67,12 +67,12 @@ final class AdmissionTests: XCTestCase {
 
     func testARefusedHeadGetsNoContinueAndItsBodyIsNeverRead() throws {
         let handled = Counter()
-        let server = try TestServer(router: guardedRouter(handled: handled))
+        let server = try TestServer(router: guardedRouter(handled: handled), listening: false)
         defer { server.stop() }
         let size = 200 * 1024 * 1024
 
         // A client that waits for 100 Continue gets the refusal instead, and sends nothing.
-        let waiting = try RawClient(port: server.port)
+        let waiting = try server.client()
         try waiting.send("POST /guarded HTTP/1.1\r\nHost: t\r\nContent-Length: \(size)\r\nExpect: 100-continue\r\n\r\n")
         let refused = try XCTUnwrap(waiting.readResponse())
         XCTAssertEqual(refused.status, 401, "no 100 Continue before the refusal")
@@ -82,7 +82,7 @@ final class AdmissionTests: XCTestCase {
 
         // A client that sends its body at once is answered before it has sent a tenth of it, and
         // nothing it sends is kept.
-        let eager = try RawClient(port: server.port, timeout: 10)
+        let eager = try server.client(timeout: 10)
         try eager.send("POST /guarded HTTP/1.1\r\nHost: t\r\nContent-Length: \(size)\r\n\r\n")
         let piece = [UInt8](repeating: 0x41, count: 1024 * 1024)
         var sent = 0
@@ -104,7 +104,7 @@ final class AdmissionTests: XCTestCase {
         XCTAssertEqual(handled.value, 0)
 
         // With the token the same request is invited and handled.
-        let admitted = try RawClient(port: server.port)
+        let admitted = try server.client()
         try admitted.send("POST /guarded HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer right\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         XCTAssertEqual(admitted.readResponse()?.status, 100)
         try admitted.send("hello")
@@ -129,25 +129,25 @@ final class AdmissionTests: XCTestCase {
                                      "other": QueueLimit(maxQueued: 1, setting: "max_queued_other")]
         configuration.retryAfterSeconds = 3
         let metrics = HTTPMetrics()
-        let server = try TestServer(configuration: configuration, router: router, observer: metrics)
+        let server = try TestServer(configuration: configuration, router: router, observer: metrics, listening: false)
         defer { server.stop() }
 
-        let running = try RawClient(port: server.port, timeout: 20)
+        let running = try server.client(timeout: 20)
         try running.send("GET /work/a HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertTrue(gate.waitForStarted(1))
         var queued: [RawClient] = []
         for name in ["b", "c"] {
-            let client = try RawClient(port: server.port, timeout: 20)
+            let client = try server.client(timeout: 20)
             try client.send("GET /work/\(name) HTTP/1.1\r\nHost: t\r\n\r\n")
             queued.append(client)
         }
-        let other = try RawClient(port: server.port, timeout: 20)
+        let other = try server.client(timeout: 20)
         try other.send("GET /other/x HTTP/1.1\r\nHost: t\r\n\r\n")
         waitUntil("three queued requests") { server.server.queuedRequests == ["work": 2, "other": 1] }
 
         // The flood beyond the limit.
         for _ in 0..<5 {
-            let client = try RawClient(port: server.port)
+            let client = try server.client()
             try client.send("GET /work/flood HTTP/1.1\r\nHost: t\r\n\r\n")
             let response = try XCTUnwrap(client.readResponse())
             XCTAssertEqual(response.status, 503)
@@ -155,7 +155,7 @@ final class AdmissionTests: XCTestCase {
             XCTAssertEqual(response.errorCode, "queue_full")
             XCTAssertTrue(response.text.contains("max_queued_work"), response.text)
         }
-        let otherFlood = try RawClient(port: server.port)
+        let otherFlood = try server.client()
         try otherFlood.send("GET /other/y HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertTrue(otherFlood.readResponse()?.text.contains("max_queued_other") == true)
         XCTAssertEqual(metrics.shedCount(queue: "work"), 5)
@@ -184,18 +184,18 @@ final class AdmissionTests: XCTestCase {
         configuration.maxBufferedBodyBytes = 1_500_000
         configuration.maxBufferedBodyBytesSetting = "max_buffered_body_bytes"
         let metrics = HTTPMetrics()
-        let server = try TestServer(configuration: configuration, router: router, observer: metrics)
+        let server = try TestServer(configuration: configuration, router: router, observer: metrics, listening: false)
         defer { server.stop() }
         let body = [UInt8](repeating: 0x42, count: 900_000)
 
-        let holder = try RawClient(port: server.port, timeout: 20)
+        let holder = try server.client(timeout: 20)
         try holder.send("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n")
         try holder.send(body)
         XCTAssertTrue(gate.waitForStarted(1))
         XCTAssertEqual(server.server.bufferedBodyBytes, body.count)
 
         // A declared length that does not fit is refused on its head.
-        let declared = try RawClient(port: server.port)
+        let declared = try server.client()
         try declared.send("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\nExpect: 100-continue\r\n\r\n")
         let refused = try XCTUnwrap(declared.readResponse())
         XCTAssertEqual(refused.status, 503, "no 100 Continue for a body that cannot be held")
@@ -204,7 +204,7 @@ final class AdmissionTests: XCTestCase {
         XCTAssertTrue(refused.text.contains("max_buffered_body_bytes"), refused.text)
 
         // A chunked body is counted as it arrives and refused once it no longer fits.
-        let chunked = try RawClient(port: server.port, timeout: 10)
+        let chunked = try server.client(timeout: 10)
         try chunked.send("POST /hold HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
         for _ in 0..<10 {
             guard (try? chunked.send("10000\r\n" + String(repeating: "c", count: 0x10000) + "\r\n")) != nil else { break }
@@ -218,7 +218,7 @@ final class AdmissionTests: XCTestCase {
         gate.release()
         XCTAssertEqual(holder.readResponse()?.text, "\(body.count)")
         waitUntil("the handled body to give its share back") { server.server.bufferedBodyBytes == 0 }
-        let after = try RawClient(port: server.port)
+        let after = try server.client()
         try after.send("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n")
         try after.send(body)
         XCTAssertEqual(after.readResponse()?.text, "\(body.count)")
@@ -227,19 +227,19 @@ final class AdmissionTests: XCTestCase {
     func testHostsTheServerDoesNotServeGet421() throws {
         var configuration = HTTPServerConfiguration()
         configuration.hostPolicy = HostPolicy(names: ["salient.test"])
-        let server = try TestServer(configuration: configuration, router: makeTestRouter())
+        let server = try TestServer(configuration: configuration, router: makeTestRouter(), listening: false)
         defer { server.stop() }
         for (request, status) in [
-            ("GET /hello HTTP/1.1\r\nHost: localhost:\(server.port)\r\n\r\n", 200),
+            ("GET /hello HTTP/1.1\r\nHost: localhost:8080\r\n\r\n", 200),
             ("GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 200),
             ("GET /hello HTTP/1.1\r\nHost: salient.test\r\n\r\n", 200),
             ("GET /hello HTTP/1.0\r\n\r\n", 200),
-            ("GET /hello HTTP/1.1\r\nHost: rebound.evil.com:\(server.port)\r\n\r\n", 421),
+            ("GET /hello HTTP/1.1\r\nHost: rebound.evil.com:8080\r\n\r\n", 421),
             // An absolute-form target names the host in place of the Host field.
             ("GET http://rebound.evil.com/hello HTTP/1.1\r\nHost: localhost\r\n\r\n", 421),
             ("POST /echo HTTP/1.1\r\nHost: evil.com\r\nContent-Length: 3\r\n\r\nabc", 421),
         ] {
-            let client = try RawClient(port: server.port)
+            let client = try server.client()
             try client.send(request)
             let response = try XCTUnwrap(client.readResponse(), request)
             XCTAssertEqual(response.status, status, request)
@@ -254,16 +254,16 @@ final class AdmissionTests: XCTestCase {
         router.get("/own-policy") { _ in
             HTTPServerResponse(status: .ok, headerFields: [.contentSecurityPolicy: "default-src 'self'"])
         }
-        let server = try TestServer(configuration: configuration, router: router)
+        let server = try TestServer(configuration: configuration, router: router, listening: false)
         defer { server.stop() }
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
         for target in ["/hello", "/nowhere", "/fail", "/crash"] {
             let response = try XCTUnwrap(client.get(target))
             XCTAssertEqual(response.header("x-content-type-options"), "nosniff", target)
             XCTAssertEqual(response.header("content-security-policy"), "default-src 'none'", target)
         }
         XCTAssertEqual(try client.get("/own-policy")?.header("content-security-policy"), "default-src 'self'")
-        let malformed = try RawClient(port: server.port)
+        let malformed = try server.client()
         try malformed.send("GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
         XCTAssertEqual(malformed.readResponse()?.header("x-content-type-options"), "nosniff")
     }

@@ -52,9 +52,9 @@ final class ErrorResponseTests: XCTestCase {
     }
 
     func testTheServerRendersHandlerErrorsAndItsOwnAnswersInTheRouteFamilysFormat() throws {
-        let server = try TestServer(router: router())
+        let server = try TestServer(router: router(), listening: false)
         defer { server.stop() }
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
 
         try client.send("GET /v1/pay HTTP/1.1\r\nHost: t\r\n\r\n")
         let nested = try XCTUnwrap(client.readResponse())
@@ -87,9 +87,9 @@ final class ErrorResponseTests: XCTestCase {
     }
 
     func testARefusalBeforeTheHandlerUsesTheRouteFamilysFormat() throws {
-        let server = try TestServer(router: router())
+        let server = try TestServer(router: router(), listening: false)
         defer { server.stop() }
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
         try client.send("POST /v2/small HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
         let refusal = try XCTUnwrap(client.readResponse())
         XCTAssertEqual(refusal.status, 413)
@@ -98,9 +98,9 @@ final class ErrorResponseTests: XCTestCase {
     }
 
     func testAnyOtherErrorIsA500WithAnEmptyBody() throws {
-        let server = try TestServer(router: router())
+        let server = try TestServer(router: router(), listening: false)
         defer { server.stop() }
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
         try client.send("GET /v1/crash HTTP/1.1\r\nHost: t\r\n\r\n")
         let crash = try XCTUnwrap(client.readResponse())
         XCTAssertEqual(crash.status, 500)

@@ -7,7 +7,7 @@ final class ProtocolTests: XCTestCase {
     private var server: TestServer!
 
     override func setUpWithError() throws {
-        server = try TestServer(router: makeTestRouter())
+        server = try TestServer(router: makeTestRouter(), listening: false)
     }
 
     override func tearDown() {
@@ -15,7 +15,7 @@ final class ProtocolTests: XCTestCase {
     }
 
     private func client() throws -> RawClient {
-        try RawClient(port: server.port)
+        try server.client()
     }
 
     func testKeepAliveReusesTheConnection() throws {
@@ -208,9 +208,9 @@ final class ProtocolTests: XCTestCase {
         }
         let router = Router()
         router.post("/jobs") { request in .text("epochs \(try request.decode(Job.self).epochs)") }
-        let jsonServer = try TestServer(router: router)
+        let jsonServer = try TestServer(router: router, listening: false)
         defer { jsonServer.stop() }
-        let client = try RawClient(port: jsonServer.port)
+        let client = try jsonServer.client()
         try client.send("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 13\r\n\r\n{\"epochs\": 3}")
         XCTAssertEqual(client.readResponse()?.text, "epochs 3")
         try client.send("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n{\"epochs\"")
@@ -226,9 +226,9 @@ final class ProtocolTests: XCTestCase {
             return .text("done")
         })
         router.add(.get, "/refuse", async: { _ in throw HTTPError(.forbidden, code: "nope", message: "No.") })
-        let asyncServer = try TestServer(router: router)
+        let asyncServer = try TestServer(router: router, listening: false)
         defer { asyncServer.stop() }
-        let client = try RawClient(port: asyncServer.port)
+        let client = try asyncServer.client()
         try client.send("GET /later/50 HTTP/1.1\r\nHost: t\r\n\r\nGET /refuse HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertEqual(client.readResponse()?.text, "done")
         XCTAssertEqual(client.readResponse()?.errorCode, "nope")
@@ -239,17 +239,17 @@ final class ProtocolTests: XCTestCase {
         configuration.handlerConcurrency = 1
         let router = makeTestRouter()
         router.get("/healthz", lane: .quick) { _ in .text("ok") }
-        let laneServer = try TestServer(configuration: configuration, router: router)
+        let laneServer = try TestServer(configuration: configuration, router: router, listening: false)
         defer { laneServer.stop() }
-        let slow = try RawClient(port: laneServer.port)
+        let slow = try laneServer.client()
         try slow.send("GET /slow/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
         usleep(100_000)
         let started = Date()
-        XCTAssertEqual(try RawClient(port: laneServer.port).get("/healthz")?.text, "ok")
+        XCTAssertEqual(try laneServer.client().get("/healthz")?.text, "ok")
         XCTAssertLessThan(Date().timeIntervalSince(started), 1, "the quick route waited for the busy pool")
         // The standard pool is bounded: a second standard request waits for the first.
         let queued = Date()
-        XCTAssertEqual(try RawClient(port: laneServer.port).get("/hello")?.text, "hello")
+        XCTAssertEqual(try laneServer.client().get("/hello")?.text, "hello")
         XCTAssertGreaterThan(Date().timeIntervalSince(queued), 0.8)
         XCTAssertEqual(slow.readResponse()?.text, "slow 1500")
     }
@@ -261,14 +261,14 @@ final class ProtocolTests: XCTestCase {
         configuration.handlerConcurrency = width
         let router = makeTestRouter()
         router.get("/healthz", lane: .quick) { _ in .text("ok") }
-        let laneServer = try TestServer(configuration: configuration, router: router)
+        let laneServer = try TestServer(configuration: configuration, router: router, listening: false)
         defer { laneServer.stop() }
         let started = Date()
-        let clients = try (0..<width).map { _ in try RawClient(port: laneServer.port) }
+        let clients = try (0..<width).map { _ in try laneServer.client() }
         for client in clients { try client.send("GET /slow/1000 HTTP/1.1\r\nHost: t\r\n\r\n") }
         usleep(100_000)
         let quick = Date()
-        XCTAssertEqual(try RawClient(port: laneServer.port).get("/healthz")?.text, "ok")
+        XCTAssertEqual(try laneServer.client().get("/healthz")?.text, "ok")
         XCTAssertLessThan(Date().timeIntervalSince(quick), 0.5, "the quick route waited for threads")
         for client in clients { XCTAssertEqual(client.readResponse()?.text, "slow 1000") }
         XCTAssertLessThan(Date().timeIntervalSince(started), 1.8, "blocked handlers ran a few at a time")

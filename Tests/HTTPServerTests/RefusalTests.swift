@@ -13,7 +13,7 @@ final class RefusalTests: XCTestCase {
         configuration.maxHeaderBytes = 1024
         configuration.maxHeaderFields = 10
         configuration.maxBodyBytes = 1000
-        server = try TestServer(configuration: configuration, router: makeTestRouter())
+        server = try TestServer(configuration: configuration, router: makeTestRouter(), listening: false)
     }
 
     override func tearDown() {
@@ -22,7 +22,7 @@ final class RefusalTests: XCTestCase {
 
     private func assertRefused(_ request: String, status: Int, code: String,
                                file: StaticString = #filePath, line: UInt = #line) throws {
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
         try client.send(request)
         let response = try XCTUnwrap(client.readResponse(), "no response to \(request.debugDescription)", file: file, line: line)
         XCTAssertEqual(response.status, status, request.debugDescription, file: file, line: line)
@@ -104,7 +104,7 @@ final class RefusalTests: XCTestCase {
         // /small lowers the limit to 10; /pattern raises it above the server's 1000.
         try assertRefused("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nxxxxxxxxxxx", status: 413,
                           code: "payload_too_large")
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
         try client.send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nxxxxxxxxxx")
         XCTAssertEqual(client.readResponse()?.text, "10")
         try client.send(Array("POST /pattern HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n".utf8) + patternData(5000))
@@ -119,7 +119,7 @@ final class RefusalTests: XCTestCase {
         let manyHeaders = (0..<11).map { "X-\($0): v\r\n" }.joined()
         try assertRefused("GET /hello HTTP/1.1\r\n\(manyHeaders)\r\n", status: 431, code: "too_many_header_fields")
         // Exactly at the limits is still accepted.
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
         let nineHeaders = (0..<9).map { "X-\($0): v\r\n" }.joined()
         try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\(nineHeaders)\r\n")
         XCTAssertEqual(client.readResponse()?.status, 200)
@@ -131,7 +131,7 @@ final class RefusalTests: XCTestCase {
     }
 
     func testRefusalComesAfterEarlierPipelinedResponses() throws {
-        let client = try RawClient(port: server.port)
+        let client = try server.client()
         try client.send("GET /slow/100 HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost : t\r\n\r\n")
         XCTAssertEqual(client.readResponse()?.text, "slow 100")
         let refusal = try XCTUnwrap(client.readResponse())

@@ -7,22 +7,37 @@ import HTTPTypes
 import Logging
 import XCTest
 
-/// A server on 127.0.0.1 with an ephemeral port, stopped by `stop()`.
+/// A server on 127.0.0.1 with an ephemeral port, or with no port at all (`listening: false`),
+/// its connections then being socket pairs; stopped by `stop()`.
 final class TestServer {
     let server: HTTPServer
-    let port: Int
+    private let listeningPort: Int?
 
     init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(), router: Router,
-         logger: Logger = quietLogger, observer: HTTPServerObserver? = nil) throws {
+         logger: Logger = quietLogger, observer: HTTPServerObserver? = nil, listening: Bool = true) throws {
         var configuration = configuration
         configuration.host = configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host
         configuration.port = 0
         server = HTTPServer(configuration: configuration, router: router, logger: logger, observer: observer)
-        try server.start()
-        port = try XCTUnwrap(server.port)
+        try server.start(listening: listening)
+        listeningPort = server.port
+        XCTAssertEqual(listeningPort != nil, listening)
     }
 
+    /// The listening port; only for servers started listening.
+    var port: Int { listeningPort! }
+
     var url: String { "http://127.0.0.1:\(port)" }
+
+    /// A client connected to the server: over TCP when it listens, else over a socket pair
+    /// whose other end the server is handed.
+    func client(timeout: Double = 5) throws -> RawClient {
+        if let listeningPort { return try RawClient(port: listeningPort, timeout: timeout) }
+        var ends: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0 else { throw SocketFailure("socketpair errno \(errno)") }
+        server.serve(connectedSocket: ends[0], peer: "socketpair")
+        return RawClient(fd: ends[1], timeout: timeout)
+    }
 
     func stop() {
         server.shutdown(grace: 1)
@@ -63,6 +78,18 @@ final class RawClient {
     /// Bytes before `start` are consumed; they are dropped before the next read.
     private var start = 0
 
+    /// Takes over a connected socket.
+    init(fd: Int32, timeout: Double = 5) {
+        self.fd = fd
+        Self.setTimeouts(fd, timeout)
+    }
+
+    private static func setTimeouts(_ fd: Int32, _ timeout: Double) {
+        var interval = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     init(port: Int, host: String = "127.0.0.1", timeout: Double = 5) throws {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -73,9 +100,7 @@ final class RawClient {
         defer { freeaddrinfo(results) }
         fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw SocketFailure("socket") }
-        var interval = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        Self.setTimeouts(fd, timeout)
         guard connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 else {
             let failure = SocketFailure("connect errno \(errno)")
             close(fd)

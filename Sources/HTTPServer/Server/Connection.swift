@@ -217,18 +217,13 @@ final class Connection: @unchecked Sendable {
 
     private func beginRequest(_ head: HTTPRequestHead) {
         let configuration = context.configuration
-        guard let method = HTTPRequest.Method(head.method),
-              let (path, query) = Self.splitTarget(head.target, method: method) else {
-            return refuse(HTTPError(HTTPParseError.malformedRequestLine))
+        let head1: HTTPRequest, target: RequestTarget
+        do {
+            (head1, target) = try head.request(isSecure: context.isSecure)
+        } catch {
+            return refuse(HTTPError((error as? HTTPParseError) ?? .malformedRequestLine))
         }
-        var fields = HTTPFields()
-        fields.reserveCapacity(head.fields.count)
-        for field in head.fields {
-            guard let name = HTTPField.Name(field.name) else { return refuse(HTTPError(HTTPParseError.invalidHeaderField)) }
-            fields.append(HTTPField(name: name, value: field.value))
-        }
-        let head1 = HTTPRequest(method: method, scheme: context.isSecure ? "https" : "http",
-                                authority: head.values(named: "host").first, path: head.target, headerFields: fields)
+        let method = head1.method, path = target.path, query = target.query
         let match = path == "*" ? Router.Match.notFound : context.router.match(method: method, path: path)
         var parameters: [String: String] = [:]
         var route: String?
@@ -241,13 +236,13 @@ final class Connection: @unchecked Sendable {
         parser.bodyLimit = bodyLimit
         let responseContext = ResponseWriter.Context(isHead: method == .head, minorVersion: head.minorVersion,
                                                      keepAlive: head.keepAlive,
-                                                     acceptsGzip: Gzip.isAccepted(by: fields[.acceptEncoding]))
+                                                     acceptsGzip: Gzip.isAccepted(by: head1.headerFields[.acceptEncoding]))
         let request = HTTPServerRequest(head: head1, path: path, query: query, pathParameters: parameters,
                                         route: route, remoteAddress: remoteAddress)
         incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now(),
                             reservation: BodyReservation(budget: context.bodyBudget), reservesChunks: head.framing == .chunked)
         // Decided on the head alone: a refused request's body is never read, nor invited by a 100 Continue.
-        if let refusal = admissionRefusal(request, target: head.target, match: match) { return refuse(refusal) }
+        if let refusal = context.admissionRefusal(request, target: target, match: match) { return refuse(refusal) }
         if case .length(let length) = head.framing {
             // Beyond the limit the parser refuses it next.
             guard length <= bodyLimit else { return }
@@ -261,56 +256,6 @@ final class Connection: @unchecked Sendable {
             output.append(contentsOf: Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             flush()
         }
-    }
-
-    /// The refusal of a request from its head: a host the server does not serve, another site's
-    /// page, the route's own admission (a token, the body's type), or a full queue.
-    private func admissionRefusal(_ request: HTTPServerRequest, target: String, match: Router.Match) -> HTTPError? {
-        let configuration = context.configuration
-        if let policy = configuration.hostPolicy,
-           let authority = Self.authority(ofTarget: target) ?? request.head.authority, !policy.allows(authority) {
-            return HTTPError(.misdirectedRequest, code: "host_not_allowed",
-                             message: "This server does not answer for the host '\(authority)'; a name it should answer "
-                                 + "for goes in allowed_hosts.")
-        }
-        if let refusal = configuration.crossSitePolicy?.refusal(for: request.head) { return refusal }
-        guard case .found(let found) = match else { return nil }
-        do {
-            try found.admission?(request)
-        } catch let error as HTTPResponseError {
-            return HTTPError(error.status, code: error.code, message: error.message, headerFields: error.headerFields)
-        } catch {
-            context.logger.error("admission failed", metadata: ["path": "\(request.path)", "error": "\(error)"])
-            return HTTPError(.internalServerError, code: "internal_error", message: "The server failed to admit the request.")
-        }
-        if context.executor(for: found.lane).isFull(queue: found.queue, limit: context.queueLimit(for: found.queue).maxQueued) {
-            return context.queueFull(found.queue)
-        }
-        return nil
-    }
-
-    /// The authority of an absolute-form target, which takes the place of `Host` (RFC 9112 section 3.2.2).
-    static func authority(ofTarget target: String) -> String? {
-        guard !target.hasPrefix("/"), let schemeEnd = target.range(of: "://")?.upperBound else { return nil }
-        let rest = target[schemeEnd...]
-        return String(rest.prefix { $0 != "/" && $0 != "?" })
-    }
-
-    /// The path and query of origin-form, absolute-form, and asterisk-form targets.
-    static func splitTarget(_ target: String, method: HTTPRequest.Method) -> (String, String?)? {
-        if target == "*" { return method == .options ? ("*", nil) : nil }
-        var pathAndQuery = Substring(target)
-        if !target.hasPrefix("/") {
-            let lowered = target.lowercased()
-            guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://"),
-                  let schemeEnd = target.range(of: "://")?.upperBound else { return nil }
-            let afterScheme = target[schemeEnd...]
-            guard let slash = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) else { return ("/", nil) }
-            pathAndQuery = afterScheme[slash...]
-            if pathAndQuery.hasPrefix("?") { pathAndQuery = "/" + pathAndQuery }
-        }
-        guard let mark = pathAndQuery.firstIndex(of: "?") else { return (String(pathAndQuery), nil) }
-        return (String(pathAndQuery[..<mark]), String(pathAndQuery[pathAndQuery.index(after: mark)...]))
     }
 
     /// Queues a refusal after the responses already owed, and stops parsing: the
@@ -371,32 +316,11 @@ final class Connection: @unchecked Sendable {
                 // call chain per pipelined request and could exhaust the stack.
                 queue.async { [self] in
                     let format = context.router.errorFormat(for: request.request.path)
-                    respond(Self.answerWithoutHandler(request.request, match: request.match, format: format), to: request,
-                            context: request.context)
+                    // nil only for a found route, handled above.
+                    let answer = request.match.answer(method: request.request.method, path: request.request.path, format: format)!
+                    respond(answer, to: request, context: request.context)
                 }
             }
-        }
-    }
-
-    /// The server's own answer when no handler matched.
-    private static func answerWithoutHandler(_ request: HTTPServerRequest, match: Router.Match,
-                                             format: HTTPErrorFormat) -> HTTPServerResponse {
-        switch match {
-        case .methodNotAllowed(let allowed):
-            let allow = allowed.map(\.rawValue).joined(separator: ", ")
-            if request.method == .options {
-                return HTTPServerResponse(status: .noContent, headerFields: [.allow: allow])
-            }
-            return HTTPError(.methodNotAllowed, code: "method_not_allowed",
-                             message: "\(request.method.rawValue) is not allowed here; use \(allow).",
-                             headerFields: [.allow: allow]).response(format: format)
-        case .notFound where request.path == "*":
-            return HTTPServerResponse(status: .noContent, headerFields: [.allow: "GET, HEAD, POST, PUT, DELETE, OPTIONS"])
-        case .invalidPath:
-            return HTTPError(.badRequest, code: "invalid_path", message: "The path has a malformed percent escape.")
-                .response(format: format)
-        case .notFound, .found:
-            return HTTPError(.notFound, code: "not_found", message: "No resource at \(request.path).").response(format: format)
         }
     }
 
@@ -659,13 +583,5 @@ final class Connection: @unchecked Sendable {
         transport.shutdown()
         _ = Glibc.close(transport.fd)
         onClose(self)
-    }
-}
-
-extension Router.Match {
-    /// The queue class a request counts against; requests without a route have none of their own.
-    var queue: String {
-        if case .found(let found) = self { return found.queue }
-        return Router.defaultQueue
     }
 }

@@ -16,7 +16,8 @@ import Logging
 public final class HTTPServer: @unchecked Sendable {
     private enum State {
         case idle
-        case running(Listener)
+        /// Without a listener when started with `listening: false`.
+        case running(Listener?)
         case stopping
         case stopped
     }
@@ -46,7 +47,7 @@ public final class HTTPServer: @unchecked Sendable {
     public var port: Int? {
         lock.lock()
         defer { lock.unlock() }
-        if case .running(let listener) = state { return listener.port }
+        if case .running(let listener) = state { return listener?.port }
         return nil
     }
 
@@ -66,8 +67,9 @@ public final class HTTPServer: @unchecked Sendable {
         return connections.count
     }
 
-    /// Binds and starts accepting; returns at once.
-    public func start() throws {
+    /// Binds and starts accepting; returns at once. With `listening` false nothing is bound,
+    /// and connections come only through `serve(connectedSocket:)`.
+    public func start(listening: Bool = true) throws {
         lock.lock()
         defer { lock.unlock() }
         guard case .idle = state else { return }
@@ -79,6 +81,10 @@ public final class HTTPServer: @unchecked Sendable {
         }
         context = ConnectionContext(configuration: configuration, router: router, logger: logger, observer: observer,
                                     isSecure: tlsContext != nil)
+        guard listening else {
+            state = .running(nil)
+            return
+        }
         let listener = try Listener(host: configuration.host, port: configuration.port, backlog: configuration.backlog)
         state = .running(listener)
         listener.start { [weak self] fd, peer in
@@ -98,7 +104,19 @@ public final class HTTPServer: @unchecked Sendable {
         setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
-    private func accepted(_ fd: Int32, peer: String, listener: Listener) {
+    /// Serves a socket connected by other means: one end of a `socketpair` (tests, as swift-nio's
+    /// EmbeddedChannel), or a descriptor inherited from a supervisor. The server owns it from here.
+    public func serve(connectedSocket fd: Int32, peer: String = "local") {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let listener: Listener? = lock.withLock {
+            if case .running(let listener) = state { return listener }
+            return nil
+        }
+        accepted(fd, peer: peer, listener: listener)
+    }
+
+    private func accepted(_ fd: Int32, peer: String, listener: Listener?) {
         lock.lock()
         guard case .running = state, let context else {
             lock.unlock()
@@ -108,7 +126,7 @@ public final class HTTPServer: @unchecked Sendable {
         if connections.count >= configuration.maxConnections {
             if configuration.overloadPolicy == .stopAccepting && !acceptingPaused {
                 acceptingPaused = true
-                listener.pauseAccepting()
+                listener?.pauseAccepting()
             }
             lock.unlock()
             reject(fd)
@@ -132,7 +150,7 @@ public final class HTTPServer: @unchecked Sendable {
         connections[connection.id] = connection
         if configuration.overloadPolicy == .stopAccepting && connections.count >= configuration.maxConnections {
             acceptingPaused = true
-            listener.pauseAccepting()
+            listener?.pauseAccepting()
         }
         lock.unlock()
         observer?.connectionOpened()
@@ -162,7 +180,7 @@ public final class HTTPServer: @unchecked Sendable {
         connections[connection.id] = nil
         if acceptingPaused, connections.count < configuration.maxConnections, case .running(let listener) = state {
             acceptingPaused = false
-            listener.resumeAccepting()
+            listener?.resumeAccepting()
         }
         if connections.isEmpty { allClosed?.signal() }
         lock.unlock()
@@ -182,7 +200,7 @@ public final class HTTPServer: @unchecked Sendable {
         let open = Array(connections.values)
         lock.unlock()
 
-        listener.stop()
+        listener?.stop()
         logger.info("shutting down", metadata: ["connections": "\(open.count)", "grace": "\(grace)"])
         if !open.isEmpty {
             open.forEach { $0.drain() }
