@@ -44,6 +44,8 @@ public struct ServiceConfiguration: Sendable {
     public var maxQueuedReads = 64
     public var maxQueuedWrites = 16
     public var maxQueuedOperations = 64
+    /// Fine-tuning jobs that may wait for a worker; a submission beyond gets 503 with Retry-After.
+    public var maxQueuedJobs = 16
     /// Classifications of one model that arriving together run as one batch of up to this
     /// many images; 1 turns batching off.
     public var maxBatchSize = 8
@@ -86,6 +88,7 @@ public struct ServiceConfiguration: Sendable {
         var max_queued_reads: Int?
         var max_queued_writes: Int?
         var max_queued_operations: Int?
+        var max_queued_jobs: Int?
         var max_buffered_body_bytes: Int?
         var retry_after_seconds: Int?
         var max_batch_size: Int?
@@ -151,6 +154,7 @@ public struct ServiceConfiguration: Sendable {
         if let v = f.max_queued_reads { maxQueuedReads = v }
         if let v = f.max_queued_writes { maxQueuedWrites = v }
         if let v = f.max_queued_operations { maxQueuedOperations = v }
+        if let v = f.max_queued_jobs { maxQueuedJobs = v }
         if let v = f.max_buffered_body_bytes { server.maxBufferedBodyBytes = v }
         if let v = f.retry_after_seconds { server.retryAfterSeconds = v }
         if let v = f.max_batch_size { maxBatchSize = v }
@@ -206,6 +210,7 @@ public struct ServiceConfiguration: Sendable {
         if let v = try int("SALIENT_MAX_QUEUED_READS") { maxQueuedReads = v }
         if let v = try int("SALIENT_MAX_QUEUED_WRITES") { maxQueuedWrites = v }
         if let v = try int("SALIENT_MAX_QUEUED_OPERATIONS") { maxQueuedOperations = v }
+        if let v = try int("SALIENT_MAX_QUEUED_JOBS") { maxQueuedJobs = v }
         if let v = try int("SALIENT_MAX_BUFFERED_BODY_BYTES") { server.maxBufferedBodyBytes = v }
         if let text = environment["SALIENT_MAX_BATCH_DELAY_MS"] {
             guard let v = Double(text) else { throw Error(description: "SALIENT_MAX_BATCH_DELAY_MS=\(text) is not a number") }
@@ -226,7 +231,8 @@ public struct ServiceConfiguration: Sendable {
             throw Error(description: "thread counts and the batch size must be positive")
         }
         for (value, setting) in [(maxQueuedRequests, "max_queued_requests"), (maxQueuedReads, "max_queued_reads"),
-                                 (maxQueuedWrites, "max_queued_writes"), (maxQueuedOperations, "max_queued_operations")]
+                                 (maxQueuedWrites, "max_queued_writes"), (maxQueuedOperations, "max_queued_operations"),
+                                 (maxQueuedJobs, "max_queued_jobs")]
             where value < 0 {
             throw Error(description: "\(setting) \(value) is negative; 0 refuses every request that would wait")
         }

@@ -38,6 +38,23 @@ final class JobTests: XCTestCase {
         return (process, output)
     }
 
+    func testTheJobQueueIsBounded() throws {
+        let dataset = try uploadBars(perClass: 2)
+        // No worker takes jobs, so every accepted one stays queued.
+        try harness.restart {
+            $0.jobWorkers = 0
+            $0.maxQueuedJobs = 2
+        }
+        for index in 0..<2 {
+            _ = try submit(["base_model": "fashion-cnn", "dataset": dataset, "output_model": "queued-\(index)"])
+        }
+        let refused = try harness.postJSON("/v1/jobs", ["base_model": "fashion-cnn", "dataset": dataset, "output_model": "one-more"])
+        XCTAssertEqual(refused.status, 503, refused.text)
+        XCTAssertEqual(refused.headers["retry-after"], "1")
+        XCTAssertTrue(refused.text.contains("max_queued_jobs"), refused.text)
+        XCTAssertEqual((try harness.request("GET", "/v1/jobs").object["jobs"] as? [Any])?.count, 2)
+    }
+
     func testRefusesBadSubmissions() throws {
         let dataset = try uploadBars(perClass: 2)
         func status(_ fields: [String: Any]) throws -> Int { try harness.postJSON("/v1/jobs", fields).status }

@@ -21,9 +21,13 @@ final class JobStore: @unchecked Sendable {
         try migrator.migrate(database)
     }
 
-    func insert(_ job: Job) throws {
+    /// Adds a job, unless `maxQueued` jobs already wait for a worker: the count and the insert
+    /// are one transaction, so submissions at once cannot pass the bound together.
+    func insert(_ job: Job, maxQueued: Int = .max) throws {
         let document = try StoredJSON.encoder.encode(job)
         try database.write { db in
+            let queued = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM job WHERE state = 'queued'") ?? 0
+            guard queued < maxQueued else { throw JobQueueFull(queued: queued) }
             try db.execute(sql: "INSERT INTO job (id, state, created, document) VALUES (?, ?, ?, ?)",
                            arguments: [job.id, job.state.rawValue, job.created.timeIntervalSince1970, document])
         }
@@ -79,4 +83,9 @@ final class JobStore: @unchecked Sendable {
         for id in ids { try update(id) { $0.state = .queued } }
         return ids
     }
+}
+
+/// A submission that found `max_queued_jobs` jobs already waiting.
+struct JobQueueFull: Error {
+    let queued: Int
 }

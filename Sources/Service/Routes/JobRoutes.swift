@@ -10,6 +10,9 @@ struct JobRoutes {
     let datasets: DatasetStore
     /// `max_training_set_bytes`: the decoded images a job may hold.
     let maxTrainingSetBytes: Int
+    /// `max_queued_jobs`, and the Retry-After of its refusal.
+    let maxQueuedJobs: Int
+    let retryAfterSeconds: Int
 
     struct Listing: Encodable {
         var jobs: [Job]
@@ -90,7 +93,12 @@ struct JobRoutes {
         }
         let id = "job-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
         let job = Job(id: id, request: request, created: Date())
-        try store.insert(job)
+        do {
+            try store.insert(job, maxQueued: maxQueuedJobs)
+        } catch let full as JobQueueFull {
+            throw BudgetError.busy("\(full.queued) fine-tuning jobs are already waiting for a worker", setting: "max_queued_jobs",
+                                   retryAfterSeconds: retryAfterSeconds)
+        }
         worker.notify()
         return job
     }
