@@ -7,7 +7,7 @@ BIN := .build/release/salient
 VENV := .venv
 TORCH_VENV := .venv-torch
 
-.PHONY: all deps build serve test venv bench-venv bench clean
+.PHONY: all deps build serve test venv bench-venv bench zoo-models clean
 
 all: build
 
@@ -37,11 +37,12 @@ venv: deps
 	  $(VENV)/bin/pip install -q onnxruntime onnx numpy pillow
 
 # PyTorch, torchvision and Captum for the bench's saliency and training references (5 GB, so
-# never part of `make test`). Newer torch/torchvision pairs on PyPI disagree on CPU vs CUDA builds.
+# never part of `make test`), with onnxruntime for the torchvision zoo's reference logits.
+# Newer torch/torchvision pairs on PyPI disagree on CPU vs CUDA builds.
 bench-venv:
 	@test -x $(TORCH_VENV)/bin/python || python3 -m venv $(TORCH_VENV)
-	@$(TORCH_VENV)/bin/python -c "import torch, torchvision, captum, onnx" 2>/dev/null || \
-	  $(TORCH_VENV)/bin/pip install -q "torch==2.5.1" "torchvision==0.20.1" captum onnx "numpy<2"
+	@$(TORCH_VENV)/bin/python -c "import torch, torchvision, captum, onnx, onnxruntime" 2>/dev/null || \
+	  $(TORCH_VENV)/bin/pip install -q "torch==2.5.1" "torchvision==0.20.1" captum onnx onnxruntime "numpy<2"
 
 bench: build venv bench-venv
 	$(BIN) bench
@@ -51,6 +52,11 @@ test: build venv
 	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports
 	python3 Tests/attacks/test_network.py --salient $(BIN)
 	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck"
+
+# torchvision's classification catalogue as ONNX, with onnxruntime's logits and Captum's
+# saliency beside each model, in .build/torchvision-zoo (an hour or more the first time; kept after).
+zoo-models: bench-venv
+	$(TORCH_VENV)/bin/python scripts/torchvision_zoo.py
 
 clean:
 	rm -rf .build

@@ -1,0 +1,296 @@
+"""Exports torchvision's classification catalogue to ONNX, with onnxruntime's logits and
+Captum's gradient saliency as references, for `make test-zoo` (Tests/ZooTests).
+
+usage: torchvision_zoo.py [--out DIR] [--only NAME,...] [--force] [--list]
+
+Run with the `.venv-torch` environment (`make bench-venv`: torch, torchvision, captum, onnx,
+onnxruntime). Every model `torchvision.models.list_models(module=torchvision.models)` lists is
+built with `weights=None` and a fixed seed of its own, its BatchNorm running statistics (and
+the affine parameters and layer scales that torchvision initializes to constants) randomized,
+and exported with a free batch axis at opset 13 or 17, alternately in list order, into
+DIR/NAME/ (default `.build/torchvision-zoo`):
+
+  model.onnx        the export (weights over 2 GB go to model.onnx.data beside it)
+  input.pb          ../shared/data/images/chelsea.png through torchvision's own transform
+                    (Resize, CenterCrop, ToTensor, Normalize) at the model's native size
+  logits.pb         onnxruntime's logits for input.pb, [1, 1000]
+  saliency.pb       Captum's Saliency(model).attribute(x, target=top, abs=True), max over
+                    channels, [H, W], top being PyTorch's top class
+  meta.json         opset, seed, preprocessing, top class, PyTorch against onnxruntime
+
+The native size is the crop of the model's DEFAULT weights in torchvision; at 224 the
+preprocessing is torchvision's ImageNet evaluation transform (Resize(256), CenterCrop(224),
+bilinear), otherwise the DEFAULT weights' own transform (Inception v3: 342 then 299;
+EfficientNet v2-S: 384; the larger EfficientNets and RegNet-Y 128GF as torchvision states).
+
+DIR/manifest.json lists every model in order with its status, and the vision transformers
+left out with the reason for each. Each model runs in a subprocess of its own, so that memory
+is returned between models and one failure does not stop the rest; a model whose meta.json
+matches this script's settings is kept unless --force.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import zlib
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGE = os.path.join(REPOSITORY, "..", "shared", "data", "images", "chelsea.png")
+DEFAULT_OUT = os.path.join(REPOSITORY, ".build", "torchvision-zoo")
+# Bumped whenever what a model's files hold changes, so cached exports are redone.
+FORMAT = 1
+
+# Out of scope: the engine is a CNN engine. Each reason names what the family needs beyond it.
+EXCLUDED_PREFIXES = {
+    "vit_": "vision transformer: a class token concatenated to the patch sequence and multi-head "
+            "self-attention (MatMul of two activations, Softmax over tokens) over a [N, tokens, "
+            "dim] sequence, not a convolutional network",
+    "swin_": "shifted-window transformer: windowed self-attention with cyclic shifts (Roll), "
+             "attention masks and a relative position bias gathered from a table, not a "
+             "convolutional network",
+    "maxvit_": "MaxViT: block and grid self-attention with relative position bias between "
+               "MBConv stages; its attention is the transformer machinery of vit_/swin_",
+}
+# ImageNet evaluation preprocessing as torchvision's reference scripts define it.
+IMAGENET = {"resize": 256, "crop": 224, "interpolation": "bilinear",
+            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+
+def excluded_reason(name):
+    for prefix, reason in EXCLUDED_PREFIXES.items():
+        if name.startswith(prefix):
+            return reason
+    return None
+
+
+def seed_for(name):
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def catalogue():
+    import torchvision
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def preprocessing_for(name):
+    """The preprocessing at the model's native size (see the module docstring)."""
+    import torchvision
+    transform = torchvision.models.get_model_weights(name).DEFAULT.transforms()
+    crop = transform.crop_size[0]
+    if crop == IMAGENET["crop"]:
+        return dict(IMAGENET)
+    return {"resize": transform.resize_size[0], "crop": crop,
+            "interpolation": transform.interpolation.value,
+            "mean": list(transform.mean), "std": list(transform.std)}
+
+
+def build(name, seed):
+    """The model in eval mode with weights=None and constant-initialized parameters randomized,
+    so that folding BatchNorm, LayerNorm's affine and ConvNeXt's layer scale are all visible in
+    the logits (torchvision starts them at 1, 0 and 1e-6)."""
+    import torch
+    import torchvision
+    from torch import nn
+
+    torch.manual_seed(seed)
+    kwargs = {}
+    if name in ("googlenet", "inception_v3"):
+        kwargs = {"aux_logits": False, "init_weights": True}
+    model = torchvision.models.get_model(name, weights=None, **kwargs)
+    generator = torch.Generator().manual_seed(seed + 1)
+
+    def uniform(tensor, low, high):
+        tensor.copy_(low + (high - low) * torch.rand(tensor.shape, generator=generator))
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                uniform(module.running_mean, -0.2, 0.2)
+                uniform(module.running_var, 0.5, 1.5)
+            if isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)) \
+                    and module.weight is not None:
+                uniform(module.weight, 0.8, 1.2)
+                uniform(module.bias, -0.1, 0.1)
+            scale = getattr(module, "layer_scale", None)
+            if isinstance(scale, nn.Parameter):
+                uniform(scale, 0.1, 0.3)
+    return model.eval()
+
+
+def prepared_input(preprocessing):
+    from PIL import Image
+    from torchvision import transforms
+
+    transform = transforms.Compose([
+        transforms.Resize(preprocessing["resize"], interpolation=transforms.InterpolationMode(preprocessing["interpolation"])),
+        transforms.CenterCrop(preprocessing["crop"]),
+        transforms.ToTensor(),
+        transforms.Normalize(preprocessing["mean"], preprocessing["std"]),
+    ])
+    with Image.open(IMAGE) as image:
+        return transform(image.convert("RGB")).unsqueeze(0)
+
+
+def save_tensor(array, path):
+    import numpy as np
+    from onnx import numpy_helper
+
+    with open(path, "wb") as f:
+        f.write(numpy_helper.from_array(np.ascontiguousarray(array, dtype=np.float32)).SerializeToString())
+
+
+def gather_external_data(directory):
+    """Past 2 GB the exporter writes each weight to a file of its own beside the model; they
+    become one file, model.onnx.data, which the model names with offsets."""
+    import onnx
+
+    path = os.path.join(directory, "model.onnx")
+    others = [f for f in os.listdir(directory) if f != "model.onnx"]
+    if not others:
+        return
+    model = onnx.load(path)
+    onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx.data")
+    for f in others:
+        os.remove(os.path.join(directory, f))
+
+
+def export_one(name, opset, directory):
+    """Exports one model and its references into `directory`; returns its meta.json."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+    import torch
+    from captum.attr import Saliency
+
+    torch.set_num_threads(2)
+    seed = seed_for(name)
+    preprocessing = preprocessing_for(name)
+    model = build(name, seed)
+    x = prepared_input(preprocessing)
+    started = time.time()
+    with torch.no_grad():
+        torch_logits = model(x)
+    top = int(torch_logits.argmax())
+
+    path = os.path.join(directory, "model.onnx")
+    with torch.no_grad():
+        torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    gather_external_data(directory)
+    onnx.checker.check_model(path)
+    exported = time.time()
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input": x.numpy()})
+
+    saliency = Saliency(model).attribute(x.clone().requires_grad_(), target=top, abs=True)
+    saliency_map = saliency.detach().amax(dim=1)[0].numpy()
+
+    save_tensor(x.numpy(), os.path.join(directory, "input.pb"))
+    save_tensor(logits, os.path.join(directory, "logits.pb"))
+    save_tensor(saliency_map, os.path.join(directory, "saliency.pb"))
+    scale = float(np.abs(logits).max())
+    return {
+        "name": name, "format": FORMAT, "opset": opset, "seed": seed,
+        "input_shape": list(x.shape), "preprocessing": preprocessing, "top": top,
+        "onnxruntime_top": int(np.argmax(logits)),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "external_data": os.path.exists(path + ".data"),
+        # How far the export itself moved the logits: PyTorch against onnxruntime.
+        "torch_onnxruntime_max_diff": float(np.abs(torch_logits.numpy() - logits).max()) / max(scale, 1e-30),
+        "logits_scale": scale,
+        "seconds": {"export": round(exported - started, 1), "references": round(time.time() - exported, 1)},
+        "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+    }
+
+
+def cached(directory, opset):
+    try:
+        with open(os.path.join(directory, "meta.json")) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return meta if meta.get("format") == FORMAT and meta.get("opset") == opset else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=DEFAULT_OUT)
+    parser.add_argument("--only", help="comma-separated model names")
+    parser.add_argument("--force", action="store_true", help="export again even when cached")
+    parser.add_argument("--list", action="store_true", help="print the catalogue with opsets and exclusions")
+    parser.add_argument("--one", nargs=2, metavar=("NAME", "OPSET"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:
+        name, opset = args.one[0], int(args.one[1])
+        directory = os.path.join(args.out, name)
+        meta = export_one(name, opset, directory)
+        with open(os.path.join(directory, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+        return
+
+    names = catalogue()
+    # Opsets alternate in list order (over the whole list, so exclusions do not shift them).
+    opsets = {name: 13 if i % 2 == 0 else 17 for i, name in enumerate(names)}
+    if args.list:
+        for name in names:
+            print(f"{name:24} opset {opsets[name]}  {excluded_reason(name) or ''}")
+        return
+    wanted = set(args.only.split(",")) if args.only else None
+    if wanted and not wanted <= set(names):
+        sys.exit(f"not in the catalogue: {sorted(wanted - set(names))}")
+    os.makedirs(args.out, exist_ok=True)
+    manifest_path = os.path.join(args.out, "manifest.json")
+    try:
+        with open(manifest_path) as f:
+            previous = {m["name"]: m for m in json.load(f)["models"]}
+    except (OSError, ValueError, KeyError):
+        previous = {}
+
+    models, excluded = [], []
+    for name in names:
+        reason = excluded_reason(name)
+        if reason:
+            excluded.append({"name": name, "reason": reason})
+            continue
+        opset = opsets[name]
+        entry = {"name": name, "opset": opset}
+        directory = os.path.join(args.out, name)
+        if wanted is not None and name not in wanted:
+            models.append(previous.get(name, {**entry, "status": "not exported"}))
+            continue
+        meta = None if args.force else cached(directory, opset)
+        if meta is None:
+            os.makedirs(directory, exist_ok=True)
+            for leftover in os.listdir(directory):
+                os.remove(os.path.join(directory, leftover))
+            started = time.time()
+            run = subprocess.run([sys.executable, os.path.abspath(__file__), "--out", args.out, "--one", name, str(opset)],
+                                 capture_output=True, text=True)
+            meta = cached(directory, opset)
+            if run.returncode != 0 or meta is None:
+                error = (run.stderr.strip().splitlines() or ["no output"])[-1]
+                models.append({**entry, "status": f"failed: {error}"[:400]})
+                print(f"{name:24} FAILED {error[:200]}", flush=True)
+                continue
+            print(f"{name:24} opset {opset} {meta['input_shape'][2]}px top {meta['top']} "
+                  f"torch/onnxruntime {meta['torch_onnxruntime_max_diff']:.1e} ({time.time() - started:.0f} s)", flush=True)
+        models.append({**entry, "status": "exported", "input_shape": meta["input_shape"]})
+
+    with open(manifest_path + ".part", "w") as f:
+        json.dump({"catalogue": len(names), "models": models, "excluded": excluded}, f, indent=1)
+    os.replace(manifest_path + ".part", manifest_path)
+    done = sum(m["status"] == "exported" for m in models)
+    print(f"{done} of {len(models)} CNNs exported, {len(excluded)} transformers out of scope, "
+          f"{len(names)} in torchvision's list")
+    if done < len(models) and wanted is None:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
