@@ -51,8 +51,16 @@ public final class Graph: @unchecked Sendable {
         return shapes
     }
 
-    public var parameters: [Parameter] { nodes.flatMap { $0.op.parameters } }
-    public var buffers: [Parameter] { nodes.flatMap { $0.op.buffers } }
+    /// Every Parameter once, in node order, though several nodes may share one (the ONNX importer
+    /// gives nodes that read the same initializer the same Parameter): an optimizer stepping a
+    /// shared tensor once per node would move it twice as far.
+    public var parameters: [Parameter] { Graph.unique(nodes.flatMap { $0.op.parameters }) }
+    public var buffers: [Parameter] { Graph.unique(nodes.flatMap { $0.op.buffers }) }
+
+    static func unique(_ parameters: [Parameter]) -> [Parameter] {
+        var seen = Set<ObjectIdentifier>()
+        return parameters.filter { seen.insert(ObjectIdentifier($0)).inserted }
+    }
 
     public func node(named name: String) -> Node? { nodes.first { $0.name == name } }
 

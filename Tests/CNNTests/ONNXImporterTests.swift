@@ -36,6 +36,55 @@ final class ONNXImporterTests: XCTestCase {
         XCTAssertEqual(y.scalars, [9, 9, 9, 9])
     }
 
+    /// Two convolutions that read one initializer share one Parameter; the graph lists it once and
+    /// an optimizer with a group per node (as fine-tuning builds them) steps it once, by its
+    /// gradient summed over both uses. Listed twice, it had moved twice as far.
+    func testSharedInitializerIsOneParameterSteppedOnce() throws {
+        let model = ONNXModelWriter(inputs: [("x", [1, 1, 4, 4]), ("w", [1, 1, 3, 3])], outputs: ["z"], nodes: [
+            .init(type: "Conv", inputs: ["x", "w"], outputs: ["y"], name: "first", ints: ["pads": [1, 1, 1, 1]]),
+            .init(type: "Conv", inputs: ["y", "w"], outputs: ["z"], name: "second", ints: ["pads": [1, 1, 1, 1]]),
+        ]).data
+        let weight = ONNXTensor(randomTensor([1, 1, 3, 3], seed: 4))
+        let x = randomTensor([1, 1, 4, 4], seed: 5)
+        for makeOptimizer in [{ (groups: [ParameterGroup]) -> Optimizer in SGD(groups: groups, momentum: 0) },
+                              { AdamW(groups: $0, weightDecay: 0) }] {
+            let graph = try ONNXImporter.load(data: model, options: ONNXImportOptions(constantInputs: ["w": weight]))
+            let perNode = graph.nodes.map(\.op.parameters)
+            XCTAssertEqual(perNode.map(\.count), [1, 1])
+            XCTAssertTrue(perNode[0][0] === perNode[1][0], "one Parameter for the shared initializer")
+            XCTAssertEqual(graph.parameters.count, 1)
+            XCTAssertEqual(try ModelAnalysis(graph: graph).totalParams, 9)
+
+            let w = graph.parameters[0]
+            let executor = Executor(graph: graph)
+            func loss() throws -> Double {
+                try executor.infer(x).scalars.reduce(0) { $0 + Double($1) }
+            }
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: true))
+            _ = executor.backward(trace, gradient: Tensor(shape: trace.output.shape, repeating: 1),
+                                  computesParameterGradients: true, returning: [])
+            let (before, gradient) = (w.value, w.gradient)
+            // The gradient sums both uses: d loss / d w against central differences.
+            for i in 0..<9 {
+                let h: Float = 1e-2
+                w.value.scalars[i] = before.scalars[i] + h
+                let up = try loss()
+                w.value.scalars[i] = before.scalars[i] - h
+                let down = try loss()
+                w.value.scalars[i] = before.scalars[i]
+                XCTAssertEqual(gradient.scalars[i], Float((up - down) / Double(2 * h)), accuracy: 2e-2 * max(1, abs(gradient.scalars[i])))
+            }
+            let optimizer = makeOptimizer(perNode.enumerated().map { ParameterGroup(name: "node\($0)", parameters: $1) })
+            optimizer.step(learningRate: 0.01)
+            for i in 0..<9 {
+                // SGD moves by rate * g; AdamW's first step by rate * g / |g|.
+                let g = gradient.scalars[i]
+                let step = optimizer is SGD ? 0.01 * g : 0.01 * g / (abs(g) + 1e-8)
+                XCTAssertEqual(w.value.scalars[i], before.scalars[i] - step, accuracy: 1e-6, "\(type(of: optimizer)) element \(i)")
+            }
+        }
+    }
+
     func testComputedWeightsAreAnError() throws {
         let model = ONNXModelWriter(inputs: [("x", [1, 1, 3, 3])], outputs: ["y"], nodes: [
             .init(type: "Conv", inputs: ["x", "x"], outputs: ["y"], name: "selfconv"),

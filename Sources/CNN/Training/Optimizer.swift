@@ -11,6 +11,17 @@ extension Optimizer {
     public func zeroGradients() {
         for group in groups { for p in group.parameters { p.zeroGradient() } }
     }
+
+    /// Each group that trains with its learning rate and the parameters it steps: a Parameter
+    /// listed twice (in two groups built per node, or twice in one) is stepped once, with the
+    /// first group's rate, as its gradient already sums every use.
+    func steppedGroups(learningRate: Float) -> [(learningRate: Float, parameters: [Parameter])] {
+        var seen = Set<ObjectIdentifier>()
+        return groups.filter { !$0.isFrozen }.map { group in
+            (learningRate * group.learningRateScale,
+             group.parameters.filter { $0.isTrainable && seen.insert(ObjectIdentifier($0)).inserted })
+        }
+    }
 }
 
 /// SGD with momentum (PyTorch's form: v = mu v + g + wd w; w -= lr v).
@@ -27,9 +38,8 @@ public final class SGD: Optimizer {
     }
 
     public func step(learningRate: Float) {
-        for group in groups where !group.isFrozen {
-            let lr = learningRate * group.learningRateScale
-            for p in group.parameters where p.isTrainable {
+        for (lr, parameters) in steppedGroups(learningRate: learningRate) {
+            for p in parameters {
                 // Taken out of the dictionary while updated, so that the array is not copied.
                 var v = velocity.removeValue(forKey: ObjectIdentifier(p)) ?? [Float](repeating: 0, count: p.value.count)
                 p.value.scalars.withUnsafeMutableBufferPointer { wb in
@@ -71,9 +81,8 @@ public final class AdamW: Optimizer {
     }
 
     public func step(learningRate: Float) {
-        for group in groups where !group.isFrozen {
-            let lr = learningRate * group.learningRateScale
-            for p in group.parameters where p.isTrainable {
+        for (lr, parameters) in steppedGroups(learningRate: learningRate) {
+            for p in parameters {
                 // Taken out of the dictionary while updated, so that the arrays are not copied.
                 var (m, v, t) = moments.removeValue(forKey: ObjectIdentifier(p))
                     ?? ([Float](repeating: 0, count: p.value.count), [Float](repeating: 0, count: p.value.count), 0)
