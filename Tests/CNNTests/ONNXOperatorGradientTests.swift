@@ -2,7 +2,7 @@ import CNN
 import XCTest
 
 /// Forward results and finite-difference gradient checks for the operators ONNX import adds:
-/// MatMul, GlobalMaxPool, Slice, Gather and ReduceMean.
+/// MatMul, GlobalMaxPool, Slice, Gather, ReduceMean, LayerNorm, Pow and the pointwise functions.
 final class ONNXOperatorGradientTests: XCTestCase {
     private var random = RandomSource(seed: 7)
 
@@ -87,5 +87,63 @@ final class ONNXOperatorGradientTests: XCTestCase {
         XCTAssertEqual(try run(ReduceMean(axes: [-2], keepsDimensions: false), [x]).scalars, [2.5, 3.5, 4.5])
         XCTAssertEqual(try run(ReduceMean(axes: nil, keepsDimensions: false), [x]).scalars, [3.5])
         checkGradients(ReduceMean(axes: [0, 2]), [randomTensor([2, 3, 4])])
+    }
+
+    func testLayerNormNormalizesEachRow() throws {
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 10, 10, 40])
+        let op = LayerNorm(scale: Parameter(name: "g", value: Tensor(shape: [3], scalars: [1, 2, 1])),
+                           shift: Parameter(name: "b", value: Tensor(shape: [3], scalars: [0, 0, 1])), epsilon: 0)
+        let y = try run(op, [x])
+        let s = (2 / 3 as Float).squareRoot()
+        XCTAssertEqual(y.scalars[0], -1 / s, accuracy: 1e-5)
+        XCTAssertEqual(y.scalars[1], 0, accuracy: 1e-5)
+        XCTAssertEqual(y.scalars[2], 1 / s + 1, accuracy: 1e-5)
+        // Row 2: mean 20, variance 200.
+        XCTAssertEqual(y.scalars[5], 20 / Float(200).squareRoot() + 1, accuracy: 1e-5)
+        XCTAssertThrowsError(try op.outputShape(for: [[2, 4]]))
+    }
+
+    func testLayerNormGradients() throws {
+        let last = LayerNorm(scale: parameter("g", [4], seed: 3), shift: parameter("b", [4], seed: 4), epsilon: 1e-5)
+        checkGradients(last, [randomTensor([2, 3, 4])])
+        // Over the trailing three axes of an image, without a shift.
+        let image = LayerNorm(scale: parameter("g", [12], seed: 5), shift: nil, axis: -3)
+        checkGradients(image, [randomTensor([2, 3, 2, 2])])
+    }
+
+    func testPointwiseFunctions() throws {
+        let x = Tensor(shape: [4], scalars: [0.25, 1, 2, 4])
+        XCTAssertEqual(try run(Pointwise(.sqrt), [x]).scalars, [0.5, 1, Float(2).squareRoot(), 2])
+        XCTAssertEqual(try run(Pointwise(.reciprocal), [x]).scalars, [4, 1, 0.5, 0.25])
+        let erf = try run(Pointwise(.erf), [x]).scalars
+        XCTAssertEqual(erf[1], 0.8427008, accuracy: 1e-6)
+        // GELU(1) = Phi(1) = 0.8413447; the tanh form is within 1e-3 of it.
+        XCTAssertEqual(try run(Pointwise(.gelu), [x]).scalars[1], 0.8413447, accuracy: 1e-6)
+        XCTAssertEqual(try run(Pointwise(.geluTanh), [x]).scalars[1], 0.8413447, accuracy: 1e-3)
+        XCTAssertEqual(try run(Pointwise(.gelu), [Tensor(shape: [1], scalars: [-2])]).scalars[0], -0.0455003, accuracy: 1e-6)
+    }
+
+    func testPointwiseGradients() throws {
+        let positive = randomTensor([3, 5]).map { abs($0) + 0.5 }
+        checkGradients(Pointwise(.sqrt), [positive])
+        checkGradients(Pointwise(.reciprocal), [positive])
+        for function in [Pointwise.Function.erf, .gelu, .geluTanh] {
+            checkGradients(Pointwise(function), [randomTensor([3, 5]).map { 2 * $0 }])
+        }
+    }
+
+    func testPowerBroadcastsAndSquares() throws {
+        let x = Tensor(shape: [2, 2], scalars: [1, 2, 3, 4])
+        XCTAssertEqual(try run(Power(), [x, Tensor(shape: [], scalars: [2])]).scalars, [1, 4, 9, 16])
+        XCTAssertEqual(try run(Power(), [x, Tensor(shape: [2], scalars: [0.5, 3])]).scalars, [1, 8, Float(3).squareRoot(), 64])
+        XCTAssertEqual(try Power().outputShape(for: [[3], [2, 1]]), [2, 3])
+    }
+
+    func testPowerGradients() throws {
+        let base = randomTensor([2, 3]).map { abs($0) + 0.5 }
+        checkGradients(Power(), [base, Tensor(shape: [], scalars: [2])])
+        checkGradients(Power(), [base, Tensor(shape: [3], scalars: [0.5, 1.5, 3])])
+        // Both operands broadcast: the exponent's gradient sums over the rows.
+        checkGradients(Power(), [randomTensor([2, 1]).map { abs($0) + 0.5 }, Tensor(shape: [1, 3], scalars: [1, 2, 2.5])])
     }
 }

@@ -1,4 +1,4 @@
-/// Pointwise activations and Clip.
+/// Pointwise activations, Clip and Gelu.
 extension ONNXOperatorSet {
     static let activations: [String: Converter] = [
         "Relu": activation { _ in .relu },
@@ -8,6 +8,11 @@ extension ONNXOperatorSet {
         "HardSwish": activation { _ in .hardSwish },
         "Tanh": activation { _ in .tanh },
         "Clip": clip,
+        "Gelu": { r, b in
+            let approximate = r.string("approximate") ?? "none"
+            guard approximate == "none" || approximate == "tanh" else { throw r.error("approximate '\(approximate)' is not supported") }
+            return [try b.apply(Pointwise(approximate == "tanh" ? .geluTanh : .gelu), [b.input(r, 0)], for: r)]
+        },
     ]
 
     private static func activation(_ make: @escaping (ONNXNodeReader) -> Activation) -> Converter {

@@ -1,10 +1,14 @@
-/// Elementwise arithmetic, Sum, MatMul and Gemm.
+/// Elementwise arithmetic, Pow, Sqrt, Reciprocal, Erf, Sum, MatMul and Gemm.
 extension ONNXOperatorSet {
     static let arithmetic: [String: Converter] = [
         "Add": binary(.add),
         "Sub": binary(.sub),
         "Mul": binary(.mul),
         "Div": binary(.div),
+        "Pow": { r, b in [try b.apply(Power(), [b.input(r, 0), b.input(r, 1)], for: r)] },
+        "Sqrt": pointwise(.sqrt),
+        "Reciprocal": pointwise(.reciprocal),
+        "Erf": pointwise(.erf),
         "Sum": { r, b in
             let inputs = try r.proto.input.indices.map { try b.input(r, $0) }
             guard let first = inputs.first else { throw r.error("Sum needs at least one input") }
@@ -13,6 +17,10 @@ extension ONNXOperatorSet {
         "MatMul": { r, b in [try b.apply(MatMul(), [b.input(r, 0), b.input(r, 1)], for: r)] },
         "Gemm": gemm,
     ]
+
+    static func pointwise(_ function: Pointwise.Function) -> Converter {
+        { r, b in [try b.apply(Pointwise(function), [b.input(r, 0)], for: r)] }
+    }
 
     private static func binary(_ operation: Elementwise.Operation) -> Converter {
         { r, b in

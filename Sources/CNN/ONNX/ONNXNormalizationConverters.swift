@@ -1,7 +1,8 @@
-/// BatchNormalization, LRN, Dropout, Softmax and LogSoftmax, ReduceMean.
+/// BatchNormalization, LayerNormalization, LRN, Dropout, Softmax and LogSoftmax, ReduceMean.
 extension ONNXOperatorSet {
     static let normalization: [String: Converter] = [
         "BatchNormalization": batchNormalization,
+        "LayerNormalization": layerNormalization,
         "LRN": { r, b in
             let size = try r.int("size", default: 0)
             guard size > 0 else { throw r.error("size must be positive") }
@@ -34,6 +35,41 @@ extension ONNXOperatorSet {
                            runningMean: parameter(tensors[2]), runningVariance: parameter(tensors[3]),
                            epsilon: r.float("epsilon", default: 1e-5), momentum: 1 - r.float("momentum", default: 0.9))
         return [try b.apply(op, [b.input(r, 0)], for: r)]
+    }
+
+    /// Scale and bias become trainable Parameters of one value per element of a row (ONNX lets
+    /// them broadcast against the row). The optional Mean and InvStdDev outputs are spelled out
+    /// from ReduceMean and friends; the importer drops them when nothing reads them.
+    private static func layerNormalization(_ r: ONNXNodeReader, _ b: ONNXGraphBuilder) throws -> [ONNXValue] {
+        let x = try b.input(r, 0)
+        let rank = x.shape.count
+        let axis = try normalizedAxis(try r.int("axis", default: -1), rank: rank, r)
+        let rowShape = Array(x.shape[axis...])
+        let epsilon = r.float("epsilon", default: 1e-5)
+        func row(_ index: Int, _ role: String) throws -> Parameter? {
+            guard let t = try b.constantInput(r, index, role) else { return nil }
+            guard t.shape.count <= rowShape.count, (try? Broadcast.shape([t.shape, rowShape])) == rowShape else {
+                throw r.error("\(role) of shape \(t.shape) does not broadcast to the normalized shape \(rowShape)")
+            }
+            let offsets = Broadcast.offsets(of: t.shape, in: rowShape)
+            let values = t.floats(for: r.location)
+            return b.parameter(t.name, Tensor(shape: [offsets.count], scalars: offsets.map { values[$0] }))
+        }
+        guard let scale = try row(1, "the scale") else { throw r.error("the scale is missing") }
+        let op = LayerNorm(scale: scale, shift: try row(2, "the bias"), axis: axis - rank, epsilon: epsilon)
+        let y = try b.apply(op, [x], for: r)
+        guard r.proto.output.count > 1 else { return [y] }
+        let axes = Array(axis..<rank)
+        let mean = try b.apply(ReduceMean(axes: axes), to: [x], name: r.outputName + "/mean", at: r.location)
+        let centred = try b.apply(Elementwise(.sub), to: [x, mean], name: r.outputName + "/centred", at: r.location)
+        let squares = try b.apply(Power(), to: [centred, .constant(ONNXTensor(Tensor(shape: [], scalars: [2])))],
+                                  name: r.outputName + "/squares", at: r.location)
+        let variance = try b.apply(ReduceMean(axes: axes), to: [squares], name: r.outputName + "/variance", at: r.location)
+        let shifted = try b.apply(Elementwise(.add), to: [variance, .constant(ONNXTensor(Tensor(shape: [], scalars: [epsilon])))],
+                                  name: r.outputName + "/variance_epsilon", at: r.location)
+        let deviation = try b.apply(Pointwise(.sqrt), to: [shifted], name: r.outputName + "/deviation", at: r.location)
+        let inverse = try b.apply(Pointwise(.reciprocal), to: [deviation], name: r.outputName + "/inverse_deviation", at: r.location)
+        return [y, mean, inverse]
     }
 
     /// Inference dropout is the identity; a Dropout node is kept (when the rate is known and

@@ -4,7 +4,7 @@ enum ONNXOperatorSet {
     /// outputs the engine does not produce are left out).
     typealias Converter = (ONNXNodeReader, ONNXGraphBuilder) throws -> [ONNXValue]
 
-    static let converters: [String: Converter] = [convolution, activations, normalization, arithmetic, shapes]
+    static let converters: [String: Converter] = [convolution, activations, normalization, arithmetic, shapes, resizing]
         .reduce(into: [:]) { all, family in all.merge(family) { first, _ in first } }
 }
 

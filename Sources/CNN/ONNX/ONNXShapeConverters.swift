@@ -5,6 +5,10 @@ extension ONNXOperatorSet {
         "Constant": constant,
         "ConstantOfShape": constantOfShape,
         "Shape": shape,
+        "Size": { r, b in
+            let count = try b.input(r, 0).shape.reduce(1, *)
+            return [.constant(ONNXTensor(name: r.outputName, shape: [], elements: .int64([Int64(count)])))]
+        },
         "Cast": cast,
         "Reshape": reshape,
         "Flatten": { r, b in [try b.apply(Flatten(axis: try r.int("axis", default: 1)), [b.input(r, 0)], for: r)] },

@@ -112,6 +112,10 @@ extension ONNXTensor {
             elements = .int64(try Self.values(raw, proto.int32Data, count: count, name: name) { (b: UInt32) in Int32(bitPattern: b) }.map { Int64($0) })
         case .int8:
             elements = .int64(try Self.values(raw, proto.int32Data.map { Int8(truncatingIfNeeded: $0) }, count: count, name: name) { (b: UInt8) in Int8(bitPattern: b) }.map { Int64($0) })
+        case .uint32:
+            elements = .int64(try Self.values(raw, proto.uint64Data.map { UInt32(truncatingIfNeeded: $0) }, count: count, name: name) { (b: UInt32) in b }.map { Int64($0) })
+        case .uint64:
+            elements = .int64(try Self.values(raw, proto.uint64Data, count: count, name: name) { (b: UInt64) in b }.map { Int64(clamping: $0) })
         case .uint8, .bool:
             elements = .int64(try Self.values(raw, proto.int32Data.map { UInt8(truncatingIfNeeded: $0) }, count: count, name: name) { (b: UInt8) in b }.map { Int64($0) })
         default:
