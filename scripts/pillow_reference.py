@@ -5,7 +5,9 @@ Reads a JSON list of jobs on stdin and writes each job's result into the output 
 given as the only argument, so one interpreter start serves a whole test:
 
   {"op": "decode", "input": PATH, "output": NAME}        upright RGB as Pillow reads it (PPM)
-  {"op": "resize", "input": PATH, "output": NAME, "size": [W, H]}   bilinear, antialiased (PPM)
+  {"op": "resize", "input": PATH, "output": NAME, "size": [W, H], "filter": "bicubic"}
+                                                         antialiased, bilinear unless a filter
+                                                         is named (PPM)
   {"op": "gray", "input": PATH, "output": NAME}          convert("L") (PGM)
   {"op": "imagenet", "input": PATH, "output": NAME}      torchvision-style Resize(256),
                                                          CenterCrop(224), ToTensor, Normalize
@@ -133,7 +135,8 @@ def main():
         if op == "decode":
             write_pnm(load_rgb(job["input"]), output)
         elif op == "resize":
-            write_pnm(load_rgb(job["input"]).resize(tuple(job["size"]), Image.BILINEAR), output)
+            resample = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}[job.get("filter", "bilinear")]
+            write_pnm(load_rgb(job["input"]).resize(tuple(job["size"]), resample), output)
         elif op == "gray":
             write_pnm(load_rgb(job["input"]).convert("L"), output)
         elif op == "imagenet":

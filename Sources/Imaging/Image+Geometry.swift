@@ -1,19 +1,19 @@
 /// Resizing and cropping, with the conventions of Pillow and torchvision so that a model
 /// sees the framing it was trained on.
 extension Image {
-    /// Pillow's bilinear resize with antialiasing when shrinking (see `Resampler`).
+    /// Pillow's bilinear (or bicubic) resize with antialiasing when shrinking (see `Resampler`).
     /// RGBA is filtered channel by channel, without Pillow's alpha premultiplication.
-    public func resized(width: Int, height: Int) throws -> Image {
+    public func resized(width: Int, height: Int, interpolation: Preprocessing.Interpolation = .bilinear) throws -> Image {
         try Self.checkTarget(width, height)
-        return Resampler.resize(self, width: width, height: height)
+        return Resampler.resize(self, width: width, height: height, filter: interpolation)
     }
 
     /// torchvision's `Resize(size)` with an integer: the shorter side becomes `size`, the
     /// longer one `int(size * long / short)`.
-    public func resized(shorterSide size: Int) throws -> Image {
+    public func resized(shorterSide size: Int, interpolation: Preprocessing.Interpolation = .bilinear) throws -> Image {
         try Self.checkTarget(size, size)
         let (width, height) = Self.size(shorterSide: size, width: self.width, height: self.height)
-        return try resized(width: width, height: height)
+        return try resized(width: width, height: height, interpolation: interpolation)
     }
 
     /// The region at (x, y) of the given size; parts outside the image are `fill`.

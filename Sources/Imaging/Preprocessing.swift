@@ -19,9 +19,16 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         case whenBackgroundIsLight = "when_background_is_light"
     }
 
+    /// torchvision's `InterpolationMode` of the resize, as Pillow filters.
+    public enum Interpolation: String, Codable, Sendable {
+        case bilinear, bicubic
+    }
+
     public var color: Color
     public var invert: Inversion
     public var resize: Resize?
+    /// The resize's filter; nil is bilinear (and is left out of the JSON).
+    public var interpolation: Interpolation?
     /// A torchvision-style center crop after the resize.
     public var crop: Size?
     /// Multiplies each 8-bit sample first; 1/255 maps to [0, 1] like `ToTensor`.
@@ -30,11 +37,12 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     public var mean: [Float]
     public var std: [Float]
 
-    public init(color: Color, invert: Inversion = .never, resize: Resize?, crop: Size? = nil,
-                scale: Float = 1 / 255, mean: [Float] = [0], std: [Float] = [1]) {
+    public init(color: Color, invert: Inversion = .never, resize: Resize?, interpolation: Interpolation? = nil,
+                crop: Size? = nil, scale: Float = 1 / 255, mean: [Float] = [0], std: [Float] = [1]) {
         self.color = color
         self.invert = invert
         self.resize = resize
+        self.interpolation = interpolation
         self.crop = crop
         self.scale = scale
         self.mean = mean
@@ -72,8 +80,9 @@ public struct Preprocessing: Codable, Sendable, Equatable {
             picture = picture.inverted()
         }
         switch resize {
-        case .exact(let width, let height)?: picture = try picture.resized(width: width, height: height)
-        case .shorterSide(let size)?: picture = try picture.resized(shorterSide: size)
+        case .exact(let width, let height)?:
+            picture = try picture.resized(width: width, height: height, interpolation: interpolation ?? .bilinear)
+        case .shorterSide(let size)?: picture = try picture.resized(shorterSide: size, interpolation: interpolation ?? .bilinear)
         case .letterbox(let width, let height, let fill)?:
             picture = try picture.letterboxed(width: width, height: height, fill: fill)
         case nil: break

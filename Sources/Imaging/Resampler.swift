@@ -1,11 +1,29 @@
 import Foundation
 
-/// Pillow's `Image.resize(size, Image.BILINEAR)`, which torchvision's `Resize` calls for PIL
-/// images: a separable triangle filter whose support widens with the shrink factor
-/// (antialiasing), horizontal pass first, coefficients in 22-bit fixed point and 8-bit
-/// rounding between the passes, so results match Pillow to the level.
+/// Pillow's `Image.resize(size, Image.BILINEAR)` and `Image.BICUBIC`, which torchvision's
+/// `Resize` calls for PIL images: a separable filter (triangle, or Keys' cubic with a = -0.5)
+/// whose support widens with the shrink factor (antialiasing), horizontal pass first,
+/// coefficients in 22-bit fixed point and 8-bit rounding between the passes, so results match
+/// Pillow to the level.
 enum Resampler {
     private static let precisionBits = 22
+
+    /// Pillow's filters: support at scale 1, and the weight at a distance.
+    private static func support(_ filter: Preprocessing.Interpolation) -> Double {
+        filter == .bicubic ? 2 : 1
+    }
+
+    private static func weight(_ filter: Preprocessing.Interpolation, _ x: Double) -> Double {
+        let x = abs(x)
+        switch filter {
+        case .bilinear: return max(0, 1 - x)
+        case .bicubic:
+            let a = -0.5
+            if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+            if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+            return 0
+        }
+    }
 
     private struct Coefficients {
         var bounds: [(start: Int, count: Int)]
@@ -13,16 +31,16 @@ enum Resampler {
         var taps: Int
     }
 
-    static func resize(_ image: Image, width: Int, height: Int) -> Image {
+    static func resize(_ image: Image, width: Int, height: Int, filter: Preprocessing.Interpolation = .bilinear) -> Image {
         guard width != image.width || height != image.height else { return image }
-        let vertical = coefficients(inputSize: image.height, outputSize: height)
+        let vertical = coefficients(inputSize: image.height, outputSize: height, filter: filter)
         var source = image
         var verticalBounds = vertical.bounds
         if width != image.width {
             // Only the rows the vertical pass reads are filtered horizontally.
             let first = vertical.bounds[0].start
             let last = vertical.bounds[height - 1].start + vertical.bounds[height - 1].count
-            source = horizontalPass(image, rows: first..<last, coefficients(inputSize: image.width, outputSize: width))
+            source = horizontalPass(image, rows: first..<last, coefficients(inputSize: image.width, outputSize: width, filter: filter))
             for index in verticalBounds.indices { verticalBounds[index].start -= first }
         }
         guard height != image.height else { return source }
@@ -30,10 +48,10 @@ enum Resampler {
                             height: height)
     }
 
-    private static func coefficients(inputSize: Int, outputSize: Int) -> Coefficients {
+    private static func coefficients(inputSize: Int, outputSize: Int, filter: Preprocessing.Interpolation) -> Coefficients {
         let scale = Double(inputSize) / Double(outputSize)
         let filterScale = max(scale, 1)
-        let support = filterScale  // the triangle filter's support is 1
+        let support = support(filter) * filterScale
         let taps = Int(support.rounded(.up)) * 2 + 1
         var bounds: [(start: Int, count: Int)] = []
         bounds.reserveCapacity(outputSize)
@@ -46,13 +64,14 @@ enum Resampler {
             let count = min(Int(center + support + 0.5), inputSize) - start
             var total = 0.0
             for tap in 0..<count {
-                let weight = max(0, 1 - abs((Double(tap + start) - center + 0.5) * inverseScale))
+                let weight = weight(filter, (Double(tap + start) - center + 0.5) * inverseScale)
                 row[tap] = weight
                 total += weight
             }
             for tap in 0..<count {
                 let normalized = total != 0 ? row[tap] / total : row[tap]
-                weights[out * taps + tap] = Int32(0.5 + normalized * Double(1 << precisionBits))
+                // Rounded half away from zero, as Pillow does: the cubic's lobes are negative.
+                weights[out * taps + tap] = Int32((normalized * Double(1 << precisionBits)).rounded(.toNearestOrAwayFromZero))
             }
             bounds.append((start, count))
         }
@@ -66,8 +85,8 @@ enum Resampler {
         return UInt8(truncatingIfNeeded: sum >> precisionBits)
     }
 
-    /// Sums run in 32 bits: weights are non-negative and add up to about 1 << 22, so a sum of
-    /// 8-bit samples stays under 255 << 22 plus rounding, below Int32.max.
+    /// Sums run in 32 bits: the weights' magnitudes add up to about 1 << 22 (under 1.3 times that
+    /// for the cubic's negative lobes), so a sum of 8-bit samples stays below Int32.max.
     private static let half: Int32 = 1 << (precisionBits - 1)
 
     private static func horizontalPass(_ image: Image, rows: Range<Int>, _ k: Coefficients) -> Image {
