@@ -63,7 +63,8 @@ public struct ModelAnalysis: Codable, Sendable {
                 result = ModelAnalysis.slide(field, try pool.window(for: inputShape))
             case let dense as Dense:
                 result = whole
-                macs = dense.inFeatures * dense.outFeatures
+                // Over the last axis, once per row (at batch 1, the output's size over out).
+                macs = dense.appliesToLastAxis ? outputShape.reduce(1, *) * dense.inFeatures : dense.inFeatures * dense.outFeatures
             case is GlobalAvgPool, is Flatten:
                 result = whole
             default:

@@ -168,7 +168,8 @@ extension Graph {
             return Conv2D(weight: conv.weight, bias: conv.bias, stride: conv.stride, dilation: conv.dilation,
                           padding: conv.padding, groups: conv.groups, activation: layer.activation)
         case let (dense as Dense, layer as ActivationLayer) where dense.activation == nil && layer.activation.isInvertibleFromOutput:
-            return Dense(weight: dense.weight, bias: dense.bias, activation: layer.activation)
+            return Dense(weight: dense.weight, bias: dense.bias, activation: layer.activation,
+                         appliesToLastAxis: dense.appliesToLastAxis)
         case let (affine as ChannelAffine, layer as ActivationLayer) where affine.activation == nil && layer.activation.isInvertibleFromOutput:
             return ChannelAffine(scale: affine.scale, shift: affine.shift, activation: layer.activation)
         default:

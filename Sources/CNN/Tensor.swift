@@ -101,6 +101,15 @@ public struct Tensor: Equatable, Sendable {
 
     public func sum() -> Float { scalars.reduce(0, +) }
 
+    /// The transpose of a matrix [rows, columns].
+    public var transposedMatrix: Tensor {
+        precondition(rank == 2, "transpose of a tensor of shape \(shape)")
+        let (rows, columns) = (shape[0], shape[1])
+        return Tensor(shape: [columns, rows], writingEvery: { t in
+            for i in 0..<rows { for j in 0..<columns { t[j * rows + i] = scalars[i * columns + j] } }
+        })
+    }
+
     /// Indices of the largest value along the last axis, one per row.
     public func argmaxRows() -> [Int] {
         let width = shape.last ?? 1

@@ -106,6 +106,49 @@ final class ONNXExportTests: XCTestCase {
         assertClose(try onnxRuntime(data, x), expected, rtol: 1e-3, atol: 1e-5, "onnxruntime")
     }
 
+    /// The operators the torchvision catalogue brought in: a channels-last block as ConvNeXt's
+    /// (LayerNorm, Linear over the last axis, GELU, a trained layer scale) and Resize in each
+    /// filter, through re-import and onnxruntime.
+    func testConvNeXtBlockAndResizeExport() throws {
+        let nodes = [
+            Node(name: "conv", op: Conv2D(weight: parameter("conv.weight", [4, 3, 3, 3]), bias: parameter("conv.bias", [4]),
+                                          padding: .same(lower: false)), inputs: ["image"]),
+            Node(name: "up", op: Resize(targets: [nil, nil, .scale(2), .scale(2)], filter: .nearest(.floor),
+                                        coordinateMode: .asymmetric), inputs: ["conv"]),
+            Node(name: "smooth", op: Resize(targets: [nil, nil, .size(11), .size(13)], filter: .linear,
+                                            coordinateMode: .pytorchHalfPixel), inputs: ["up"]),
+            Node(name: "sharp", op: Resize(targets: [nil, nil, .size(9), .size(9)], filter: .cubic(a: -0.75),
+                                           coordinateMode: .alignCorners), inputs: ["smooth"]),
+            Node(name: "last", op: Transpose(permutation: [0, 2, 3, 1]), inputs: ["sharp"]),
+            Node(name: "norm", op: LayerNorm(scale: parameter("norm.weight", [4]), shift: parameter("norm.bias", [4]), epsilon: 1e-6),
+                 inputs: ["last"]),
+            Node(name: "expand", op: Dense(weight: parameter("fc1.weight", [8, 4]), bias: parameter("fc1.bias", [8]),
+                                           appliesToLastAxis: true), inputs: ["norm"]),
+            Node(name: "gelu", op: Pointwise(.gelu), inputs: ["expand"]),
+            Node(name: "gelu_tanh", op: Pointwise(.geluTanh), inputs: ["gelu"]),
+            Node(name: "project", op: Dense(weight: parameter("fc2.weight", [4, 8]), bias: nil, appliesToLastAxis: true),
+                 inputs: ["gelu_tanh"]),
+            Node(name: "first", op: Transpose(permutation: [0, 3, 1, 2]), inputs: ["project"]),
+            Node(name: "layer_scale", op: Constant(weight: parameter("layer_scale", [4, 1, 1])), inputs: []),
+            Node(name: "scaled", op: Elementwise(.mul), inputs: ["first", "layer_scale"]),
+            Node(name: "square", op: Power(), inputs: ["scaled", "two"]),
+            Node(name: "two", op: Constant(Tensor(shape: [], scalars: [2])), inputs: []),
+            Node(name: "root", op: Pointwise(.sqrt), inputs: ["square"]),
+            Node(name: "inverse", op: Pointwise(.reciprocal), inputs: ["root"]),
+            Node(name: "erf", op: Pointwise(.erf), inputs: ["inverse"]),
+            Node(name: "channels", op: LayerNorm(scale: parameter("plane.weight", [81]), shift: nil, axis: -2, epsilon: 1e-5),
+                 inputs: ["erf"]),
+        ]
+        let graph = try Graph(name: "block", inputName: "image", inputShape: [3, 5, 6], nodes: nodes)
+        let data = try ONNXExporter.export(graph)
+        let reimported = try ONNXImporter.load(data: data)
+        let x = randomTensor([2, 3, 5, 6])
+        let expected = try Executor(graph: graph).infer(x)
+        assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-5, atol: 1e-6, "re-import")
+        XCTAssertEqual(Set(reimported.parameters.map(\.name)).count, graph.parameters.count, "every weight trains again")
+        assertClose(try onnxRuntime(data, x), expected, rtol: 1e-3, atol: 1e-5, "onnxruntime")
+    }
+
     func testUnexportableOperatorIsAnError() throws {
         final class Custom: Operator {
             let kind = "custom"

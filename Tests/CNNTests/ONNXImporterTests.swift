@@ -85,6 +85,43 @@ final class ONNXImporterTests: XCTestCase {
         }
     }
 
+    /// Initializers are the exported model's weights, wherever they are read: a product with one
+    /// and its bias become a Dense layer over the last axis (PyTorch's Linear on channels-last
+    /// data), a scale read by a Mul a trainable Constant; a Constant node's literal stays fixed.
+    func testInitializersReadAsDataAreWeights() throws {
+        let w: [Float] = (0..<12).map { Float($0) / 10 - 0.5 }
+        let model = ONNXModelWriter(inputs: [("x", [nil, 2, 3])], outputs: ["y"], nodes: [
+            .init(type: "MatMul", inputs: ["x", "W"], outputs: ["m"]),
+            .init(type: "Add", inputs: ["m", "b"], outputs: ["a"]),
+            .init(type: "Mul", inputs: ["a", "s"], outputs: ["scaled"]),
+            .init(type: "Constant", inputs: [], outputs: ["two"], tensors: ["value": .init(shape: [], values: [2])]),
+            .init(type: "Mul", inputs: ["scaled", "two"], outputs: ["y"]),
+        ], floatInitializers: ["W": .init(shape: [3, 4], values: w), "b": .init(shape: [4], values: [1, 2, 3, 4]),
+                               "s": .init(shape: [4], values: [1, -1, 0.5, 2])]).data
+        let graph = try ONNXImporter.load(data: model)
+        XCTAssertEqual(Set(graph.parameters.map(\.name)), ["W", "b", "s"])
+        let dense = try XCTUnwrap(graph.nodes.compactMap { $0.op as? Dense }.first)
+        XCTAssertTrue(dense.appliesToLastAxis)
+        XCTAssertEqual(dense.bias?.name, "b", "the bias Add joined the Dense layer")
+        XCTAssertEqual(graph.nodes.filter { $0.op is Elementwise }.count, 2)
+        let x = randomTensor([2, 2, 3], seed: 3)
+        let y = try Executor(graph: graph).infer(x)
+        XCTAssertEqual(y.shape, [2, 2, 4])
+        let b: [Float] = [1, 2, 3, 4], s: [Float] = [1, -1, 0.5, 2]
+        for row in 0..<4 {
+            for j in 0..<4 {
+                let product = (0..<3).reduce(Float(0)) { $0 + x.scalars[row * 3 + $1] * w[$1 * 4 + j] }
+                XCTAssertEqual(y.scalars[row * 4 + j], (product + b[j]) * s[j] * 2, accuracy: 1e-5)
+            }
+        }
+        // The scale trains: its gradient arrives through the Constant node.
+        let executor = Executor(graph: graph)
+        let trace = try executor.forward(x, context: ForwardContext(isTraining: true))
+        _ = executor.backward(trace, gradient: Tensor(shape: y.shape, repeating: 1), computesParameterGradients: true, returning: [])
+        let scale = try XCTUnwrap(graph.parameters.first { $0.name == "s" })
+        XCTAssertTrue(scale.gradient.scalars.allSatisfy { $0 != 0 })
+    }
+
     func testComputedWeightsAreAnError() throws {
         let model = ONNXModelWriter(inputs: [("x", [1, 1, 3, 3])], outputs: ["y"], nodes: [
             .init(type: "Conv", inputs: ["x", "x"], outputs: ["y"], name: "selfconv"),

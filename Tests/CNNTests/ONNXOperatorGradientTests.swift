@@ -87,6 +87,11 @@ final class ONNXOperatorGradientTests: XCTestCase {
         XCTAssertEqual(try run(ReduceMean(axes: [-2], keepsDimensions: false), [x]).scalars, [2.5, 3.5, 4.5])
         XCTAssertEqual(try run(ReduceMean(axes: nil, keepsDimensions: false), [x]).scalars, [3.5])
         checkGradients(ReduceMean(axes: [0, 2]), [randomTensor([2, 3, 4])])
+        // Trailing axes take the row-at-a-time path.
+        XCTAssertEqual(try run(ReduceMean(axes: [-1]), [x]).scalars, [2, 5])
+        XCTAssertEqual(try run(ReduceMean(axes: [1, 2]), [Tensor(shape: [2, 2, 2], scalars: [1, 2, 3, 4, 5, 6, 7, 8])]).scalars, [2.5, 6.5])
+        checkGradients(ReduceMean(axes: [-1]), [randomTensor([2, 3, 4])])
+        checkGradients(ReduceMean(axes: [1, 2], keepsDimensions: false), [randomTensor([2, 3, 4])])
     }
 
     func testLayerNormNormalizesEachRow() throws {

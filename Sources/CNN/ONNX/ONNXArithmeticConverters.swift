@@ -14,7 +14,7 @@ extension ONNXOperatorSet {
             guard let first = inputs.first else { throw r.error("Sum needs at least one input") }
             return [inputs.count == 1 ? first : try b.apply(Elementwise(.add), inputs, for: r)]
         },
-        "MatMul": { r, b in [try b.apply(MatMul(), [b.input(r, 0), b.input(r, 1)], for: r)] },
+        "MatMul": matMul,
         "Gemm": gemm,
     ]
 
@@ -22,10 +22,40 @@ extension ONNXOperatorSet {
         { r, b in [try b.apply(Pointwise(function), [b.input(r, 0)], for: r)] }
     }
 
+    /// A product with a weight matrix (PyTorch's Linear on more than two axes) is a Dense layer
+    /// over the last axis, whose weight trains; any other is a MatMul.
+    private static func matMul(_ r: ONNXNodeReader, _ b: ONNXGraphBuilder) throws -> [ONNXValue] {
+        let (a, w) = (try b.input(r, 0), try b.input(r, 1))
+        if let weight = w.constant, b.initializerNames.contains(weight.name), !weight.isInteger, weight.shape.count == 2,
+           a.constant == nil, a.shape.count >= 2 {
+            let dense = Dense(weight: b.parameter(weight.name, weight.tensor.transposedMatrix), bias: nil, appliesToLastAxis: true)
+            return [try b.apply(dense, [a], for: r)]
+        }
+        return [try b.apply(MatMul(), [a, w], for: r)]
+    }
+
+    /// The bias Add after a Dense layer from `matMul`, when nothing else reads the product and
+    /// the bias is a weight of one value per output: the bias joins the Dense layer.
+    private static func denseWithBias(_ r: ONNXNodeReader, _ b: ONNXGraphBuilder, _ x: ONNXValue, _ y: ONNXValue) -> ONNXValue? {
+        for (product, bias, index) in [(x, y, 0), (y, x, 1)] {
+            guard case let .node(name, _) = product, let last = b.nodes.last, last.name == name,
+                  let dense = last.op as? Dense, dense.appliesToLastAxis, dense.bias == nil, dense.activation == nil,
+                  let tensor = bias.constant, b.initializerNames.contains(tensor.name), !tensor.isInteger,
+                  tensor.count == dense.outFeatures, tensor.shape.last == dense.outFeatures,
+                  b.consumers[r.proto.input[index]]?.count == 1, !b.graphOutputs.contains(r.proto.input[index]) else { continue }
+            let fused = Dense(weight: dense.weight, bias: b.parameter(tensor.name, tensor.tensor.reshaped(to: [tensor.count])),
+                              appliesToLastAxis: true)
+            b.replaceLastNode(named: name, with: Node(name: name, op: fused, inputs: last.inputs))
+            return product
+        }
+        return nil
+    }
+
     private static func binary(_ operation: Elementwise.Operation) -> Converter {
         { r, b in
             let a = try b.input(r, 0)
             var other = try b.input(r, 1)
+            if operation == .add, let fused = denseWithBias(r, b, a, other) { return [fused] }
             // Before opset 7, broadcast = 1 with an axis aligns B's axes from `axis` of A.
             if r.opset < 7, try r.int("broadcast", default: 0) == 1, r.has("axis") {
                 let axis = try normalizedAxis(try r.int("axis", default: 0), rank: a.shape.count, r)
@@ -66,7 +96,7 @@ extension ONNXOperatorSet {
         }
 
         var w = weights.tensor
-        if !transB { w = transposed(w) }
+        if !transB { w = w.transposedMatrix }
         if alpha != 1 { w = w.map { $0 * alpha } }
         // A bias that is one value per output column folds into the Dense layer.
         var bias: Tensor?
@@ -86,12 +116,5 @@ extension ONNXOperatorSet {
         let y = try b.apply(dense, [a], for: r, suffix: residual == nil ? "" : "/dense")
         guard let residual else { return [y] }
         return [try b.apply(Elementwise(.add), [y, residual], for: r)]
-    }
-
-    private static func transposed(_ m: Tensor) -> Tensor {
-        let (rows, cols) = (m.shape[0], m.shape[1])
-        var t = Tensor(zeros: [cols, rows])
-        for i in 0..<rows { for j in 0..<cols { t.scalars[j * rows + i] = m.scalars[i * cols + j] } }
-        return t
     }
 }

@@ -132,6 +132,16 @@ struct ONNXExportWriter {
                                           .int("count_include_pad", pool.countIncludePad ? 1 : 0)] + padding(pool.padding))
         case is GlobalAvgPool: add("GlobalAveragePool", [x], out)
         case is GlobalMaxPool: add("GlobalMaxPool", [x], out)
+        case let dense as Dense where dense.appliesToLastAxis:
+            // PyTorch's Linear on more than two axes, as PyTorch exports it: MatMul, then Add.
+            let product = dense.bias == nil && dense.activation == nil ? out : uniqueName("\(out)/matmul")
+            add("MatMul", [x, initializer("\(dense.weight.name)/transposed", floats: dense.weight.value.transposedMatrix)], product)
+            var sum = product
+            if let bias = dense.bias {
+                sum = dense.activation == nil ? out : uniqueName("\(out)/preactivation")
+                add("Add", [product, initializer(bias)], sum)
+            }
+            if let activation = dense.activation { emit(activation, input: sum, output: out) }
         case let dense as Dense:
             // Dense flattens trailing axes itself; Gemm needs the matrix spelled out.
             var input = x
@@ -172,10 +182,25 @@ struct ONNXExportWriter {
                         initializer("\(out)/value", floats: Tensor(shape: [], scalars: [pad.value]))],
                 out, [.string("mode", pad.mode.rawValue)])
         case let constant as Constant:
+            // A weight stays an initializer; a literal is a Constant node, so that importing
+            // the file again leaves it fixed.
             var tensor = ONNXTensor(constant.value)
             tensor.name = out
-            proto.initializer.append(tensor.proto)
+            if constant.isWeight {
+                proto.initializer.append(tensor.proto)
+            } else {
+                add("Constant", [], out, [.tensor("value", tensor)])
+            }
         case is MatMul: add("MatMul", node.inputs, out)
+        case let norm as LayerNorm:
+            // ONNX wants the scale and bias in the normalized shape.
+            let shape = Array((shapes[x] ?? []).suffix(-norm.axis))
+            var inputs = [x, initializer("\(norm.scale.name)", floats: norm.scale.value.reshaped(to: shape))]
+            if let shift = norm.shift { inputs.append(initializer("\(shift.name)", floats: shift.value.reshaped(to: shape))) }
+            add("LayerNormalization", inputs, out, [.int("axis", norm.axis), .float("epsilon", norm.epsilon)])
+        case let pointwise as Pointwise: emit(pointwise.function, input: x, output: out)
+        case is Power: add("Pow", node.inputs, out)
+        case let resize as Resize: try emit(resize, input: x, output: out)
         case let slice as Slice:
             add("Slice", [x, initializer("\(out)/starts", ints: slice.starts), initializer("\(out)/ends", ints: slice.ends),
                           initializer("\(out)/axes", ints: slice.axes), initializer("\(out)/steps", ints: slice.steps)], out)
@@ -206,6 +231,81 @@ struct ONNXExportWriter {
             add("Sigmoid", [input], "\(output)/sigmoid")
             add("Mul", [input, "\(output)/sigmoid"], output)
         }
+    }
+
+    /// GELU has no operator before opset 20: it is spelled out as PyTorch spells it.
+    private mutating func emit(_ function: Pointwise.Function, input: String, output: String) {
+        // Literals are Constant nodes: an initializer read as data imports as a trainable weight.
+        func scalar(_ value: Float) -> String {
+            let name = uniqueName("\(output)/constant")
+            add("Constant", [], name, [.tensor("value", ONNXTensor(Tensor(shape: [], scalars: [value])))])
+            return name
+        }
+        switch function {
+        case .sqrt: add("Sqrt", [input], output)
+        case .reciprocal: add("Reciprocal", [input], output)
+        case .erf: add("Erf", [input], output)
+        case .gelu, .geluTanh:
+            let inner: String
+            if function == .gelu {
+                // x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+                let scaled = uniqueName("\(output)/scaled")
+                add("Div", [input, scalar(Float(2).squareRoot())], scaled)
+                inner = uniqueName("\(output)/erf")
+                add("Erf", [scaled], inner)
+            } else {
+                // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+                let cube = uniqueName("\(output)/cube")
+                add("Pow", [input, scalar(3)], cube)
+                let term = uniqueName("\(output)/term")
+                add("Mul", [cube, scalar(0.044715)], term)
+                let sum = uniqueName("\(output)/sum")
+                add("Add", [input, term], sum)
+                let scaled = uniqueName("\(output)/scaled")
+                add("Mul", [sum, scalar(Float((2 / Double.pi).squareRoot()))], scaled)
+                inner = uniqueName("\(output)/tanh")
+                add("Tanh", [scaled], inner)
+            }
+            let shifted = uniqueName("\(output)/shifted")
+            add("Add", [inner, scalar(1)], shifted)
+            let product = uniqueName("\(output)/product")
+            add("Mul", [input, shifted], product)
+            add("Mul", [product, scalar(0.5)], output)
+        }
+    }
+
+    /// Resize with scales (the batch axis is free, so sizes cannot be written); each scale is the
+    /// smallest float whose product with the input length rounds down to the output length,
+    /// whether the product is taken in single precision (onnxruntime) or exactly.
+    private mutating func emit(_ resize: Resize, input: String, output: String) throws {
+        guard !resize.antialias, resize.coordinateMode != .halfPixelSymmetric else {
+            throw ONNXError(output, "antialiased Resize and half_pixel_symmetric need opset 18 or 19; the export writes opset \(ONNXExporter.opset)")
+        }
+        let inputShape = shapes[input] ?? []
+        let scales: [Float] = zip(inputShape, resize.targets).map { length, target in
+            switch target {
+            case nil: return 1
+            case let .scale(s)?: return Float(s)
+            case let .size(n)?:
+                var s = Float(n) / Float(length)
+                while Int(Float(length) * s) < n || Int(Double(length) * Double(s)) < n { s = s.nextUp }
+                return s
+            }
+        }
+        var attributes: [Onnx_AttributeProto] = [.string("coordinate_transformation_mode", resize.coordinateMode.rawValue),
+                                                 .int("exclude_outside", resize.excludeOutside ? 1 : 0),
+                                                 .float("extrapolation_value", resize.extrapolationValue)]
+        switch resize.filter {
+        case let .nearest(rounding): attributes += [.string("mode", "nearest"), .string("nearest_mode", rounding.rawValue)]
+        case .linear: attributes.append(.string("mode", "linear"))
+        case let .cubic(a): attributes += [.string("mode", "cubic"), .float("cubic_coeff_a", Float(a))]
+        }
+        var roi = ""
+        if let region = resize.regionOfInterest {
+            roi = initializer("\(output)/roi", floats: Tensor(shape: [2 * region.count],
+                                                              scalars: region.map { Float($0.start) } + region.map { Float($0.end) }))
+        }
+        add("Resize", [input, roi, initializer("\(output)/scales", floats: Tensor(shape: [scales.count], scalars: scales))], output, attributes)
     }
 
     private func padding(_ padding: Padding) -> [Onnx_AttributeProto] {
@@ -239,6 +339,14 @@ extension Onnx_AttributeProto {
         a.name = name
         a.type = .float
         a.f = value
+        return a
+    }
+
+    static func tensor(_ name: String, _ value: ONNXTensor) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .tensor
+        a.t = value.proto
         return a
     }
 

@@ -31,7 +31,12 @@ final class ONNXGraphBuilder {
     private var usedNames: Set<String> = []
     private var materialized: [String: String] = [:]
     private var parametersByName: [String: Parameter] = [:]
-    /// Who reads each ONNX tensor, for `ONNXConstantOfShapeSite`.
+    /// The graph's initializers: the exported model's weights. One that a computed node reads as
+    /// data becomes a trainable Constant.
+    var initializerNames: Set<String> = []
+    /// The graph's outputs, which fusions must leave computed.
+    var graphOutputs: Set<String> = []
+    /// Who reads each ONNX tensor, for `ONNXConstantOfShapeSite` and fusions.
     var consumers: [String: [(operatorType: String, inputIndex: Int)]] = [:]
     var constantOfShapeValue: ((ONNXConstantOfShapeSite) -> Tensor?)?
     var constantOfShapeCount = 0
@@ -50,6 +55,12 @@ final class ONNXGraphBuilder {
     func set(_ name: String, _ value: ONNXValue) { values[name] = value }
 
     func appendNode(_ node: Node) { nodes.append(node) }
+
+    /// Replaces the node last added, which must be `name` (a peephole fusing the node after it).
+    func replaceLastNode(named name: String, with node: Node) {
+        precondition(nodes.last?.name == name && node.name == name)
+        nodes[nodes.count - 1] = node
+    }
 
     func value(_ name: String, at location: String) throws -> ONNXValue {
         guard let value = values[name] else {
@@ -90,7 +101,9 @@ final class ONNXGraphBuilder {
             let key = tensor.name.isEmpty ? hint : tensor.name
             if let name = materialized[key], !tensor.name.isEmpty { return name }
             let name = uniqueName(key)
-            nodes.append(Node(name: name, op: Constant(tensor.tensor), inputs: []))
+            let isWeight = initializerNames.contains(tensor.name) && !tensor.isInteger
+            nodes.append(Node(name: name, op: isWeight ? Constant(weight: parameter(tensor.name, tensor.tensor)) : Constant(tensor.tensor),
+                              inputs: []))
             materialized[key] = name
             return name
         }

@@ -65,9 +65,11 @@ struct ONNXGraphImport {
         let builder = ONNXGraphBuilder(opset: opset, leadingAxisIsBatch: options.leadingAxisIsBatch, budget: options.budget)
         builder.constantOfShapeValue = options.constantOfShapeValue
         builder.consumers = consumers(of: graph)
+        builder.graphOutputs = Set(graph.output.map(\.name) + [options.outputName].compactMap { $0 })
 
         for initializer in graph.initializer {
             builder.set(initializer.name, .constant(try ONNXTensor(initializer)))
+            builder.initializerNames.insert(initializer.name)
         }
         guard graph.sparseInitializer.isEmpty else { throw ONNXError(nil, "sparse initializers are not supported") }
         for (name, tensor) in options.constantInputs {

@@ -1,11 +1,39 @@
-/// A node with no inputs that yields a fixed tensor: an ONNX initializer used as data rather
-/// than as a weight, such as a broadcast bias or scale.
+/// A node with no inputs that yields a tensor: an ONNX initializer used as data rather than as a
+/// convolution's or Gemm's weight (a broadcast bias or scale, LayerNorm's affine spelled out,
+/// ConvNeXt's layer scale), or a literal.
+///
+/// An initializer is a weight of the exported model, so it is a Parameter that fine-tuning
+/// trains; a literal (an ONNX Constant node, a value folded at import) is fixed.
 public final class Constant: Operator {
     public let kind = "constant"
-    public let value: Tensor
+    private let storage: Storage
+
+    private enum Storage {
+        case fixed(Tensor)
+        case weight(Parameter)
+    }
 
     public init(_ value: Tensor) {
-        self.value = value
+        storage = .fixed(value)
+    }
+
+    public init(weight: Parameter) {
+        storage = .weight(weight)
+    }
+
+    public var value: Tensor {
+        switch storage {
+        case let .fixed(tensor): return tensor
+        case let .weight(parameter): return parameter.value
+        }
+    }
+
+    /// Whether the value is a weight (an initializer) rather than a literal.
+    public var isWeight: Bool { !parameters.isEmpty }
+
+    public var parameters: [Parameter] {
+        if case let .weight(parameter) = storage { return [parameter] }
+        return []
     }
 
     public func outputShape(for inputShapes: [[Int]]) throws -> [Int] {
@@ -19,6 +47,9 @@ public final class Constant: Operator {
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
                          context: BackwardContext) -> [Tensor?] {
-        []
+        if case let .weight(parameter) = storage, context.computesParameterGradients, parameter.isTrainable {
+            parameter.gradient.add(outputGradient)
+        }
+        return []
     }
 }

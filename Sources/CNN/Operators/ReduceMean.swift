@@ -48,7 +48,26 @@ public final class ReduceMean: Operator {
         return (targets, size)
     }
 
+    /// The row length when the reduced axes are the trailing ones (LayerNorm spelled out over
+    /// channels-last data): each output is the mean of one contiguous row.
+    private func trailingRow(for shape: [Int]) -> Int? {
+        let reduced = try! reducedAxes(rank: shape.count)
+        guard !reduced.isEmpty, reduced == Set((shape.count - reduced.count)..<shape.count) else { return nil }
+        return reduced.reduce(1) { $0 * shape[$1] }
+    }
+
     public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
+        if let row = trailingRow(for: inputs[0].shape), row > 0 {
+            let (x, y) = (UnsafePointer(inputs[0].scalars), output.scalars)
+            parallelFor(output.count, cost: row) { range in
+                for r in range {
+                    var sum: Float = 0
+                    for i in 0..<row { sum += x[r * row + i] }
+                    y[r] = sum / Float(row)
+                }
+            }
+            return
+        }
         let (targets, size) = targets(for: inputs[0].shape)
         let scale = 1 / Float(max(size, 1))
         let (x, y) = (inputs[0].scalars, output.buffer)
@@ -59,6 +78,13 @@ public final class ReduceMean: Operator {
 
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
                          context: BackwardContext) -> [Tensor?] {
+        if let row = trailingRow(for: inputs[0].shape), row > 0 {
+            return [Tensor(shape: inputs[0].shape) { dx in
+                for (r, g) in outputGradient.scalars.enumerated() {
+                    (dx.baseAddress! + r * row).update(repeating: g / Float(row), count: row)
+                }
+            }]
+        }
         let (targets, size) = targets(for: inputs[0].shape)
         let scale = 1 / Float(max(size, 1))
         var gradient = Tensor(zeros: inputs[0].shape)

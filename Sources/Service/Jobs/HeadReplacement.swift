@@ -28,7 +28,8 @@ public enum HeadReplacement {
         let biasBound = 1 / Float(fanIn).squareRoot()
         let bias = Parameter(name: dense.bias?.name ?? "\(last.name).bias", value: Tensor(
             shape: [classes], scalars: (0..<classes).map { _ in (2 * random.nextUniform() - 1) * biasBound }))
-        let head = Node(name: last.name, op: Dense(weight: weight, bias: bias, activation: dense.activation), inputs: last.inputs)
+        let head = Node(name: last.name, op: Dense(weight: weight, bias: bias, activation: dense.activation,
+                                                         appliesToLastAxis: dense.appliesToLastAxis), inputs: last.inputs)
         let nodes = graph.nodes.map { $0.name == last.name ? head : $0 }
         let replaced = try Graph(name: graph.name, inputName: graph.inputName, inputShape: graph.inputShape, nodes: nodes,
                                  outputName: graph.outputName)
