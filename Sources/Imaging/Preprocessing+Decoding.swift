@@ -1,10 +1,11 @@
 import Foundation
 
 /// Reading a description a person wrote: every key but the resize has a default (RGB, no
-/// inversion, `scale` 1/255, `mean` 0, `std` 1), and a wrong value says which values are allowed.
+/// inversion, bilinear, `scale` 1/255, `mean` 0, `std` 1), and a wrong value says which values
+/// are allowed.
 extension Preprocessing {
     private enum CodingKeys: String, CodingKey {
-        case color, invert, resize, crop, scale, mean, std
+        case color, invert, resize, interpolation, crop, scale, mean, std
     }
 
     public init(from decoder: Decoder) throws {
@@ -12,6 +13,7 @@ extension Preprocessing {
         self.init(color: try Self.choice(Color.self, .color, in: c) ?? .rgb,
                   invert: try Self.choice(Inversion.self, .invert, in: c) ?? .never,
                   resize: try c.decodeIfPresent(Resize.self, forKey: .resize),
+                  interpolation: try Self.choice(Interpolation.self, .interpolation, in: c),
                   crop: try c.decodeIfPresent(Size.self, forKey: .crop),
                   scale: try c.decodeIfPresent(Float.self, forKey: .scale) ?? 1 / 255,
                   mean: try c.decodeIfPresent([Float].self, forKey: .mean) ?? [0],

@@ -20,7 +20,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     }
 
     /// torchvision's `InterpolationMode` of the resize, as Pillow filters.
-    public enum Interpolation: String, Codable, Sendable {
+    public enum Interpolation: String, Codable, Sendable, CaseIterable {
         case bilinear, bicubic
     }
 

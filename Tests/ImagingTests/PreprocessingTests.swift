@@ -18,6 +18,15 @@ final class PreprocessingTests: XCTestCase {
                                               scale: 1, mean: [0.5], std: [2]))
         XCTAssertThrowsError(try JSONDecoder().decode(Preprocessing.self, from: Data(
             #"{"color":"rgb","invert":"never","resize":{"mode":"stretchy"},"scale":1,"mean":[0],"std":[1]}"#.utf8)))
+        // The filter is bilinear unless named, and only named when it is not.
+        XCTAssertFalse(json.contains("interpolation"), json)
+        let bicubic = try JSONDecoder().decode(Preprocessing.self, from: Data(
+            #"{"resize":{"mode":"shorter_side","size":300},"interpolation":"bicubic"}"#.utf8))
+        XCTAssertEqual(bicubic.interpolation, .bicubic)
+        XCTAssertThrowsError(try JSONDecoder().decode(Preprocessing.self, from: Data(
+            #"{"resize":{"mode":"shorter_side","size":300},"interpolation":"lanczos"}"#.utf8))) { error in
+            XCTAssertTrue("\(error)".contains("bilinear, bicubic"), "\(error)")
+        }
     }
 
     func testChannelsAreLaidOutPlanarAndNormalized() throws {
