@@ -131,12 +131,34 @@ final class ONNXImporterTests: XCTestCase {
         }
     }
 
-    func testExternalDataIsAnError() throws {
-        let model = ONNXModelWriter(inputs: [("x", [1, 4])], outputs: ["y"], nodes: [
+    /// External data (weights past protobuf's 2 GB) is read from the model's folder, and only
+    /// from files inside it.
+    func testExternalDataIsReadBesideTheModelFile() throws {
+        let writer = ONNXModelWriter(inputs: [("x", [1, 4])], outputs: ["y"], nodes: [
             .init(type: "Add", inputs: ["x", "b"], outputs: ["y"]),
-        ], externalInitializer: "b").data
-        XCTAssertThrowsError(try ONNXImporter.load(data: model)) { error in
-            XCTAssertTrue("\(error)".contains("external"), "\(error)")
+        ], externalInitializer: "b")
+        XCTAssertThrowsError(try ONNXImporter.load(data: writer.data)) { error in
+            XCTAssertTrue("\(error)".contains("external") && "\(error)".contains("file"), "\(error)")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("external-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = folder.appendingPathComponent("model.onnx")
+        try writer.data.write(to: model)
+        try Data([Float](arrayLiteral: 1, 2, 3, 4).flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian) { Array($0) } })
+            .write(to: folder.appendingPathComponent("weights.bin"))
+        let graph = try ONNXImporter.load(contentsOf: model)
+        XCTAssertEqual(try Executor(graph: graph).infer(Tensor(shape: [1, 4], repeating: 1)).scalars, [2, 3, 4, 5])
+
+        try Data([0, 0, 128, 63]).write(to: folder.appendingPathComponent("short.bin"))
+        for (location, expected) in [("../weights.bin", "model's folder"), ("/etc/passwd", "model's folder"),
+                                     ("missing.bin", "cannot read"), ("short.bin", "4 bytes")] {
+            var hostile = writer
+            hostile.externalLocation = location
+            try hostile.data.write(to: model)
+            XCTAssertThrowsError(try ONNXImporter.load(contentsOf: model), location) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(location): \(error)")
+            }
         }
     }
 

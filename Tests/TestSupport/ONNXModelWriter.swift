@@ -54,8 +54,9 @@ public struct ONNXModelWriter {
     public var nodes: [NodeSpec]
     public var int64Initializers: [String: ([Int], [Int])] = [:]
     public var floatInitializers: [String: FloatTensor] = [:]
-    /// An initializer whose data lives in an external file.
+    /// An initializer of four floats whose data lives in an external file, at `externalLocation`.
     public var externalInitializer: String?
+    public var externalLocation = "weights.bin"
     public var opset = 13
 
     public init(inputs: [(String, [Int?])], outputs: [String], nodes: [NodeSpec], int64Initializers: [String: ([Int], [Int])] = [:],
@@ -119,7 +120,7 @@ public struct ONNXModelWriter {
             t.string(8, name)
             var location = ProtoBytes()
             location.string(1, "location")
-            location.string(2, "weights.bin")
+            location.string(2, externalLocation)
             t.message(13, location)
             t.varint(14, 1)  // DataLocation.EXTERNAL
             graph.message(5, t)

@@ -22,6 +22,8 @@ public enum ONNXImporter {
         try load(contentsOf: URL(fileURLWithPath: path), options: options)
     }
 
+    /// Weights stored outside the file (past protobuf's 2 GB, as for RegNet-Y 128GF) are read
+    /// from the file's folder.
     public static func load(contentsOf url: URL, options: ONNXImportOptions = ONNXImportOptions()) throws -> Graph {
         let data: Data
         do {
@@ -29,7 +31,8 @@ public enum ONNXImporter {
         } catch {
             throw ONNXError(url.path, "cannot read the file: \(error.localizedDescription)")
         }
-        return try load(data: data, options: options)
+        let model = try parse(data)
+        return try ONNXGraphImport(model: model, options: options, folder: url.deletingLastPathComponent()).run()
     }
 
     public static func load(data: Data, options: ONNXImportOptions = ONNXImportOptions()) throws -> Graph {
@@ -58,6 +61,8 @@ public enum ONNXImporter {
 struct ONNXGraphImport {
     let model: Onnx_ModelProto
     let options: ONNXImportOptions
+    /// Where external tensor data is read from; nil for a model given as bytes.
+    var folder: URL? = nil
 
     func run() throws -> Graph {
         let graph = model.graph
@@ -68,7 +73,7 @@ struct ONNXGraphImport {
         builder.graphOutputs = Set(graph.output.map(\.name) + [options.outputName].compactMap { $0 })
 
         for initializer in graph.initializer {
-            builder.set(initializer.name, .constant(try ONNXTensor(initializer)))
+            builder.set(initializer.name, .constant(try ONNXTensor(withExternalData(initializer))))
             builder.initializerNames.insert(initializer.name)
         }
         guard graph.sparseInitializer.isEmpty else { throw ONNXError(nil, "sparse initializers are not supported") }
@@ -113,6 +118,44 @@ struct ONNXGraphImport {
         } catch let error as GraphError {
             throw ONNXError(error.node, error.reason)
         }
+    }
+
+    /// The tensor with its external data read in: `location` must name a file inside the
+    /// model's folder, and `offset` and `length` a range within it.
+    private func withExternalData(_ proto: Onnx_TensorProto) throws -> Onnx_TensorProto {
+        guard proto.dataLocation == .external else { return proto }
+        guard let folder else {
+            throw ONNXError(proto.name, "external tensor data can only be read from a model loaded from its file, beside its data")
+        }
+        let entries = Dictionary(proto.externalData.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+        guard let location = entries["location"], !location.isEmpty, !location.hasPrefix("/"),
+              !location.split(separator: "/").contains("..") else {
+            throw ONNXError(proto.name, "external data location '\(entries["location"] ?? "")' must name a file in the model's folder")
+        }
+        let (offset, declaredLength) = (entries["offset"].map { Int($0) } ?? 0, entries["length"].map { Int($0) })
+        let width = ONNXTensor.byteWidth(of: proto.dataType)
+        guard let offset, offset >= 0, let width, let count = ONNXTensor.elementCount(proto.dims.map { Int(clamping: $0) }),
+              declaredLength.map({ $0 == count * width }) ?? true else {
+            throw ONNXError(proto.name, "external data offset or length is invalid for shape \(proto.dims)")
+        }
+        let length = count * width
+        let bytes: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: folder.appendingPathComponent(location))
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(offset))
+            bytes = try handle.read(upToCount: length) ?? Data()
+        } catch {
+            throw ONNXError(proto.name, "cannot read external data from '\(location)': \(error.localizedDescription)")
+        }
+        guard bytes.count == length else {
+            throw ONNXError(proto.name, "'\(location)' holds \(bytes.count) bytes at offset \(offset), the tensor needs \(length)")
+        }
+        var resolved = proto
+        resolved.rawData = bytes
+        resolved.dataLocation = .default
+        resolved.externalData = []
+        return resolved
     }
 
     /// The nodes the output depends on: other graph outputs, and the Softmax after chosen

@@ -85,7 +85,7 @@ extension ONNXTensor {
     init(_ proto: Onnx_TensorProto) throws {
         let name = proto.name
         if proto.dataLocation == .external {
-            throw ONNXError(name, "external tensor data is not supported; save the model with its weights inside")
+            throw ONNXError(name, "external tensor data is read only for initializers of a model loaded from its file")
         }
         guard proto.dims.allSatisfy({ $0 >= 0 && $0 < Int64(Int32.max) }) else {
             throw ONNXError(name, "invalid dimensions \(proto.dims)")
@@ -122,6 +122,18 @@ extension ONNXTensor {
             throw ONNXError(name, "data type \(type) is not supported")
         }
         self.init(name: name, shape: shape, elements: elements)
+    }
+
+    /// Bytes per element of a stored tensor of this data type, nil for types the importer does
+    /// not read.
+    static func byteWidth(of dataType: Int32) -> Int? {
+        switch Onnx_TensorProto.DataType(rawValue: Int(dataType)) {
+        case .float?, .int32?, .uint32?: return 4
+        case .double?, .int64?, .uint64?: return 8
+        case .float16?: return 2
+        case .int8?, .uint8?, .bool?: return 1
+        default: return nil
+        }
     }
 
     /// The largest tensor the importer materializes: 2^28 floats (1 GiB), above VGG's biggest weight.
