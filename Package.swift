@@ -30,6 +30,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
         .target(name: "CKernels"),
         // libjpeg-turbo's libjpeg API, for the warnings TurboJPEG's API does not tell apart.
@@ -45,13 +46,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Service", dependencies: [
-            "CNN", "Imaging", "HTTPServer", "COpenSSL",
+            "CNN", "Imaging", "HTTPServer", "COpenSSL", "CMalloc",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ], resources: [.copy("Resources/models"), .copy("Resources/openapi.json")]),
         .executableTarget(name: "salient", dependencies: [
-            "Service", "CNN", "Imaging",
+            "Service", "CNN", "Imaging", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: optimize),

@@ -1,20 +1,22 @@
 import CNN
 import Foundation
 
-/// A fixed number of executors over one graph, each on a thread of its own. Callers borrow one
-/// for a computation; when all are busy they wait. The callers are the server's handlers, so at
-/// most `handlerConcurrency` wait here; overload is refused before them, in the handler queue
-/// (`max_queued_requests`), where a refusal is counted and costs no handler.
+/// A fixed number of executors over one graph, run on the service's shared `ComputeThreads`.
+/// Callers borrow one for a computation; when all are busy they wait. The callers are the
+/// server's handlers, so at most `handlerConcurrency` wait here; overload is refused before them,
+/// in the handler queue (`max_queued_requests`), where a refusal is counted and costs no handler.
 final class ExecutorPool: @unchecked Sendable {
     private let lock = NSCondition()
-    private var idle: [ExecutorThread]
+    private var idle: [Executor]
+    private let threads: ComputeThreads
     private(set) var waiting = 0
-    /// Executors in the pool: computations that run at once.
+    /// Executors in the pool: computations of this model that run at once.
     let size: Int
 
-    init(graph: Graph, size: Int) {
+    init(graph: Graph, size: Int, threads: ComputeThreads) {
         self.size = max(size, 1)
-        idle = (0..<self.size).map { ExecutorThread(executor: Executor(graph: graph), name: "executor \($0) of \(graph.name)") }
+        idle = (0..<self.size).map { _ in Executor(graph: graph) }
+        self.threads = threads
     }
 
     func withExecutor<T>(_ body: (Executor) throws -> T) throws -> T {
@@ -30,7 +32,7 @@ final class ExecutorPool: @unchecked Sendable {
             lock.signal()
             lock.unlock()
         }
-        return try executor.run(body)
+        return try threads.run { try body(executor) }
     }
 
     var queueDepth: Int {

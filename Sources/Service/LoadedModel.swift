@@ -24,7 +24,7 @@ final class LoadedModel: @unchecked Sendable {
     var inputShape: [Int] { graph.inputShape }
     var format: String { card.onnxFile == nil ? "native" : "onnx" }
 
-    init(card: ModelCard, graph: Graph, directory: URL, configuration: ServiceConfiguration) throws {
+    init(card: ModelCard, graph: Graph, directory: URL, configuration: ServiceConfiguration, threads: ComputeThreads) throws {
         self.name = card.name
         self.card = card
         self.graph = graph
@@ -45,7 +45,7 @@ final class LoadedModel: @unchecked Sendable {
         logitsGraph = try Graph(name: graph.name, inputName: graph.inputName, inputShape: graph.inputShape,
                                 nodes: graph.nodes, outputName: scoreNode).optimizedForInference()
         analysis = try ModelAnalysis(graph: graph)
-        pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads)
+        pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads, threads: threads)
         batcher = InferenceBatcher(pool: pool, maxBatchSize: configuration.maxBatchSize,
                                    maxDelay: configuration.maxBatchDelayMilliseconds / 1000)
         let classes = try logitsGraph.shapes(batch: 1)[logitsGraph.outputName]!.dropFirst().reduce(1, *)

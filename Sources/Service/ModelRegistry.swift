@@ -14,6 +14,8 @@ final class ModelRegistry: @unchecked Sendable {
     private let logger: Logger
     private let lock = NSLock()
     private var models: [String: LoadedModel] = [:]
+    /// The threads every model computes on.
+    let threads: ComputeThreads
     /// One import at a time: a second upload is answered 503 at once rather than holding its body
     /// (up to `max_upload_bytes`) while it waits.
     private let importing = NSLock()
@@ -21,6 +23,7 @@ final class ModelRegistry: @unchecked Sendable {
     init(configuration: ServiceConfiguration, logger: Logger) {
         root = configuration.dataURL.appendingPathComponent("models")
         self.configuration = configuration
+        threads = ComputeThreads(count: configuration.inferenceThreads)
         self.logger = logger
     }
 
@@ -73,7 +76,7 @@ final class ModelRegistry: @unchecked Sendable {
             throw GraphError(node: name, "weights checksum \(actual) does not match the card's \(expected)")
         }
         return try LoadedModel(card: card, graph: ModelFormats.graph(card: card, weights: weights), directory: directory,
-                               configuration: configuration)
+                               configuration: configuration, threads: threads)
     }
 
     func model(named name: String) throws -> LoadedModel {
@@ -116,7 +119,7 @@ final class ModelRegistry: @unchecked Sendable {
         var card = card
         card.weightsSHA256 = Checksum.sha256(weights)
         let model = try LoadedModel(card: card, graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
-                                    directory: directory, configuration: configuration)
+                                    directory: directory, configuration: configuration, threads: threads)
         try lock.withLock {
             // Checked again: another registration may have finished while this one imported.
             guard models[card.name] == nil else { throw ServiceError.conflict("a model named '\(card.name)' exists") }

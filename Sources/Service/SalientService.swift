@@ -13,6 +13,7 @@ public final class SalientService: @unchecked Sendable {
     let jobWorker: JobWorker
     /// Memory all images in flight may hold (`max_image_memory_bytes`).
     let imageMemory: ImageMemory
+    private let trimmer = HeapTrimmer()
     private let logger: Logger
 
     /// The models bundled with the binary (the default `fashion-cnn`).
@@ -36,6 +37,8 @@ public final class SalientService: @unchecked Sendable {
         let cache = try SaliencyCache(directory: configuration.dataURL.appendingPathComponent("saliency"),
                                       capacity: configuration.saliencyCacheEntries,
                                       capacityBytes: configuration.budgets.saliencyCacheBytes)
+        metrics.imageMemory = imageMemory
+        metrics.saliencyCache = cache
         OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load())
             .register(on: routes)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
@@ -74,6 +77,7 @@ public final class SalientService: @unchecked Sendable {
 
     /// Starts serving and the job workers, which resume any job a stop interrupted.
     public func start() throws {
+        trimmer.start()
         try server.start()
         logExposure()
         try jobWorker.start()
@@ -87,6 +91,7 @@ public final class SalientService: @unchecked Sendable {
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() throws {
+        trimmer.start()
         try jobWorker.start()
         defer { jobWorker.shutdown() }
         try server.start()

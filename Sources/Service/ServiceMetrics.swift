@@ -11,6 +11,9 @@ final class ServiceMetrics: @unchecked Sendable {
     private let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     private let batchSizeBounds = [1, 2, 4, 8, 16, 32, 64, 128, 256]
     private var histograms: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
+    /// The shared budgets whose use is reported, once the service has made them.
+    var imageMemory: ImageMemory?
+    var saliencyCache: SaliencyCache?
 
     func recordInference(model: String, kind: String, seconds: Double) {
         let key = "model=\"\(model)\",kind=\"\(kind)\""
@@ -68,6 +71,37 @@ final class ServiceMetrics: @unchecked Sendable {
         lines.append("# HELP salient_models_loaded Models the registry serves.")
         lines.append("# TYPE salient_models_loaded gauge")
         lines.append("salient_models_loaded \(models.count)")
+        lines += resourceLines()
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Memory of the process and of the shared budgets.
+    private func resourceLines() -> [String] {
+        let memory = ProcessMemory.current
+        var lines = [
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.",
+            "# TYPE process_resident_memory_bytes gauge",
+            "process_resident_memory_bytes \(memory.residentBytes)",
+            "# HELP salient_heap_in_use_bytes Bytes glibc's malloc has handed out and not had back.",
+            "# TYPE salient_heap_in_use_bytes gauge",
+            "salient_heap_in_use_bytes \(memory.heapInUseBytes)",
+            "# HELP salient_heap_free_bytes Bytes glibc's malloc holds free in its arenas, not returned to the system.",
+            "# TYPE salient_heap_free_bytes gauge",
+            "salient_heap_free_bytes \(memory.heapFreeBytes)",
+        ]
+        if let usage = imageMemory?.usage {
+            lines += ["# HELP salient_image_memory_reserved_bytes Memory reserved by images being decoded and rendered (max_image_memory_bytes).",
+                      "# TYPE salient_image_memory_reserved_bytes gauge",
+                      "salient_image_memory_reserved_bytes \(usage.reserved)",
+                      "# HELP salient_image_memory_high_water_bytes The most ever reserved at once.",
+                      "# TYPE salient_image_memory_high_water_bytes gauge",
+                      "salient_image_memory_high_water_bytes \(usage.highWater)"]
+        }
+        if let usage = saliencyCache?.usage {
+            lines += ["# HELP salient_saliency_cache_bytes Bytes of rendered maps kept (saliency_cache_bytes).",
+                      "# TYPE salient_saliency_cache_bytes gauge",
+                      "salient_saliency_cache_bytes \(usage.bytes)"]
+        }
+        return lines
     }
 }

@@ -21,6 +21,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only training throughput beside PyTorch.") var training = false
     @Flag(help: "Only the memory of one planned inference of each zoo model.") var memory = false
     @Flag(help: "Only the end-to-end benchmark: salient serve classifying a photo under wrk, batching on and off, and its memory.") var serving = false
+    @Flag(help: "Only the soak: rounds of classification at 64 connections and SmoothGrad at 8 on one salient serve, its resident memory after each.") var soak = false
+    @Option(help: "Rounds of --soak.") var rounds = 10
+    @Option(name: .customLong("round-seconds"), help: "Seconds of classification in each --soak round (SmoothGrad runs half as long).") var roundSeconds = 20
     @Option(help: "Folder of the model-zoo graphs.") var zoo = "../shared/data/onnx-light"
     @Option(help: "Python with onnxruntime for the reference column.") var python = ".venv/bin/python"
     @Option(help: "Python with PyTorch, torchvision and Captum (`make bench-venv`).") var torchPython = ".venv-torch/bin/python"
@@ -51,6 +54,11 @@ struct Bench: ParsableCommand {
         }
         if serving {
             print(try ServingBenchmark().run())
+            return
+        }
+        if soak {
+            // Prints each round as it ends.
+            _ = try SoakBenchmark(rounds: rounds, classifySeconds: roundSeconds, saliencySeconds: max(roundSeconds / 2, 1)).run()
             return
         }
         let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []

@@ -1,20 +1,45 @@
-import CNN
 import Foundation
 
-/// A thread of its own for one executor: every computation on the executor runs there while
-/// the caller waits.
+/// The threads every model's computations run on: `inference_threads` of them for the whole
+/// service, so a loaded model costs its executors (whose buffers exist once it is used), not
+/// threads of its own. Twenty uploads had taken the process from 14 to 54 threads.
 ///
 /// glibc's malloc gives each thread an arena and returns a freed block to the arena it came
 /// from. An executor's buffers (tens of MB once batches run) are reallocated as they grow, and
 /// when each request's handler thread ran the executor in turn, every one of those threads'
-/// arenas kept freed copies: SqueezeNet under 64 connections with batches of 8 held 830 MB.
-/// On one thread per executor they stay in one arena.
-final class ExecutorThread: @unchecked Sendable {
-    let executor: Executor
+/// arenas kept freed copies: SqueezeNet under 64 connections with batches of 8 held 830 MB. On
+/// these few threads they stay in few arenas.
+final class ComputeThreads: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var idle: [ComputeThread]
+    let count: Int
+
+    init(count: Int) {
+        self.count = max(count, 1)
+        idle = (0..<self.count).map { ComputeThread(name: "compute \($0)") }
+    }
+
+    /// Runs `body` on one of the threads, waiting for one to be free; returns what it returns.
+    func run<T>(_ body: () throws -> T) throws -> T {
+        let thread = condition.withLock {
+            while idle.isEmpty { condition.wait() }
+            return idle.removeLast()
+        }
+        defer {
+            condition.withLock {
+                idle.append(thread)
+                condition.signal()
+            }
+        }
+        return try thread.run(body)
+    }
+}
+
+/// A thread of its own that runs one caller's work at a time while the caller waits.
+private final class ComputeThread: @unchecked Sendable {
     private let mailbox = Mailbox()
 
-    init(executor: Executor, name: String) {
-        self.executor = executor
+    init(name: String) {
         let thread = Thread { [mailbox] in mailbox.serve() }
         thread.name = name
         thread.start()
@@ -22,15 +47,14 @@ final class ExecutorThread: @unchecked Sendable {
 
     deinit { mailbox.stop() }
 
-    /// Runs `body` on this thread and returns what it returns; one caller at a time.
-    func run<T>(_ body: (Executor) throws -> T) throws -> T {
+    func run<T>(_ body: () throws -> T) throws -> T {
         var result: Result<T, Error>?
-        withoutActuallyEscaping({ result = Result { try body(self.executor) } }) { mailbox.perform($0) }
+        withoutActuallyEscaping({ result = Result { try body() } }) { mailbox.perform($0) }
         return try result!.get()
     }
 }
 
-/// The one piece of work waiting for an executor's thread, and whether the thread should end.
+/// The one piece of work waiting for a thread, and whether the thread should end.
 private final class Mailbox: @unchecked Sendable {
     private let condition = NSCondition()
     private var work: (() -> Void)?

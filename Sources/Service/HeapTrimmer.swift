@@ -1,0 +1,52 @@
+#if os(Linux)
+import CMalloc
+#endif
+import Foundation
+
+/// Gives the free memory malloc keeps back to the system, checked every few seconds: when the
+/// process has grown by more than `slack` since the last trim and malloc holds more than `slack`
+/// free. The process keeps freed blocks for reuse (`AllocatorPolicy`: a saliency pass would
+/// otherwise page-fault its activations in afresh), but blocks freed in the middle of an arena
+/// are never returned by trimming its top, so under varied load the free part only grew.
+/// `malloc_trim(0)` returns every free page of every arena (they stay free blocks to malloc, so
+/// its free figure does not drop; resident memory does); at most one pass in `interval` faults
+/// its pages in again.
+final class HeapTrimmer: @unchecked Sendable {
+    private let timer: DispatchSourceTimer
+    private let lock = NSLock()
+    private var started = false
+    /// Resident bytes just after the last trim (or at start).
+    private var trimmedResident = 0
+    /// Free bytes kept untouched whatever is in use.
+    static let slack = 16 << 20
+
+    init(interval: Double = 5) {
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "heap trimmer", qos: .utility))
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(500))
+        timer.setEventHandler { [weak self] in self?.check() }
+    }
+
+    private func check() {
+        let memory = ProcessMemory.current
+        guard memory.residentBytes > trimmedResident + Self.slack, memory.heapFreeBytes > Self.slack else { return }
+        #if os(Linux)
+        _ = malloc_trim(0)
+        #endif
+        trimmedResident = ProcessMemory.current.residentBytes
+    }
+
+    func start() {
+        lock.withLock {
+            guard !started else { return }
+            started = true
+            trimmedResident = ProcessMemory.current.residentBytes
+            timer.resume()
+        }
+    }
+
+    deinit {
+        // Dispatch traps when a suspended source is released.
+        if !started { timer.resume() }
+        timer.cancel()
+    }
+}
