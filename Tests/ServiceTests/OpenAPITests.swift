@@ -109,7 +109,7 @@ final class OpenAPITests: XCTestCase {
         let documented = Set(((ok["headers"] as? [String: Any]) ?? [:]).keys.map { $0.lowercased() })
         let response = try harness.post("/v1/models/fashion-cnn/saliency", file: try ServiceHarness.photos()[0])
         XCTAssertEqual(response.status, 200, response.text)
-        let sent = Set(response.headers.keys.filter { $0.hasPrefix("x-saliency") })
+        let sent = Set(response.headers.keys.filter { $0.hasPrefix("x-saliency") || $0 == "cache-control" })
         XCTAssertFalse(sent.isEmpty)
         XCTAssertEqual(sent, documented)
     }
