@@ -15,6 +15,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "With --onnx: print one JSON object.") var json = false
     @Flag(help: "With --onnx: time every node, and print the slowest with their rates, and the totals by kind.") var profile = false
     @Option(help: "Images per inference for --onnx; the text output then also gives the time per image.") var batch = 1
+    @Flag(help: "With --onnx and one thread: time the calling thread's CPU clock instead of the wall clock, to compare builds on a busy machine (onnxruntime's column stays wall time).") var cpuTime = false
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
     @Flag(help: "Only the transfer-learning benchmark: fine-tuned vs from scratch on 20 images per class.") var transfer = false
     @Flag(help: "Only saliency latency beside PyTorch + Captum.") var saliency = false
@@ -128,7 +129,7 @@ struct Bench: ParsableCommand {
     private func time(onnx path: String, threads: Int, batch: Int = 1) throws -> Timing {
         let (executor, input) = try prepare(onnx: path, threads: threads, batch: batch)
         var output = Tensor(zeros: [0])
-        let times = try measure(runs: runs) { output = try executor.infer(input) }
+        let times = try measure(runs: runs, clock: cpuTime ? .threadCPU : .wall) { output = try executor.infer(input) }
         return Timing(median: times.median, min: times.min, output: output.scalars)
     }
 
@@ -167,10 +168,11 @@ struct Bench: ParsableCommand {
                             URL(fileURLWithPath: path).lastPathComponent, batch, threads, 1000 * total, nodes.count, runs,
                             Double(memory.plannedBytes) / 1_048_576, Double(memory.workspaceBytes) / 1_048_576),
                      batch > 1 ? "images one at a time up to node \(try executor.batchSplitNode ?? "(none)")" : "",
-                     "node".padded(to: 40) + " kind          ms   share   GFLOP/s"]
+                     "node".padded(to: 40) + " kind" + String(repeating: " ", count: 26) + "ms   share   GFLOP/s"]
+        let shapes = try executor.graph.shapes(batch: batch)
         for (node, seconds) in nodes.sorted(by: { $0.seconds > $1.seconds }).prefix(30) {
             let flops = 2 * Double(macs[node.name] ?? 0)
-            lines.append(String(node.name.suffix(40)).padded(to: 40) + " " + node.op.kind.padded(to: 10)
+            lines.append(String(node.name.suffix(40)).padded(to: 40) + " " + describe(node, shapes: shapes).padded(to: 28)
                          + String(format: " %7.3f %6.1f%% %9.1f", 1000 * seconds, 100 * seconds / total, flops / seconds / 1e9))
         }
         lines.append("\nby kind")
@@ -179,6 +181,16 @@ struct Bench: ParsableCommand {
             lines.append(kind.padded(to: 40) + String(format: " %18.3f %6.1f%%", 1000 * seconds, 100 * seconds / total))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A node's kind, and for a convolution its geometry: "conv 3x3/2 dw 96@112" is a depthwise
+    /// 3x3 convolution at stride 2 over 96 channels of 112-wide input.
+    private func describe(_ node: Node, shapes: [String: [Int]]) -> String {
+        guard let conv = node.op as? Conv2D, let input = shapes[node.inputs[0]], input.count == 4 else { return node.op.kind }
+        let kind = conv.groups == 1 ? "" : conv.groups == conv.inChannels ? " dw" : " g\(conv.groups)"
+        let stride = conv.stride == (1, 1) ? "" : "/\(conv.stride.h)"
+        let act = conv.activation.map { " " + $0.name } ?? ""
+        return "conv \(conv.kernel.h)x\(conv.kernel.w)\(stride)\(kind) \(conv.inChannels)>\(conv.outChannels)@\(input[3])\(act)"
     }
 
     /// onnxruntime's median through scripts/onnxruntime_bench.py, when the venv has it.
