@@ -6,11 +6,6 @@
 
 #if defined(__x86_64__)
 
-/// The first `count` < 8 lanes, for masked loads and stores.
-SALIENT_AVX2 __m256i salient_tail_mask(size_t count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /// The activation pass for one constant `kind`: whole vectors, then the last partial vector
 /// through masked loads and stores, so every float goes through the same arithmetic. `pre`,
 /// when given, receives f's argument.
@@ -25,7 +20,7 @@ SALIENT_AVX2 void activate(salient_activation_kind kind, float alpha, float beta
         _mm256_storeu_ps(y + i, salient_activate8(kind, alpha, beta, v));
     }
     if (i < count) {
-        const __m256i mask = salient_tail_mask(count - i);
+        const __m256i mask = salient_lane_mask(count - i);
         __m256 v = _mm256_add_ps(_mm256_maskload_ps(x + i, mask), b);
         if (addend) v = _mm256_add_ps(v, _mm256_maskload_ps(addend + i, mask));
         if (pre) _mm256_maskstore_ps(pre + i, mask, v);
@@ -129,7 +124,7 @@ SALIENT_AVX2 void backward(salient_activation_kind kind, float alpha, float beta
         _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), d));
     }
     if (i < count) {
-        const __m256i mask = salient_tail_mask(count - i);
+        const __m256i mask = salient_lane_mask(count - i);
         const __m256 x = _mm256_maskload_ps(v + i, mask);
         const __m256 d = fromOutput ? derivativeFromOutput8(kind, alpha, beta, x) : derivative8(kind, alpha, beta, x);
         _mm256_maskstore_ps(dx + i, mask, _mm256_mul_ps(_mm256_maskload_ps(g + i, mask), d));

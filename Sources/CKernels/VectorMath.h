@@ -11,6 +11,11 @@
 
 #define SALIENT_AVX2 __attribute__((target("avx2,fma"), always_inline)) static inline
 
+/// The first `count` (< 8) lanes, for masked loads and stores.
+SALIENT_AVX2 __m256i salient_lane_mask(size_t count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 /// exp(x) by Cephes' method: x = n ln 2 + r with |r| <= ln 2 / 2 (ln 2 split in two so that r
 /// is exact), e^r by a degree-6 polynomial, then 2^n applied in two halves so that results
 /// down to the subnormals and up to the largest float come out right (about 1 ulp; +inf past

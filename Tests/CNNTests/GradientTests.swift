@@ -28,6 +28,13 @@ final class GradientTests: XCTestCase {
         checker.check(conv(4, 3, k: (3, 3), padding: .valid, activation: .silu), [x])
         checker.check(conv(4, 4, k: (3, 3), padding: .same(lower: false), groups: 4, activation: .hardSwish), [x])
         checker.check(conv(4, 5, k: (1, 1), activation: .silu), [x, randomTensor([2, 5, 7, 6], seed: 21)])
+        // Depthwise layers of every kernel size the C kernel takes, with a channel multiplier.
+        checker.check(conv(4, 8, k: (5, 5), stride: (2, 2), padding: .explicit(top: 2, left: 2, bottom: 1, right: 2),
+                           groups: 4, activation: .silu), [x])
+        // Smooth: a 7x7 sum puts many outputs at hard swish's kinks (±3), more than the checker can skip.
+        checker.check(conv(4, 4, k: (7, 7), padding: .same(lower: false), groups: 4, activation: .silu), [x])
+        checker.check(conv(4, 4, k: (3, 3), stride: (2, 1), padding: .explicit(top: 0, left: 1, bottom: 1, right: 1),
+                           groups: 4, activation: .relu6), [x])
     }
 
     func testPooling() {

@@ -8,7 +8,7 @@
 ///
 /// Backward uses the same kernel for the input gradient, which is itself a 3x3 stride-1
 /// convolution of the output gradient (`init(inputGradientOf:)`, `Window.inputGradientWindow`).
-struct WinogradFilters {
+struct WinogradFilters: DerivedFilters {
     /// U[ξ][out][in], ξ the position in the 4x4 tile.
     let transformed: [Float]
     /// The weights U came from: holding their storage makes any later write to the parameter

@@ -29,12 +29,17 @@ extension Conv2D {
         let (coutg, p) = (cout / groups, w.outputHeight * w.outputWidth)
         weight.value.scalars.withUnsafeBufferPointer { wb in
             let Wt = wb.baseAddress!
-            if isDepthwise {
+            if isDepthwise, let kernel = DepthwiseConvolution(window: w) {
+                withBias { b in
+                    kernel.forward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, bias: b,
+                                   residual: finish.residual.map { UnsafePointer($0) }, activation: activation,
+                                   preActivation: finish.preActivation, workspace: context.workspace)
+                }
+            } else if isDepthwise {
                 depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
                 finishOutput(Y, planes: n * cout, channels: cout, plane: p, finish: finish)
             } else if isPointwise {
-                pointwiseForward(X, Wt, Y, batch: n, plane: p, finish: finish, workspace: context.workspace,
-                                 gathers: !context.isTraining)
+                pointwiseForward(X, Wt, Y, batch: n, plane: p, finish: finish, context: context)
             } else if let direct = DirectConvolution(inChannels: cin, outChannels: cout, groups: groups, window: w) {
                 direct.forward(X, weight: Wt, Y, batch: n, workspace: context.workspace) { image, rows in
                     finishRows(Y + image * cout * p + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
@@ -65,34 +70,27 @@ extension Conv2D {
         func preActivation(at y: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float>? { preActivation.map { $0 + (y - output) } }
     }
 
-    /// A 1x1 convolution is one GEMM per image and group. With at least as many of those as
-    /// threads (grouped convolutions, as in ShuffleNet; batches), each thread takes whole ones;
-    /// otherwise each GEMM splits across the threads. Either way each block of output is
-    /// finished by the thread that computed it, while it is in cache.
+    /// A 1x1 convolution runs through the pointwise kernel, image by image, except that at
+    /// inference the small planes of a batch multiply side by side in one GEMM.
     func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                                  batch n: Int, plane p: Int, finish: Finish, workspace: Workspace, gathers: Bool) {
-        let (cin, cout, cg, coutg) = (inChannels, outChannels, inChannels / groups, outChannels / groups)
-        let images = Conv2D.imagesPerGEMM(plane: p, depth: cin, images: n)
-        if gathers && groups == 1 && images > 1 {
-            pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, finish: finish, workspace: workspace)
+                          batch n: Int, plane p: Int, finish: Finish, context: ForwardContext) {
+        let images = Conv2D.imagesPerGEMM(plane: p, depth: inChannels, images: n)
+        if !context.isTraining && groups == 1 && images > 1 && finish.preActivation == nil {
+            pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, finish: finish,
+                                     workspace: context.workspace)
             return
         }
-        func multiply(_ product: Int, parallel: Bool) {
-            let (s, g) = product.quotientAndRemainder(dividingBy: groups)
-            let y = Y + (s * cout + g * coutg) * p
-            sgemm(m: coutg, n: p, k: cg, a: Wt + g * coutg * cg, lda: cg, b: X + (s * cin + g * cg) * p, ldb: p,
-                  c: y, ldc: p, parallel: parallel) { rows, columns in
-                finishBlock(y, firstChannel: g * coutg, rows: rows, columns: columns, stride: p, finish: finish)
-            }
+        let filters = pointwiseFilters(isTraining: context.isTraining)
+        withBias { b in
+            filters.forward(X, Y, batch: n, plane: p, bias: b, residual: finish.residual.map { UnsafePointer($0) },
+                            activation: activation, preActivation: finish.preActivation, workspace: context.workspace)
         }
-        let products = n * groups
-        guard products < EngineThreads.count else {
-            parallelFor(products, cost: 2 * coutg * cg * p) { range in
-                for product in range { multiply(product, parallel: false) }
-            }
-            return
-        }
-        for product in 0..<products { multiply(product, parallel: true) }
+    }
+
+    /// Runs `body` with the bias's scalars, or nil when there is no bias.
+    func withBias<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let bias else { return body(nil) }
+        return bias.value.scalars.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
     /// Small planes of a batch as one GEMM per group of images: their inputs copied side by

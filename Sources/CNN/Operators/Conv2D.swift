@@ -19,7 +19,9 @@ public final class Conv2D: Operator {
     public var activation: Activation?
     private var winograd: WinogradFilters?
     private var winogradInputGradient: WinogradFilters?
-    private let winogradLock = NSLock()
+    private var pointwise: PointwiseFilters?
+    /// Guards the filters derived from the weights, which executors on several threads share.
+    private let filtersLock = NSLock()
 
     public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
     public var outChannels: Int { weight.value.shape[0] }
@@ -85,12 +87,20 @@ public final class Conv2D: Operator {
         return cached(\.winogradInputGradient, made: WinogradFilters.init(inputGradientOf:))
     }
 
+    /// The packed weights of a 1x1 convolution: made once for inference, and for every pass in
+    /// training, whose optimizer steps would otherwise copy the weights the cache holds on to.
+    func pointwiseFilters(isTraining: Bool) -> PointwiseFilters {
+        let groups = groups
+        guard !isTraining else { return PointwiseFilters(weight: weight.value, groups: groups) }
+        return cached(\.pointwise) { PointwiseFilters(weight: $0, groups: groups) }
+    }
+
     /// The filters in `slot` if they still match the weights, else new ones. Executors on several
     /// threads share the operator, hence the lock.
-    private func cached(_ slot: ReferenceWritableKeyPath<Conv2D, WinogradFilters?>,
-                        made make: (Tensor) -> WinogradFilters) -> WinogradFilters {
-        winogradLock.lock()
-        defer { winogradLock.unlock() }
+    private func cached<Filters: DerivedFilters>(_ slot: ReferenceWritableKeyPath<Conv2D, Filters?>,
+                                                 made make: (Tensor) -> Filters) -> Filters {
+        filtersLock.lock()
+        defer { filtersLock.unlock() }
         if let filters = self[keyPath: slot], filters.isCurrent(for: weight.value) { return filters }
         let filters = make(weight.value)
         self[keyPath: slot] = filters
@@ -141,7 +151,10 @@ public final class Conv2D: Operator {
                         dx.scalars.withUnsafeMutableBufferPointer { dxb in
                             let (X, Wt, dW, G, dX) = (xb.baseAddress!, wb.baseAddress!, dwb.baseAddress!,
                                                       gb.baseAddress!, dxb.baseAddress!)
-                            if isDepthwise {
+                            if isDepthwise, let kernel = DepthwiseConvolution(window: w) {
+                                kernel.backward(X, Wt, G, wantsInput ? dX : nil, wantsWeights ? dW : nil, batch: n,
+                                                channels: cin, multiplier: coutg, workspace: context.workspace)
+                            } else if isDepthwise {
                                 depthwiseBackward(X, Wt, G, dX, wantsWeights ? dW : nil, batch: n, channels: cin,
                                                   multiplier: coutg, window: w)
                             } else if isPointwise {

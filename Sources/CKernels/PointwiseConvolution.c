@@ -1,0 +1,230 @@
+#include "PointwiseConvolution.h"
+#include "VectorMath.h"
+
+#include <string.h>
+
+// Six output channels by two vectors of eight columns: twelve accumulators, two loads of the
+// input and six broadcasts of the weights per input channel, in AVX2's sixteen registers.
+// OpenBLAS packs both operands on every call, which for the few input channels of MobileNet's
+// expansion layers (16-24 deep, planes of 3136-12544 columns) cost as much as the product: those
+// layers ran at 4-17 GFLOP/s through it.
+enum { panelRows = 6, lanes = 8 };
+
+size_t salient_pointwise_packed_count(int outChannels, int inChannels) {
+    return (size_t)(outChannels + panelRows - 1) / panelRows * panelRows * inChannels;
+}
+
+int salient_pointwise_channel_block(void) { return panelRows; }
+
+/// Panels of six output channels, input-channel-major within a panel, so that the six weights
+/// one input channel broadcasts share a cache line; a last partial panel is padded with zeros.
+void salient_pointwise_pack(int outChannels, int inChannels, const float *weight, float *packed) {
+    memset(packed, 0, sizeof(float) * salient_pointwise_packed_count(outChannels, inChannels));
+    for (int o = 0; o < outChannels; o++)
+        for (int i = 0; i < inChannels; i++)
+            packed[((size_t)(o / panelRows) * inChannels + i) * panelRows + o % panelRows] = weight[(size_t)o * inChannels + i];
+}
+
+#if defined(__x86_64__)
+
+/// Bias, residual, activation and store of one row of a tile: `vectors` vectors from y, the
+/// last through `mask` when `masked`.
+SALIENT_AVX2 void finishRow(salient_activation_kind kind, float alpha, float beta, int vectors, int masked,
+                            __m256i mask, __m256 a0, __m256 a1, float bias, const float *residual, float *pre,
+                            float *y) {
+    const __m256 b = _mm256_set1_ps(bias);
+    a0 = _mm256_add_ps(a0, b);
+    a1 = _mm256_add_ps(a1, b);
+    if (vectors == 1) {
+        if (residual) a0 = _mm256_add_ps(a0, masked ? _mm256_maskload_ps(residual, mask) : _mm256_loadu_ps(residual));
+        if (pre) {
+            if (masked) _mm256_maskstore_ps(pre, mask, a0); else _mm256_storeu_ps(pre, a0);
+        }
+        a0 = salient_activate8(kind, alpha, beta, a0);
+        if (masked) _mm256_maskstore_ps(y, mask, a0); else _mm256_storeu_ps(y, a0);
+        return;
+    }
+    if (residual) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(residual));
+        a1 = _mm256_add_ps(a1, masked ? _mm256_maskload_ps(residual + lanes, mask) : _mm256_loadu_ps(residual + lanes));
+    }
+    if (pre) {
+        _mm256_storeu_ps(pre, a0);
+        if (masked) _mm256_maskstore_ps(pre + lanes, mask, a1); else _mm256_storeu_ps(pre + lanes, a1);
+    }
+    a0 = salient_activate8(kind, alpha, beta, a0);
+    a1 = salient_activate8(kind, alpha, beta, a1);
+    _mm256_storeu_ps(y, a0);
+    if (masked) _mm256_maskstore_ps(y + lanes, mask, a1); else _mm256_storeu_ps(y + lanes, a1);
+}
+
+/// One tile: `rows` (at most six) output channels of the panel `a` by `vectors` vectors of
+/// columns from x, the last vector through `mask` when `masked` (loads past a plane's end could
+/// leave the buffer).
+SALIENT_AVX2 void tile(salient_activation_kind kind, float alpha, float beta, int vectors, int masked, __m256i mask,
+                       const float *a, int depth, const float *x, size_t pitch, int rows, const float *bias,
+                       const float *residual, float *pre, float *y, size_t plane) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    // Packed tiles are padded: only loads straight from the planes need the mask.
+    const int maskedLoads = masked && pitch == plane;
+    for (int k = 0; k < depth; k++, a += panelRows, x += pitch) {
+        __m256 x0, x1 = _mm256_setzero_ps();
+        if (vectors == 1) {
+            x0 = maskedLoads ? _mm256_maskload_ps(x, mask) : _mm256_loadu_ps(x);
+        } else {
+            x0 = _mm256_loadu_ps(x);
+            x1 = maskedLoads ? _mm256_maskload_ps(x + lanes, mask) : _mm256_loadu_ps(x + lanes);
+        }
+        __m256 w = _mm256_broadcast_ss(a);
+        c00 = _mm256_fmadd_ps(w, x0, c00);
+        if (vectors == 2) c01 = _mm256_fmadd_ps(w, x1, c01);
+        w = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(w, x0, c10);
+        if (vectors == 2) c11 = _mm256_fmadd_ps(w, x1, c11);
+        w = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(w, x0, c20);
+        if (vectors == 2) c21 = _mm256_fmadd_ps(w, x1, c21);
+        w = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(w, x0, c30);
+        if (vectors == 2) c31 = _mm256_fmadd_ps(w, x1, c31);
+        w = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(w, x0, c40);
+        if (vectors == 2) c41 = _mm256_fmadd_ps(w, x1, c41);
+        w = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(w, x0, c50);
+        if (vectors == 2) c51 = _mm256_fmadd_ps(w, x1, c51);
+    }
+#define SALIENT_FINISH_ROW(r, first, second)                                                                        \
+    if (rows > r)                                                                                                   \
+        finishRow(kind, alpha, beta, vectors, masked, mask, first, second, bias ? bias[r] : 0.0f,                   \
+                  residual ? residual + r * plane : NULL, pre ? pre + r * plane : NULL, y + r * plane);
+    SALIENT_FINISH_ROW(0, c00, c01)
+    SALIENT_FINISH_ROW(1, c10, c11)
+    SALIENT_FINISH_ROW(2, c20, c21)
+    SALIENT_FINISH_ROW(3, c30, c31)
+    SALIENT_FINISH_ROW(4, c40, c41)
+    SALIENT_FINISH_ROW(5, c50, c51)
+#undef SALIENT_FINISH_ROW
+}
+
+/// Whether the input is copied into tiles first: a tile read straight from the planes touches
+/// a page per input channel once planes are over a page, so deep layers on large planes ran at
+/// half speed (256 -> 64 channels on 56x56: 35-50 GFLOP/s), on TLB misses.
+static int packsInput(int depth, size_t plane) { return depth > 64 && plane > 1024; }
+
+/// Columns per block: the block's input (depth x columns, about 96 KB) stays in L2 while every
+/// panel of weights passes over it.
+static size_t blockColumns(int depth) {
+    const size_t columns = (size_t)(24576 / (depth > 0 ? depth : 1)) / (2 * lanes) * (2 * lanes);
+    return columns < 2 * lanes ? 2 * lanes : columns;
+}
+
+size_t salient_pointwise_scratch(int inChannels) { return (size_t)inChannels * blockColumns(inChannels); }
+
+/// The columns start..<end of the planes as tiles of sixteen columns, each [depth][16], the last
+/// padded with zeros.
+SALIENT_AVX2 void packTiles(const float *x, int depth, size_t plane, size_t start, size_t end, float *tiles) {
+    for (size_t j = start; j < end; j += 2 * lanes) {
+        const size_t left = end - j;
+        float *t = tiles + (j - start) * depth;
+        if (left >= 2 * lanes) {
+            for (int k = 0; k < depth; k++) {
+                _mm256_storeu_ps(t + k * 2 * lanes, _mm256_loadu_ps(x + k * plane + j));
+                _mm256_storeu_ps(t + k * 2 * lanes + lanes, _mm256_loadu_ps(x + k * plane + j + lanes));
+            }
+        } else {
+            for (int k = 0; k < depth; k++) {
+                memset(t + k * 2 * lanes, 0, sizeof(float) * 2 * lanes);
+                memcpy(t + k * 2 * lanes, x + k * plane + j, sizeof(float) * left);
+            }
+        }
+    }
+}
+
+/// The columns in blocks whose input stays in L2 while every panel of weights passes over it;
+/// within a block, each panel (in L1) over every tile of sixteen columns.
+SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta, const float *packed, int depth,
+                           const float *x, size_t plane, float *y, int firstChannel, int endChannel,
+                           size_t firstColumn, size_t endColumn, const float *bias, const float *residual,
+                           float *pre, float *scratch) {
+    const size_t block = blockColumns(depth);
+    const int packs = packsInput(depth, plane);
+    for (size_t start = firstColumn; start < endColumn; start += block) {
+        const size_t end = start + block < endColumn ? start + block : endColumn;
+        if (packs) packTiles(x, depth, plane, start, end, scratch);
+        for (int o = firstChannel; o < endChannel; o += panelRows) {
+            const int rows = endChannel - o < panelRows ? endChannel - o : panelRows;
+            const float *a = packed + (size_t)(o / panelRows) * depth * panelRows;
+            const size_t row = (size_t)o * plane;
+            const float *b = bias ? bias + o : NULL;
+            for (size_t j = start; j < end; j += 2 * lanes) {
+                const size_t left = end - j;
+                const float *r = residual ? residual + row + j : NULL;
+                float *p = pre ? pre + row + j : NULL;
+                const float *in = packs ? scratch + (j - start) * depth : x + j;
+                const size_t pitch = packs ? 2 * lanes : plane;
+                if (left >= 2 * lanes) {
+                    tile(kind, alpha, beta, 2, 0, _mm256_setzero_si256(), a, depth, in, pitch, rows, b, r, p, y + row + j, plane);
+                } else if (left > lanes) {
+                    const __m256i mask = salient_lane_mask(left - lanes);
+                    tile(kind, alpha, beta, 2, 1, mask, a, depth, in, pitch, rows, b, r, p, y + row + j, plane);
+                } else if (left == lanes) {
+                    tile(kind, alpha, beta, 1, 0, _mm256_setzero_si256(), a, depth, in, pitch, rows, b, r, p, y + row + j, plane);
+                } else {
+                    tile(kind, alpha, beta, 1, 1, salient_lane_mask(left), a, depth, in, pitch, rows, b, r, p, y + row + j, plane);
+                }
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+void salient_pointwise_convolution(const float *packed, int depth, int outChannels, const float *x, size_t plane,
+                                   float *y, int firstChannel, int endChannel, size_t firstColumn, size_t endColumn,
+                                   const float *bias, const float *residual, const salient_activation *activation,
+                                   float *pre, float *scratch) {
+    (void)outChannels;
+#define SALIENT_CONVOLVE(kind, alpha, beta)                                                                   \
+    convolve(kind, alpha, beta, packed, depth, x, plane, y, firstChannel, endChannel, firstColumn, endColumn, \
+             bias, residual, pre, scratch);                                                                   \
+    break;
+    const float alpha = activation ? activation->alpha : 0, beta = activation ? activation->beta : 0;
+    switch (activation ? activation->kind : salient_identity) {
+    case salient_identity: SALIENT_CONVOLVE(salient_identity, 0, 0)
+    case salient_relu: SALIENT_CONVOLVE(salient_relu, 0, 0)
+    case salient_clip: SALIENT_CONVOLVE(salient_clip, alpha, beta)
+    case salient_leaky_relu: SALIENT_CONVOLVE(salient_leaky_relu, alpha, 0)
+    case salient_sigmoid: SALIENT_CONVOLVE(salient_sigmoid, 0, 0)
+    case salient_hard_sigmoid: SALIENT_CONVOLVE(salient_hard_sigmoid, alpha, beta)
+    case salient_hard_swish: SALIENT_CONVOLVE(salient_hard_swish, 0, 0)
+    case salient_tanh: SALIENT_CONVOLVE(salient_tanh, 0, 0)
+    case salient_silu: SALIENT_CONVOLVE(salient_silu, 0, 0)
+    }
+#undef SALIENT_CONVOLVE
+}
+
+#else
+
+void salient_pointwise_convolution(const float *packed, int depth, int outChannels, const float *x, size_t plane,
+                                   float *y, int firstChannel, int endChannel, size_t firstColumn, size_t endColumn,
+                                   const float *bias, const float *residual, const salient_activation *activation,
+                                   float *pre, float *scratch) {
+    (void)outChannels;
+    (void)scratch;
+    for (int o = firstChannel; o < endChannel; o++) {
+        const float *a = packed + (size_t)(o / panelRows) * depth * panelRows + o % panelRows;
+        for (size_t j = firstColumn; j < endColumn; j++) {
+            float sum = 0;
+            for (int k = 0; k < depth; k++) sum += a[k * panelRows] * x[k * plane + j];
+            y[o * plane + j] = sum;
+        }
+        salient_activation identity = {salient_identity, 0, 0};
+        salient_activate_keeping_input(activation ? activation : &identity, y + o * plane + firstColumn,
+                                       bias ? bias[o] : 0, residual ? residual + o * plane + firstColumn : NULL,
+                                       pre ? pre + o * plane + firstColumn : NULL, y + o * plane + firstColumn,
+                                       endColumn - firstColumn);
+    }
+}
+
+#endif

@@ -1,0 +1,40 @@
+#ifndef SALIENT_DEPTHWISE_CONVOLUTION_H
+#define SALIENT_DEPTHWISE_CONVOLUTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "Activation.h"
+
+/// The geometry of a depthwise convolution's planes: one filter of kernelHeight x kernelWidth
+/// taps slides over one input plane at strides 1 or 2, undilated, with zero padding.
+typedef struct {
+    int inputHeight, inputWidth;
+    int kernelHeight, kernelWidth;
+    int strideHeight, strideWidth;
+    int padTop, padLeft;
+    int outputHeight, outputWidth;
+} salient_depthwise;
+
+/// Whether the kernels take `shape`: taps up to 7x7, strides 1 or 2, and planes whose rows fit
+/// the kernels' int arithmetic.
+bool salient_depthwise_applies(const salient_depthwise *shape);
+
+/// Floats of scratch one call needs.
+size_t salient_depthwise_scratch(const salient_depthwise *shape);
+
+/// One output plane: y = f(x ⋆ filter + bias + residual), `pre` receiving f's argument when
+/// given; `residual` and `pre` are planes laid out as y and may be NULL. Input rows are laid
+/// out zero-padded (and, at stride 2 across, split into even and odd columns) a few at a time
+/// in `scratch`, so the taps read contiguous floats from L1.
+void salient_depthwise_forward(const salient_depthwise *shape, const float *x, const float *filter, float bias,
+                               const float *residual, const salient_activation *activation, float *pre, float *y,
+                               float *scratch);
+
+/// The gradient of one input plane, dx = Σ over the output plane gradient gy of each tap's
+/// contribution (written, not accumulated), and, when `filterGradient` is not NULL, the filter's
+/// gradient added to it.
+void salient_depthwise_backward(const salient_depthwise *shape, const float *x, const float *filter,
+                                const float *gy, float *dx, float *filterGradient, float *scratch);
+
+#endif

@@ -1,0 +1,210 @@
+import CNN
+import Foundation
+import XCTest
+
+/// y[s, o, h, w] = b[o] + Σ x[s, g·ci + i, h·sh + r - top, w·sw + c - left] · W[o, i, r, c], in
+/// Double, where g is the group of output channel o and ci the input channels per group.
+func convolutionDefinition(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), top: Int, left: Int,
+                           groups: Int = 1, outputShape: [Int]) -> [Double] {
+    let (n, channels, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (co, ci, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+    let (ho, wo) = (outputShape[2], outputShape[3])
+    var y = [Double](repeating: 0, count: n * co * ho * wo)
+    for s in 0..<n {
+        for o in 0..<co {
+            let firstChannel = o / (co / groups) * ci
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    var sum = Double(bias?.scalars[o] ?? 0)
+                    for i in 0..<ci {
+                        for r in 0..<kh {
+                            let iy = oy * stride.0 + r - top
+                            guard iy >= 0 && iy < h else { continue }
+                            for c in 0..<kw {
+                                let ix = ox * stride.1 + c - left
+                                guard ix >= 0 && ix < w else { continue }
+                                sum += Double(x.scalars[((s * channels + firstChannel + i) * h + iy) * w + ix])
+                                    * Double(weight.scalars[((o * ci + i) * kh + r) * kw + c])
+                            }
+                        }
+                    }
+                    y[((s * co + o) * ho + oy) * wo + ox] = sum
+                }
+            }
+        }
+    }
+    return y
+}
+
+/// The gradients of `convolutionDefinition` for the output gradient g, in Double: the input's
+/// and the weights'.
+func convolutionGradientDefinition(_ x: Tensor, weight: Tensor, gradient g: Tensor, stride: (Int, Int), top: Int,
+                                   left: Int, groups: Int) -> (input: [Double], weight: [Double]) {
+    let (n, channels, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (co, ci, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
+    let (ho, wo) = (g.shape[2], g.shape[3])
+    var dx = [Double](repeating: 0, count: x.count), dw = [Double](repeating: 0, count: weight.count)
+    for s in 0..<n {
+        for o in 0..<co {
+            let firstChannel = o / (co / groups) * ci
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    let go = Double(g.scalars[((s * co + o) * ho + oy) * wo + ox])
+                    for i in 0..<ci {
+                        for r in 0..<kh {
+                            let iy = oy * stride.0 + r - top
+                            guard iy >= 0 && iy < h else { continue }
+                            for c in 0..<kw {
+                                let ix = ox * stride.1 + c - left
+                                guard ix >= 0 && ix < w else { continue }
+                                let xi = ((s * channels + firstChannel + i) * h + iy) * w + ix
+                                let wi = ((o * ci + i) * kh + r) * kw + c
+                                dx[xi] += go * Double(weight.scalars[wi])
+                                dw[wi] += go * Double(x.scalars[xi])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return (dx, dw)
+}
+
+/// The 1x1 and depthwise kernels against the definition, on families of geometries rather than
+/// the benchmark shapes: odd plane sizes and channel counts that leave partial vectors and
+/// partial panels, planes large enough that the pointwise kernel packs its input, every stride
+/// and padding the depthwise kernel takes, channel multipliers, batches, fused residuals and
+/// activations, and one to three threads.
+final class ConvolutionKernelTests: XCTestCase {
+    private func random(_ shape: [Int], _ generator: inout RandomSource, scale: Float = 1) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -scale...scale, using: &generator) })
+    }
+
+    /// f applied in Double, for the activations the cases use.
+    private func apply(_ activation: Activation?, _ v: Double) -> Double {
+        switch activation {
+        case nil: return v
+        case .relu6?: return min(max(v, 0), 6)
+        case .silu?: return v / (1 + exp(-v))
+        case .hardSwish?: return v * min(max(v / 6 + 0.5, 0), 1)
+        case .relu?: return max(v, 0)
+        default: fatalError("no Double form for \(activation!)")
+        }
+    }
+
+    /// Runs `conv` on x (with `residual` when given) in inference, in planned-style inference and
+    /// in a traced pass, and compares each with the definition.
+    private func check(_ conv: Conv2D, _ x: Tensor, residual: Tensor?, groups: Int, stride: (Int, Int), top: Int,
+                       left: Int, _ label: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let outputShape = try conv.outputShape(for: [x.shape])
+        let sums = convolutionDefinition(x, weight: conv.weight.value, bias: conv.bias?.value, stride: stride, top: top,
+                                         left: left, groups: groups, outputShape: outputShape)
+        let expected = Tensor(shape: outputShape, scalars: sums.enumerated().map { i, sum in
+            Float(apply(conv.activation, sum + Double(residual?.scalars[i] ?? 0)))
+        })
+        let scale = max(1, expected.scalars.map(abs).max() ?? 1)
+        for context in [ForwardContext(isTraining: false, keepsForBackward: false), ForwardContext(isTraining: false),
+                        ForwardContext(isTraining: true)] {
+            var y = Tensor(zeros: outputShape)
+            conv.forward(residual.map { [x, $0] } ?? [x], into: &y, context: context)
+            assertClose(y, expected, rtol: 0, atol: 2e-5 * scale,
+                        "\(label) training \(context.isTraining) keeping \(context.keepsForBackward)", file: file, line: line)
+        }
+    }
+
+    func testPointwiseMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        let cases: [(cin: Int, cout: Int, height: Int, width: Int, groups: Int, batch: Int)] = [
+            (1, 1, 1, 1, 1, 1), (3, 5, 1, 7, 1, 2), (16, 96, 13, 17, 1, 1), (24, 13, 9, 9, 1, 3), (7, 6, 33, 41, 1, 1),
+            (17, 7, 1, 33, 1, 1), (96, 24, 35, 33, 1, 1), (130, 70, 37, 29, 1, 2), (12, 18, 11, 13, 3, 2),
+            (64, 65, 7, 7, 1, 1), (8, 12, 5, 3, 4, 1), (200, 40, 16, 16, 2, 1),
+        ]
+        let activations: [Activation?] = [nil, .relu6, .silu, .hardSwish]
+        var generator = RandomSource(seed: 31)
+        for (index, c) in cases.enumerated() {
+            EngineThreads.set(1 + index % 3)
+            let weight = random([c.cout, c.cin / c.groups, 1, 1], &generator, scale: 0.5)
+            let conv = Conv2D(weight: Parameter(name: "w", value: weight),
+                              bias: index % 4 == 3 ? nil : Parameter(name: "b", value: random([c.cout], &generator)),
+                              groups: c.groups, activation: activations[index % activations.count])
+            let x = random([c.batch, c.cin, c.height, c.width], &generator)
+            let residual = index.isMultiple(of: 2) ? random([c.batch, c.cout, c.height, c.width], &generator) : nil
+            try check(conv, x, residual: residual, groups: c.groups, stride: (1, 1), top: 0, left: 0,
+                      "case \(index) \(c) on \(EngineThreads.count) threads")
+        }
+    }
+
+    func testDepthwiseMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        var generator = RandomSource(seed: 9)
+        var index = 0
+        let activations: [Activation?] = [.relu6, nil, .silu, .hardSwish]
+        for kernel in [(3, 3), (5, 5), (7, 7), (1, 1), (2, 2), (3, 5), (4, 1)] {
+            for stride in [(1, 1), (2, 2), (1, 2), (2, 1)] {
+                for (height, width) in [(1, 1), (7, 7), (14, 9), (15, 37), (20, 41), (3, 16)] {
+                    let pads = [(kernel.0 / 2, kernel.1 / 2, kernel.0 / 2, kernel.1 / 2), (0, 0, 0, 0),
+                                (kernel.0 - 1, 0, 0, kernel.1 - 1)][index % 3]
+                    index += 1
+                    guard height + pads.0 + pads.2 >= kernel.0, width + pads.1 + pads.3 >= kernel.1 else { continue }
+                    EngineThreads.set(1 + index % 2)
+                    let (channels, multiplier, batch) = (1 + index % 4, 1 + index % 5 / 4, 1 + index % 3 / 2)
+                    let out = channels * multiplier
+                    let conv = Conv2D(weight: Parameter(name: "w", value: random([out, 1, kernel.0, kernel.1], &generator)),
+                                      bias: Parameter(name: "b", value: random([out], &generator)), stride: stride,
+                                      padding: .explicit(top: pads.0, left: pads.1, bottom: pads.2, right: pads.3),
+                                      groups: channels, activation: activations[index % activations.count])
+                    let x = random([batch, channels, height, width], &generator)
+                    let outputShape = try conv.outputShape(for: [x.shape])
+                    let residual = index % 3 == 1 ? random(outputShape, &generator) : nil
+                    try check(conv, x, residual: residual, groups: channels, stride: stride, top: pads.0, left: pads.1,
+                              "kernel \(kernel) stride \(stride) \(x.shape) pads \(pads) multiplier \(multiplier)")
+                }
+            }
+        }
+    }
+
+    /// Depthwise input and weight gradients against the definition (finite differences check a
+    /// few of these in GradientTests).
+    func testDepthwiseBackwardMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        var generator = RandomSource(seed: 13)
+        var index = 0
+        for kernel in [(3, 3), (5, 5), (7, 7), (2, 3)] {
+            for stride in [(1, 1), (2, 2), (2, 1)] {
+                for (height, width) in [(7, 7), (14, 9), (15, 37), (4, 20)] {
+                    let pads = [(kernel.0 / 2, kernel.1 / 2, kernel.0 / 2, kernel.1 / 2), (0, 0, 0, 0),
+                                (kernel.0 - 1, 1, 0, kernel.1 - 1)][index % 3]
+                    index += 1
+                    guard height + pads.0 + pads.2 >= kernel.0, width + pads.1 + pads.3 >= kernel.1 else { continue }
+                    EngineThreads.set(1 + index % 2)
+                    let (channels, multiplier, batch) = (1 + index % 3, 1 + index % 4 / 3, 1 + index % 2)
+                    let out = channels * multiplier
+                    let weight = Parameter(name: "w", value: random([out, 1, kernel.0, kernel.1], &generator))
+                    let conv = Conv2D(weight: weight, bias: nil, stride: stride,
+                                      padding: .explicit(top: pads.0, left: pads.1, bottom: pads.2, right: pads.3),
+                                      groups: channels)
+                    let x = random([batch, channels, height, width], &generator)
+                    let outputShape = try conv.outputShape(for: [x.shape])
+                    let g = random(outputShape, &generator)
+                    let context = ForwardContext(isTraining: true)
+                    var y = Tensor(zeros: outputShape)
+                    conv.forward([x], into: &y, context: context)
+                    weight.zeroGradient()
+                    let dx = try XCTUnwrap(conv.backward([x], output: y, outputGradient: g, context: BackwardContext(
+                        forward: context, computesParameterGradients: true))[0])
+                    let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: stride,
+                                                                 top: pads.0, left: pads.1, groups: channels)
+                    let label = "kernel \(kernel) stride \(stride) \(x.shape) pads \(pads) multiplier \(multiplier)"
+                    assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 1e-5, atol: 1e-5,
+                                "input gradient, \(label)")
+                    assertClose(weight.gradient, Tensor(shape: weight.value.shape, scalars: expected.weight.map(Float.init)),
+                                rtol: 1e-5, atol: 1e-4, "weight gradient, \(label)")
+                }
+            }
+        }
+    }
+}
