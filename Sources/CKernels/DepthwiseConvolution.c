@@ -17,6 +17,7 @@ bool salient_depthwise_applies(const salient_depthwise *s) {
     return s->kernelHeight >= 1 && s->kernelHeight <= maxTaps && s->kernelWidth >= 1 && s->kernelWidth <= maxTaps
         && (s->strideHeight == 1 || s->strideHeight == 2) && (s->strideWidth == 1 || s->strideWidth == 2)
         && s->outputHeight > 0 && s->outputWidth > 0 && s->inputHeight > 0 && s->inputWidth > 0
+        && s->padTop >= 0 && s->padTop < s->kernelHeight && s->padLeft >= 0 && s->padLeft < s->kernelWidth
         && s->inputWidth < (1 << 24) && s->outputWidth < (1 << 24);
 #else
     (void)s;
@@ -33,6 +34,20 @@ static int half(const salient_depthwise *s) {
 
 static int pitch(const salient_depthwise *s) { return s->strideWidth == 2 ? 2 * half(s) : half(s); }
 
+/// Backward at stride 2 gathers: input (ih, iw) at padded (u, v) = (ih + padTop, iw + padLeft)
+/// receives w[i][j] gy[(u - i) / sh][(v - j) / sw] from the taps whose offsets the strides
+/// divide. The output gradient rows are laid out once with `gradientMargin` zeros on each side;
+/// at stride 2 across, a dx row's even and odd padded columns are sums over the even and the odd
+/// taps, each a stride-1 correlation along c = v / 2, computed apart and interleaved. Scattering
+/// into a padded plane instead took six times the forward pass: read-modify-writes of
+/// overlapping vectors wait on each other, and the gather back was scalar.
+enum { gradientMargin = maxTaps + lanes };
+
+/// Floats per laid-out gradient row, and per even or odd half of a dx row.
+static int gradientPitch(const salient_depthwise *s) {
+    return roundUp(2 * gradientMargin + (s->outputWidth > s->inputWidth ? s->outputWidth : s->inputWidth) + 2 * lanes, lanes);
+}
+
 /// The stride-1 backward pass's geometry: a forward pass over the output gradient.
 static salient_depthwise inputGradientShape(const salient_depthwise *s) {
     const salient_depthwise g = {
@@ -44,14 +59,14 @@ static salient_depthwise inputGradientShape(const salient_depthwise *s) {
 }
 
 /// A ring of kernelHeight laid-out input rows for the forward pass and the filter's gradient;
-/// the stride-1 input gradient's ring, or the padded plane the stride-2 one scatters into.
+/// the stride-1 input gradient's ring, or the stride-2 one's laid-out gradient rows.
 size_t salient_depthwise_scratch(const salient_depthwise *s) {
     const size_t ring = (size_t)maxBlockInputRows * pitch(s) + blockRows * roundUp(s->outputWidth, 2 * lanes);
     const salient_depthwise g = inputGradientShape(s);
-    const size_t rows = (size_t)(s->outputHeight - 1) * s->strideHeight + s->kernelHeight;
-    const size_t backward = (size_t)maxBlockInputRows * pitch(&g) + blockRows * roundUp(g.outputWidth, 2 * lanes);
-    const size_t scattered = rows * pitch(s);
-    return (ring > backward ? ring : backward) > scattered ? (ring > backward ? ring : backward) : scattered;
+    const size_t flipped = (size_t)maxBlockInputRows * pitch(&g) + blockRows * roundUp(g.outputWidth, 2 * lanes);
+    const size_t gathered = (size_t)(s->outputHeight + 4) * gradientPitch(s);
+    const size_t most = ring > flipped ? ring : flipped;
+    return most > gathered ? most : gathered;
 }
 
 #if defined(__x86_64__)
@@ -66,33 +81,25 @@ static int splitEvenOdd(const float *x, int pairs, float *even, float *odd) {
     }
     return pairs;
 }
-#else
-static int splitEvenOdd(const float *x, int pairs, float *even, float *odd) { (void)x; (void)pairs; (void)even; (void)odd; return 0; }
-#endif
 
 /// A row's worth of floats: libc's memcpy call cost as much as the copy.
-#if defined(__x86_64__)
 __attribute__((target("avx2,fma")))
-#endif
 static void copyFloats(const float *from, int count, float *to) {
     int c = 0;
-#if defined(__x86_64__)
     for (; c + lanes <= count; c += lanes) _mm256_storeu_ps(to + c, _mm256_loadu_ps(from + c));
-#endif
     for (; c < count; c++) to[c] = from[c];
 }
 
 /// Zeros over `count` floats rounded up to whole vectors (the rows have room).
-#if defined(__x86_64__)
 __attribute__((target("avx2,fma")))
-#endif
 static void zeroFloats(float *to, int count) {
-#if defined(__x86_64__)
     for (int c = 0; c < count; c += lanes) _mm256_storeu_ps(to + c, _mm256_setzero_ps());
-#else
-    memset(to, 0, sizeof(float) * count);
-#endif
 }
+#else
+static int splitEvenOdd(const float *x, int pairs, float *even, float *odd) { (void)x; (void)pairs; (void)even; (void)odd; return 0; }
+static void copyFloats(const float *from, int count, float *to) { memcpy(to, from, sizeof(float) * count); }
+static void zeroFloats(float *to, int count) { memset(to, 0, sizeof(float) * count); }
+#endif
 
 /// Input row `row` (zeros outside the plane) as the taps read it: padded column c holds input
 /// column c - padLeft; at stride 2 across, even padded columns first, then odd ones.
@@ -238,40 +245,63 @@ SALIENT_AVX2 void backwardInputStrideOne(const salient_depthwise *s, const float
     forwardAny(&g, gy, turned, 0, NULL, &identity, NULL, dx, scratch);
 }
 
-/// Backward at stride 2: each output gradient row scatters its taps into a zero-padded plane
-/// of laid-out rows (even and odd columns apart when the stride across is 2, so that the taps of
-/// a vector of outputs land on contiguous floats), which is then gathered back into dx.
-SALIENT_AVX2 void backwardInputScattered(const salient_depthwise *s, const float *filter, const float *gy,
-                                         float *dx, float *plane) {
-    const int kh = s->kernelHeight, kw = s->kernelWidth, Wo = s->outputWidth, P = pitch(s), h = half(s);
-    const int rows = (s->outputHeight - 1) * s->strideHeight + kh;
-    memset(plane, 0, sizeof(float) * (size_t)rows * P);
-    for (int oh = 0; oh < s->outputHeight; oh++) {
-        const float *g = gy + (size_t)oh * Wo;
-        for (int v = 0; v < Wo; v += lanes) {
-            const __m256 gv = Wo - v >= lanes ? _mm256_loadu_ps(g + v) : _mm256_maskload_ps(g + v, salient_lane_mask(Wo - v));
-            for (int i = 0; i < kh; i++) {
-                float *r = plane + (size_t)(oh * s->strideHeight + i) * P;
-                for (int j = 0; j < kw; j++) {
-                    float *p = r + tapOffset(s, v, j);
-                    _mm256_storeu_ps(p, _mm256_fmadd_ps(_mm256_set1_ps(filter[i * kw + j]), gv, _mm256_loadu_ps(p)));
-                }
-            }
-        }
+SALIENT_AVX2 void backwardInputGathered(const salient_depthwise *s, const float *filter, const float *gy, float *dx,
+                                        float *scratch) {
+    const int kh = s->kernelHeight, kw = s->kernelWidth, sh = s->strideHeight, sw = s->strideWidth;
+    const int Ho = s->outputHeight, Wo = s->outputWidth, H = s->inputHeight, W = s->inputWidth;
+    const int G = gradientPitch(s);
+    float *rows = scratch, *even = scratch + (size_t)Ho * G, *odd = even + G, *joined = odd + G;
+    for (int r = 0; r < Ho; r++) {
+        float *g = rows + (size_t)r * G;
+        zeroFloats(g, G);
+        copyFloats(gy + (size_t)r * Wo, Wo, g + gradientMargin);
     }
-    for (int ih = 0; ih < s->inputHeight; ih++) {
-        float *d = dx + (size_t)ih * s->inputWidth;
-        const int r = ih + s->padTop;
-        if (r < 0 || r >= rows) {
-            memset(d, 0, sizeof(float) * s->inputWidth);
+    __m256 w[maxTaps * maxTaps];
+    for (int t = 0; t < kh * kw; t++) w[t] = _mm256_set1_ps(filter[t]);
+    for (int ih = 0; ih < H; ih++) {
+        const int u = ih + s->padTop;
+        float *d = dx + (size_t)ih * W;
+        if (sw == 1) {
+            // Column iw reads gradient column iw + padLeft - j, at laid-out offset iw + padLeft - j + margin.
+            for (int v = 0; v < W; v += lanes) {
+                __m256 acc = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
+                for (int i = u % sh; i < kh; i += sh) {
+                    const int r = (u - i) / sh;
+                    if (r < 0 || r >= Ho) continue;
+                    const float *g = rows + (size_t)r * G + gradientMargin + s->padLeft + v;
+                    for (int j = 0; j < kw; j++) {
+                        if (j & 1) acc2 = _mm256_fmadd_ps(w[i * kw + j], _mm256_loadu_ps(g - j), acc2);
+                        else acc = _mm256_fmadd_ps(w[i * kw + j], _mm256_loadu_ps(g - j), acc);
+                    }
+                }
+                acc = _mm256_add_ps(acc, acc2);
+                if (W - v >= lanes) _mm256_storeu_ps(d + v, acc);
+                else _mm256_maskstore_ps(d + v, salient_lane_mask(W - v), acc);
+            }
             continue;
         }
-        const float *row = plane + (size_t)r * P;
-        const int columns = s->strideWidth == 2 ? 2 * h : h;
-        for (int iw = 0; iw < s->inputWidth; iw++) {
-            const int c = iw + s->padLeft;
-            d[iw] = c < 0 || c >= columns ? 0 : s->strideWidth == 2 ? row[(c & 1) * h + (c >> 1)] : row[c];
+        // Padded column v = 2c + parity takes taps j = parity + 2m from gradient column c - m.
+        const int halves = (W + s->padLeft) / 2 + 1;
+        for (int c = 0; c < halves; c += lanes) {
+            __m256 e = _mm256_setzero_ps(), o = _mm256_setzero_ps();
+            for (int i = u % sh; i < kh; i += sh) {
+                const int r = (u - i) / sh;
+                if (r < 0 || r >= Ho) continue;
+                const float *g = rows + (size_t)r * G + gradientMargin + c;
+                for (int j = 0; j < kw; j += 2) e = _mm256_fmadd_ps(w[i * kw + j], _mm256_loadu_ps(g - j / 2), e);
+                for (int j = 1; j < kw; j += 2) o = _mm256_fmadd_ps(w[i * kw + j], _mm256_loadu_ps(g - j / 2), o);
+            }
+            _mm256_storeu_ps(even + c, e);
+            _mm256_storeu_ps(odd + c, o);
         }
+        // joined[v] for padded columns v = 0..<2 halves, then dx[iw] = joined[iw + padLeft].
+        for (int c = 0; c < halves; c += lanes) {
+            const __m256 e = _mm256_loadu_ps(even + c), o = _mm256_loadu_ps(odd + c);
+            const __m256 low = _mm256_unpacklo_ps(e, o), high = _mm256_unpackhi_ps(e, o);
+            _mm256_storeu_ps(joined + 2 * c, _mm256_permute2f128_ps(low, high, 0x20));
+            _mm256_storeu_ps(joined + 2 * c + lanes, _mm256_permute2f128_ps(low, high, 0x31));
+        }
+        copyFloats(joined + s->padLeft, W, d);
     }
 }
 
@@ -310,7 +340,7 @@ void salient_depthwise_backward(const salient_depthwise *s, const float *x, cons
                                 float *dx, float *filterGradient, float *scratch) {
     if (dx) {
         if (s->strideHeight == 1 && s->strideWidth == 1) backwardInputStrideOne(s, filter, gy, dx, scratch);
-        else backwardInputScattered(s, filter, gy, dx, scratch);
+        else backwardInputGathered(s, filter, gy, dx, scratch);
     }
     if (filterGradient) backwardFilter(s, x, gy, filterGradient, scratch);
 }
