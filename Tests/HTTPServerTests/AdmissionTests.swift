@@ -136,10 +136,12 @@ final class AdmissionTests: XCTestCase {
         try running.send("GET /work/a HTTP/1.1\r\nHost: t\r\n\r\n")
         XCTAssertTrue(gate.waitForStarted(1))
         var queued: [RawClient] = []
-        for name in ["b", "c"] {
+        for (index, name) in ["b", "c"].enumerated() {
             let client = try server.client(timeout: 20)
             try client.send("GET /work/\(name) HTTP/1.1\r\nHost: t\r\n\r\n")
             queued.append(client)
+            // Connections are read on several queues: b must be queued before c is sent.
+            waitUntil("\(name) to be queued") { server.server.queuedRequests["work"] == index + 1 }
         }
         let other = try server.client(timeout: 20)
         try other.send("GET /other/x HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -188,11 +190,16 @@ final class AdmissionTests: XCTestCase {
         defer { server.stop() }
         let body = [UInt8](repeating: 0x42, count: 900_000)
 
+        // Announcing a body holds nothing: only bytes that arrived count.
+        let announcer = try server.client(timeout: 20)
+        try announcer.send("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n")
+        try announcer.send(Array(body.prefix(1000)))
+
         let holder = try server.client(timeout: 20)
         try holder.send("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n")
         try holder.send(body)
         XCTAssertTrue(gate.waitForStarted(1))
-        XCTAssertEqual(server.server.bufferedBodyBytes, body.count)
+        waitUntil("the announcer's first bytes to be counted") { server.server.bufferedBodyBytes == body.count + 1000 }
 
         // A declared length that does not fit is refused on its head.
         let declared = try server.client()
@@ -213,7 +220,9 @@ final class AdmissionTests: XCTestCase {
         XCTAssertEqual(response?.status, 503)
         XCTAssertEqual(response?.errorCode, "body_budget_full")
         XCTAssertEqual(metrics.shedCount(), 2)
-        XCTAssertEqual(server.server.bufferedBodyBytes, body.count, "the refused bodies gave their share back")
+        XCTAssertEqual(server.server.bufferedBodyBytes, body.count + 1000, "the refused bodies gave their share back")
+        announcer.shutdownWrite()
+        waitUntil("the announcer's bytes to be given back") { server.server.bufferedBodyBytes == body.count }
 
         gate.release()
         XCTAssertEqual(holder.readResponse()?.text, "\(body.count)")

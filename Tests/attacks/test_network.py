@@ -2,6 +2,7 @@
 """Attacks on the network side of a real `salient serve`, each built here, each measured.
 
     python3 Tests/attacks/test_network.py --salient .build/release/salient [--results FILE]
+    python3 Tests/attacks/test_network.py --salient OLD/salient --config OLD/config/salient.json --measure-only
 
 Starts the binary with its default configuration (a free port, a fresh data folder, and a token
 where the attack is on authorization), then: refuses to start exposed without a token or with an
@@ -12,7 +13,8 @@ requests and rebound host names. Each attack's peak resident memory is read from
 under 1 GB; refusals are timed from the request head to the status line.
 
 Prints PASS or FAIL per check, then a table of the measurements (also written to --results);
-exits 1 on any failure.
+exits 1 on any failure. --measure-only runs the attacks that measure memory and refusal time,
+for a side-by-side run against an older binary (with its own configuration file).
 """
 
 import argparse
@@ -37,6 +39,7 @@ from png import encode_png  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 MEMORY_TARGET_MB = 1024
 TOKEN = "attack-test-token-0123456789abcdef"
+CONFIG = None  # --config: the configuration file the servers read (SALIENT_CONFIG)
 
 
 class Checks:
@@ -73,6 +76,8 @@ class Server:
         self.log_path = Path(self.data) / "serve.log"
         self.log = open(self.log_path, "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SALIENT_")}
+        if CONFIG:
+            env["SALIENT_CONFIG"] = CONFIG
         env.update(environment or {})
         self.process = subprocess.Popen([binary, "serve", "--port", "0", "--data-dir", self.data, *arguments],
                                         cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -81,9 +86,11 @@ class Server:
     def wait_listening(self, timeout=120):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            match = re.search(r"listening on (\S+):(\d+):", self.log_path.read_text(errors="replace"))
+            log = self.log_path.read_text(errors="replace")
+            # The second form is what builds before the exposure line logged.
+            match = re.search(r"listening on (\S+):(\d+):", log) or re.search(r"port=(\d+)() .*listening", log)
             if match:
-                self.port = int(match.group(2))
+                self.port = int(match.group(2) or match.group(1))
                 return self
             if self.process.poll() is not None:
                 raise RuntimeError(f"exited with {self.process.returncode}: {self.output()[-500:]}")
@@ -465,9 +472,15 @@ def main():
     parser = argparse.ArgumentParser(description="Network attacks on a real salient serve.")
     parser.add_argument("--salient", default=str(REPO / ".build" / "release" / "salient"))
     parser.add_argument("--results", help="also write the measurements here as JSON")
+    parser.add_argument("--config", help="the configuration file the servers read (default: config/salient.json)")
+    parser.add_argument("--measure-only", action="store_true", help="only the attacks that measure memory and time")
     args = parser.parse_args()
+    global CONFIG
+    CONFIG = args.config
     checks = Checks()
-    for attack in (posture, unauthenticated_uploads, queue_flood, held_bodies, pipelined_flood, cross_site):
+    attacks = (unauthenticated_uploads, queue_flood, held_bodies, pipelined_flood) if args.measure_only else (
+        posture, unauthenticated_uploads, queue_flood, held_bodies, pipelined_flood, cross_site)
+    for attack in attacks:
         attack(args.salient, checks)
     print("\nattack | peak VmHWM (MB) | before (MB) | time to refuse (ms) | outcome")
     for m in checks.measurements:

@@ -1,8 +1,8 @@
 import Foundation
 
 /// The bytes of request bodies a server holds at once, across every connection: each body
-/// reserves its bytes as they are declared or arrive and gives them back when its handler is
-/// done, so no number of connections or queued requests can hold more than `limit`.
+/// reserves its bytes as they arrive and gives them back when its handler is done, so no number
+/// of connections or queued requests can hold more than `limit`.
 final class BodyBudget: @unchecked Sendable {
     let limit: Int
     private let lock = NSLock()
@@ -14,6 +14,11 @@ final class BodyBudget: @unchecked Sendable {
 
     /// The bytes held now.
     var inUse: Int { lock.withLock { used } }
+
+    /// Whether `bytes` more would fit now: a declared length that would not is refused on its head.
+    func hasRoom(for bytes: Int) -> Bool {
+        lock.withLock { bytes <= limit - used }
+    }
 
     /// Takes `bytes` if they fit.
     fileprivate func take(_ bytes: Int) -> Bool {

@@ -26,10 +26,10 @@ final class Connection: @unchecked Sendable {
         var match: Router.Match
         var context: ResponseWriter.Context
         var startedAt: DispatchTime
-        /// The body's share of the server's `BodyBudget`, held until the handler is done:
-        /// reserved whole when the head declares a length, chunk by chunk otherwise.
+        /// The body's share of the server's `BodyBudget`, reserved as its bytes arrive and held
+        /// until the handler is done. Only what arrived is reserved, so that a client announcing
+        /// large bodies it never sends cannot hold the budget from everyone else.
         var reservation: BodyReservation
-        var reservesChunks: Bool
     }
 
     /// The response being written.
@@ -200,8 +200,7 @@ final class Connection: @unchecked Sendable {
                 headStartedAt = nil
                 beginRequest(head)
             case .body(let bytes):
-                // A declared length was reserved whole as the head arrived; a chunked body grows.
-                if let incoming, incoming.reservesChunks, !incoming.reservation.grow(by: bytes.count) {
+                if let incoming, !incoming.reservation.grow(by: bytes.count) {
                     refuse(context.bodyBudgetFull(incoming.match.queue))
                     break
                 }
@@ -240,13 +239,14 @@ final class Connection: @unchecked Sendable {
         let request = HTTPServerRequest(head: head1, path: path, query: query, pathParameters: parameters,
                                         route: route, remoteAddress: remoteAddress)
         incoming = Incoming(request: request, match: match, context: responseContext, startedAt: .now(),
-                            reservation: BodyReservation(budget: context.bodyBudget), reservesChunks: head.framing == .chunked)
+                            reservation: BodyReservation(budget: context.bodyBudget))
         // Decided on the head alone: a refused request's body is never read, nor invited by a 100 Continue.
         if let refusal = context.admissionRefusal(request, target: target, match: match) { return refuse(refusal) }
         if case .length(let length) = head.framing {
             // Beyond the limit the parser refuses it next.
             guard length <= bodyLimit else { return }
-            guard incoming!.reservation.grow(by: length) else { return refuse(context.bodyBudgetFull(match.queue)) }
+            // A body that cannot fit now is refused before it is read or invited.
+            guard context.bodyBudget.hasRoom(for: length) else { return refuse(context.bodyBudgetFull(match.queue)) }
             // Capped: a client may announce a large body and never send it.
             incoming!.request.body.reserveCapacity(min(length, 1024 * 1024))
         }
@@ -556,6 +556,9 @@ final class Connection: @unchecked Sendable {
     private func close() {
         guard !closed else { return }
         closed = true
+        // Bodies not yet handed to a handler will never be; one being handled is released when it returns.
+        incoming?.reservation.release()
+        for case .request(let request) in pending { request.reservation.release() }
         if let stream = outgoing?.stream {
             DispatchQueue.global().async { stream.connectionClosed() }
         }
