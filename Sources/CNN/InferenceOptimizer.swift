@@ -1,9 +1,9 @@
 /// Rewrites a graph for inference: Dropout goes, a BatchNorm after a convolution is folded into the
 /// convolution's weights and bias, any other BatchNorm becomes a per-channel affine pass, a
 /// per-channel constant Mul or Add after either is folded in too, a residual Add of a
-/// convolution's output is done by the convolution, x · sigmoid(x) becomes one SiLU, and an
+/// convolution's output is done by the convolution, x · sigmoid(x) becomes one SiLU, an
 /// activation after a convolution (or an invertible one after a dense layer or affine pass) is
-/// fused into its output pass. The result computes the same
+/// fused into its output pass, and squeeze-and-excitation blocks become one operator. The result computes the same
 /// function in inference mode with fewer passes over memory, and still supports backward
 /// (saliency). The original graph and its parameters are left untouched, so training keeps
 /// its BatchNorm layers.
@@ -11,7 +11,48 @@ extension Graph {
     public func optimizedForInference() throws -> Graph {
         // Folding first leaves convolutions right before the Adds; the ReLU after an Add fuses
         // only once the Add is part of the convolution.
-        try withoutDropout().gatesFused().producersFused().residualsFused().producersFused()
+        try withoutDropout().gatesFused().producersFused().residualsFused().producersFused().excitationsFused()
+    }
+
+    /// Each squeeze-and-excitation block as exporters write it, x · gate(conv(act(conv(pool(x))))),
+    /// the pool a GlobalAveragePool or a ReduceMean over the plane and the convolutions 1x1 with
+    /// their activations fused, as one `SqueezeExcitation` node.
+    private func excitationsFused() throws -> Graph {
+        let readers = readerCounts()
+        let shapes = try shapes(batch: 1)
+        let position = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1.name, $0) })
+        func producer(_ name: String) -> Node? { position[name].map { nodes[$0] } }
+        func onlyRead(_ name: String) -> Bool { readers[name] == 1 && name != outputName }
+        func pointwise(_ node: Node?) -> Conv2D? {
+            guard let node, node.inputs.count == 1, let conv = node.op as? Conv2D, conv.isPointwise, conv.groups == 1
+            else { return nil }
+            return conv
+        }
+        var absorbed = Set<String>()
+        var replacements: [String: Node] = [:]
+        for node in nodes {
+            guard let mul = node.op as? Elementwise, mul.operation == .mul, node.inputs.count == 2 else { continue }
+            for (gateName, x) in [(node.inputs[1], node.inputs[0]), (node.inputs[0], node.inputs[1])] {
+                guard let shape = shapes[x], shape.count == 4, shapes[gateName] == [1, shape[1], 1, 1],
+                      onlyRead(gateName), let expandNode = producer(gateName), let expand = pointwise(expandNode),
+                      onlyRead(expandNode.inputs[0]), let reduceNode = producer(expandNode.inputs[0]),
+                      let reduce = pointwise(reduceNode), onlyRead(reduceNode.inputs[0]),
+                      let poolNode = producer(reduceNode.inputs[0]), poolNode.inputs == [x],
+                      Graph.poolsWholePlanes(poolNode.op) else { continue }
+                absorbed.formUnion([gateName, reduceNode.name, poolNode.name])
+                replacements[node.name] = Node(name: node.name, op: SqueezeExcitation(reduce: reduce, expand: expand), inputs: [x])
+                break
+            }
+        }
+        let rewritten = nodes.compactMap { absorbed.contains($0.name) ? nil : replacements[$0.name] ?? $0 }
+        return try Graph(name: name, inputName: inputName, inputShape: inputShape, nodes: rewritten, outputName: outputName)
+    }
+
+    /// Whether `op` averages each NCHW plane to one value, keeping the axes.
+    private static func poolsWholePlanes(_ op: Operator) -> Bool {
+        if op is GlobalAvgPool { return true }
+        guard let mean = op as? ReduceMean, mean.keepsDimensions, let axes = mean.axes else { return false }
+        return Set(axes.map { $0 < 0 ? $0 + 4 : $0 }) == [2, 3]
     }
 
     /// Each x · sigmoid(x) (SiLU, as exporters write EfficientNet's swish) and x · hard_sigmoid(x)

@@ -37,6 +37,12 @@ final class GradientTests: XCTestCase {
                            groups: 4, activation: .relu6), [x])
     }
 
+    func testSqueezeExcitation() {
+        let block = SqueezeExcitation(reduce: conv(5, 2, k: (1, 1), activation: .silu),
+                                      expand: conv(2, 5, k: (1, 1), activation: .sigmoid))
+        checker.check(block, [randomTensor([2, 5, 4, 3], seed: 22)])
+    }
+
     func testPooling() {
         let x = randomTensor([2, 3, 7, 6], seed: 4)
         checker.check(MaxPool2D(kernel: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1)), [x])

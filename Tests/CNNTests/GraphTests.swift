@@ -330,6 +330,61 @@ final class InferenceOptimizerTests: XCTestCase {
         assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
     }
 
+    /// Squeeze-and-excitation as EfficientNet exports it (GlobalAveragePool, Conv, SiLU, Conv,
+    /// Sigmoid, Mul) and as RegNetY's ReduceMean form with ReLU and a hard sigmoid: each becomes one
+    /// node, in inference, backward, parameter gradients and export alike; a pool that another node
+    /// also reads keeps the block apart.
+    func testSqueezeExcitationBecomesOneNode() throws {
+        func conv(_ seed: UInt64, _ cin: Int, _ cout: Int, kernel: Int = 1) -> Conv2D {
+            Conv2D(weight: Parameter(name: "w\(seed)", value: randomTensor([cout, cin, kernel, kernel], seed: seed, scale: 0.5)),
+                   bias: Parameter(name: "b\(seed)", value: randomTensor([cout], seed: seed + 1)),
+                   padding: .explicit(top: kernel / 2, left: kernel / 2, bottom: kernel / 2, right: kernel / 2))
+        }
+        let graph = try Graph(name: "se", inputShape: [3, 9, 7], nodes: [
+            Node(name: "stem", op: conv(1, 3, 6, kernel: 3), inputs: ["input"]),
+            Node(name: "pool", op: GlobalAvgPool(), inputs: ["stem"]),
+            Node(name: "reduce", op: conv(3, 6, 2), inputs: ["pool"]),
+            Node(name: "reduce/sigmoid", op: ActivationLayer(.sigmoid), inputs: ["reduce"]),
+            Node(name: "reduce/swish", op: Elementwise(.mul), inputs: ["reduce", "reduce/sigmoid"]),
+            Node(name: "expand", op: conv(5, 2, 6), inputs: ["reduce/swish"]),
+            Node(name: "gate", op: ActivationLayer(.sigmoid), inputs: ["expand"]),
+            Node(name: "excited", op: Elementwise(.mul), inputs: ["stem", "gate"]),
+            Node(name: "mean", op: ReduceMean(axes: [-2, -1]), inputs: ["excited"]),
+            Node(name: "reduce2", op: conv(7, 6, 3), inputs: ["mean"]),
+            Node(name: "relu", op: ActivationLayer(.relu), inputs: ["reduce2"]),
+            Node(name: "expand2", op: conv(9, 3, 6), inputs: ["relu"]),
+            Node(name: "gate2", op: ActivationLayer(.hardSigmoid(alpha: 1 / 6, beta: 0.5)), inputs: ["expand2"]),
+            Node(name: "excited2", op: Elementwise(.mul), inputs: ["gate2", "excited"]),
+            Node(name: "pool3", op: GlobalAvgPool(), inputs: ["excited2"]),
+            Node(name: "reduce3", op: conv(11, 6, 2), inputs: ["pool3"]),
+            Node(name: "expand3", op: conv(13, 2, 6), inputs: ["reduce3"]),
+            Node(name: "excited3", op: Elementwise(.mul), inputs: ["excited2", "expand3"]),
+            Node(name: "out", op: Elementwise(.add), inputs: ["excited3", "pool3"]),
+        ], outputName: "out")
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual(optimized.nodes.map(\.name), ["stem", "excited", "excited2", "pool3", "reduce3", "expand3", "excited3", "out"])
+        XCTAssertTrue(optimized.nodes[1].op is SqueezeExcitation && optimized.nodes[2].op is SqueezeExcitation)
+
+        let x = randomTensor([2, 3, 9, 7], seed: 17)
+        let expected = try Executor(graph: graph).infer(x)
+        assertClose(try Executor(graph: optimized).infer(x), expected, rtol: 1e-5, atol: 1e-5, "fused")
+        let reimported = try ONNXImporter.load(data: try ONNXExporter.export(optimized))
+        assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-5, atol: 1e-5, "exported")
+
+        let g = randomTensor(expected.shape, seed: 18)
+        func gradients(_ graph: Graph) throws -> (input: Tensor, weights: [Tensor]) {
+            for p in graph.parameters { p.zeroGradient() }
+            let executor = Executor(graph: graph)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            let input = try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: true)["input"])
+            return (input, graph.parameters.filter { $0.name.hasPrefix("w") }.sorted { $0.name < $1.name }.map(\.gradient))
+        }
+        let (fused, original) = (try gradients(optimized), try gradients(graph))
+        assertClose(fused.input, original.input, rtol: 1e-4, atol: 1e-5, "input gradient")
+        XCTAssertEqual(fused.weights.count, original.weights.count)
+        for (a, b) in zip(fused.weights, original.weights) { assertClose(a, b, rtol: 1e-4, atol: 1e-5, "weight gradient") }
+    }
+
     /// SqueezeNet's Dropout before its last convolution copies a whole activation in inference
     /// unless it goes; the ReLU after it then fuses into the convolution before it.
     func testDropoutGoesInInference() throws {

@@ -130,6 +130,12 @@ struct ONNXExportWriter {
                                           .ints("strides", [pool.stride.h, pool.stride.w]),
                                           .int("ceil_mode", pool.ceilMode ? 1 : 0),
                                           .int("count_include_pad", pool.countIncludePad ? 1 : 0)] + padding(pool.padding))
+        case let block as SqueezeExcitation:
+            let pooled = uniqueName("\(out)/pooled"), hidden = uniqueName("\(out)/hidden"), gate = uniqueName("\(out)/gate")
+            add("GlobalAveragePool", [x], pooled)
+            try emit(Node(name: hidden, op: block.reduce, inputs: [pooled]))
+            try emit(Node(name: gate, op: block.expand, inputs: [hidden]))
+            add("Mul", [x, gate], out)
         case is GlobalAvgPool: add("GlobalAveragePool", [x], out)
         case is GlobalMaxPool: add("GlobalMaxPool", [x], out)
         case let dense as Dense where dense.appliesToLastAxis:
