@@ -8,11 +8,12 @@
 // also has them, cannot be, and says so.
 #pragma clang diagnostic ignored "-Wpass-failed"
 
-/// Output rows per block: each laid-out input row is loaded once per tap column and feeds every
-/// output row of the block that its taps reach, and the block's accumulators (rows x two vectors)
-/// are independent chains that keep both FMA units busy. One input row fed one output row at
-/// first, and each vector's nine FMAs waited on each other: 7-21 GFLOP/s.
-enum { lanes = 8, maxTaps = 7, blockRows = 4, maxBlockInputRows = (blockRows - 1) * 2 + maxTaps };
+/// Output rows come in blocks (four, or eight on narrow planes): each laid-out input row is
+/// loaded once per tap column and feeds every output row of the block that its taps reach, and
+/// the block's eight accumulators are independent chains that keep both FMA units busy. One
+/// input row fed one output row at first, and each vector's nine FMAs waited on each other:
+/// 7-21 GFLOP/s.
+enum { lanes = 8, maxTaps = 7, maxBlockRows = 8, maxBlockInputRows = (maxBlockRows - 1) * 2 + maxTaps };
 
 static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -65,9 +66,9 @@ static salient_depthwise inputGradientShape(const salient_depthwise *s) {
 /// A ring of kernelHeight laid-out input rows for the forward pass and the filter's gradient;
 /// the stride-1 input gradient's ring, or the stride-2 one's laid-out gradient rows.
 size_t salient_depthwise_scratch(const salient_depthwise *s) {
-    const size_t ring = (size_t)maxBlockInputRows * pitch(s) + blockRows * roundUp(s->outputWidth, 2 * lanes);
+    const size_t ring = (size_t)maxBlockInputRows * pitch(s) + maxBlockRows * roundUp(s->outputWidth, 2 * lanes);
     const salient_depthwise g = inputGradientShape(s);
-    const size_t flipped = (size_t)maxBlockInputRows * pitch(&g) + blockRows * roundUp(g.outputWidth, 2 * lanes);
+    const size_t flipped = (size_t)maxBlockInputRows * pitch(&g) + maxBlockRows * roundUp(g.outputWidth, 2 * lanes);
     const size_t gathered = (size_t)(s->outputHeight + 4) * gradientPitch(s);
     const size_t most = ring > flipped ? ring : flipped;
     return most > gathered ? most : gathered;
@@ -91,7 +92,19 @@ __attribute__((target("avx2,fma")))
 static void copyFloats(const float *from, int count, float *to) {
     int c = 0;
     for (; c + lanes <= count; c += lanes) _mm256_storeu_ps(to + c, _mm256_loadu_ps(from + c));
-    for (; c < count; c++) to[c] = from[c];
+    if (c < count) {
+        const __m256i mask = salient_lane_mask(count - c);
+        _mm256_maskstore_ps(to + c, mask, _mm256_maskload_ps(from + c, mask));
+    }
+}
+
+/// The same into a laid-out row, whose last vector may run on: zeros past `count` up to it,
+/// without the masked store (slow on AMD: the copy of a 28-float row took 10% of a 28x28 layer).
+__attribute__((target("avx2,fma")))
+static void copyIntoRow(const float *from, int count, float *to) {
+    int c = 0;
+    for (; c + lanes <= count; c += lanes) _mm256_storeu_ps(to + c, _mm256_loadu_ps(from + c));
+    if (c < count) _mm256_storeu_ps(to + c, _mm256_maskload_ps(from + c, salient_lane_mask(count - c)));
 }
 
 /// Zeros over `count` floats rounded up to whole vectors (the rows have room).
@@ -102,6 +115,7 @@ static void zeroFloats(float *to, int count) {
 #else
 static int splitEvenOdd(const float *x, int pairs, float *even, float *odd) { (void)x; (void)pairs; (void)even; (void)odd; return 0; }
 static void copyFloats(const float *from, int count, float *to) { memcpy(to, from, sizeof(float) * count); }
+static void copyIntoRow(const float *from, int count, float *to) { memcpy(to, from, sizeof(float) * count); }
 static void zeroFloats(float *to, int count) { memset(to, 0, sizeof(float) * count); }
 #endif
 
@@ -125,7 +139,7 @@ static void layOutRow(const salient_depthwise *s, const float *x, int row, float
         zeroFloats(out, first);
         const int tail = end / lanes * lanes;
         zeroFloats(out + tail, width - tail);
-        copyFloats(in + first - s->padLeft, end - first, out + first);
+        copyIntoRow(in + first - s->padLeft, end - first, out + first);
         return;
     }
     const int h = half(s);
@@ -162,56 +176,62 @@ static inline int tapOffset(const salient_depthwise *s, int v, int j) {
     return s->strideWidth == 1 ? v + j : (j & 1) * half(s) + v + (j >> 1);
 }
 
-/// Four output rows from the laid-out input rows `in` (the block's first input row first), as
-/// plain sums into `out` (four rows of `pitch` floats), sixteen columns at a time. `kh`, `kw` and
-/// `sh` are constants where this is inlined, so every loop but the one over columns unrolls;
-/// the finish (bias, activation) is a pass over `out` in L1 afterwards, which keeps this one
-/// loop per geometry rather than per geometry and activation.
-SALIENT_AVX2 void sumBlock(const salient_depthwise *s, int kh, int kw, int sh, const float *const *in,
-                           const __m256 *w, float *out, int pitch) {
-    const int inputRows = (blockRows - 1) * sh + kh;
-    for (int v = 0; v < s->outputWidth; v += 2 * lanes) {
-        __m256 acc[blockRows][2];
-        for (int r = 0; r < blockRows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+/// `rows` output rows from the laid-out input rows `in` (the block's first input row first), as
+/// plain sums into `out` (rows of `pitch` floats), `vectors` vectors of columns at a time: four
+/// rows by two vectors, or eight rows by one on planes at most eight wide (7x7 and 14x14/2
+/// layers, where sixteen columns computed seven). `kh`, `kw`, `sh`, `rows` and `vectors` are
+/// constants where this is inlined, so every loop but the one over columns unrolls; the finish
+/// (bias, activation) is a pass over `out` in L1 afterwards, which keeps this one loop per
+/// geometry rather than per geometry and activation.
+SALIENT_AVX2 void sumBlock(const salient_depthwise *s, int kh, int kw, int sh, int rows, int vectors,
+                           const float *const *in, const __m256 *w, float *out, int pitch) {
+    const int inputRows = (rows - 1) * sh + kh;
+    for (int v = 0; v < s->outputWidth; v += vectors * lanes) {
+        __m256 acc[maxBlockRows][2];
+        for (int r = 0; r < rows; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
 #pragma clang loop unroll(full)
         for (int q = 0; q < inputRows; q++) {
 #pragma clang loop unroll(full)
             for (int j = 0; j < kw; j++) {
                 const float *p = in[q] + tapOffset(s, v, j);
-                const __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + lanes);
+                const __m256 x0 = _mm256_loadu_ps(p), x1 = vectors == 2 ? _mm256_loadu_ps(p + lanes) : x0;
 #pragma clang loop unroll(full)
-                for (int r = 0; r < blockRows; r++) {
+                for (int r = 0; r < rows; r++) {
                     const int i = q - r * sh;
                     if (i < 0 || i >= kh) continue;
                     acc[r][0] = _mm256_fmadd_ps(w[i * kw + j], x0, acc[r][0]);
-                    acc[r][1] = _mm256_fmadd_ps(w[i * kw + j], x1, acc[r][1]);
+                    if (vectors == 2) acc[r][1] = _mm256_fmadd_ps(w[i * kw + j], x1, acc[r][1]);
                 }
             }
         }
-        for (int r = 0; r < blockRows; r++) {
+        // In row order: a narrow row's last vector runs into the next row, which then overwrites it.
+        for (int r = 0; r < rows; r++) {
             _mm256_storeu_ps(out + r * pitch + v, acc[r][0]);
-            _mm256_storeu_ps(out + r * pitch + v + lanes, acc[r][1]);
+            if (vectors == 2) _mm256_storeu_ps(out + r * pitch + v + lanes, acc[r][1]);
         }
     }
 }
 
-SALIENT_AVX2 void forwardPlane(const salient_depthwise *s, int kh, int kw, int sh, const float *x, const float *filter,
-                               float bias, const float *residual, const salient_activation *activation, float *pre,
-                               float *y, float *scratch) {
+SALIENT_AVX2 void forwardPlane(const salient_depthwise *s, int kh, int kw, int sh, int rows, int vectors,
+                               const float *x, const float *filter, float bias, const float *residual,
+                               const salient_activation *activation, float *pre, float *y, float *scratch) {
     __m256 w[maxTaps * maxTaps];
     for (int t = 0; t < kh * kw; t++) w[t] = _mm256_set1_ps(filter[t]);
-    const int capacity = (blockRows - 1) * sh + kh;
+    const int capacity = (rows - 1) * sh + kh;
     float *in[maxBlockInputRows];
     for (int q = 0; q < capacity; q++) in[q] = scratch + (size_t)q * pitch(s);
-    const int Wo = s->outputWidth, sums = roundUp(Wo, 2 * lanes);
+    // Rows that fit one step of vectors are summed side by side, so that one finish call takes
+    // the whole block (a call per seven-float row had cost more than the sums on 7x7 planes).
+    const int Wo = s->outputWidth, compact = Wo <= vectors * lanes, sums = compact ? Wo : roundUp(Wo, 2 * lanes);
     float *block = scratch + (size_t)maxBlockInputRows * pitch(s);
-    for (int oh = 0; oh < s->outputHeight; oh += blockRows) {
-        slideWindow(s, x, oh * sh - s->padTop, capacity, blockRows * sh, oh == 0, in);
-        sumBlock(s, kh, kw, sh, (const float *const *)in, w, block, sums);
-        for (int r = 0; r < blockRows && oh + r < s->outputHeight; r++) {
+    for (int oh = 0; oh < s->outputHeight; oh += rows) {
+        slideWindow(s, x, oh * sh - s->padTop, capacity, rows * sh, oh == 0, in);
+        sumBlock(s, kh, kw, sh, rows, vectors, (const float *const *)in, w, block, sums);
+        const int valid = s->outputHeight - oh < rows ? s->outputHeight - oh : rows;
+        for (int r = 0; r < (compact ? 1 : valid); r++) {
             const size_t at = (size_t)(oh + r) * Wo;
             salient_activate_keeping_input(activation, block + r * sums, bias, residual ? residual + at : NULL,
-                                           pre ? pre + at : NULL, y + at, Wo);
+                                           pre ? pre + at : NULL, y + at, compact ? (size_t)valid * Wo : (size_t)Wo);
         }
     }
 }
@@ -221,11 +241,14 @@ SALIENT_AVX2 void forwardAny(const salient_depthwise *s, const float *x, const f
                              const float *residual, const salient_activation *activation, float *pre, float *y,
                              float *scratch) {
     const int kh = s->kernelHeight, kw = s->kernelWidth, sh = s->strideHeight;
-#define SALIENT_PLANE(kh, kw, sh) forwardPlane(s, kh, kw, sh, x, filter, bias, residual, activation, pre, y, scratch)
-    if (kh == 3 && kw == 3) { if (sh == 1) SALIENT_PLANE(3, 3, 1); else SALIENT_PLANE(3, 3, 2); }
-    else if (kh == 5 && kw == 5) { if (sh == 1) SALIENT_PLANE(5, 5, 1); else SALIENT_PLANE(5, 5, 2); }
-    else if (kh == 7 && kw == 7) { if (sh == 1) SALIENT_PLANE(7, 7, 1); else SALIENT_PLANE(7, 7, 2); }
-    else SALIENT_PLANE(kh, kw, sh);
+    const int narrow = s->outputWidth <= lanes;
+#define SALIENT_PLANE(kh, kw, sh)                                                                               \
+    if (narrow) forwardPlane(s, kh, kw, sh, 8, 1, x, filter, bias, residual, activation, pre, y, scratch);      \
+    else forwardPlane(s, kh, kw, sh, 4, 2, x, filter, bias, residual, activation, pre, y, scratch)
+    if (kh == 3 && kw == 3) { if (sh == 1) { SALIENT_PLANE(3, 3, 1); } else { SALIENT_PLANE(3, 3, 2); } }
+    else if (kh == 5 && kw == 5) { if (sh == 1) { SALIENT_PLANE(5, 5, 1); } else { SALIENT_PLANE(5, 5, 2); } }
+    else if (kh == 7 && kw == 7) { if (sh == 1) { SALIENT_PLANE(7, 7, 1); } else { SALIENT_PLANE(7, 7, 2); } }
+    else { SALIENT_PLANE(kh, kw, sh); }
 #undef SALIENT_PLANE
 }
 
@@ -258,7 +281,7 @@ SALIENT_AVX2 void backwardInputGathered(const salient_depthwise *s, const float 
     for (int r = 0; r < Ho; r++) {
         float *g = rows + (size_t)r * G;
         zeroFloats(g, G);
-        copyFloats(gy + (size_t)r * Wo, Wo, g + gradientMargin);
+        copyIntoRow(gy + (size_t)r * Wo, Wo, g + gradientMargin);
     }
     __m256 w[maxTaps * maxTaps];
     for (int t = 0; t < kh * kw; t++) w[t] = _mm256_set1_ps(filter[t]);
