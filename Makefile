@@ -30,11 +30,12 @@ build: deps
 serve: build
 	$(BIN) serve
 
-# A virtual environment with the Python references (onnxruntime, onnx, numpy, Pillow) that tests compare against.
+# A virtual environment with the Python references (onnxruntime, onnx, numpy, Pillow) that tests compare against,
+# and the Open Inference Protocol's real clients (Triton's tritonclient, the kserve SDK) that tests drive the service with.
 venv: deps
 	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, PIL" 2>/dev/null || \
-	  $(VENV)/bin/pip install -q onnxruntime onnx numpy pillow
+	@$(VENV)/bin/python -c "import onnxruntime, onnx, numpy, PIL, tritonclient.http, kserve" 2>/dev/null || \
+	  $(VENV)/bin/pip install -q onnxruntime onnx numpy pillow "tritonclient[http]" kserve
 
 # PyTorch, torchvision and Captum for the bench's saliency and training references (5 GB, so
 # never part of `make test`), with onnxruntime for the torchvision zoo's reference logits.
@@ -51,6 +52,7 @@ bench: build venv bench-venv
 test: build venv
 	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports
 	python3 Tests/attacks/test_network.py --salient $(BIN)
+	$(VENV)/bin/python Tests/clients/test_inference_clients.py --salient $(BIN)
 	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck"
 
 # torchvision's classification catalogue as ONNX, with onnxruntime's logits and Captum's

@@ -51,7 +51,13 @@ public struct SaliencyComputer {
     public init(executor: Executor) {
         self.executor = executor
         let graph = executor.graph
-        if let last = graph.node(named: graph.outputName), last.op is Softmax, let input = last.inputs.first {
+        // The pre-softmax scores: a final Softmax's input, looking past the reshapes that ONNX
+        // graphs before opset 13 wrap it in (Flatten, Softmax, Reshape back to [N, C, 1, 1]).
+        var node = graph.node(named: graph.outputName)
+        while let current = node, current.op is any ShapeOnlyOperator, let input = current.inputs.first {
+            node = graph.node(named: input)
+        }
+        if let softmax = node, softmax.op is Softmax, let input = softmax.inputs.first {
             scoreNode = input
         } else {
             scoreNode = graph.outputName

@@ -41,17 +41,29 @@ struct Classifier {
     var limits: DecodingLimits { images.limits }
 
     /// Inference time includes the wait for a batch to form and run.
+    /// Counted in the model's statistics as a request whose input is the decode and preprocessing.
     func classify(_ bytes: Data, model: LoadedModel, topK: Int) throws -> Result {
         var decodeMs = 0.0, preprocessMs = 0.0
-        var t0 = DispatchTime.now()
-        let logits = try model.batcher.infer {
-            let prepared = try images.input(bytes, preprocessing: model.preprocessing)
-            (decodeMs, preprocessMs) = (prepared.decodeMs, prepared.preprocessMs)
-            t0 = DispatchTime.now()
-            return prepared.tensor
-        }.scalars
+        let start = DispatchTime.now()
+        var t0 = start
+        let logits: [Float]
+        do {
+            logits = try model.batcher.infer {
+                let prepared = try images.input(bytes, preprocessing: model.preprocessing)
+                (decodeMs, preprocessMs) = (prepared.decodeMs, prepared.preprocessMs)
+                model.statistics.record(.computeInput, since: start)
+                t0 = DispatchTime.now()
+                return prepared.tensor
+            }.scalars
+        } catch {
+            model.statistics.record(.fail, since: start)
+            throw error
+        }
         let t1 = DispatchTime.now()
-        return Result(model: model.name, predictions: Classifier.rank(logits, labels: model.labels, topK: topK),
+        let predictions = Classifier.rank(logits, labels: model.labels, topK: topK)
+        model.statistics.record(.computeOutput, since: t1)
+        model.statistics.record(.success, since: start)
+        return Result(model: model.name, predictions: predictions,
                       timingMs: Timing(decode: decodeMs, preprocess: preprocessMs, inference: milliseconds(t0, t1)))
     }
 

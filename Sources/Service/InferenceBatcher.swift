@@ -19,6 +19,8 @@ final class InferenceBatcher: @unchecked Sendable {
     let pool: ExecutorPool
     let maxBatchSize: Int
     let maxDelay: Double
+    /// Where each request's wait and each batch's run are counted.
+    let statistics: InferenceStatistics
     /// Guards the state below; only a gathering leader waits on it, so arrivals signal it.
     private let lock = NSCondition()
     private var queue: [Request] = []
@@ -27,7 +29,7 @@ final class InferenceBatcher: @unchecked Sendable {
     /// Slots taken by leaders, gathering or running a batch.
     private var running = 0
     private var gathering = false
-    private var statistics = BatchStatistics()
+    private var sizes = BatchStatistics()
 
     /// One caller's image. Its caller sleeps on `wake` until its result is in or it is handed
     /// the lead of the next batch, so a finished batch wakes only the callers it concerns.
@@ -41,8 +43,9 @@ final class InferenceBatcher: @unchecked Sendable {
         init(input: Tensor) { self.input = input }
     }
 
-    init(pool: ExecutorPool, maxBatchSize: Int, maxDelay: Double) {
+    init(pool: ExecutorPool, maxBatchSize: Int, maxDelay: Double, statistics: InferenceStatistics) {
         self.pool = pool
+        self.statistics = statistics
         self.maxBatchSize = max(maxBatchSize, 1)
         self.maxDelay = max(maxDelay, 0)
     }
@@ -101,12 +104,21 @@ final class InferenceBatcher: @unchecked Sendable {
         gathering = false
         let batch = Array(queue.prefix(InferenceBatcher.batchSize(queued: queue.count, limit: maxBatchSize)))
         queue.removeFirst(batch.count)
-        if !batch.isEmpty { statistics.record(batch.count) }
+        if !batch.isEmpty { sizes.record(batch.count) }
         // Another slot may be free while this one gathered; what is left should not wait for it.
         if running < pool.size { handOver(takingSlot: true) }
         lock.unlock()
 
+        let started = DispatchTime.now()
         let results = batch.isEmpty ? [] : InferenceBatcher.run(batch.map(\.input), on: pool)
+        if case .success? = results.first {
+            let ran = nanoseconds(since: started)
+            statistics.recordExecution(batchSize: batch.count, nanoseconds: ran)
+            for request in batch {
+                statistics.record(.queue, nanoseconds: started.uptimeNanoseconds - request.arrival.uptimeNanoseconds)
+                statistics.record(.computeInfer, nanoseconds: ran)
+            }
+        }
         lock.lock()
         for (request, result) in zip(batch, results) {
             request.result = result
@@ -156,7 +168,7 @@ final class InferenceBatcher: @unchecked Sendable {
     var queueDepth: Int { lock.withLock { queue.count } }
 
     /// How many batches of each size ran since start.
-    var batchSizes: BatchStatistics { lock.withLock { statistics } }
+    var batchSizes: BatchStatistics { lock.withLock { sizes } }
 }
 
 /// Counts of batches by size, for `/metrics`.

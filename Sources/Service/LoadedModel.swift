@@ -7,6 +7,8 @@ import Imaging
 /// executors that run it.
 final class LoadedModel: @unchecked Sendable {
     let name: String
+    /// Which of the model's versions this is.
+    let version: Int
     let card: ModelCard
     /// The graph as loaded (used for export, saliency and fine-tuning).
     let graph: Graph
@@ -19,13 +21,17 @@ final class LoadedModel: @unchecked Sendable {
     /// Classification goes through here, sharing the pool with saliency.
     let batcher: InferenceBatcher
     let directory: URL
+    /// Requests, executions and their stages since start (the statistics extension).
+    let statistics = InferenceStatistics()
 
     var labels: [String] { card.labels }
     var inputShape: [Int] { graph.inputShape }
     var format: String { card.onnxFile == nil ? "native" : "onnx" }
 
-    init(card: ModelCard, graph: Graph, directory: URL, configuration: ServiceConfiguration, threads: ComputeThreads) throws {
+    init(card: ModelCard, version: Int, graph: Graph, directory: URL, configuration: ServiceConfiguration,
+         threads: ComputeThreads) throws {
         self.name = card.name
+        self.version = version
         self.card = card
         self.graph = graph
         self.directory = directory
@@ -47,7 +53,7 @@ final class LoadedModel: @unchecked Sendable {
         analysis = try ModelAnalysis(graph: graph)
         pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads, threads: threads)
         batcher = InferenceBatcher(pool: pool, maxBatchSize: configuration.maxBatchSize,
-                                   maxDelay: configuration.maxBatchDelayMilliseconds / 1000)
+                                   maxDelay: configuration.maxBatchDelayMilliseconds / 1000, statistics: statistics)
         let classes = try logitsGraph.shapes(batch: 1)[logitsGraph.outputName]!.dropFirst().reduce(1, *)
         guard classes == card.labels.count else {
             throw GraphError(node: card.name, "the model scores \(classes) classes but the card has \(card.labels.count) labels")

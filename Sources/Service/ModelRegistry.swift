@@ -75,13 +75,23 @@ final class ModelRegistry: @unchecked Sendable {
         guard actual == expected else {
             throw GraphError(node: name, "weights checksum \(actual) does not match the card's \(expected)")
         }
-        return try LoadedModel(card: card, graph: ModelFormats.graph(card: card, weights: weights), directory: directory,
+        return try LoadedModel(card: card, version: 1, graph: ModelFormats.graph(card: card, weights: weights), directory: directory,
                                configuration: configuration, threads: threads)
     }
 
     func model(named name: String) throws -> LoadedModel {
         guard let model = lock.withLock({ models[name] }) else {
             throw ServiceError.notFound("no model named '\(name)'")
+        }
+        return model
+    }
+
+    /// The model at `version` (its number, as a path gives it), or at its default version when nil.
+    func model(named name: String, version: String?) throws -> LoadedModel {
+        let model = try self.model(named: name)
+        guard let version else { return model }
+        guard Int(version) == model.version else {
+            throw ServiceError.notFound("model '\(name)' has no version '\(version)'; its versions are \(model.version)")
         }
         return model
     }
@@ -118,7 +128,7 @@ final class ModelRegistry: @unchecked Sendable {
         let weights = files[card.onnxFile ?? Checkpoint.weightsFile] ?? Data()
         var card = card
         card.weightsSHA256 = Checksum.sha256(weights)
-        let model = try LoadedModel(card: card, graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
+        let model = try LoadedModel(card: card, version: 1, graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
                                     directory: directory, configuration: configuration, threads: threads)
         try lock.withLock {
             // Checked again: another registration may have finished while this one imported.

@@ -16,6 +16,9 @@ public final class SalientService: @unchecked Sendable {
     private let trimmer = HeapTrimmer()
     private let logger: Logger
 
+    /// The service's version, as `GET /v2` reports it.
+    public static let version = "0.1.0"
+
     /// The models bundled with the binary (the default `fashion-cnn`).
     public static var bundledModels: URL? {
         Bundle.module.url(forResource: "models", withExtension: nil)
@@ -45,7 +48,10 @@ public final class SalientService: @unchecked Sendable {
         InferenceRoutes(registry: registry, classifier: classifier, saliency: SaliencyService(classifier: classifier),
                         cache: cache, metrics: metrics)
             .register(on: routes)
-        KServeRoutes(registry: registry, metrics: metrics).register(on: routes)
+        OpenInferenceRoutes(registry: registry, images: classifier.images, configuration: configuration, metrics: metrics)
+            .register(on: routes)
+        // The Open Inference Protocol's clients read an error as {"error": "<message>"}.
+        router.setErrorFormat(.message, forPathsUnder: "/v2")
         let datasets = try DatasetStore(root: configuration.dataURL.appendingPathComponent("datasets"),
                                         limits: ArchiveLimits(maxTotalBytes: 4 * configuration.maxUploadBytes,
                                                               maxEntryBytes: configuration.maxImageBytes),

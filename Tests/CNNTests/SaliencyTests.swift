@@ -54,6 +54,21 @@ final class SaliencyTests: XCTestCase {
         }
     }
 
+    /// ONNX graphs before opset 13 softmax over a flattened [N, C] and reshape back to
+    /// [N, C, 1, 1] (SqueezeNet 1.0): the scores are still the softmax's input, not its output.
+    func testScoresAreTakenBeforeASoftmaxWrappedInReshapes() throws {
+        let region = try regionModel()
+        let graph = try Graph(name: "wrapped", inputShape: [3, 16, 16], nodes: Array(region.nodes.dropLast()) + [
+            Node(name: "logits/flat", op: Flatten(), inputs: ["logits"]),
+            Node(name: "probs/2d", op: Softmax(axis: 1), inputs: ["logits/flat"]),
+            Node(name: "probs", op: Reshape([0, 3, 1, 1]), inputs: ["probs/2d"]),
+        ])
+        XCTAssertEqual(SaliencyComputer(executor: Executor(graph: graph)).scoreNode, "logits/flat")
+        XCTAssertEqual(SaliencyComputer(executor: Executor(graph: region)).scoreNode, "logits")
+        let unwrapped = try Graph(name: "plain", inputShape: [3, 16, 16], nodes: Array(region.nodes.dropLast()))
+        XCTAssertEqual(SaliencyComputer(executor: Executor(graph: unwrapped)).scoreNode, "logits", "no softmax: the output")
+    }
+
     /// Grad-CAM on an image that is dark except for the block the model reads: the
     /// activations, and so the map, live in that block.
     func testGradCAMFollowsTheActivations() throws {

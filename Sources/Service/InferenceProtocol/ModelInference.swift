@@ -1,0 +1,156 @@
+import CNN
+import Foundation
+
+/// Runs an Open Inference Protocol request on one model: its one input, an FP32 tensor of
+/// shape [N] + the model's input shape or BYTES holding N encoded images (shape [N] or [N, 1])
+/// that the model's own preprocessing decodes, as Triton's image ensembles take them; its one
+/// output, `logits`, the pre-softmax scores [N, classes], or their top classes when the request
+/// asks for the classification extension. N is at most `max_batch_size`. Every stage is
+/// counted in the model's statistics.
+struct ModelInference {
+    static let outputName = "logits"
+
+    let model: LoadedModel
+    let images: ImagePreparation
+    let maxBatchSize: Int
+
+    func run(_ request: InferenceRequest) throws -> InferenceResponse {
+        let statistics = model.statistics
+        let start = DispatchTime.now()
+        do {
+            let outputs = try requestedOutputs(request)
+            let (logits, batch) = try infer(try boundInput(request))
+            let outputStart = DispatchTime.now()
+            let response = InferenceResponse(modelName: model.name, modelVersion: "\(model.version)", id: request.id,
+                                             outputs: outputs.map { output(logits, batch: batch, for: $0, request: request) })
+            statistics.record(.computeOutput, since: outputStart)
+            statistics.record(.success, since: start)
+            return response
+        } catch {
+            statistics.record(.fail, since: start)
+            throw error
+        }
+    }
+
+    /// The metadata's description of the input: every dimension but the batch is fixed.
+    var inputShape: [Int] { [-1] + model.inputShape }
+    var outputShape: [Int] { [-1, model.labels.count] }
+
+    /// The input as the engine takes it, or the encoded images still to decode.
+    private enum BoundInput {
+        case tensor(Tensor)
+        case images([Data])
+
+        var batch: Int {
+            switch self {
+            case let .tensor(tensor): return tensor.shape[0]
+            case let .images(images): return images.count
+            }
+        }
+    }
+
+    private func boundInput(_ request: InferenceRequest) throws -> BoundInput {
+        let inputName = model.graph.inputName
+        guard request.inputs.count == 1, let input = request.inputs.first else {
+            throw ServiceError.badParameter("model '\(model.name)' takes one input, '\(inputName)'; the request has \(request.inputs.count)")
+        }
+        guard input.name == inputName else {
+            throw ServiceError.badParameter("unexpected inference input '\(input.name)' for model '\(model.name)': its input is '\(inputName)'")
+        }
+        let batch = input.shape.first ?? 0
+        switch input.values {
+        case let .fp32(values):
+            guard input.shape.count == model.inputShape.count + 1, Array(input.shape.dropFirst()) == model.inputShape else {
+                throw ServiceError.badParameter("input '\(inputName)' of model '\(model.name)' has shape \(inputShape) (the "
+                    + "first dimension the batch); the request's is \(input.shape)")
+            }
+            try checkBatch(batch)
+            return .tensor(Tensor(shape: input.shape, scalars: values))
+        case let .bytes(encoded):
+            guard input.shape.count == 1 || (input.shape.count == 2 && input.shape[1] == 1) else {
+                throw ServiceError.badParameter("a BYTES input holds one encoded image per batch entry: shape [N] or [N, 1], "
+                    + "not \(input.shape)")
+            }
+            try checkBatch(batch)
+            try images.checkRequest(encoded)
+            return .images(encoded)
+        case .unread:
+            throw ServiceError.badParameter("input '\(inputName)' of model '\(model.name)' takes FP32 (a tensor of shape "
+                + "\(inputShape)) or BYTES (encoded images its preprocessing decodes), not \(input.datatype.rawValue)")
+        }
+    }
+
+    private func checkBatch(_ batch: Int) throws {
+        guard (1...maxBatchSize).contains(batch) else {
+            throw BudgetError.exceeded("the request's batch is \(batch); model '\(model.name)' takes batches of 1 to "
+                + "\(maxBatchSize)", setting: "max_batch_size", status: .badRequest, code: "bad_parameter")
+        }
+    }
+
+    private func requestedOutputs(_ request: InferenceRequest) throws -> [InferenceRequest.RequestedOutput] {
+        guard let outputs = request.outputs, !outputs.isEmpty else {
+            return [InferenceRequest.RequestedOutput(name: Self.outputName, binaryData: nil, classification: nil)]
+        }
+        for output in outputs where output.name != Self.outputName {
+            throw ServiceError.badParameter("unexpected inference output '\(output.name)' for model '\(model.name)': its output is "
+                + "'\(Self.outputName)'")
+        }
+        return outputs
+    }
+
+    /// The logits of every batch entry, as one [N, classes] tensor. A single entry joins the
+    /// model's batcher, which runs it together with other requests' entries; a batch the client
+    /// formed runs as it is.
+    private func infer(_ input: BoundInput) throws -> (Tensor, Int) {
+        let statistics = model.statistics
+        let inputStart = DispatchTime.now()
+        switch input {
+        case let .tensor(tensor) where tensor.shape[0] == 1:
+            statistics.record(.computeInput, since: inputStart)
+            return (try model.batcher.infer { tensor }, 1)
+        case let .images(encoded) where encoded.count == 1:
+            let logits = try model.batcher.infer {
+                let tensor = try images.input(encoded[0], preprocessing: model.preprocessing).tensor
+                statistics.record(.computeInput, since: inputStart)
+                return tensor
+            }
+            return (logits, 1)
+        case let .tensor(tensor):
+            statistics.record(.computeInput, since: inputStart)
+            return (try runBatch(tensor), tensor.shape[0])
+        case let .images(encoded):
+            let tensors = try encoded.map { try images.input($0, preprocessing: model.preprocessing).tensor }
+            let stacked = Tensor(shape: [tensors.count] + model.inputShape, scalars: tensors.flatMap(\.scalars))
+            statistics.record(.computeInput, since: inputStart)
+            return (try runBatch(stacked), tensors.count)
+        }
+    }
+
+    private func runBatch(_ tensor: Tensor) throws -> Tensor {
+        let called = DispatchTime.now()
+        var started = called
+        let logits = try model.pool.withExecutor { executor -> Tensor in
+            started = DispatchTime.now()
+            return try executor.infer(tensor)
+        }
+        let ran = nanoseconds(since: started)
+        model.statistics.record(.queue, nanoseconds: started.uptimeNanoseconds - called.uptimeNanoseconds)
+        model.statistics.record(.computeInfer, nanoseconds: ran)
+        model.statistics.recordExecution(batchSize: tensor.shape[0], nanoseconds: ran)
+        return logits
+    }
+
+    private func output(_ logits: Tensor, batch: Int, for requested: InferenceRequest.RequestedOutput,
+                        request: InferenceRequest) -> InferenceResponse.Output {
+        let binary = requested.binaryData ?? request.binaryDataOutput
+        let classes = logits.count / batch
+        guard let count = requested.classification else {
+            return .init(name: requested.name, shape: [batch, classes], values: .fp32(logits.scalars), binary: binary)
+        }
+        let k = min(count, classes)
+        let rows = (0..<batch).flatMap { row in
+            InferenceResponse.classifications(logits.scalars[(row * classes)..<((row + 1) * classes)], labels: model.labels, count: k)
+        }
+        return .init(name: requested.name, shape: [batch, k], values: .bytes(rows), binary: binary)
+    }
+}
