@@ -60,6 +60,11 @@ struct GuardedRouter {
         router.add(.post, pattern, queue: RouteClass.inference.rawValue, admission: admission(reads, bodies: bodies), handler)
     }
 
+    /// A POST that only reads (the model repository's index), taking `bodies`.
+    func read(_ pattern: String, bodies: AcceptedBodyTypes, _ handler: @escaping HTTPHandler) {
+        router.add(.post, pattern, queue: RouteClass.reads.rawValue, admission: admission(reads, bodies: bodies), handler)
+    }
+
     /// A request that changes state, taking `bodies`.
     func post(_ pattern: String, bodies: AcceptedBodyTypes, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
         router.add(.post, pattern, bodyLimit: bodyLimit, queue: RouteClass.writes.rawValue,
@@ -70,6 +75,11 @@ struct GuardedRouter {
     func operation(_ pattern: String, isRead: Bool = false, _ handler: @escaping HTTPHandler) {
         router.add(.get, pattern, lane: .quick, queue: RouteClass.operations.rawValue,
                    admission: admission(isRead ? reads : Authorization(tokens: nil), bodies: nil), handler)
+    }
+
+    /// A PUT that changes state, taking `bodies`.
+    func put(_ pattern: String, bodies: AcceptedBodyTypes, _ handler: @escaping HTTPHandler) {
+        router.add(.put, pattern, queue: RouteClass.writes.rawValue, admission: admission(writes, bodies: bodies), handler)
     }
 
     func delete(_ pattern: String, _ handler: @escaping HTTPHandler) {

@@ -85,21 +85,25 @@ final class LoadedModel: @unchecked Sendable {
         return preprocessing
     }
 
-    /// The summary `GET /v1/models` lists.
-    func summary(isDefault: Bool) -> ModelSummary {
-        ModelSummary(name: name, isDefault: isDefault, classes: labels.count, input: inputShape, format: format)
+    /// The summary `GET /v1/models` lists: this version, among the model's `versions`.
+    func summary(isDefault: Bool, versions: [Int]) -> ModelSummary {
+        ModelSummary(name: name, isDefault: isDefault, classes: labels.count, input: inputShape, format: format,
+                     version: version, versions: versions)
     }
 }
 
 struct ModelSummary: Codable {
     var name: String
+    /// The service's default model (`default_model`).
     var isDefault: Bool
     var classes: Int
     var input: [Int]
     var format: String
+    var version: Int
+    var versions: [Int]
 
     enum CodingKeys: String, CodingKey {
-        case name, classes, input, format
+        case name, classes, input, format, version, versions
         case isDefault = "default"
     }
 }

@@ -3,25 +3,40 @@ import Foundation
 import HTTPServer
 import Logging
 
-/// The models on disk under `data/models/<name>/`, loaded at start and served by name.
+/// The models the service stores and serves, by name and version.
 ///
-/// A model folder holds `card.json` and its weights (`weights.safetensors` for native models,
-/// the ONNX file named by the card for imported ones). A model whose weights do not match the
-/// card's SHA-256 is refused with a logged reason and never served.
+/// Uploading a model under a name in use adds a version; a model has a default version, which
+/// serves requests that name none, and every other version stays servable by number until it
+/// is deleted. What is stored (names, versions, cards, the default, whether a model is loaded)
+/// lives in a `ModelIndex`; every version of a loaded model is kept in memory, ready. A version
+/// whose weights do not match its card's SHA-256, or that does not import, is refused with a
+/// logged reason, listed as unavailable with that reason, and never served.
 final class ModelRegistry: @unchecked Sendable {
-    let root: URL
+    let index: ModelIndex
     private let configuration: ServiceConfiguration
     private let logger: Logger
     private let lock = NSLock()
-    private var models: [String: LoadedModel] = [:]
+    private var entries: [String: Entry] = [:]
     /// The threads every model computes on.
     let threads: ComputeThreads
     /// One import at a time: a second upload is answered 503 at once rather than holding its body
-    /// (up to `max_upload_bytes`) while it waits.
+    /// (up to `max_upload_bytes`) while it waits. Version numbers are taken under it.
     private let importing = NSLock()
 
-    init(configuration: ServiceConfiguration, logger: Logger) {
-        root = configuration.dataURL.appendingPathComponent("models")
+    /// A stored model and the versions of it in memory.
+    struct Entry {
+        var record: ModelRecord
+        /// Every version that loaded; none while the model is unloaded.
+        var loaded: [Int: LoadedModel] = [:]
+        /// Why a stored version is not served.
+        var failures: [Int: String] = [:]
+
+        var name: String { record.name }
+        var defaultModel: LoadedModel? { record.state.defaultVersion.flatMap { loaded[$0] } }
+    }
+
+    init(configuration: ServiceConfiguration, logger: Logger, index: ModelIndex? = nil) {
+        self.index = index ?? FolderModelIndex(root: configuration.dataURL.appendingPathComponent("models"))
         self.configuration = configuration
         threads = ComputeThreads(count: configuration.inferenceThreads)
         self.logger = logger
@@ -34,71 +49,119 @@ final class ModelRegistry: @unchecked Sendable {
             && name.unicodeScalars.allSatisfy { allowed.contains($0) && $0.isASCII }
     }
 
-    /// Copies the bundled default model into the data folder when it is not there yet, then
-    /// loads every model folder.
+    /// Stores the bundled models that are not stored yet, as their version 1, then loads every
+    /// stored model.
     func start(bundledModels: URL?) throws {
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         if let bundledModels, let names = try? FileManager.default.contentsOfDirectory(atPath: bundledModels.path) {
-            for name in names where !FileManager.default.fileExists(atPath: root.appendingPathComponent(name).path) {
+            for name in names.sorted() where try index.record(named: name) == nil {
                 try install(from: bundledModels.appendingPathComponent(name), as: name)
             }
         }
-        for name in try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() where !name.hasPrefix(".") {
+        for name in try index.names() {
             do {
-                let model = try load(name)
-                lock.withLock { models[name] = model }
-                logger.info("loaded model", metadata: ["model": "\(name)", "format": "\(model.format)"])
+                try reload(name)
             } catch {
                 logger.error("refused model", metadata: ["model": "\(name)", "reason": "\(error)"])
             }
         }
     }
 
-    /// Copies a model folder file by file, each write atomic, the card last.
+    /// Stores a model folder (its card and weights) as version 1.
     private func install(from source: URL, as name: String) throws {
-        let target = root.appendingPathComponent(name)
-        let files = try FileManager.default.contentsOfDirectory(atPath: source.path).sorted { a, _ in a != Checkpoint.cardFile }
-        for file in files {
-            try AtomicFile.write(Data(contentsOf: source.appendingPathComponent(file)), to: target.appendingPathComponent(file))
+        let card = try ModelCard(json: Data(contentsOf: source.appendingPathComponent(Checkpoint.cardFile)))
+        var files: [String: Data] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: source.path) where file != Checkpoint.cardFile {
+            files[file] = try Data(contentsOf: source.appendingPathComponent(file))
         }
+        _ = try index.store(version: 1, of: name, card: card, files: files)
+        try index.setState(ModelState(defaultVersion: 1, nextVersion: 2, isLoaded: true), of: name)
     }
 
-    private func load(_ name: String) throws -> LoadedModel {
-        let directory = root.appendingPathComponent(name)
-        let card = try ModelCard(json: Data(contentsOf: directory.appendingPathComponent(Checkpoint.cardFile)))
+    /// Reads a model from the index and, when it is loaded, every version into memory, replacing
+    /// what memory held; a version that fails is listed with its reason.
+    @discardableResult
+    private func reload(_ name: String) throws -> Entry? {
+        guard let record = try index.record(named: name) else {
+            lock.withLock { _ = entries.removeValue(forKey: name) }
+            return nil
+        }
+        var entry = Entry(record: record)
+        if record.state.isLoaded {
+            for version in record.versions {
+                do {
+                    let model = try load(version, of: name)
+                    entry.loaded[version.version] = model
+                    logger.info("loaded model", metadata: ["model": "\(name)", "version": "\(version.version)",
+                                                           "format": "\(model.format)"])
+                } catch {
+                    entry.failures[version.version] = "\(error)"
+                    logger.error("refused model", metadata: ["model": "\(name)", "version": "\(version.version)",
+                                                             "reason": "\(error)"])
+                }
+            }
+        }
+        let loaded = entry
+        lock.withLock { entries[name] = loaded }
+        return entry
+    }
+
+    private func load(_ version: ModelVersionRecord, of name: String) throws -> LoadedModel {
+        let card = try version.card.get()
         guard card.name == name else { throw GraphError(node: name, "the card names the model '\(card.name)'") }
         let weightsFile = card.onnxFile ?? Checkpoint.weightsFile
         guard !weightsFile.contains("/") else { throw GraphError(node: name, "the card's weights file leaves the folder") }
-        let weights = try Data(contentsOf: directory.appendingPathComponent(weightsFile))
+        let weights = try Data(contentsOf: version.directory.appendingPathComponent(weightsFile))
         guard let expected = card.weightsSHA256 else { throw GraphError(node: name, "the card has no weights checksum") }
         let actual = Checksum.sha256(weights)
         guard actual == expected else {
             throw GraphError(node: name, "weights checksum \(actual) does not match the card's \(expected)")
         }
-        return try LoadedModel(card: card, version: 1, graph: ModelFormats.graph(card: card, weights: weights), directory: directory,
-                               configuration: configuration, threads: threads)
+        return try LoadedModel(card: card, version: version.version, graph: ModelFormats.graph(card: card, weights: weights),
+                               directory: version.directory, configuration: configuration, threads: threads)
     }
 
-    func model(named name: String) throws -> LoadedModel {
-        guard let model = lock.withLock({ models[name] }) else {
-            throw ServiceError.notFound("no model named '\(name)'")
+    /// The model `name` at `version` (its number, as a path gives it), or at its default version
+    /// when nil: 404 when it is not stored, unloaded, or that version did not load.
+    func model(named name: String, version: String? = nil) throws -> LoadedModel {
+        let entry = try self.entry(named: name)
+        guard entry.record.state.isLoaded else {
+            throw ServiceError.notFound("model '\(name)' is unloaded; POST /v2/repository/models/\(name)/load loads it")
+        }
+        guard let version else {
+            guard let number = entry.record.state.defaultVersion, let model = entry.loaded[number] else {
+                let reason = entry.record.state.defaultVersion.flatMap { entry.failures[$0] } ?? "it has no version"
+                throw ServiceError.notFound("model '\(name)' has no servable default version: \(reason)")
+            }
+            return model
+        }
+        guard let number = Int(version), let model = entry.loaded[number] else {
+            if let number = Int(version), let reason = entry.failures[number] {
+                throw ServiceError.notFound("version \(number) of model '\(name)' did not load: \(reason)")
+            }
+            throw ServiceError.notFound("model '\(name)' has no version '\(version)'; its versions are "
+                + entry.record.versions.map { "\($0.version)" }.joined(separator: ", "))
         }
         return model
     }
 
-    /// The model at `version` (its number, as a path gives it), or at its default version when nil.
-    func model(named name: String, version: String?) throws -> LoadedModel {
-        let model = try self.model(named: name)
-        guard let version else { return model }
-        guard Int(version) == model.version else {
-            throw ServiceError.notFound("model '\(name)' has no version '\(version)'; its versions are \(model.version)")
-        }
-        return model
+    /// A stored model, loaded or not.
+    func entry(named name: String) throws -> Entry {
+        guard let entry = lock.withLock({ entries[name] }) else { throw ServiceError.notFound("no model named '\(name)'") }
+        return entry
     }
 
-    var all: [LoadedModel] { lock.withLock { models.values.sorted { $0.name < $1.name } } }
+    /// Every stored model, by name.
+    var entriesByName: [Entry] { lock.withLock { entries.values.sorted { $0.name < $1.name } } }
 
-    var defaultModel: LoadedModel? { lock.withLock { models[configuration.defaultModel] } }
+    /// The default version of every loaded model, by name.
+    var all: [LoadedModel] { entriesByName.compactMap(\.defaultModel) }
+
+    /// Every loaded version of every model, by name and version.
+    var allVersions: [LoadedModel] {
+        entriesByName.flatMap { entry in entry.loaded.sorted { $0.key < $1.key }.map(\.value) }
+    }
+
+    var defaultModel: LoadedModel? { try? model(named: configuration.defaultModel) }
 
     /// What an uploaded ONNX file may compute while it is imported, and for how long.
     var importBudget: ONNXImportBudget {
@@ -109,14 +172,16 @@ final class ModelRegistry: @unchecked Sendable {
                                                .seconds: "max_import_seconds"])
     }
 
-    /// Writes a model's files (each atomically, the card last) and serves it at once. An upload
+    /// Stores a model as the next version of `card.name` (its first when the name is new) and
+    /// serves it at once, as the default version unless `makeDefault` is false. An upload
     /// (`waitForImport` false) is refused with 503 while another import runs; a finished job
     /// waits its turn.
-    func register(card: ModelCard, files: [String: Data], waitForImport: Bool = false) throws -> LoadedModel {
-        guard ModelRegistry.isValidName(card.name) else {
+    func register(card: ModelCard, files: [String: Data], waitForImport: Bool = false, makeDefault: Bool = true) throws -> LoadedModel {
+        let name = card.name
+        guard ModelRegistry.isValidName(name) else {
             throw ServiceError.badParameter("model names are 1 to 64 lowercase letters, digits, '-', '_' or '.'")
         }
-        try checkRoom(for: card.name)
+        try checkRoom(for: name)
         if waitForImport {
             importing.lock()
         } else if !importing.try() {
@@ -124,45 +189,150 @@ final class ModelRegistry: @unchecked Sendable {
                                      retryAfterSeconds: 2)
         }
         defer { importing.unlock() }
-        let directory = root.appendingPathComponent(card.name)
+        // Registrations all hold the import lock, so none can take this number meanwhile; the
+        // index is asked too, for a folder stored since start that was never loaded.
+        let stored = try index.record(named: name)?.state.nextVersion ?? 1
+        let version = max(stored, lock.withLock { entries[name]?.record.state.nextVersion } ?? 1)
         let weights = files[card.onnxFile ?? Checkpoint.weightsFile] ?? Data()
         var card = card
         card.weightsSHA256 = Checksum.sha256(weights)
-        let model = try LoadedModel(card: card, version: 1, graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
-                                    directory: directory, configuration: configuration, threads: threads)
+        let model = try LoadedModel(card: card, version: version,
+                                    graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
+                                    directory: index.directory(of: name, version: version), configuration: configuration,
+                                    threads: threads)
         try lock.withLock {
-            // Checked again: another registration may have finished while this one imported.
-            guard models[card.name] == nil else { throw ServiceError.conflict("a model named '\(card.name)' exists") }
-            guard models.count < configuration.budgets.maxModels else { throw modelQuota }
-            for (file, data) in files { try AtomicFile.write(data, to: directory.appendingPathComponent(file)) }
-            try AtomicFile.write(card.jsonData(), to: directory.appendingPathComponent(Checkpoint.cardFile))
-            models[card.name] = model
+            // Checked again: another change may have finished while this one imported.
+            try roomLocked(for: name)
+            var entry = entries[name] ?? Entry(record: ModelRecord(name: name, versions: [], state: ModelState(
+                defaultVersion: nil, nextVersion: version, isLoaded: true)))
+            let directory = try index.store(version: version, of: name, card: card, files: files)
+            var state = entry.record.state
+            state.nextVersion = version + 1
+            if makeDefault || state.defaultVersion == nil { state.defaultVersion = version }
+            try index.setState(state, of: name)
+            entry.record.versions.append(ModelVersionRecord(version: version, card: .success(card), directory: directory))
+            entry.record.state = state
+            entry.loaded[version] = model
+            entries[name] = entry
         }
-        logger.info("registered model", metadata: ["model": "\(card.name)"])
+        logger.info("registered model", metadata: ["model": "\(name)", "version": "\(version)"])
         return model
     }
 
-    /// Refuses a name in use, or a registry at its `max_models`, before anything is imported.
+    /// Refuses, before anything is imported, a new name when the registry holds `max_models`, a
+    /// new version of a model at `max_model_versions`, and a version of an unloaded model.
     func checkRoom(for name: String) throws {
-        try lock.withLock {
-            guard models[name] == nil else { throw ServiceError.conflict("a model named '\(name)' exists") }
-            guard models.count < configuration.budgets.maxModels else { throw modelQuota }
+        try lock.withLock { try roomLocked(for: name) }
+    }
+
+    private func roomLocked(for name: String) throws {
+        let budgets = configuration.budgets
+        guard let entry = entries[name] else {
+            guard entries.count < budgets.maxModels else {
+                throw BudgetError.quota("the server holds \(budgets.maxModels) models, its limit; delete one first",
+                                        setting: "max_models")
+            }
+            return
+        }
+        guard entry.record.state.isLoaded else {
+            throw ServiceError.conflict("model '\(name)' is unloaded; load it (POST /v2/repository/models/\(name)/load) "
+                + "before adding a version")
+        }
+        guard entry.record.versions.count < budgets.maxModelVersions else {
+            throw BudgetError.quota("model '\(name)' has \(entry.record.versions.count) versions, its limit; delete one first "
+                + "(DELETE /v1/models/\(name)/versions/{version})", setting: "max_model_versions")
         }
     }
 
-    private var modelQuota: BudgetError {
-        BudgetError.quota("the server holds \(configuration.budgets.maxModels) models, its limit; delete one first",
-                            setting: "max_models")
-    }
-
-    /// Removes the card first, so a crash halfway leaves a folder that is not loaded.
+    /// Removes a model and every version of it.
     func remove(_ name: String) throws {
-        let model = try self.model(named: name)
+        _ = try entry(named: name)
         guard name != configuration.defaultModel else {
             throw ServiceError.conflict("'\(name)' is the default model and cannot be deleted")
         }
-        lock.withLock { _ = models.removeValue(forKey: name) }
-        try? FileManager.default.removeItem(at: model.directory.appendingPathComponent(Checkpoint.cardFile))
-        try FileManager.default.removeItem(at: model.directory)
+        try lock.withLock {
+            entries.removeValue(forKey: name)
+            try index.remove(name: name)
+        }
+    }
+
+    /// Removes one version; the default version stays until another is made the default.
+    func removeVersion(_ version: String, of name: String) throws {
+        try lock.withLock {
+            guard var entry = entries[name] else { throw ServiceError.notFound("no model named '\(name)'") }
+            guard let number = Int(version), entry.record.version(number) != nil else {
+                throw ServiceError.notFound("model '\(name)' has no version '\(version)'")
+            }
+            guard number != entry.record.state.defaultVersion else {
+                throw ServiceError.conflict("version \(number) is the default version of '\(name)'; make another the default "
+                    + "first (PUT /v1/models/\(name)/default), or DELETE /v1/models/\(name) to remove the model")
+            }
+            try index.remove(version: number, of: name)
+            entry.record.versions.removeAll { $0.version == number }
+            entry.loaded[number] = nil
+            entry.failures[number] = nil
+            entries[name] = entry
+        }
+        logger.info("removed model version", metadata: ["model": "\(name)", "version": "\(version)"])
+    }
+
+    /// Makes a stored version the default: after a fine-tuning job, the way back to the version before.
+    func setDefaultVersion(_ version: Int, of name: String) throws -> Entry {
+        let entry: Entry = try lock.withLock {
+            guard var entry = entries[name] else { throw ServiceError.notFound("no model named '\(name)'") }
+            guard entry.record.version(version) != nil else {
+                throw ServiceError.notFound("model '\(name)' has no version \(version); its versions are "
+                    + entry.record.versions.map { "\($0.version)" }.joined(separator: ", "))
+            }
+            if let reason = entry.failures[version] {
+                throw ServiceError.conflict("version \(version) of '\(name)' did not load and cannot serve: \(reason)")
+            }
+            entry.record.state.defaultVersion = version
+            try index.setState(entry.record.state, of: name)
+            entries[name] = entry
+            return entry
+        }
+        logger.info("default version", metadata: ["model": "\(name)", "version": "\(version)"])
+        return entry
+    }
+
+    /// Takes a model out of memory, every version; it stays stored, listed as unavailable, until
+    /// `load`. The default model stays.
+    func unload(_ name: String) throws {
+        guard name != configuration.defaultModel else {
+            throw ServiceError.conflict("'\(name)' is the default model and cannot be unloaded")
+        }
+        try lock.withLock {
+            guard var entry = entries[name] else { throw ServiceError.notFound("no model named '\(name)'") }
+            entry.record.state.isLoaded = false
+            try index.setState(entry.record.state, of: name)
+            entry.loaded = [:]
+            entry.failures = [:]
+            entries[name] = entry
+        }
+        logger.info("unloaded model", metadata: ["model": "\(name)"])
+    }
+
+    /// Loads, or reloads, a model and every version of it as the index stores them now: a folder
+    /// put into the data folder since start is found too. 400 when no version can serve.
+    func load(_ name: String) throws -> Entry {
+        guard importing.try() else {
+            throw BudgetError.busy("another model is being imported; one import runs at a time", setting: nil,
+                                   retryAfterSeconds: 2)
+        }
+        defer { importing.unlock() }
+        guard var record = try index.record(named: name) else {
+            throw ServiceError.notFound("no model named '\(name)' is stored")
+        }
+        if !record.state.isLoaded {
+            record.state.isLoaded = true
+            try index.setState(record.state, of: name)
+        }
+        guard let entry = try reload(name) else { throw ServiceError.notFound("no model named '\(name)' is stored") }
+        guard entry.defaultModel != nil else {
+            let reason = entry.record.state.defaultVersion.flatMap { entry.failures[$0] } ?? "it has no version"
+            throw ServiceError.badParameter("model '\(name)' did not load: \(reason)")
+        }
+        return entry
     }
 }

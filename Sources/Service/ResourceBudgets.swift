@@ -20,6 +20,8 @@ public struct ResourceBudgets: Sendable, Equatable {
     public var maxModelInputElements = 3 * 1024 * 1024
     /// Models registered at once, the default model included.
     public var maxModels = 32
+    /// Versions one model may keep; each version of a loaded model is in memory, ready.
+    public var maxModelVersions = 4
     /// Work that folding an uploaded ONNX model's constant subgraphs may take: one unit per
     /// element produced plus one per multiply-accumulate.
     public var maxImportWork = 1 << 32
@@ -45,6 +47,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         var saliency_cache_bytes: Int?
         var max_model_input_elements: Int?
         var max_models: Int?
+        var max_model_versions: Int?
         var max_import_work: Int?
         var max_import_constant_bytes: Int?
         var max_import_seconds: Double?
@@ -61,6 +64,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         if let v = f.saliency_cache_bytes { saliencyCacheBytes = v }
         if let v = f.max_model_input_elements { maxModelInputElements = v }
         if let v = f.max_models { maxModels = v }
+        if let v = f.max_model_versions { maxModelVersions = v }
         if let v = f.max_import_work { maxImportWork = v }
         if let v = f.max_import_constant_bytes { maxImportConstantBytes = v }
         if let v = f.max_import_seconds { maxImportSeconds = v }
@@ -86,6 +90,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         file.saliency_cache_bytes = try int("saliency_cache_bytes")
         file.max_model_input_elements = try int("max_model_input_elements")
         file.max_models = try int("max_models")
+        file.max_model_versions = try int("max_model_versions")
         file.max_import_work = try int("max_import_work")
         file.max_import_constant_bytes = try int("max_import_constant_bytes")
         file.max_import_seconds = try int("max_import_seconds").map(Double.init)
@@ -100,7 +105,8 @@ public struct ResourceBudgets: Sendable, Equatable {
             ("max_request_pixels", Double(maxRequestPixels)), ("max_request_images", Double(maxRequestImages)),
             ("max_image_memory_bytes", Double(maxImageMemoryBytes)), ("max_saliency_pixels", Double(maxSaliencyPixels)),
             ("saliency_cache_bytes", Double(saliencyCacheBytes)), ("max_model_input_elements", Double(maxModelInputElements)),
-            ("max_models", Double(maxModels)), ("max_import_work", Double(maxImportWork)),
+            ("max_models", Double(maxModels)), ("max_model_versions", Double(maxModelVersions)),
+            ("max_import_work", Double(maxImportWork)),
             ("max_import_constant_bytes", Double(maxImportConstantBytes)), ("max_import_seconds", maxImportSeconds),
             ("max_datasets", Double(maxDatasets)), ("max_dataset_bytes", Double(maxDatasetBytes)),
             ("max_training_set_bytes", Double(maxTrainingSetBytes)),

@@ -50,6 +50,7 @@ public final class SalientService: @unchecked Sendable {
             .register(on: routes)
         OpenInferenceRoutes(registry: registry, images: classifier.images, configuration: configuration, metrics: metrics)
             .register(on: routes)
+        RepositoryRoutes(registry: registry).register(on: routes)
         // The Open Inference Protocol's clients read an error as {"error": "<message>"}.
         router.setErrorFormat(.message, forPathsUnder: "/v2")
         let datasets = try DatasetStore(root: configuration.dataURL.appendingPathComponent("datasets"),

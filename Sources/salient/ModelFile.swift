@@ -1,5 +1,6 @@
 import CNN
 import Foundation
+import Service
 
 /// Opens whatever a user points the command line at: an architecture, a checkpoint, a card.
 enum ModelFile {
@@ -10,7 +11,16 @@ enum ModelFile {
             throw ValidationErrorMessage("no such file: \(path)")
         }
         if url.lastPathComponent == Checkpoint.cardFile { url.deleteLastPathComponent(); isDirectory = true }
-        if isDirectory.boolValue { return try Checkpoint.load(from: url).graph }
+        if isDirectory.boolValue {
+            // A model folder of the data folder (`data/models/NAME`) holds a folder per version.
+            if !FileManager.default.fileExists(atPath: url.appendingPathComponent(Checkpoint.cardFile).path),
+               let version = ModelFolder.defaultVersion(of: url) {
+                url = version
+            }
+            let card = try ModelCard(json: Data(contentsOf: url.appendingPathComponent(Checkpoint.cardFile)))
+            if let onnxFile = card.onnxFile { return try ONNXImporter.load(contentsOf: url.appendingPathComponent(onnxFile)) }
+            return try Checkpoint.load(from: url).graph
+        }
         if url.pathExtension.lowercased() == "onnx" { return try ONNXImporter.load(contentsOf: url) }
         return try Architecture(json: Data(contentsOf: url)).makeGraph()
     }

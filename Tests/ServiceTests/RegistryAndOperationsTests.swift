@@ -44,8 +44,11 @@ final class RegistryAndOperationsTests: XCTestCase {
                                                      "-F", "labels=\(labels.joined(separator: "\n"))", "-F", "preprocessing=fashion-mnist"])
         XCTAssertEqual(upload.status, 201, upload.text)
         XCTAssertEqual(upload.object["format"] as? String, "onnx")
-        XCTAssertEqual(try harness.curl("/v1/models", ["-F", "file=@\(file.path)", "-F", "name=fashion-onnx",
-                                                       "-F", "labels=a"]).status, 409)
+        // Under a name in use an upload adds a version, and is checked like any other.
+        let labelsMismatch = try harness.curl("/v1/models", ["-F", "file=@\(file.path)", "-F", "name=fashion-onnx", "-F", "labels=a",
+                                                             "-F", "preprocessing=fashion-mnist"])
+        XCTAssertEqual(labelsMismatch.status, 422, labelsMismatch.text)
+        XCTAssertTrue(labelsMismatch.text.contains("10 classes"), labelsMismatch.text)
         let photo = try ServiceHarness.photos()[0]
         let native = try harness.post("/v1/models/fashion-cnn/classify?top_k=10", file: photo).object["predictions"] as? [[String: Any]]
         let onnx = try harness.post("/v1/models/fashion-onnx/classify?top_k=10", file: photo).object["predictions"] as? [[String: Any]]
@@ -82,8 +85,8 @@ final class RegistryAndOperationsTests: XCTestCase {
         let first = try ServiceHarness(dataDirectory: directory)
         first.service.shutdown(grace: 1)
         let models = directory.appendingPathComponent("models")
-        let copy = models.appendingPathComponent("tampered")
-        try FileManager.default.copyItem(at: models.appendingPathComponent("fashion-cnn"), to: copy)
+        try FileManager.default.copyItem(at: models.appendingPathComponent("fashion-cnn"), to: models.appendingPathComponent("tampered"))
+        let copy = models.appendingPathComponent("tampered/1")
         var card = try ModelCard(json: Data(contentsOf: copy.appendingPathComponent("card.json")))
         card.name = "tampered"
         try card.jsonData().write(to: copy.appendingPathComponent("card.json"))
@@ -96,6 +99,11 @@ final class RegistryAndOperationsTests: XCTestCase {
         let names = (try second.curl("/v1/models").object["models"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
         XCTAssertEqual(names, ["fashion-cnn"])
         XCTAssertEqual(try second.curl("/v1/models/tampered/classify", ["-X", "POST", "--data-binary", "x"]).status, 404)
+        // The repository index says why it is not served.
+        let index = try second.curl("/v2/repository/index", ["-X", "POST", "--data-binary", ""]).json as? [[String: String]]
+        let tampered = try XCTUnwrap(index?.first { $0["name"] == "tampered" })
+        XCTAssertEqual(tampered["state"], "UNAVAILABLE")
+        XCTAssertTrue(tampered["reason"]?.contains("checksum") == true, "\(tampered)")
     }
 
     func testHealthMetricsOpenAPIAndKServe() throws {

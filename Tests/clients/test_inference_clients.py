@@ -41,7 +41,7 @@ MANAGEMENT = "clients-test-management-token-0123456789"
 READ = "clients-test-read-token-0123456789abcdef"
 MODEL = "squeezenet"
 LABELS = [f"class {i}" for i in range(1000)]
-EXTENSIONS = {"binary_tensor_data", "classification", "model_configuration", "statistics"}
+EXTENSIONS = {"binary_tensor_data", "classification", "model_configuration", "model_repository", "statistics"}
 
 
 def shared(*parts):
@@ -145,12 +145,12 @@ def tensor_input(name, x, binary=True):
     return tensor.set_data_from_numpy(x, binary_data=binary)
 
 
-def triton_checks(checks, port, reference, images):
+def triton_checks(checks, port, reference, images, onnx_path):
     headers = {"Authorization": f"Bearer {READ}"}
     management = {"Authorization": f"Bearer {MANAGEMENT}"}
     client = tritonhttp.InferenceServerClient(f"127.0.0.1:{port}")
     rng = np.random.default_rng(21)
-    state = {}
+    state = {"path": onnx_path}
 
     checks.run("without the token the client reads the 401 as its own exception",
                lambda: raises(lambda: client.get_server_metadata(), 401, "Authorization: Bearer"))
@@ -331,6 +331,40 @@ def triton_checks(checks, port, reference, images):
                 f"{after['execution_count'] - before['execution_count']} executions")
     checks.run("statistics count every request, image and stage", statistics_count)
 
+    def versions():
+        upload(port, state["path"])
+        metadata = client.get_model_metadata(MODEL, headers=headers)
+        expect(metadata["versions"] == ["1", "2"], f"versions {metadata['versions']}")
+        x = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
+        results = {version: client.infer(MODEL, [tensor_input(state["input"], x)], model_version=version, headers=dict(headers))
+                   for version in ("1", "2")}
+        for version, result in results.items():
+            expect(result.get_response()["model_version"] == version, f"{result.get_response()['model_version']}")
+            assert_logits(result.as_numpy("logits"), reference(x), f"version {version}")
+        stats = client.get_inference_statistics(MODEL, headers=headers)["model_stats"]
+        expect([s["version"] for s in stats] == ["1", "2"], f"{[s['version'] for s in stats]}")
+        return "an upload under the same name is version 2; both serve and count apart"
+    checks.run("model versions through the client's model_version", versions)
+
+    def repository():
+        index = client.get_model_repository_index(headers=headers)
+        expect({(MODEL, "1", "READY"), (MODEL, "2", "READY"), ("fashion-cnn", "1", "READY")}
+               <= {(e["name"], e.get("version"), e["state"]) for e in index}, f"{index}")
+        raises(lambda: client.unload_model(MODEL, headers=headers), 401)
+        client.unload_model(MODEL, headers=management)
+        expect(not client.is_model_ready(MODEL, headers=headers), "ready after unload")
+        x = np.zeros((1, 3, 224, 224), np.float32)
+        raises(lambda: client.infer(MODEL, [tensor_input(state["input"], x)], headers=dict(headers)), 404, "unloaded")
+        unloaded = [e for e in client.get_model_repository_index(headers=headers) if e["name"] == MODEL]
+        expect(all(e["state"] == "UNAVAILABLE" and e["reason"] == "unloaded" for e in unloaded), f"{unloaded}")
+        client.load_model(MODEL, headers=management)
+        expect(client.is_model_ready(MODEL, headers=headers) and client.is_model_ready(MODEL, "1", headers=headers),
+               "not ready after load")
+        raises(lambda: client.load_model("no-such-model", headers=management), 404, "no-such-model")
+        raises(lambda: client.load_model(MODEL, headers=management, config="{}"), 400, "POST /v1/models")
+        return f"{len(index)} versions indexed; unload, then load"
+    checks.run("model repository: index, unload, load", repository)
+
     client.close()
 
 
@@ -373,7 +407,7 @@ def main():
     server = Server(args.salient, ["--token", MANAGEMENT, "--read-token", READ]).wait_listening()
     try:
         checks.run("upload SqueezeNet with closed-form weights", lambda: upload(server.port, onnx_path))
-        triton_checks(checks, server.port, reference, images)
+        triton_checks(checks, server.port, reference, images, onnx_path)
         kserve_checks(checks, server.port, reference, images)
     finally:
         server.stop()

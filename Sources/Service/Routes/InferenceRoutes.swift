@@ -12,14 +12,14 @@ struct InferenceRoutes {
 
     func register(on router: GuardedRouter) {
         router.inference("/v1/models/:name/classify", bodies: .images) { request in
-            try classify(request, model: registry.model(named: request.parameter("name")))
+            try classify(request, model: registry.model(named: request.parameter("name"), version: request.queryValue("version")))
         }
         router.inference("/v1/classify", bodies: .images) { request in
             guard let model = registry.defaultModel else { throw ServiceError.notFound("the default model is not loaded") }
             return try classify(request, model: model)
         }
         router.inference("/v1/models/:name/saliency", bodies: .images) { request in
-            let model = try registry.model(named: request.parameter("name"))
+            let model = try registry.model(named: request.parameter("name"), version: request.queryValue("version"))
             let options = try SaliencyRequest(request)
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
             try classifier.images.checkRequest([image])

@@ -4,7 +4,8 @@ import HTTPServer
 import HTTPTypes
 
 /// The Open Inference Protocol (KServe v2) over HTTP, with the extensions its clients rely on:
-/// binary tensor data, classification, model configuration and statistics. Every route answers
+/// binary tensor data, classification, model configuration and statistics (the model repository
+/// extension is `RepositoryRoutes`). Every route answers
 /// an error as `{"error": "<message>"}` (`SalientService` sets that format for /v2).
 struct OpenInferenceRoutes {
     let registry: ModelRegistry
@@ -15,7 +16,7 @@ struct OpenInferenceRoutes {
     /// Names the service in metadata and configuration, where Triton names its backends.
     static let platform = "salient"
 
-    static let extensions = ["binary_tensor_data", "classification", "model_configuration", "statistics"]
+    static let extensions = ["binary_tensor_data", "classification", "model_configuration", "model_repository", "statistics"]
 
     struct ServerMetadata: Codable {
         var name: String
@@ -57,23 +58,28 @@ struct OpenInferenceRoutes {
             return try .json(["ready": ready], status: ready ? .ok : .serviceUnavailable)
         }
         for prefix in ["/v2/models/:name", "/v2/models/:name/versions/:version"] {
-            router.get(prefix) { request in try .json(metadata(try model(request))) }
+            router.get(prefix) { request in try .json(try metadata(try model(request))) }
             router.get(prefix + "/ready") { request in
                 let model = try model(request)
                 return try .json(ModelReadiness(name: model.name, ready: true))
             }
             router.get(prefix + "/config") { request in
                 let model = try model(request)
-                return try .json(ModelConfiguration(model: model, versions: [model.version], configuration: configuration))
+                return try .json(ModelConfiguration(model: model, versions: try servedVersions(of: model.name),
+                                                    configuration: configuration))
             }
             router.get(prefix + "/stats") { request in
-                try .json(StatisticsResponse(models: [try model(request)]))
+                // Without a version, every version of the model, as the statistics extension says.
+                guard request.pathParameters["version"] == nil else { return try .json(StatisticsResponse(models: [try model(request)])) }
+                let name = try request.parameter("name")
+                _ = try registry.model(named: name)
+                return try .json(StatisticsResponse(models: registry.allVersions.filter { $0.name == name }))
             }
             router.inference(prefix + "/infer", bodies: Self.inferenceBodies) { request in
                 try infer(request, model: try model(request))
             }
         }
-        router.get("/v2/models/stats") { _ in try .json(StatisticsResponse(models: registry.all)) }
+        router.get("/v2/models/stats") { _ in try .json(StatisticsResponse(models: registry.allVersions)) }
     }
 
     /// The model the path names, at the version it names or the default one.
@@ -81,9 +87,14 @@ struct OpenInferenceRoutes {
         try registry.model(named: request.parameter("name"), version: request.pathParameters["version"])
     }
 
-    private func metadata(_ model: LoadedModel) -> ModelMetadata {
+    /// The versions of a model that serve, oldest first.
+    private func servedVersions(of name: String) throws -> [Int] {
+        try registry.entry(named: name).loaded.keys.sorted()
+    }
+
+    private func metadata(_ model: LoadedModel) throws -> ModelMetadata {
         let inference = ModelInference(model: model, images: images, maxBatchSize: configuration.maxBatchSize)
-        return ModelMetadata(name: model.name, versions: ["\(model.version)"], platform: Self.platform,
+        return ModelMetadata(name: model.name, versions: try servedVersions(of: model.name).map { "\($0)" }, platform: Self.platform,
                              inputs: [TensorMetadata(name: model.graph.inputName, datatype: "FP32", shape: inference.inputShape)],
                              outputs: [TensorMetadata(name: ModelInference.outputName, datatype: "FP32", shape: inference.outputShape)])
     }

@@ -1,0 +1,54 @@
+import CNN
+import Foundation
+
+/// One stored version of a model: its number, its card (or why the card cannot be read), and
+/// the folder that holds its weights.
+struct ModelVersionRecord {
+    var version: Int
+    var card: Result<ModelCard, Error>
+    var directory: URL
+}
+
+/// What is decided about a model as a whole.
+struct ModelState: Codable, Equatable {
+    /// The version that serves requests naming none; nil until the first version is stored.
+    var defaultVersion: Int?
+    /// The number the next version gets: numbers are never reused, so a deleted version's
+    /// number never comes back meaning other weights.
+    var nextVersion: Int
+    /// False after the repository API's unload, until its load: the versions stay stored.
+    var isLoaded: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case defaultVersion = "default_version", nextVersion = "next_version", isLoaded = "loaded"
+    }
+}
+
+struct ModelRecord {
+    var name: String
+    var versions: [ModelVersionRecord]
+    var state: ModelState
+
+    func version(_ number: Int) -> ModelVersionRecord? { versions.first { $0.version == number } }
+}
+
+/// Which models and versions exist, which version is each model's default, and whether it is
+/// loaded: the registry's stored index, apart from the models in memory. One folder per model in
+/// the data folder by default (`FolderModelIndex`); a database shared by replicas can stand in.
+/// Callers serialize changes to one model; reads may run beside them.
+protocol ModelIndex: AnyObject, Sendable {
+    /// The names of every stored model.
+    func names() throws -> [String]
+    /// A model's versions and state as stored, or nil when nothing is stored under `name`.
+    func record(named name: String) throws -> ModelRecord?
+    /// Stores a version's files, each atomically and the card last, so a crash never leaves a
+    /// card describing weights that are not all there. Returns the version's folder.
+    func store(version: Int, of name: String, card: ModelCard, files: [String: Data]) throws -> URL
+    /// Where `store` puts a version's files.
+    func directory(of name: String, version: Int) -> URL
+    func setState(_ state: ModelState, of name: String) throws
+    /// Removes one version: its card first, so a crash halfway leaves nothing that loads.
+    func remove(version: Int, of name: String) throws
+    /// Removes a model and every version.
+    func remove(name: String) throws
+}
