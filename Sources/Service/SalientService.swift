@@ -45,8 +45,11 @@ public final class SalientService: @unchecked Sendable {
         OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load())
             .register(on: routes)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
-        InferenceRoutes(registry: registry, classifier: classifier, saliency: SaliencyService(classifier: classifier),
-                        cache: cache, metrics: metrics)
+        let saliency = SaliencyService(classifier: classifier)
+        InferenceRoutes(registry: registry, classifier: classifier, saliency: saliency, cache: cache, metrics: metrics)
+            .register(on: routes)
+        KServeV1Routes(registry: registry, images: classifier.images, saliency: saliency, cache: cache,
+                       configuration: configuration, metrics: metrics)
             .register(on: routes)
         OpenInferenceRoutes(registry: registry, images: classifier.images, configuration: configuration, metrics: metrics)
             .register(on: routes)

@@ -17,6 +17,7 @@ Prints PASS or FAIL per check and exits 1 on any failure.
 
 import argparse
 import asyncio
+import base64
 import http.client
 import json
 import sys
@@ -24,6 +25,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import httpx
 import numpy as np
 import onnx
 import onnxruntime
@@ -391,6 +393,58 @@ def kserve_checks(checks, port, reference, images):
     for binary in (False, True):
         checks.run(f"kserve SDK v2 infer, {'binary' if binary else 'JSON'}",
                    lambda binary=binary: f"{asyncio.run(v2(binary)):.2g} of the largest logit")
+
+    async def v1_tensors():
+        client = InferenceRESTClient(RESTConfig(protocol="v1", timeout=120))
+        try:
+            x = rng.standard_normal((2, 3, 224, 224), dtype=np.float32)
+            response = await client.infer(base, {"instances": x.tolist()}, model_name=MODEL, headers=dict(headers))
+            logits = np.array([prediction["logits"] for prediction in response["predictions"]], dtype=np.float32)
+            worst = assert_logits(logits, reference(x), "kserve v1 tensors")
+            expected = reference(x).argmax(axis=1)
+            expect([p["index"] for p in response["predictions"]] == list(expected), f"{response['predictions'][0]['index']}")
+            expect(await client.is_model_ready(base, MODEL, headers=dict(headers)), "v1 model not ready")
+            return worst
+        finally:
+            await client.close()
+
+    async def v1_images():
+        client = InferenceRESTClient(RESTConfig(protocol="v1", timeout=120))
+        try:
+            paths = [images / "fish.jpg", images / "chelsea.png"]
+            encoded = [base64.b64encode(p.read_bytes()).decode() for p in paths]
+            data = {"instances": [{"image_bytes": {"b64": encoded[0]}, "key": "1"}, {"b64": encoded[1]}]}
+            response = await client.infer(base, data, model_name=MODEL, headers=dict(headers))
+            logits = np.array([prediction["logits"] for prediction in response["predictions"]], dtype=np.float32)
+            worst = assert_logits(logits, reference(np.stack([imagenet_input(p) for p in paths])), "kserve v1 images")
+            labels = [prediction["label"] for prediction in response["predictions"]]
+            return f"{worst:.2g} of the largest logit; {', '.join(labels)}"
+        finally:
+            await client.close()
+
+    async def v1_explain():
+        client = InferenceRESTClient(RESTConfig(protocol="v1", timeout=120))
+        try:
+            encoded = base64.b64encode((images / "chelsea.png").read_bytes()).decode()
+            data = {"instances": [{"b64": encoded}], "parameters": {"method": "gradient", "class": 281}}
+            response = await client.explain(base, MODEL, data, headers=dict(headers))
+            (explanation,) = response["explanations"]
+            expect(explanation["method"] == "gradient" and explanation["class"]["index"] == 281, f"{explanation['class']}")
+            status, fields, png = raw(port, "GET", explanation["png_url"])
+            expect(status == 200 and png.startswith(b"\x89PNG"), f"{status} {fields.get('Content-Type')}")
+            bad = {"instances": [[0.0] * 10]}
+            try:
+                await client.explain(base, MODEL, bad, headers=dict(headers))
+                raise AssertionError("a tensor was explained")
+            except httpx.HTTPStatusError as error:
+                expect(error.response.status_code == 400, f"{error.response.status_code}")
+            return f"class {explanation['class']}, map at {explanation['png_url']}"
+        finally:
+            await client.close()
+
+    checks.run("kserve SDK v1 predict, tensors", lambda: f"{asyncio.run(v1_tensors()):.2g} of the largest logit")
+    checks.run("kserve SDK v1 predict, base64 images", lambda: asyncio.run(v1_images()))
+    checks.run("kserve SDK v1 explain: our saliency", lambda: asyncio.run(v1_explain()))
 
 
 def main():
