@@ -7,7 +7,7 @@ BIN := .build/release/salient
 VENV := .venv
 TORCH_VENV := .venv-torch
 
-.PHONY: all deps build serve test venv bench-venv bench zoo-models clean
+.PHONY: all deps build serve test venv bench-venv bench bench-clients zoo-models clean
 
 all: build
 
@@ -54,6 +54,11 @@ test: build venv
 	python3 Tests/attacks/test_network.py --salient $(BIN)
 	$(VENV)/bin/python Tests/clients/test_inference_clients.py --salient $(BIN)
 	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck"
+
+# Triton's perf_analyzer (PyPI perf-analyzer, installed by scripts/perf_analyzer.sh) and wrk against the same /v2
+# inference at several concurrencies, side by side, into bench/results/ (about two minutes).
+bench-clients: build venv
+	$(VENV)/bin/python scripts/bench_inference_clients.py --salient $(BIN)
 
 # torchvision's classification catalogue as ONNX, with onnxruntime's logits and Captum's
 # saliency beside each model, in .build/torchvision-zoo (an hour or more the first time; kept after).

@@ -47,22 +47,24 @@ struct Classifier {
         let start = DispatchTime.now()
         var t0 = start
         let logits: [Float]
+        var timing: InferenceStatistics.RequestTiming
         do {
-            logits = try model.batcher.infer {
+            let batched = try model.batcher.infer {
                 let prepared = try images.input(bytes, preprocessing: model.preprocessing)
                 (decodeMs, preprocessMs) = (prepared.decodeMs, prepared.preprocessMs)
-                model.statistics.record(.computeInput, since: start)
                 t0 = DispatchTime.now()
                 return prepared.tensor
-            }.scalars
+            }
+            (logits, timing) = (batched.output.scalars, batched.timing)
         } catch {
-            model.statistics.record(.fail, since: start)
+            model.statistics.recordFailure(total: nanoseconds(since: start))
             throw error
         }
         let t1 = DispatchTime.now()
         let predictions = Classifier.rank(logits, labels: model.labels, topK: topK)
-        model.statistics.record(.computeOutput, since: t1)
-        model.statistics.record(.success, since: start)
+        timing.input = t0.uptimeNanoseconds - start.uptimeNanoseconds
+        timing.output = nanoseconds(since: t1)
+        model.statistics.recordSuccess(total: nanoseconds(since: start), timing)
         return Result(model: model.name, predictions: predictions,
                       timingMs: Timing(decode: decodeMs, preprocess: preprocessMs, inference: milliseconds(t0, t1)))
     }

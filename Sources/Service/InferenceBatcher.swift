@@ -19,7 +19,7 @@ final class InferenceBatcher: @unchecked Sendable {
     let pool: ExecutorPool
     let maxBatchSize: Int
     let maxDelay: Double
-    /// Where each request's wait and each batch's run are counted.
+    /// Where each batch's run is counted.
     let statistics: InferenceStatistics
     /// Guards the state below; only a gathering leader waits on it, so arrivals signal it.
     private let lock = NSCondition()
@@ -39,6 +39,8 @@ final class InferenceBatcher: @unchecked Sendable {
         let wake = DispatchSemaphore(value: 0)
         var result: Result<Tensor, Error>?
         var leads = false
+        /// From arrival to its batch's start, and its batch's run.
+        var timing = InferenceStatistics.RequestTiming()
 
         init(input: Tensor) { self.input = input }
     }
@@ -57,8 +59,9 @@ final class InferenceBatcher: @unchecked Sendable {
     private static let preparations = DispatchSemaphore(value: ProcessInfo.processInfo.activeProcessorCount)
 
     /// Infers `prepare()`'s input, of shape [1] + the model's input shape, in whatever batch it
-    /// joins, and returns its own row of the output. A `prepare` that throws joins no batch.
-    func infer(_ prepare: () throws -> Tensor) throws -> Tensor {
+    /// joins, and returns its own row of the output with the time it waited for its batch and
+    /// the batch's run. A `prepare` that throws joins no batch.
+    func infer(_ prepare: () throws -> Tensor) throws -> (output: Tensor, timing: InferenceStatistics.RequestTiming) {
         lock.withLock { preparing += 1 }
         let input: Tensor
         do {
@@ -83,7 +86,7 @@ final class InferenceBatcher: @unchecked Sendable {
         }
         while true {
             if leads { runBatch() }
-            if let result = lock.withLock({ request.result }) { return try result.get() }
+            if let result = lock.withLock({ request.result }) { return (try result.get(), lock.withLock { request.timing }) }
             request.wake.wait()
             leads = lock.withLock {
                 defer { request.leads = false }
@@ -111,16 +114,12 @@ final class InferenceBatcher: @unchecked Sendable {
 
         let started = DispatchTime.now()
         let results = batch.isEmpty ? [] : InferenceBatcher.run(batch.map(\.input), on: pool)
-        if case .success? = results.first {
-            let ran = nanoseconds(since: started)
-            statistics.recordExecution(batchSize: batch.count, nanoseconds: ran)
-            for request in batch {
-                statistics.record(.queue, nanoseconds: started.uptimeNanoseconds - request.arrival.uptimeNanoseconds)
-                statistics.record(.computeInfer, nanoseconds: ran)
-            }
-        }
+        let ran = nanoseconds(since: started)
+        if case .success? = results.first { statistics.recordExecution(batchSize: batch.count, nanoseconds: ran) }
         lock.lock()
         for (request, result) in zip(batch, results) {
+            request.timing.queue = started.uptimeNanoseconds - request.arrival.uptimeNanoseconds
+            request.timing.infer = ran
             request.result = result
             request.wake.signal()
         }

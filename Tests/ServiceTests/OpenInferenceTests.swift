@@ -122,6 +122,42 @@ final class OpenInferenceTests: XCTestCase {
         XCTAssertTrue(message(zeroClasses, 400).contains("classification"))
     }
 
+    /// perf_analyzer compares two snapshots of the statistics and stops when their stage counts
+    /// differ: a request's stages are counted together, so no snapshot taken while requests run
+    /// (batched, direct, and through /v1 classification) ever sees more of one stage than another.
+    func testStageCountsAgreeInEverySnapshotUnderLoad() throws {
+        let zeros = [Float](repeating: 0.5, count: 2 * 784)
+        let batchOfTwo = #"{"inputs":[{"name":"input","shape":[2,1,28,28],"datatype":"FP32","data":\#(zeros)}]}"#
+        let single = #"{"inputs":[{"name":"input","shape":[1,1,28,28],"datatype":"FP32","data":\#(Array(zeros.prefix(784)))}]}"#
+        let photo = try ServiceHarness.photos()[0]
+        let done = DispatchGroup()
+        for client in 0..<4 {
+            done.enter()
+            Thread.detachNewThread { [harness] in
+                defer { done.leave() }
+                for _ in 0..<12 {
+                    switch client {
+                    case 0: _ = try? harness!.post("/v1/models/fashion-cnn/classify", file: photo)
+                    case 1: _ = try? self.infer(batchOfTwo)
+                    default: _ = try? self.infer(single)
+                    }
+                }
+            }
+        }
+        var snapshots = 0
+        repeat {
+            let stats = try XCTUnwrap((try harness.curl("/v2/models/fashion-cnn/stats").object["model_stats"] as? [[String: Any]])?.first)
+            let stages = try XCTUnwrap(stats["inference_stats"] as? [String: [String: Int]])
+            let counts = ["success", "queue", "compute_input", "compute_infer", "compute_output"].map { stages[$0]?["count"] ?? -1 }
+            XCTAssertEqual(Set(counts).count, 1, "stage counts differ in one snapshot: \(stages)")
+            snapshots += 1
+        } while done.wait(timeout: .now()) == .timedOut
+        let final = try XCTUnwrap((try harness.curl("/v2/models/fashion-cnn/stats").object["model_stats"] as? [[String: Any]])?.first)
+        XCTAssertEqual((final["inference_stats"] as? [String: [String: Int]])?["success"]?["count"], 48)
+        XCTAssertEqual(final["inference_count"] as? Int, 60, "the batches of two count twice")
+        XCTAssertGreaterThan(snapshots, 1)
+    }
+
     /// Every /v2 answer that is not a success, the server's own included, is {"error": "<message>"};
     /// /v1 keeps its structured errors.
     func testErrorsOnV2AreTheMessageAlone() throws {

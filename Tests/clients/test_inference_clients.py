@@ -8,7 +8,8 @@ client's own header option), uploads SqueezeNet 1.0 from shared/data/onnx-light 
 closed-form weights of its README, and drives it with tritonclient[http] and the kserve SDK's
 REST client as their users do: metadata, readiness, configuration, statistics, the model
 repository, inference in JSON and in binary, FP32 tensors and BYTES holding a JPEG, the
-classification extension, and the error paths read through the clients' own exception types.
+classification extension, and the error paths read through the clients' own exception types;
+then Triton's perf_analyzer measures it for a few seconds and must meet no protocol error.
 Logits from every path must equal onnxruntime's on the same file within 1e-5 of their largest
 magnitude.
 
@@ -18,8 +19,11 @@ Prints PASS or FAIL per check and exits 1 on any failure.
 import argparse
 import asyncio
 import base64
+import csv
 import http.client
+import io
 import json
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -370,6 +374,26 @@ def triton_checks(checks, port, reference, images, onnx_path):
     client.close()
 
 
+def perf_analyzer_checks(checks, port, work):
+    """Triton's perf_analyzer (PyPI perf-analyzer, through scripts/perf_analyzer.sh, which installs
+    it on first use) for a few seconds at two concurrent requests: it reads the metadata, the
+    configuration and the statistics between its windows, and stops on any protocol error."""
+    def run():
+        report = work / "perf.csv"
+        command = [str(REPO / "scripts" / "perf_analyzer.sh"), "-m", MODEL, "-u", f"127.0.0.1:{port}", "-i", "http",
+                   "-H", f"Authorization: Bearer {READ}", "--concurrency-range", "2:2", "--measurement-interval", "1500",
+                   "--max-trials", "4", "--stability-percentage", "50", "-f", str(report)]
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        output = finished.stdout + finished.stderr
+        expect(finished.returncode == 0 and report.exists(), f"exit {finished.returncode}: {output[-1500:]}")
+        expect("error" not in finished.stdout.lower(), output[-1500:])
+        row = next(csv.DictReader(io.StringIO(report.read_text())))
+        expect(float(row["Inferences/Second"]) > 0, f"{row}")
+        return (f"{float(row['Inferences/Second']):.0f} infer/s, p50 {float(row['p50 latency']) / 1000:.1f} ms; server queue "
+                f"{row['Server Queue']} µs, compute {row['Server Compute Infer']} µs")
+    checks.run("perf_analyzer measures /v2 over HTTP without an error", run)
+
+
 def kserve_checks(checks, port, reference, images):
     from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
 
@@ -462,6 +486,7 @@ def main():
     try:
         checks.run("upload SqueezeNet with closed-form weights", lambda: upload(server.port, onnx_path))
         triton_checks(checks, server.port, reference, images, onnx_path)
+        perf_analyzer_checks(checks, server.port, work)
         kserve_checks(checks, server.port, reference, images)
     finally:
         server.stop()

@@ -6,7 +6,9 @@ import Foundation
 ///
 /// Requests count in `inference_stats` (success, fail, and the stages of the successful ones),
 /// model executions in `execution_count` and `batch_stats`: a batch of eight requests run
-/// together is eight inferences and one execution.
+/// together is eight inferences and one execution. A request's stages are recorded together
+/// when it succeeds, so any two snapshots differ by as many of each stage as of successes:
+/// perf_analyzer stops if its window sees more inputs than computations.
 final class InferenceStatistics: @unchecked Sendable {
     enum Stage: String, CaseIterable {
         case success, fail, queue
@@ -21,6 +23,18 @@ final class InferenceStatistics: @unchecked Sendable {
             count += 1
             ns += nanoseconds
         }
+    }
+
+    /// Where one successful request spent its time, in nanoseconds.
+    struct RequestTiming {
+        /// Waiting for a batch or an executor.
+        var queue: UInt64 = 0
+        /// Decoding the body's tensors or images into the model's input.
+        var input: UInt64 = 0
+        /// The model's run, shared with the batch it ran in.
+        var infer: UInt64 = 0
+        /// Shaping the answer.
+        var output: UInt64 = 0
     }
 
     struct Snapshot {
@@ -39,14 +53,20 @@ final class InferenceStatistics: @unchecked Sendable {
     private var lastInference: UInt64 = 0
     private var batches: [Int: Duration] = [:]
 
-    /// A stage of one request.
-    func record(_ stage: Stage, nanoseconds: UInt64) {
-        lock.withLock { stages[stage, default: Duration()].add(nanoseconds) }
+    /// A request that succeeded after `total` nanoseconds, and its stages.
+    func recordSuccess(total: UInt64, _ timing: RequestTiming) {
+        lock.withLock {
+            stages[.success, default: Duration()].add(total)
+            stages[.queue, default: Duration()].add(timing.queue)
+            stages[.computeInput, default: Duration()].add(timing.input)
+            stages[.computeInfer, default: Duration()].add(timing.infer)
+            stages[.computeOutput, default: Duration()].add(timing.output)
+        }
     }
 
-    /// A stage of one request, from `start` to now.
-    func record(_ stage: Stage, since start: DispatchTime) {
-        record(stage, nanoseconds: DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds)
+    /// A request that failed after `total` nanoseconds, once bound to the model.
+    func recordFailure(total: UInt64) {
+        lock.withLock { stages[.fail, default: Duration()].add(total) }
     }
 
     /// One run of the model over `batchSize` inputs.

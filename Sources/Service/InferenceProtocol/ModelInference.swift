@@ -14,20 +14,22 @@ struct ModelInference {
     let images: ImagePreparation
     let maxBatchSize: Int
 
-    func run(_ request: InferenceRequest) throws -> InferenceResponse {
-        let statistics = model.statistics
-        let start = DispatchTime.now()
+    /// Runs a request whose body was being read into `request` from `received` on: the body's
+    /// tensors are the request's input stage, as a backend's input copy is Triton's.
+    func run(_ request: InferenceRequest, received: DispatchTime) throws -> InferenceResponse {
+        let start = received
         do {
             let outputs = try requestedOutputs(request)
-            let (logits, batch) = try infer(try boundInput(request))
+            var timing = InferenceStatistics.RequestTiming()
+            let (logits, batch) = try infer(try boundInput(request), since: start, timing: &timing)
             let outputStart = DispatchTime.now()
             let response = InferenceResponse(modelName: model.name, modelVersion: "\(model.version)", id: request.id,
                                              outputs: outputs.map { output(logits, batch: batch, for: $0, request: request) })
-            statistics.record(.computeOutput, since: outputStart)
-            statistics.record(.success, since: start)
+            timing.output = nanoseconds(since: outputStart)
+            model.statistics.recordSuccess(total: nanoseconds(since: start), timing)
             return response
         } catch {
-            statistics.record(.fail, since: start)
+            model.statistics.recordFailure(total: nanoseconds(since: start))
             throw error
         }
     }
@@ -98,45 +100,46 @@ struct ModelInference {
         return outputs
     }
 
-    /// The logits of every batch entry, as one [N, classes] tensor. A single entry joins the
-    /// model's batcher, which runs it together with other requests' entries; a batch the client
-    /// formed runs as it is.
-    private func infer(_ input: BoundInput) throws -> (Tensor, Int) {
-        let statistics = model.statistics
-        let inputStart = DispatchTime.now()
+    /// The logits of every batch entry, as one [N, classes] tensor, and where the time went. A
+    /// single entry joins the model's batcher, which runs it together with other requests'
+    /// entries; a batch the client formed runs as it is.
+    private func infer(_ input: BoundInput, since inputStart: DispatchTime,
+                       timing: inout InferenceStatistics.RequestTiming) throws -> (Tensor, Int) {
         switch input {
         case let .tensor(tensor) where tensor.shape[0] == 1:
-            statistics.record(.computeInput, since: inputStart)
-            return (try model.batcher.infer { tensor }, 1)
+            timing.input = nanoseconds(since: inputStart)
+            let batched = try model.batcher.infer { tensor }
+            (timing.queue, timing.infer) = (batched.timing.queue, batched.timing.infer)
+            return (batched.output, 1)
         case let .images(encoded) where encoded.count == 1:
-            let logits = try model.batcher.infer {
+            let batched = try model.batcher.infer {
                 let tensor = try images.input(encoded[0], preprocessing: model.preprocessing).tensor
-                statistics.record(.computeInput, since: inputStart)
+                timing.input = nanoseconds(since: inputStart)
                 return tensor
             }
-            return (logits, 1)
+            (timing.queue, timing.infer) = (batched.timing.queue, batched.timing.infer)
+            return (batched.output, 1)
         case let .tensor(tensor):
-            statistics.record(.computeInput, since: inputStart)
-            return (try runBatch(tensor), tensor.shape[0])
+            timing.input = nanoseconds(since: inputStart)
+            return (try runBatch(tensor, timing: &timing), tensor.shape[0])
         case let .images(encoded):
             let tensors = try encoded.map { try images.input($0, preprocessing: model.preprocessing).tensor }
             let stacked = Tensor(shape: [tensors.count] + model.inputShape, scalars: tensors.flatMap(\.scalars))
-            statistics.record(.computeInput, since: inputStart)
-            return (try runBatch(stacked), tensors.count)
+            timing.input = nanoseconds(since: inputStart)
+            return (try runBatch(stacked, timing: &timing), tensors.count)
         }
     }
 
-    private func runBatch(_ tensor: Tensor) throws -> Tensor {
+    private func runBatch(_ tensor: Tensor, timing: inout InferenceStatistics.RequestTiming) throws -> Tensor {
         let called = DispatchTime.now()
         var started = called
         let logits = try model.pool.withExecutor { executor -> Tensor in
             started = DispatchTime.now()
             return try executor.infer(tensor)
         }
-        let ran = nanoseconds(since: started)
-        model.statistics.record(.queue, nanoseconds: started.uptimeNanoseconds - called.uptimeNanoseconds)
-        model.statistics.record(.computeInfer, nanoseconds: ran)
-        model.statistics.recordExecution(batchSize: tensor.shape[0], nanoseconds: ran)
+        timing.queue = started.uptimeNanoseconds - called.uptimeNanoseconds
+        timing.infer = nanoseconds(since: started)
+        model.statistics.recordExecution(batchSize: tensor.shape[0], nanoseconds: timing.infer)
         return logits
     }
 

@@ -47,7 +47,7 @@ struct KServeV1Routes {
             let model = try registry.model(named: request.parameter("name"))
             let started = DispatchTime.now()
             let body = try decode(request)
-            let rows = try predict(body.instances, model: model)
+            let rows = try predict(body.instances, model: model, received: started)
             metrics.recordInference(model: model.name, kind: "predict", seconds: seconds(since: started))
             return try .json(Predictions(predictions: rows.map { logits in
                 let probabilities = Classifier.softmax(logits)
@@ -90,7 +90,7 @@ struct KServeV1Routes {
     }
 
     /// One row of logits per instance, all instances run as one Open Inference request.
-    private func predict(_ parsed: [Instance], model: LoadedModel) throws -> [[Float]] {
+    private func predict(_ parsed: [Instance], model: LoadedModel, received: DispatchTime) throws -> [[Float]] {
         let input: InferenceRequest.Input
         switch parsed.first {
         case .image?:
@@ -116,7 +116,7 @@ struct KServeV1Routes {
             input = .init(name: model.graph.inputName, shape: [parsed.count] + model.inputShape, datatype: .fp32, values: .fp32(values))
         }
         let request = InferenceRequest(id: nil, inputs: [input], outputs: nil, binaryDataOutput: false)
-        let response = try ModelInference(model: model, images: images, maxBatchSize: configuration.maxBatchSize).run(request)
+        let response = try ModelInference(model: model, images: images, maxBatchSize: configuration.maxBatchSize).run(request, received: received)
         guard let output = response.outputs.first, case let .fp32(logits) = output.values else { return [] }
         let classes = output.shape.last ?? 1
         return stride(from: 0, to: logits.count, by: classes).map { Array(logits[$0..<($0 + classes)]) }

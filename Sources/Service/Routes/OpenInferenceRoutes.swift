@@ -109,7 +109,7 @@ struct OpenInferenceRoutes {
         case let length:
             parsed = try InferenceRequest.parse(request.body, headerLength: length)
         }
-        let response = try inference.run(parsed).http()
+        let response = try inference.run(parsed, received: started).http()
         metrics.recordInference(model: model.name, kind: "infer", seconds: seconds(since: started))
         return response
     }
