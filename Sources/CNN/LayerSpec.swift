@@ -164,6 +164,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
             return AvgPool2D(kernel: k.tuple, stride: (stride ?? k).tuple, padding: (padding ?? .valid).padding,
                              ceilMode: ceilMode ?? false, countIncludePad: countIncludePad ?? false)
         case "global_avgpool": return GlobalAvgPool()
+        case "global_maxpool": return GlobalMaxPool()
         case "batchnorm": return BatchNorm(name: name, channels: channels, epsilon: epsilon ?? 1e-5, momentum: momentum ?? 0.1)
         case "dropout": return Dropout(rate: rate ?? 0.5)
         case "flatten": return Flatten()
@@ -173,7 +174,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         case "add": return Elementwise(.add)
         case "concat": return Concat(axis: axis ?? 1)
         default:
-            throw fail("unknown layer type; expected conv2d, depthwise_conv2d, maxpool2d, avgpool2d, global_avgpool, dense, batchnorm, dropout, flatten, relu, relu6, sigmoid, tanh, softmax, add or concat")
+            throw fail("unknown layer type; expected conv2d, depthwise_conv2d, maxpool2d, avgpool2d, global_avgpool, global_maxpool, dense, batchnorm, dropout, flatten, relu, relu6, sigmoid, tanh, softmax, add or concat")
         }
     }
 

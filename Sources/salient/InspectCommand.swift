@@ -12,8 +12,19 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Flag(help: "Only where a fine-tuning job with head: classifier would cut the model, and what it would replace.")
+    var cut = false
+
     func run() throws {
-        let analysis = try ModelAnalysis(graph: ModelFile.graph(at: file))
+        let graph = try ModelFile.graph(at: file)
+        if cut {
+            let found = try graph.classifierCut()
+            print("cut at '\(found.node)' (\(found.featureShape.map(String.init).joined(separator: "x")), "
+                  + "\(found.pools ? "pooled" : "flattened") by the old head); replaces \(found.removed.count) nodes: "
+                  + found.removed.joined(separator: ", "))
+            return
+        }
+        let analysis = try ModelAnalysis(graph: graph)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -3,7 +3,8 @@
 /// In training it normalizes by the batch's statistics and updates the running ones
 /// (PyTorch's rule: exponential average with `momentum`, unbiased variance); in inference it
 /// uses the running statistics, and the inference optimizer folds it into the convolution
-/// before it.
+/// before it. With `usesRunningStatistics` it normalizes by the running statistics in training
+/// too and leaves them alone, as Keras runs a frozen layer (PyTorch's `module.eval()`).
 public final class BatchNorm: Operator {
     public let kind = "batchnorm"
     public let scale: Parameter
@@ -16,6 +17,9 @@ public final class BatchNorm: Operator {
     public var parameters: [Parameter] { [scale, shift] }
     public var buffers: [Parameter] { [runningMean, runningVariance] }
     public var channels: Int { scale.value.count }
+    /// Training normalizes as inference does: a frozen layer's statistics stay as the base
+    /// model learned them, and its gradient is the plain affine one.
+    public var usesRunningStatistics = false
 
     public init(scale: Parameter, shift: Parameter, runningMean: Parameter, runningVariance: Parameter,
                 epsilon: Float = 1e-5, momentum: Float = 0.1) {
@@ -102,7 +106,7 @@ public final class BatchNorm: Operator {
     public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
         let x = inputs[0]
         var mean = runningMean.value.scalars, variance = runningVariance.value.scalars
-        if context.isTraining {
+        if context.isTraining && !usesRunningStatistics {
             let stats = statistics(x)
             (mean, variance) = (stats.mean, stats.variance)
             let unbias = Float(stats.count) / Float(max(stats.count - 1, 1))
@@ -131,7 +135,7 @@ public final class BatchNorm: Operator {
         let x = inputs[0]
         let (n, c) = (x.shape[0], x.shape[1])
         let inner = x.count / max(n * c, 1)
-        let training = context.forward.isTraining
+        let training = context.forward.isTraining && !usesRunningStatistics
         let stats = training ? withViews(of: [x]) { statistics($0[0]) }
             : (runningMean.value.scalars, runningVariance.value.scalars, n * inner)
         let gamma = scale.value.scalars
