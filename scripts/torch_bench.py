@@ -5,6 +5,9 @@ usage:
   torch_bench.py saliency MODEL THREADS RUNS     Captum Saliency latency at batch 1
   torch_bench.py train-small THREADS STEPS       the bench's small Fashion-MNIST CNN, SGD, batch 64
   torch_bench.py finetune STAGE THREADS STEPS    fine-tuning fashion-cnn as a job does (AdamW, batch 16)
+  torch_bench.py finetune-mobilenet STAGE THREADS STEPS BATCH CLASSES
+                                                 fine-tuning torchvision's MobileNetV2 as a job does with
+                                                 head: classifier (AdamW, 224x224 inputs)
 
 Each command prints one JSON object. Weights are random (nothing can be downloaded here):
 latency and throughput do not depend on their values. Inputs match the Swift side: the
@@ -153,6 +156,41 @@ def finetune(stage, threads, steps, learning_rate=1e-3, factor=3.0):
     print(json.dumps({"images_per_s": images_per_second(net, optimizer, 16, steps), "steps": steps}))
 
 
+def finetune_mobilenet(stage, threads, steps, batch, classes, learning_rate=1e-3):
+    """MobileNetV2 with a new head at its last feature map, as a `head: classifier` job builds
+    it on the ONNX export (global average pooling, flatten, one Linear): stage 1 trains the head
+    with the body frozen and its BatchNorm layers in eval mode (`frozen_batchnorm: running`);
+    stage 2 trains everything, BatchNorm on batch statistics. Inputs are sin(0.01 i): the time
+    of a step does not depend on the pixels."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net = torchvision.models.mobilenet_v2(weights=None)
+    net.classifier = nn.Linear(1280, classes)
+    net.train()
+    if stage == 1:
+        for p in net.features.parameters():
+            p.requires_grad_(False)
+        net.features.eval()
+    optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=learning_rate, weight_decay=1e-4)
+    count = batch * 3 * 224 * 224
+    x = torch.from_numpy(np.sin(0.01 * np.arange(count, dtype=np.float64)).astype(np.float32).reshape(batch, 3, 224, 224))
+    y = torch.arange(batch) % classes
+    loss = nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad()
+        loss(net(x), y).backward()
+        optimizer.step()
+
+    warm_up(step)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"images_per_s": batch / statistics.median(times), "steps": steps}))
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     if command == "export":
@@ -163,5 +201,7 @@ if __name__ == "__main__":
         train_small(int(args[0]), int(args[1]))
     elif command == "finetune":
         finetune(int(args[0]), int(args[1]), int(args[2]))
+    elif command == "finetune-mobilenet":
+        finetune_mobilenet(*map(int, args[:5]))
     else:
         sys.exit(f"unknown command {command!r}; see the docstring")

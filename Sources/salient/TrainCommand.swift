@@ -4,6 +4,8 @@ import Foundation
 import Imaging
 import Service
 
+extension HeadChoice: ExpressibleByArgument {}
+
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a native architecture on Fashion-MNIST, or fine-tune a model on an image folder, and save it as a model folder.")
@@ -31,7 +33,13 @@ struct Train: ParsableCommand {
 
     @Option(help: "Epochs (default 10; with --dataset, 3 per stage).") var epochs: Int?
     @Option(name: .customLong("batch-size"), help: "Batch size (default 64; with --dataset, 16).") var batchSize: Int?
-    @Option(name: .customLong("learning-rate"), help: "Peak learning rate (default 0.003; with --dataset, 0.001).") var learningRate: Float?
+    @Option(name: .customLong("learning-rate"), help: "Peak learning rate (default 0.003; with --dataset, 0.001, or auto for the range test).") var learningRate: String?
+    @Option(help: "With --dataset: classifier (a new head at the last spatial feature map) or last (only the final dense layer).") var head = HeadChoice.classifier
+    @Option(name: .customLong("head-epochs"), help: "With --dataset: epochs of stage 1, the new head on the frozen body (default: --epochs).") var headEpochs: Int?
+    @Option(name: .customLong("head-pooling"), help: "With --dataset: auto, flatten, average or concat.") var headPooling = HeadPooling.auto
+    @Option(name: .customLong("head-hidden-units"), help: "With --dataset: the new head's hidden layer (0: none).") var headHiddenUnits: Int?
+    @Option(name: .customLong("head-dropout"), help: "With --dataset: the new head's dropout.") var headDropout: Float?
+    @Option(name: .customLong("frozen-batchnorm"), help: "With --dataset: running, batch or train.") var frozenBatchNorm: FrozenBatchNorm?
     @Option(help: "adamw or sgd.") var optimizer = "adamw"
     @Option(name: .customLong("weight-decay")) var weightDecay: Float = 1e-4
     @Option(help: "one_cycle, cosine or constant.") var schedule = "one_cycle"
@@ -49,7 +57,10 @@ struct Train: ParsableCommand {
         EngineThreads.set(threads)
         guard let schedule = Schedule(rawValue: schedule) else { throw ValidationError("unknown schedule '\(self.schedule)'") }
         if let dataset { return try fineTune(on: dataset, schedule: schedule) }
-        let (epochs, batchSize, learningRate) = (self.epochs ?? 10, self.batchSize ?? 64, self.learningRate ?? 3e-3)
+        guard let learningRate = self.learningRate.map(Float.init) ?? 3e-3 else {
+            throw ValidationError("--learning-rate must be a number when training an architecture")
+        }
+        let (epochs, batchSize) = (self.epochs ?? 10, self.batchSize ?? 64)
         let architecture = try Architecture(json: Data(contentsOf: URL(fileURLWithPath: self.architecture!)))
         let graph = try architecture.makeGraph(seed: seed)
         let groups = [ParameterGroup(name: "all", parameters: graph.parameters)]
@@ -107,7 +118,18 @@ extension Train {
         var request = JobRequest(baseModel: base.card.name, dataset: folder, outputModel: name ?? "fine-tuned")
         request.epochs = epochs ?? request.epochs
         request.batchSize = batchSize ?? request.batchSize
-        request.learningRate = learningRate ?? request.learningRate
+        if let learningRate {
+            guard let setting = learningRate == "auto" ? .auto : Float(learningRate).map(LearningRateSetting.fixed) else {
+                throw ValidationError("--learning-rate must be a number or auto")
+            }
+            request.learningRate = setting
+        }
+        request.head = head
+        request.headEpochs = headEpochs
+        request.headPooling = headPooling
+        request.headHiddenUnits = headHiddenUnits ?? request.headHiddenUnits
+        request.headDropout = headDropout ?? request.headDropout
+        request.frozenBatchNorm = frozenBatchNorm ?? request.frozenBatchNorm
         request.optimizer = optimizer
         request.schedule = schedule
         request.freeze = freeze
@@ -120,10 +142,14 @@ extension Train {
         let checkpoint = URL(fileURLWithPath: output + ".checkpoint")
         let started = Date()
         var bar = ProgressBar()
+        var printed = Set<String>()
         guard let outcome = try tuner.run(train: train, validation: validation, checkpoint: checkpoint, report: { event in
             switch event {
             case let .progress(p):
-                bar.show(label: "stage \(p.stage) epoch \(p.epoch)/\(p.epochs)", done: p.step, total: p.steps, detail: "")
+                bar.show(label: p.stage == 0 ? "learning-rate range test" : "stage \(p.stage) epoch \(p.epoch)/\(p.epochs)",
+                         done: p.step, total: p.steps, detail: "")
+            case let .plan(plan):
+                if let line = Train.describe(plan, printed: &printed) { bar.finish(line) }
             case let .epoch(m):
                 bar.finish(String(format: "stage %d epoch %d: train loss %.4f, validation loss %.4f, validation accuracy %.4f",
                                   m.stage, m.epoch, m.trainLoss, m.validationLoss ?? .nan, m.validationAccuracy ?? .nan))
@@ -131,9 +157,20 @@ extension Train {
             return true
         }) else { return }
         let seconds = Date().timeIntervalSince(started)
-        let card = try TransferLearning.card(tuner: tuner, outcome: outcome, base: base.card, dataset: folder, seconds: seconds,
-                                             provenance: ["command": .string((["salient"] + CommandLine.arguments.dropFirst()).joined(separator: " "))])
-        try Checkpoint.save(graph: tuner.graph, card: card, to: URL(fileURLWithPath: output), checksum: Checksum.sha256)
+        let command: JSONValue = .string((["salient"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
+        let directory = URL(fileURLWithPath: output)
+        if base.card.architecture != nil {
+            let card = try TransferLearning.card(tuner: tuner, outcome: outcome, base: base.card, dataset: folder, seconds: seconds,
+                                                 provenance: ["command": command])
+            try Checkpoint.save(graph: tuner.graph, card: card, to: directory, checksum: Checksum.sha256)
+        } else {
+            // An imported model is saved as ONNX, as the job runner registers it.
+            let card = try TransferLearning.onnxCard(tuner: tuner, outcome: outcome, base: base.card, dataset: folder, seconds: seconds,
+                                                     provenance: ["command": command])
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try AtomicFile.write(ONNXExporter.export(tuner.graph), to: directory.appendingPathComponent(card.onnxFile!))
+            try AtomicFile.write(card.jsonData(), to: directory.appendingPathComponent(Checkpoint.cardFile))
+        }
         try? FileManager.default.removeItem(at: checkpoint)
         if let report = outcome.report {
             for c in report.perClass { print(String(format: "%@: precision %.3f, recall %.3f", c.label, c.precision, c.recall)) }
@@ -141,17 +178,55 @@ extension Train {
         print(String(format: "saved %@ (validation accuracy %.4f, %.0f s)", output, outcome.validationAccuracy ?? .nan, seconds))
     }
 
+    /// A line for what is new in the plan: the cut, the rate the range test found, a stage's
+    /// frozen and trained layers; nil when nothing is.
+    static func describe(_ plan: TransferPlan, printed: inout Set<String>) -> String? {
+        var lines: [String] = []
+        if printed.insert("head").inserted {
+            lines.append(plan.cutAt.map { "head: classifier, cut at '\($0)' (replaced \(plan.replaced.joined(separator: ", "))); new head \(plan.newHead.joined(separator: ", "))" }
+                ?? "head: last, '\(plan.newHead.joined())' re-initialized")
+        }
+        if let finder = plan.learningRateFinder, printed.insert("finder").inserted {
+            lines.append(String(format: "learning rate %.2g (range test, %@)", finder.suggestion, finder.method.rawValue))
+        }
+        for stage in plan.stages where printed.insert("stage\(stage.stage)").inserted {
+            let rates = stage.learningRates.sorted { $0.key < $1.key }.map { String(format: "%@ %.2g", $0.key, $0.value) }
+            lines.append("stage \(stage.stage): frozen [\(stage.frozen.joined(separator: ", "))], trained [\(stage.trained.joined(separator: ", "))], "
+                + "peak rates \(rates.joined(separator: ", "))")
+        }
+        if let best = plan.best, printed.insert("best").inserted {
+            lines.append(String(format: "kept stage %d epoch %d (validation accuracy %.4f)", best.stage, best.epoch, best.validationAccuracy))
+        }
+        return lines.isEmpty ? nil : lines.joined(separator: "\n")
+    }
+
+    /// A model folder (native or ONNX), an ONNX file (ImageNet preprocessing, labels
+    /// numbered), or a bundled model's name.
     private func loadBase() throws -> (card: ModelCard, graph: Graph) {
         var isDirectory: ObjCBool = false
+        let url = URL(fileURLWithPath: baseModel)
+        if baseModel.hasSuffix(".onnx"), FileManager.default.fileExists(atPath: baseModel) {
+            let graph = try ONNXImporter.load(contentsOf: url)
+            let classes = try graph.shapes(batch: 1)[graph.outputName]?.last ?? 0
+            let card = ModelCard(name: url.deletingPathExtension().lastPathComponent, architecture: nil, onnxFile: url.lastPathComponent,
+                                 labels: (0..<classes).map { "class \($0)" }, preprocessing: .object(["preset": .string("imagenet")]),
+                                 provenance: ["source": .string(url.path)], metrics: [:], created: Date())
+            return (card, graph)
+        }
+        let folder: URL
         if FileManager.default.fileExists(atPath: baseModel, isDirectory: &isDirectory), isDirectory.boolValue {
-            let loaded = try Checkpoint.load(from: URL(fileURLWithPath: baseModel))
-            return (loaded.card, loaded.graph)
+            folder = url
+        } else if let bundled = SalientService.bundledModels?.appendingPathComponent(baseModel),
+                  FileManager.default.fileExists(atPath: bundled.path) {
+            folder = bundled
+        } else {
+            throw ValidationError("--base-model \(baseModel) is neither a model folder, an ONNX file nor a bundled model")
         }
-        guard let bundled = SalientService.bundledModels?.appendingPathComponent(baseModel),
-              FileManager.default.fileExists(atPath: bundled.path) else {
-            throw ValidationError("--base-model \(baseModel) is neither a model folder nor a bundled model")
+        let card = try ModelCard(json: Data(contentsOf: folder.appendingPathComponent(Checkpoint.cardFile)))
+        if let onnx = card.onnxFile {
+            return (card, try ONNXImporter.load(contentsOf: folder.appendingPathComponent(onnx)))
         }
-        let loaded = try Checkpoint.load(from: bundled)
+        let loaded = try Checkpoint.load(from: folder)
         return (loaded.card, loaded.graph)
     }
 }

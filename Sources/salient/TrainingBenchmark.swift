@@ -9,6 +9,9 @@ struct TrainingBenchmark {
     let torch: PythonReference
     /// Timed steps per figure, over consecutive batches.
     let steps: Int
+    /// torchvision's MobileNetV2 exported with random weights (`make zoo-models`), for the
+    /// imported model's fine-tuning rows; they are left out when the file is missing.
+    var mobileNetV2 = URL(fileURLWithPath: ".build/torchvision-zoo/mobilenet_v2/model.onnx")
 
     static let smallCNN = #"{"name":"bench","input":{"channels":1,"height":28,"width":28},"layers":[{"type":"conv2d","filters":32,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"conv2d","filters":64,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"flatten"},{"type":"dense","units":128,"activation":"relu"},{"type":"dense","units":10}]}"#
 
@@ -26,6 +29,32 @@ struct TrainingBenchmark {
                     reference: ["finetune", "\(stage)", "\(threads)", "\(steps)"])
             }
         }
+        guard FileManager.default.fileExists(atPath: mobileNetV2.path) else {
+            print("  (MobileNetV2 fine-tuning rows need \(mobileNetV2.path): make zoo-models, or scripts/torchvision_zoo.py --only mobilenet_v2)")
+            return
+        }
+        for stage in [1, 2] {
+            let title = stage == 1 ? "fine-tune MobileNetV2 (ONNX), head, batch 16" : "fine-tune MobileNetV2 (ONNX), all, batch 16"
+            row(title, threads: 2, ours: try mobileNetFineTuning(stage: stage, threads: 2, batch: 16),
+                reference: ["finetune-mobilenet", "\(stage)", "2", "\(max(steps / 4, 3))", "16", "4"])
+        }
+    }
+
+    /// The imported MobileNetV2 as a `head: classifier` job fine-tunes it for four classes:
+    /// stage 1 the new head on the frozen body (BatchNorm on its running statistics), stage 2
+    /// every layer group at its rate; inputs x[i] = sin(0.01 i) as on PyTorch's side.
+    private func mobileNetFineTuning(stage: Int, threads: Int, batch: Int) throws -> Double {
+        EngineThreads.set(threads)
+        let base = try ONNXImporter.load(contentsOf: mobileNetV2)
+        var request = JobRequest(baseModel: "mobilenet_v2", dataset: "photos", outputModel: "bench")
+        request.batchSize = batch
+        let tuner = try FineTuner(base: base, labels: ["a", "b", "c", "d"], request: request)
+        let trainer = Trainer(graph: tuner.graph, optimizer: AdamW(groups: tuner.parameterGroups(stage: stage), weightDecay: 1e-4))
+        let count = batch * 3 * 224 * 224
+        let images = LabeledImages(images: Tensor(shape: [batch, 3, 224, 224], scalars: (0..<count).map { Float(sin(0.01 * Double($0))) }),
+                                   labels: (0..<batch).map { $0 % 4 })
+        let milliseconds = try measure(runs: max(steps / 4, 3)) { try trainer.step(images, learningRate: 1e-3) }.median
+        return Double(batch) * 1000 / milliseconds
     }
 
     private func row(_ title: String, threads: Int, ours: Double, reference arguments: [String]) {
@@ -49,11 +78,14 @@ struct TrainingBenchmark {
         EngineThreads.set(threads)
         guard let models = SalientService.bundledModels else { throw GraphError(node: "fashion-cnn", "no bundled models") }
         let (card, base, _) = try Checkpoint.load(from: models.appendingPathComponent("fashion-cnn"))
-        let request = JobRequest(baseModel: card.name, dataset: "fashion-mnist", outputModel: "bench")
+        var request = JobRequest(baseModel: card.name, dataset: "fashion-mnist", outputModel: "bench")
+        // PyTorch's side replaces the last layer; with the body frozen, BatchNorm trains as it always did there.
+        request.head = .last
+        request.frozenBatchNorm = .batch
         let tuner = try FineTuner(base: base, labels: FashionMNIST.labels, request: request)
         let optimizer = AdamW(groups: tuner.parameterGroups(stage: stage), weightDecay: 1e-4)
         return try imagesPerSecond(Trainer(graph: tuner.graph, optimizer: optimizer, seed: request.seed),
-                                   batchSize: request.batchSize, learningRate: request.learningRate)
+                                   batchSize: request.batchSize, learningRate: 1e-3)
     }
 
     private func imagesPerSecond(_ trainer: Trainer, batchSize: Int, learningRate: Float) throws -> Double {

@@ -25,8 +25,8 @@ final class JobFineTunerTests: XCTestCase {
 
     func testReplacesTheLastDenseAndKeepsWhatFollows() throws {
         let graph = try architecture().makeGraph(seed: 1)
-        let result = try HeadReplacement.replacingHead(of: graph, classes: 2, seed: 3)
-        XCTAssertEqual(result.head, "head")
+        let result = try HeadReplacement.replacing(of: graph, classes: 2, choice: .last, seed: 3)
+        XCTAssertEqual(result.headNodes, ["head"])
         XCTAssertEqual(result.bodyGroups, [["c1"], ["c2"], ["d1"]])
         XCTAssertEqual(try result.graph.shapes(batch: 4)[result.graph.outputName], [4, 2])
         XCTAssertEqual(result.graph.nodes.last?.op.kind, "softmax")
@@ -34,12 +34,13 @@ final class JobFineTunerTests: XCTestCase {
         XCTAssertEqual(try graph.shapes(batch: 1)[graph.outputName], [1, 5], "the base graph is left as it was")
 
         let headless = try Graph(name: "convs", inputShape: [1, 6, 6], nodes: graph.nodes.prefix(2).map { $0 })
-        XCTAssertThrowsError(try HeadReplacement.replacingHead(of: headless, classes: 2, seed: 0))
-        XCTAssertThrowsError(try HeadReplacement.replacingHead(of: graph, classes: 1, seed: 0))
+        XCTAssertThrowsError(try HeadReplacement.replacing(of: headless, classes: 2, choice: .last, seed: 0))
+        XCTAssertThrowsError(try HeadReplacement.replacing(of: graph, classes: 1, choice: .last, seed: 0))
     }
 
     func testStagesFreezeTheBodyThenUnfreezeWithDiscriminativeRates() throws {
         var request = JobRequest(baseModel: "tiny", dataset: "d", outputModel: "o")
+        request.head = .last
         request.freeze = "1"
         request.discriminativeFactor = 2
         let tuner = try FineTuner(base: try architecture().makeGraph(), labels: ["a", "b"], request: request)

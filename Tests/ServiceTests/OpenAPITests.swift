@@ -95,6 +95,27 @@ final class OpenAPITests: XCTestCase {
         XCTAssertEqual(values("ChannelReduction"), ChannelReduction.allCases.map(\.rawValue))
         XCTAssertEqual(values("Schedule"), Schedule.allCases.map(\.rawValue))
         XCTAssertEqual(values("JobState"), JobState.allCases.map(\.rawValue))
+        XCTAssertEqual(values("HeadChoice"), HeadChoice.allCases.map(\.rawValue))
+        XCTAssertEqual(values("HeadPooling"), HeadPooling.allCases.map(\.rawValue))
+        XCTAssertEqual(values("FrozenBatchNorm"), FrozenBatchNorm.allCases.map(\.rawValue))
+    }
+
+    /// Every field of a job request and of a job's transfer plan is described, and nothing else.
+    func testJobRequestAndTransferPlanFieldsAreTheCodes() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let spec = try spec(harness)
+        func properties(_ schema: String) -> Set<String> {
+            Set(((resolve("#/components/schemas/\(schema)", in: spec) as? [String: Any])?["properties"] as? [String: Any])?.keys.map { $0 } ?? [])
+        }
+        var request = JobRequest(baseModel: "b", dataset: "d", outputModel: "o")
+        request.headEpochs = 1
+        let encoded = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as? [String: Any])
+        XCTAssertEqual(properties("JobRequest"), Set(encoded.keys))
+        let plan = TransferPlan(head: .classifier, cutAt: "c", replaced: [], newHead: [], layerGroups: [], learningRate: 1,
+                                learningRateFinder: nil, stages: [], best: nil)
+        let encodedPlan = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(plan)) as? [String: Any])
+        XCTAssertTrue(Set(encodedPlan.keys).isSubset(of: properties("TransferPlan")), "\(encodedPlan.keys)")
     }
 
     /// Headers the saliency route sends beyond HTTP's own are the ones its 200 response documents.

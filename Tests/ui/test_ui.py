@@ -576,6 +576,9 @@ def run_job(b, checks, work, output, timeout, token):
         expect("last: training" in summary, f"the loss chart's accessible name gives no values: {summary!r}")
         matrix = b.run("return document.querySelectorAll('#confusion tbody tr').length")
         expect(matrix == 2, f"the confusion matrix has {matrix} rows, expected 2")
+        plan = b.run("return [...document.querySelectorAll('#job-plan li')].map((e) => e.textContent)")
+        expect(any("New classifier head at pool2" in line for line in plan), f"the plan does not say where the head was cut: {plan}")
+        expect(any(line.startswith("Stage 1: frozen conv1, bn1, conv2, bn2") for line in plan), f"the plan does not list stage 1's frozen layers: {plan}")
         return f"{state} progress seen: {bool(saw_progress)}"
     finished = checks.run("a fine-tuning job runs to the end with live curves and a confusion matrix", job)
     b.screenshot(output / "desktop-jobs.png", full_page=True)

@@ -17,6 +17,7 @@ export class JobsPanel {
     store.subscribe((models) => fillModelSelect(byId("job-base"), models));
     byId("dataset-form").addEventListener("submit", (event) => this.uploadDataset(event));
     byId("job-form").addEventListener("submit", (event) => this.startJob(event));
+    byId("job-lr-auto").addEventListener("change", (event) => { byId("job-lr").disabled = event.target.checked; });
     byId("jobs-refresh").addEventListener("click", () => this.refreshJobs());
     byId("job-cancel").addEventListener("click", () => this.cancel());
     byId("job-use").addEventListener("click", () => this.job && this.onUseModel(this.job.output_model));
@@ -71,7 +72,11 @@ export class JobsPanel {
       output_model: byId("job-output").value.trim(),
       epochs: Number(byId("job-epochs").value),
       batch_size: Number(byId("job-batch").value),
-      learning_rate: Number(byId("job-lr").value),
+      learning_rate: byId("job-lr-auto").checked ? "auto" : Number(byId("job-lr").value),
+      head: byId("job-head").value,
+      head_hidden_units: Number(byId("job-hidden").value),
+      head_dropout: Number(byId("job-dropout").value),
+      frozen_batchnorm: byId("job-batchnorm").value,
       optimizer: byId("job-optimizer").value,
       schedule: byId("job-schedule").value,
       freeze: byId("job-freeze").value,
@@ -124,6 +129,7 @@ export class JobsPanel {
     this.events = events;
     events.addEventListener("progress", (e) => this.update({ progress: JSON.parse(e.data) }));
     events.addEventListener("epoch", (e) => this.addMetrics(JSON.parse(e.data)));
+    events.addEventListener("plan", (e) => this.update({ transfer: JSON.parse(e.data) }));
     events.addEventListener("state", (e) => {
       const next = JSON.parse(e.data);
       this.update(next);
@@ -171,14 +177,40 @@ export class JobsPanel {
     const progress = byId("job-progress");
     if (job.state === "succeeded") progress.value = 1;
     else if (p.epochs) progress.value = Math.min(1, (Math.max(0, (p.epoch || 1) - 1) + (p.steps ? (p.step || 0) / p.steps : 0)) / p.epochs);
-    const where = p.epochs ? ` Stage ${p.stage ?? 1}, epoch ${p.epoch ?? 0} of ${p.epochs}` +
+    const where = p.stage === 0 ? ` Learning-rate range test, step ${p.step ?? 0} of ${p.steps}.` :
+      p.epochs ? ` Stage ${p.stage ?? 1}, epoch ${p.epoch ?? 0} of ${p.epochs}` +
       (p.steps ? `, step ${p.step ?? 0} of ${p.steps}.` : ".") : "";
     const failure = job.error ? ` ${typeof job.error === "string" ? job.error : job.error.message || JSON.stringify(job.error)}` : "";
     setStatus(byId("job-state"), `State: ${job.state}.${where}${failure}`, job.state === "failed" ? "error" : "info");
     byId("job-cancel").hidden = finalStates.has(job.state);
     byId("job-use").hidden = job.state !== "succeeded" || !job.output_model;
     this.renderCurves(job.metrics);
+    this.renderPlan(job.transfer);
     this.renderConfusion(job);
+  }
+
+  renderPlan(plan) {
+    const items = [];
+    const list = (names) => (names && names.length ? names.join(", ") : "none");
+    if (plan) {
+      items.push(plan.cut_at
+        ? `New classifier head at ${plan.cut_at} (replacing ${list(plan.replaced)}): ${list(plan.new_head)}.`
+        : `Last layer ${list(plan.new_head)} replaced.`);
+      items.push(`Layer groups, earliest first: ${(plan.layer_groups || []).map((g) => `[${g.join(", ")}]`).join(" ") || "none"}.`);
+      if (plan.learning_rate_finder) {
+        const f = plan.learning_rate_finder;
+        items.push(`Learning rate ${f.suggestion.toPrecision(2)} from the range test (${f.method === "steepest" ? "steepest descent" : "a tenth of the minimum"}, ${f.learning_rates.length} steps).`);
+      } else if (plan.learning_rate) {
+        items.push(`Learning rate ${plan.learning_rate}.`);
+      }
+      for (const stage of plan.stages || []) {
+        const rates = Object.entries(stage.learning_rates || {}).map(([g, r]) => `${g} ${r.toPrecision(2)}`).join(", ");
+        items.push(`Stage ${stage.stage}: frozen ${list(stage.frozen)}; trained ${list(stage.trained)} (peak rates ${rates || "none"})` +
+          (stage.frozen_batchnorm ? `; frozen BatchNorm: ${stage.frozen_batchnorm}.` : "."));
+      }
+      if (plan.best) items.push(`Kept stage ${plan.best.stage}, epoch ${plan.best.epoch} (validation accuracy ${percent(plan.best.validation_accuracy)}).`);
+    }
+    byId("job-plan").replaceChildren(...(items.length ? items : ["Available when the job starts."]).map((t) => el("li", { textContent: t })));
   }
 
   renderCurves(metrics) {

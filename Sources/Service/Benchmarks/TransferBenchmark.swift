@@ -1,125 +1,322 @@
 import CNN
 import Foundation
 
-/// Does transfer learning pay on few images? A base model (the fashion-cnn architecture) is
-/// trained on Fashion-MNIST classes 0 to 4; then, per seed, it is fine-tuned on a few images
-/// per class of classes 5 to 9, and the same architecture is trained from scratch on the
-/// same images for as many epochs. Both are tested on every test image of classes 5 to 9.
-public struct TransferBenchmark {
-    public var seeds: [UInt64]
-    /// Training images of classes 0 to 4 the base model sees.
-    public var baseImages = 10_000
-    public var baseEpochs = 2
-    public var shotsPerClass = 20
-    /// Epochs of each fine-tuning stage; training from scratch gets both stages' worth.
-    public var epochsPerStage = 10
-    public var threads = 2
-    /// The peak learning rate of both fine-tuning and training from scratch.
-    public var learningRate: Float = 3e-3
-    /// The fine-tuning request's `freeze`.
-    public var freeze = "none"
-    public var discriminativeFactor: Float = 3
+/// One way of learning the few-shot task.
+public enum TransferArm: String, Codable, Sendable, CaseIterable {
+    /// `head: classifier`, both stages: the new head on the frozen body, then everything at discriminative rates.
+    case transfer
+    /// Stage 1 alone: the new head on the frozen body (a probe of the base's features).
+    case probe
+    /// `head: last`, both stages: only the final dense layer replaced.
+    case last
+    /// The same architecture from random weights, every layer at one rate.
+    case scratch
+}
 
-    public init(seeds: [UInt64] = [0, 1, 2]) {
-        self.seeds = seeds
+/// Does transfer learning pay on few images? `salient bench --transfer`.
+///
+/// The base (`TransferBase`) knows Fashion-MNIST classes 0 to 4; the task is classes 5 to 9
+/// (sandal, shirt, sneaker, bag, ankle boot) from a few training images per class. For every
+/// shot count and seed, each arm learns from the same images, with the same augmentation and
+/// the same number of steps. Each arm's learning rate is chosen per seed on a validation split
+/// drawn from the training shots (stratified, a fifth), from `learningRates`, or by the range
+/// test when `learningRates` is empty; the arm then trains on all the shots at that rate and
+/// is tested on every test image of classes 5 to 9. The test set is never used to choose
+/// anything. With `development` set, the same runs are scored on a development set drawn
+/// from the other training images of classes 5 to 9 instead, which is how the recipe's
+/// choices are measured without touching the test set.
+public struct TransferBenchmark: Sendable {
+    public var shots = [5, 10, 20, 50]
+    public var seeds: [UInt64] = [0, 1, 2, 3, 4]
+    public var arms = TransferArm.allCases
+    public var base: TransferBase
+    /// Where the trained base is kept.
+    public var cache: URL
+    public var rebuildsBase = false
+    public var threads = 2
+    public var batchSize = 16
+    /// Training steps of every arm at each shot count (a shot count not listed: its nearest lower one's).
+    public var steps: [Int: Int] = [5: 120, 10: 160, 20: 200, 50: 300]
+    /// The share of a two-stage arm's steps spent in stage 1.
+    public var headShare: Float = 0.25
+    /// The candidates for each arm's peak learning rate; empty: the range test picks it.
+    public var learningRates: [Float] = [3e-4, 1e-3, 3e-3, 1e-2]
+    public var validationFraction: Float = 0.2
+    public var head = HeadDesign(pooling: .auto, hiddenUnits: 0, dropout: 0)
+    public var frozenBatchNorm = FrozenBatchNorm.running
+    public var discriminativeFactor: Float = 3
+    public var augment = true
+    /// The augmentation every arm applies when `augment` is set.
+    public var augmentation = Augmentation()
+    /// Every BatchNorm normalizes by its running statistics in every stage of the fine-tuning arms.
+    public var keepsRunningStatistics = false
+    /// Scratch trains the transfer arm's architecture (body and new head) instead of the base's.
+    public var scratchWithNewHead = false
+    /// Score on a development set of this many training images per class (none of them a shot)
+    /// instead of the test set; nil: the test set.
+    public var development: Int?
+    /// At most this many test (or development) images; nil: all.
+    public var evaluationLimit: Int?
+
+    public init(base: TransferBase, cache: URL) {
+        self.base = base
+        self.cache = cache
     }
 
-    /// `salient bench --transfer`: the default configuration's report.
-    public static func run(seeds: [UInt64] = [0, 1, 2]) throws -> String {
-        try TransferBenchmark(seeds: seeds).run().report
+    /// Mean and sample standard deviation.
+    public struct Statistic: Codable, Sendable, Equatable {
+        public var mean: Float
+        public var std: Float
+
+        init(_ values: [Float]) {
+            let n = Float(values.count)
+            let average = values.reduce(0, +) / max(n, 1)
+            let squares = values.map { ($0 - average) * ($0 - average) }.reduce(0, +)
+            mean = average
+            std = values.count > 1 ? (squares / (n - 1)).squareRoot() : 0
+        }
+    }
+
+    /// One arm's runs at one shot count.
+    public struct ArmRuns: Sendable {
+        public var accuracies: [Float] = []
+        public var learningRates: [Float] = []
+        public var seconds: Double = 0
+        public var statistic: Statistic { Statistic(accuracies) }
     }
 
     public struct Result: Sendable {
-        public var seed: UInt64
-        public var transferAccuracy: Float
-        public var scratchAccuracy: Float
-        public var transferSeconds: Double
-        public var scratchSeconds: Double
+        public var baseAccuracy: Float
+        public var baseSeconds: Double
+        public var baseCached: Bool
+        public var evaluatedOn: String
+        public var runs: [Int: [TransferArm: ArmRuns]]
+        public var seconds: Double
+
+        /// `{"shots": {"5": {"transfer": {"mean": m, "std": s}, ...}, ...}}`.
+        public var json: String {
+            get throws {
+                var shots: [String: [String: Statistic]] = [:]
+                for (count, arms) in runs {
+                    shots["\(count)"] = Dictionary(uniqueKeysWithValues: arms.map { ($0.key.rawValue, $0.value.statistic) })
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                return String(decoding: try encoder.encode(["shots": shots]), as: UTF8.self)
+            }
+        }
     }
 
-    public func run() throws -> (results: [Result], report: String) {
+    /// The table of mean ± standard deviation per arm and shot count, with what was run.
+    public func report(_ result: Result) -> String {
+        let arms = self.arms
+        var lines = [
+            String(format: "Transfer learning on Fashion-MNIST: base = %@ trained on every training image of classes 0-4 "
+                   + "(%d epochs, batch %d, AdamW %.0e %@%@; %@), test accuracy on classes 0-4 %.4f",
+                   base.architecture.name, base.epochs, base.batchSize, base.learningRate, base.schedule.rawValue,
+                   base.augment ? ", augmented" : "", result.baseCached ? "cached" : String(format: "trained in %.0f s", result.baseSeconds),
+                   result.baseAccuracy),
+            "task: classes 5-9 from \(shots.map(String.init).joined(separator: "/")) images per class, seeds \(seeds.map(String.init).joined(separator: ",")); "
+                + "scored on \(result.evaluatedOn)",
+            "every arm: the same shots, " + (augment ? String(format: "the same augmentation (random resized crop of %.0f-100%% of the area, "
+                + "flip with probability %.1f, brightness ±%.2f)", augmentation.minimumScale * 100, augmentation.flipProbability,
+                augmentation.brightness) : "no augmentation")
+                + ", batch \(batchSize), " + shots.map { "\(stepCount(shots: $0)) steps at \($0)" }.joined(separator: ", ")
+                + String(format: "; two-stage arms spend %.0f%% of them on the head", headShare * 100),
+            "learning rates: " + (learningRates.isEmpty ? "the range test's (steepest descent)"
+                : "per arm and shot count, the best of \(learningRates.map { String(format: "%.0e", $0) }.joined(separator: ", ")) "
+                  + String(format: "by the mean over the seeds of each one's validation split (%.0f%% of its shots, trained on the rest)",
+                           validationFraction * 100)),
+            "head: \(head.pooling.rawValue) pooling, \(head.hiddenUnits) hidden units, dropout \(head.dropout); frozen BatchNorm: "
+                + frozenBatchNorm.rawValue + (keepsRunningStatistics ? " (every BatchNorm on running statistics)" : "")
+                + "; scratch: " + (scratchWithNewHead ? "body and new head" : base.architecture.name),
+            "",
+            "shots  " + arms.map { $0.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined() + "transfer - scratch",
+        ]
+        for count in shots {
+            guard let runs = result.runs[count] else { continue }
+            var line = String(format: "%5d  ", count)
+            for arm in arms {
+                let s = runs[arm]?.statistic ?? Statistic([])
+                line += String(format: "%.4f ± %.4f  ", s.mean, s.std)
+            }
+            if let t = runs[.transfer]?.statistic, let c = runs[.scratch]?.statistic {
+                line += String(format: "%+.4f", t.mean - c.mean)
+            }
+            lines.append(line)
+        }
+        lines.append("")
+        lines.append("learning rates chosen (one per seed) and seconds per arm:")
+        for count in shots {
+            guard let runs = result.runs[count] else { continue }
+            lines.append(String(format: "%5d  ", count) + arms.map { arm in
+                let r = runs[arm] ?? ArmRuns()
+                let rates = Set(r.learningRates).count == 1 ? [r.learningRates[0]] : r.learningRates
+                return "\(arm.rawValue) " + rates.map { String(format: "%.0e", $0) }.joined(separator: ",")
+                    + String(format: " (%.0f s)", r.seconds)
+            }.joined(separator: "  "))
+        }
+        lines.append(String(format: "wall time %.0f s", result.seconds))
+        return lines.joined(separator: "\n")
+    }
+
+    func stepCount(shots: Int) -> Int {
+        steps.filter { $0.key <= shots }.max { $0.key < $1.key }?.value ?? steps.values.min() ?? 100
+    }
+
+    public func run(log: (String) -> Void = { _ in }) throws -> Result {
         EngineThreads.set(threads)
         let started = Date()
-        guard let models = SalientService.bundledModels else { throw GraphError(node: "fashion-cnn", "no bundled models") }
-        let card = try ModelCard(json: Data(contentsOf: models.appendingPathComponent("fashion-cnn/\(Checkpoint.cardFile)")))
-        guard let architecture = card.architecture, let head = architecture.layerNames.last,
-              architecture.layers.last?.type == "dense" else {
-            throw GraphError(node: card.name, "the fashion-cnn card has no architecture ending in a dense layer")
-        }
-        let fiveClasses = try architecture.replacingHead(head, units: 5)
         let train = try FashionMNIST.load(training: true)
         let test = try FashionMNIST.load(training: false)
-
-        let baseIndices = Array(train.labels.indices.filter { train.labels[$0] < 5 }.prefix(baseImages))
-        let baseData = train.batch(baseIndices)
-        let base = try fiveClasses.makeGraph(seed: 0)
-        let baseTrainer = Trainer(graph: base, optimizer: AdamW(groups: [ParameterGroup(name: "all", parameters: base.parameters)],
-                                                                 weightDecay: 1e-4))
-        try baseTrainer.fit(baseData, validation: nil, options: FitOptions(epochs: baseEpochs, batchSize: 64, learningRate: 3e-3))
-        let baseTest = relabeled(test, classes: 0..<5)
-        let baseAccuracy = try baseTrainer.evaluate(baseTest).accuracy
-        let baseSeconds = Date().timeIntervalSince(started)
-        let newTest = relabeled(test, classes: 5..<10)
-        let labels = Array(FashionMNIST.labels[5..<10])
-
-        var results: [Result] = []
-        for seed in seeds {
-            var random = RandomSource(seed: seed)
-            let shots = (5..<10).flatMap { c in train.labels.indices.filter { train.labels[$0] == c }.shuffled(using: &random).prefix(shotsPerClass) }
-            let fewShot = relabeled(train.batch(shots), classes: 5..<10)
-
-            let t0 = Date()
-            let copy = try fiveClasses.makeGraph()
-            try copy.load(base.namedTensors)
-            var request = JobRequest(baseModel: "fashion-0-4", dataset: "fashion-5-9", outputModel: "transfer")
-            request.epochs = epochsPerStage
-            request.seed = seed
-            request.validationSplit = 0
-            request.learningRate = learningRate
-            request.freeze = freeze
-            request.discriminativeFactor = discriminativeFactor
-            let tuner = try FineTuner(base: copy, labels: labels, request: request)
-            _ = try tuner.run(train: fewShot, validation: nil, checkpoint: nil) { _ in true }
-            let transfer = try Trainer(graph: tuner.graph, optimizer: SGD(groups: [])).evaluate(newTest).accuracy
-            let t1 = Date()
-
-            let scratch = try fiveClasses.makeGraph(seed: seed &+ 1)
-            let scratchTrainer = Trainer(graph: scratch, optimizer: AdamW(groups: [ParameterGroup(name: "all", parameters: scratch.parameters)],
-                                                                          weightDecay: 1e-4), seed: seed)
-            let augmentation = Augmentation()
-            try scratchTrainer.fit(fewShot, validation: nil, options: FitOptions(
-                epochs: 2 * epochsPerStage, batchSize: request.batchSize, learningRate: learningRate, seed: seed),
-                augment: { augmentation.apply(&$0, &$1) })
-            let fromScratch = try scratchTrainer.evaluate(newTest).accuracy
-            results.append(Result(seed: seed, transferAccuracy: transfer, scratchAccuracy: fromScratch,
-                                  transferSeconds: t1.timeIntervalSince(t0), scratchSeconds: Date().timeIntervalSince(t1)))
+        let trained = try base.trained(train: train, test: test, cache: cache, rebuild: rebuildsBase, log: log)
+        log(String(format: "base: %@ (%@), test accuracy on classes 0-4 %.4f", trained.directory.path,
+                   trained.cached ? "cached" : String(format: "trained in %.0f s", trained.seconds), trained.testAccuracy))
+        let newClasses = Array(5..<10)
+        // Every seed's shots come from the first 100 training images of each class in its own
+        // order; a development set comes from the others.
+        var pool: [Int: [Int]] = [:]
+        for (index, label) in train.labels.enumerated() where newClasses.contains(label) { pool[label, default: []].append(index) }
+        let evaluation: LabeledImages
+        if let development {
+            evaluation = TransferBase.subset(train.batch(newClasses.flatMap { Array(pool[$0]!.dropFirst(100).prefix(development)) }),
+                                             classes: newClasses)
+        } else {
+            evaluation = TransferBase.subset(test, classes: newClasses)
         }
-
-        var lines = [
-            "Transfer learning on Fashion-MNIST: base = fashion-cnn architecture trained on classes 0-4 "
-                + "(\(baseData.count) images, \(baseEpochs) epochs, \(String(format: "%.0f", baseSeconds)) s, "
-                + "test accuracy on classes 0-4 \(String(format: "%.4f", baseAccuracy)))",
-            "few-shot task: classes 5-9, \(shotsPerClass) training images per class, tested on \(newTest.count) test images; "
-                + "fine-tuning \(epochsPerStage)+\(epochsPerStage) epochs (head, then all with discriminative rates) "
-                + "vs from scratch \(2 * epochsPerStage) epochs, both with augmentation",
-            "seed  transfer  scratch  transfer s  scratch s",
-        ]
-        for r in results {
-            lines.append(String(format: "%4llu  %8.4f  %7.4f  %10.1f  %9.1f", r.seed, r.transferAccuracy, r.scratchAccuracy,
-                                r.transferSeconds, r.scratchSeconds))
+        let scored = evaluationLimit.map { evaluation.batch(0..<min($0, evaluation.count)) } ?? evaluation
+        var runs: [Int: [TransferArm: ArmRuns]] = [:]
+        let weights = trained.graph.namedTensors
+        for count in shots {
+            let episodes = seeds.map { seed -> LabeledImages in
+                var random = RandomSource(seed: seed)
+                let picked = newClasses.flatMap { Array(pool[$0]!.prefix(100).shuffled(using: &random).prefix(count)) }
+                return TransferBase.subset(train.batch(picked), classes: newClasses)
+            }
+            for arm in arms {
+                let t0 = Date()
+                let chosen = try chooseLearningRate(arm, episodes: episodes, shots: count, base: weights)
+                for (seed, episode) in zip(seeds, episodes) {
+                    let rate = try chosen ?? learningRateFinder(arm, on: episode, seed: seed, base: weights)
+                    let graph = try self.train(arm, on: episode, shots: count, learningRate: rate, seed: seed, base: weights)
+                    let accuracy = try Trainer(graph: graph, optimizer: SGD(groups: [])).evaluate(scored).accuracy
+                    runs[count, default: [:]][arm, default: ArmRuns()].accuracies.append(accuracy)
+                    runs[count, default: [:]][arm, default: ArmRuns()].learningRates.append(rate)
+                    log(String(format: "%2d shots, seed %llu, %@: learning rate %.2g, accuracy %.4f", count, seed, arm.rawValue, rate, accuracy))
+                }
+                runs[count, default: [:]][arm, default: ArmRuns()].seconds = Date().timeIntervalSince(t0)
+            }
         }
-        let n = Float(max(results.count, 1))
-        lines.append(String(format: "mean  %8.4f  %7.4f", results.map(\.transferAccuracy).reduce(0, +) / n,
-                            results.map(\.scratchAccuracy).reduce(0, +) / n))
-        lines.append(String(format: "wall time %.0f s", Date().timeIntervalSince(started)))
-        return (results, lines.joined(separator: "\n"))
+        return Result(baseAccuracy: trained.testAccuracy, baseSeconds: trained.seconds, baseCached: trained.cached,
+                      evaluatedOn: development.map { "a development set of \($0) other training images per class" }
+                          ?? "\(scored.count) test images of classes 5-9",
+                      runs: runs, seconds: Date().timeIntervalSince(started))
     }
 
-    /// The images of `classes`, labelled from 0.
-    private func relabeled(_ data: LabeledImages, classes: Range<Int>) -> LabeledImages {
-        let picked = data.labels.indices.filter { classes.contains(data.labels[$0]) }
-        var subset = data.batch(picked)
-        subset.labels = subset.labels.map { $0 - classes.lowerBound }
-        return subset
+    /// The arm's peak rate at this shot count: the candidate with the best mean score (accuracy,
+    /// then loss) over every seed's validation split after training on the rest of its shots;
+    /// nil when the range test picks each run's rate. One validation image per class (at five
+    /// shots) gives each seed only a few distinct scores, so the seeds' splits are pooled: the
+    /// rate belongs to the recipe at that shot count, as a user would settle it once.
+    func chooseLearningRate(_ arm: TransferArm, episodes: [LabeledImages], shots: Int, base: [String: Tensor]) throws -> Float? {
+        guard !learningRates.isEmpty else { return nil }
+        guard learningRates.count > 1 else { return learningRates[0] }
+        var best: (rate: Float, accuracy: Float, loss: Float)?
+        for rate in learningRates {
+            var accuracy: Float = 0, loss: Float = 0
+            for (seed, episode) in zip(seeds, episodes) {
+                let (train, validation) = TransferLearning.split(episode, fraction: validationFraction, seed: seed &+ 1000)
+                guard let validation else { continue }
+                let graph = try self.train(arm, on: train, shots: shots, learningRate: rate, seed: seed, base: base)
+                let result = try Trainer(graph: graph, optimizer: SGD(groups: [])).evaluate(validation)
+                accuracy += result.accuracy / Float(episodes.count)
+                loss += result.loss / Float(episodes.count)
+            }
+            if FineTuner.improves(accuracy: accuracy, loss: loss, over: best.map { ($0.accuracy, $0.loss) }) {
+                best = (rate, accuracy, loss)
+            }
+        }
+        return best!.rate
+    }
+
+    /// The job request an arm fine-tunes with.
+    func request(_ arm: TransferArm, examples: Int, shots: Int, learningRate: LearningRateSetting, seed: UInt64) -> JobRequest {
+        var request = JobRequest(baseModel: "fashion-cnn-0-4", dataset: "fashion-5-9", outputModel: arm.rawValue)
+        let batch = min(batchSize, examples)
+        let perEpoch = max(examples / batch, 1)
+        let epochs = max((stepCount(shots: shots) + perEpoch - 1) / perEpoch, 2)
+        let headEpochs = min(max(Int((Float(epochs) * headShare).rounded()), 1), epochs - 1)
+        request.batchSize = batch
+        request.learningRate = learningRate
+        request.seed = seed
+        request.validationSplit = 0
+        request.earlyStoppingPatience = 0
+        request.augment = augment
+        request.head = arm == .last ? .last : .classifier
+        request.headPooling = head.pooling
+        request.headHiddenUnits = head.hiddenUnits
+        request.headDropout = head.dropout
+        request.frozenBatchNorm = frozenBatchNorm
+        request.discriminativeFactor = discriminativeFactor
+        if arm == .probe {
+            request.freeze = "body"
+            (request.headEpochs, request.epochs) = (epochs, epochs)
+        } else {
+            (request.headEpochs, request.epochs) = (headEpochs, epochs - headEpochs)
+        }
+        return request
+    }
+
+    /// A fresh base graph holding `weights`.
+    func baseGraph(_ weights: [String: Tensor]) throws -> Graph {
+        let graph = try self.base.architecture.makeGraph()
+        try graph.load(weights)
+        return graph
+    }
+
+    /// Trains one arm on `data` and returns its graph.
+    func train(_ arm: TransferArm, on data: LabeledImages, shots: Int, learningRate: Float, seed: UInt64, base: [String: Tensor]) throws -> Graph {
+        let labels = Array(FashionMNIST.labels[5..<10])
+        let request = self.request(arm, examples: data.count, shots: shots, learningRate: .fixed(learningRate), seed: seed)
+        guard arm == .scratch else {
+            let tuner = try FineTuner(base: try baseGraph(base), labels: labels, request: request)
+            tuner.augmentation = augmentation
+            tuner.keepsRunningStatistics = keepsRunningStatistics
+            _ = try tuner.run(train: data, validation: nil, checkpoint: nil) { _ in true }
+            return tuner.graph
+        }
+        var graph = try self.base.architecture.makeGraph(seed: seed &+ 1)
+        if scratchWithNewHead {
+            graph = try HeadReplacement.replacing(of: graph, classes: labels.count, choice: .classifier, design: head, seed: seed).graph
+        }
+        let trainer = Trainer(graph: graph, optimizer: AdamW(groups: [ParameterGroup(name: "all", parameters: graph.parameters)],
+                                                             weightDecay: 1e-4), seed: seed)
+        let augmentation = self.augmentation
+        let epochs = (request.headEpochs ?? request.epochs) + (request.freeze == "body" ? 0 : request.epochs)
+        try trainer.fit(data, validation: nil, options: FitOptions(epochs: epochs, batchSize: request.batchSize,
+                                                                   learningRate: learningRate, seed: seed),
+                        augment: augment ? { augmentation.apply(&$0, &$1) } : nil)
+        return graph
+    }
+
+    /// The range test's rate for an arm: on stage 1's groups for the fine-tuning arms, on every
+    /// layer for scratch.
+    func learningRateFinder(_ arm: TransferArm, on data: LabeledImages, seed: UInt64, base: [String: Tensor]) throws -> Float {
+        let labels = Array(FashionMNIST.labels[5..<10])
+        let augmentation = self.augmentation
+        let graph: Graph
+        let groups: [ParameterGroup]
+        if arm == .scratch {
+            graph = try self.base.architecture.makeGraph(seed: seed &+ 1)
+            groups = [ParameterGroup(name: "all", parameters: graph.parameters)]
+        } else {
+            let tuner = try FineTuner(base: try baseGraph(base), labels: labels,
+                                      request: request(arm, examples: data.count, shots: 0, learningRate: .auto, seed: seed))
+            graph = tuner.graph
+            groups = tuner.parameterGroups(stage: 1)
+        }
+        let trainer = Trainer(graph: graph, optimizer: AdamW(groups: groups, weightDecay: 1e-4), seed: seed)
+        return try LearningRateFinder().run(trainer, on: data, batchSize: min(batchSize, data.count), seed: seed,
+                                            augment: augment ? { augmentation.apply(&$0, &$1) } : nil).suggestion
     }
 }

@@ -15,6 +15,10 @@ struct FineTuningCheckpoint: Codable {
     var stageFinished: Bool
     var metrics: [JobEpochMetrics]
     var bestAccuracy: Float?
+    var bestLoss: Float? = nil
+    var bestEpoch: TransferPlan.BestEpoch? = nil
+    /// The plan so far, with the learning rate the range test found.
+    var plan: TransferPlan? = nil
 
     /// Weights first, then the state naming them, each atomically.
     func save(weights: [String: Tensor], best: [String: Tensor]?, to directory: URL) throws {

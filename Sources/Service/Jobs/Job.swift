@@ -45,6 +45,8 @@ public struct Job: Codable, Sendable {
     public var confusionMatrix: [[Int]]?
     public var labels: [String]?
     public var perClass: [ClassMetrics]?
+    /// Where the head was cut, what each stage froze and trained, the range test, the best epoch.
+    public var transfer: TransferPlan?
     public var error: String?
     public var created: Date
     public var started: Date?
@@ -53,7 +55,7 @@ public struct Job: Codable, Sendable {
     public var outputModel: String { request.outputModel }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, request, progress, metrics, labels, error, created, started, finished
+        case id, state, request, progress, metrics, labels, transfer, error, created, started, finished
         case confusionMatrix = "confusion_matrix", perClass = "per_class", outputModel = "output_model"
     }
 
@@ -74,6 +76,7 @@ public struct Job: Codable, Sendable {
         confusionMatrix = try c.decodeIfPresent([[Int]].self, forKey: .confusionMatrix)
         labels = try c.decodeIfPresent([String].self, forKey: .labels)
         perClass = try c.decodeIfPresent([ClassMetrics].self, forKey: .perClass)
+        transfer = try c.decodeIfPresent(TransferPlan.self, forKey: .transfer)
         error = try c.decodeIfPresent(String.self, forKey: .error)
         created = try c.decode(Date.self, forKey: .created)
         started = try c.decodeIfPresent(Date.self, forKey: .started)
@@ -91,6 +94,7 @@ public struct Job: Codable, Sendable {
         try c.encode(confusionMatrix, forKey: .confusionMatrix)
         try c.encode(labels, forKey: .labels)
         try c.encode(perClass, forKey: .perClass)
+        try c.encode(transfer, forKey: .transfer)
         try c.encode(error, forKey: .error)
         try c.encode(outputModel, forKey: .outputModel)
         try c.encode(created, forKey: .created)

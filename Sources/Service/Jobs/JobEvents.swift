@@ -4,6 +4,7 @@ import Foundation
 enum JobEvent: Sendable {
     case progress(JobProgress)
     case epoch(JobEpochMetrics)
+    case plan(TransferPlan)
     case state(Job)
 }
 

@@ -49,10 +49,8 @@ struct JobRunner {
             _ = try registry.register(card: card, files: [Checkpoint.weightsFile: Safetensors.encode(tuner.graph.namedTensors)],
                                       waitForImport: true)
         } else {
-            let card = ModelCard(name: job.request.outputModel, architecture: nil, onnxFile: "model.onnx", labels: tuner.labels,
-                                 preprocessing: base.card.preprocessing,
-                                 provenance: provenance.merging(["base_model": .string(base.name), "dataset": .string(job.request.dataset)]) { a, _ in a },
-                                 metrics: outcome.validationAccuracy.map { ["validation_accuracy": Double($0)] } ?? [:], created: Date())
+            let card = try TransferLearning.onnxCard(tuner: tuner, outcome: outcome, base: base.card, dataset: job.request.dataset,
+                                                     seconds: seconds, provenance: provenance)
             _ = try registry.register(card: card, files: ["model.onnx": ModelFormats.onnx(tuner.graph)], waitForImport: true)
         }
     }

@@ -119,6 +119,9 @@ final class JobWorker: @unchecked Sendable {
                 case let .epoch(metrics):
                     events.publish(id, .epoch(metrics))
                     _ = try? store.update(id) { $0.metrics.append(metrics) }
+                case let .plan(plan):
+                    events.publish(id, .plan(plan))
+                    _ = try? store.update(id) { $0.transfer = plan }
                 }
                 return shouldContinue(id)
             }
@@ -135,6 +138,7 @@ final class JobWorker: @unchecked Sendable {
                     job.labels = labels
                     job.confusionMatrix = outcome.report?.confusionMatrix
                     job.perClass = outcome.report?.perClass
+                    job.transfer = outcome.plan
                 case .success(.stopped):
                     guard cancelled else { return }
                     job.state = .cancelled

@@ -34,17 +34,41 @@ public enum TransferLearning {
         guard let architecture = base.architecture else {
             throw GraphError(node: base.name, "the base model has no native architecture")
         }
-        var replaced = try architecture.replacingHead(tuner.head, units: tuner.labels.count)
+        var replaced: Architecture
+        switch tuner.replacement.choice {
+        case .classifier:
+            replaced = architecture.keeping(Set(tuner.graph.nodes.map(\.name)), appending: tuner.replacement.headLayers)
+        case .last:
+            replaced = try architecture.replacingHead(tuner.headNodes[0], units: tuner.labels.count)
+        }
         replaced.name = tuner.request.outputModel
+        let (provenance, metrics) = try record(tuner: tuner, outcome: outcome, base: base, dataset: dataset, seconds: seconds, extra: extra)
+        return ModelCard(name: tuner.request.outputModel, architecture: replaced, labels: tuner.labels,
+                         preprocessing: base.preprocessing, provenance: provenance, metrics: metrics, created: Date())
+    }
+
+    /// The card of a fine-tuned imported model, saved as `model.onnx` beside it.
+    public static func onnxCard(tuner: FineTuner, outcome: FineTuningOutcome, base: ModelCard, dataset: String,
+                                seconds: Double, provenance extra: [String: JSONValue] = [:]) throws -> ModelCard {
+        let (provenance, metrics) = try record(tuner: tuner, outcome: outcome, base: base, dataset: dataset, seconds: seconds, extra: extra)
+        return ModelCard(name: tuner.request.outputModel, architecture: nil, onnxFile: "model.onnx", labels: tuner.labels,
+                         preprocessing: base.preprocessing, provenance: provenance, metrics: metrics, created: Date())
+    }
+
+    /// A fine-tuned model's provenance (base, dataset, hyper-parameters, head and cut) and metrics.
+    private static func record(tuner: FineTuner, outcome: FineTuningOutcome, base: ModelCard, dataset: String, seconds: Double,
+                               extra: [String: JSONValue]) throws -> (provenance: [String: JSONValue], metrics: [String: Double]) {
         var provenance = extra
         provenance["base_model"] = .string(base.name)
         provenance["dataset"] = .string(dataset)
         provenance["hyperparameters"] = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(tuner.request))
         provenance["source"] = .string("fine-tuned from \(base.name)")
+        provenance["head"] = .string(outcome.plan.head.rawValue)
+        if let cut = outcome.plan.cutAt { provenance["cut_at"] = .string(cut) }
         var metrics: [String: Double] = ["training_seconds": seconds.rounded(), "epochs_run": Double(outcome.metrics.count)]
         if let accuracy = outcome.validationAccuracy { metrics["validation_accuracy"] = Double(accuracy) }
         if let last = outcome.metrics.last { metrics["train_loss"] = Double(last.trainLoss) }
-        return ModelCard(name: tuner.request.outputModel, architecture: replaced, labels: tuner.labels,
-                         preprocessing: base.preprocessing, provenance: provenance, metrics: metrics, created: Date())
+        if let rate = outcome.plan.learningRate { metrics["learning_rate"] = Double(rate) }
+        return (provenance, metrics)
     }
 }

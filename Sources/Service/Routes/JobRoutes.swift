@@ -51,6 +51,7 @@ struct JobRoutes {
             switch event {
             case let .progress(progress): send("progress", progress)
             case let .epoch(metrics): send("epoch", metrics)
+            case let .plan(plan): send("plan", plan)
             case let .state(job):
                 send("state", job)
                 if job.state.isFinal { writer.finish() }
