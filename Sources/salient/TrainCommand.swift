@@ -178,12 +178,17 @@ extension Train {
         print(String(format: "saved %@ (validation accuracy %.4f, %.0f s)", output, outcome.validationAccuracy ?? .nan, seconds))
     }
 
+    /// Layer names for a line: all of a few, the count and the ends of many (the job lists them all).
+    static func names(_ names: [String]) -> String {
+        names.count <= 6 ? "[\(names.joined(separator: ", "))]" : "\(names.count) layers [\(names[0]) ... \(names[names.count - 1])]"
+    }
+
     /// A line for what is new in the plan: the cut, the rate the range test found, a stage's
     /// frozen and trained layers; nil when nothing is.
     static func describe(_ plan: TransferPlan, printed: inout Set<String>) -> String? {
         var lines: [String] = []
         if printed.insert("head").inserted {
-            lines.append(plan.cutAt.map { "head: classifier, cut at '\($0)' (replaced \(plan.replaced.joined(separator: ", "))); new head \(plan.newHead.joined(separator: ", "))" }
+            lines.append(plan.cutAt.map { "head: classifier, cut at '\($0)' (replaced \(Train.names(plan.replaced))); new head \(Train.names(plan.newHead))" }
                 ?? "head: last, '\(plan.newHead.joined())' re-initialized")
         }
         if let finder = plan.learningRateFinder, printed.insert("finder").inserted {
@@ -191,7 +196,7 @@ extension Train {
         }
         for stage in plan.stages where printed.insert("stage\(stage.stage)").inserted {
             let rates = stage.learningRates.sorted { $0.key < $1.key }.map { String(format: "%@ %.2g", $0.key, $0.value) }
-            lines.append("stage \(stage.stage): frozen [\(stage.frozen.joined(separator: ", "))], trained [\(stage.trained.joined(separator: ", "))], "
+            lines.append("stage \(stage.stage): frozen \(Train.names(stage.frozen)), trained \(Train.names(stage.trained)), "
                 + "peak rates \(rates.joined(separator: ", "))")
         }
         if let best = plan.best, printed.insert("best").inserted {
