@@ -40,14 +40,27 @@ struct InferenceRequest {
     /// The header field that gives the JSON's length when binary data follows it.
     static let headerLengthField = "Inference-Header-Content-Length"
 
+    /// How much one request may carry, from the model it is for: checked before the values are
+    /// decoded, because decoding JSON holds some twenty bytes per value (a 58 MB body of zeros
+    /// took 1.4 GB), and a BYTES element costs its bookkeeping however short it is.
+    struct Limits {
+        /// Values of all inputs together: `max_batch_size` inputs of the model.
+        var maxValues: Int
+        /// BYTES elements: one encoded image per batch entry.
+        var maxByteElements: Int
+        /// The setting that raises both.
+        var setting: String
+    }
+
     /// Parses `body`, whose JSON part is `headerLength` bytes long (nil: all of it). A raw binary
     /// request (`headerLength` 0) has no JSON at all; its one input is described by the model, so
     /// the caller builds it with `raw(_:input:shape:)`.
-    static func parse(_ body: Data, headerLength: Int?) throws -> InferenceRequest {
+    static func parse(_ body: Data, headerLength: Int?, limits: Limits) throws -> InferenceRequest {
         let jsonLength = headerLength ?? body.count
         guard jsonLength > 0, jsonLength <= body.count else {
             throw ServiceError.badParameter("\(headerLengthField) is \(jsonLength) but the body has \(body.count) bytes")
         }
+        try checkValueCount(body.prefix(jsonLength), limits: limits)
         let wire: Wire
         do {
             wire = try JSONDecoder().decode(Wire.self, from: body.prefix(jsonLength))
@@ -59,6 +72,11 @@ struct InferenceRequest {
         var inputs: [Input] = []
         for input in wire.inputs {
             let elements = try elementCount(input.shape, of: input.name)
+            let limit = input.datatype == .bytes ? limits.maxByteElements : limits.maxValues
+            guard elements <= limit else {
+                throw BudgetError.exceeded("input '\(input.name)' has shape \(input.shape): \(elements) elements; this model takes at "
+                    + "most \(limit) in one request", setting: limits.setting, status: .contentTooLarge, code: "too_many_values")
+            }
             if let size = input.binaryDataSize {
                 guard size >= 0, size <= body.endIndex - offset else {
                     throw ServiceError.badParameter("input '\(input.name)' declares \(size) bytes of binary data but "
@@ -132,7 +150,7 @@ struct InferenceRequest {
             }
             return .fp32(littleEndianFloats(bytes))
         case .bytes:
-            let elementsRead = try byteStrings(bytes, of: input.name)
+            let elementsRead = try byteStrings(bytes, of: input.name, atMost: elements)
             guard elementsRead.count == elements else {
                 throw ServiceError.badParameter("input '\(input.name)' has shape \(input.shape) (\(elements) elements) but its "
                     + "binary data holds \(elementsRead.count)")
@@ -175,6 +193,34 @@ struct InferenceRequest {
         return values
     }
 
+    /// Refuses, before it is parsed, JSON that holds more values than `limits` allow (and a
+    /// little more, for the fields around them).
+    static func checkValueCount(_ json: Data, limits: Limits) throws {
+        let values = valueCount(json)
+        guard values <= limits.maxValues + 1024 else {
+            throw BudgetError.exceeded("the request's JSON holds \(values) values; this model takes at most \(limits.maxValues) in "
+                + "one request", setting: limits.setting, status: .contentTooLarge, code: "too_many_values")
+        }
+    }
+
+    /// An upper bound on the values a JSON text holds, without parsing it: its commas outside
+    /// strings, plus one.
+    static func valueCount(_ json: Data) -> Int {
+        json.withUnsafeBytes { raw in
+            var commas = 0, inString = false, escaped = false
+            for byte in raw {
+                if inString {
+                    if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = true
+                } else if byte == UInt8(ascii: ",") {
+                    commas += 1
+                }
+            }
+            return commas + 1
+        }
+    }
+
     /// Reads little-endian FP32 elements.
     static func littleEndianFloats(_ bytes: Data) -> [Float] {
         bytes.withUnsafeBytes { raw in
@@ -182,11 +228,15 @@ struct InferenceRequest {
         }
     }
 
-    /// Splits BYTES binary data into its elements: each a 4-byte little-endian length and the bytes.
-    static func byteStrings(_ bytes: Data, of name: String) throws -> [Data] {
+    /// Splits BYTES binary data into its elements: each a 4-byte little-endian length and the
+    /// bytes. More than `atMost` is an error found before they are all split.
+    static func byteStrings(_ bytes: Data, of name: String, atMost: Int) throws -> [Data] {
         var elements: [Data] = []
         var offset = bytes.startIndex
         while offset < bytes.endIndex {
+            guard elements.count < atMost else {
+                throw ServiceError.badParameter("input '\(name)': its binary data holds more than the \(atMost) BYTES elements of its shape")
+            }
             guard bytes.endIndex - offset >= 4 else {
                 throw ServiceError.badParameter("input '\(name)': BYTES data ends inside an element's 4-byte length")
             }

@@ -34,6 +34,12 @@ struct ModelInference {
         }
     }
 
+    /// What one request to this model may carry.
+    var limits: InferenceRequest.Limits {
+        InferenceRequest.Limits(maxValues: maxBatchSize * model.inputShape.reduce(1, *), maxByteElements: maxBatchSize,
+                                setting: "max_batch_size")
+    }
+
     /// The metadata's description of the input: every dimension but the batch is fixed.
     var inputShape: [Int] { [-1] + model.inputShape }
     var outputShape: [Int] { [-1, model.labels.count] }

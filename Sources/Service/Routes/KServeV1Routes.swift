@@ -46,7 +46,7 @@ struct KServeV1Routes {
         router.inference("/v1/models/:name:predict", bodies: Self.bodies) { request in
             let model = try registry.model(named: request.parameter("name"))
             let started = DispatchTime.now()
-            let body = try decode(request)
+            let body = try decode(request, model: model)
             let rows = try predict(body.instances, model: model, received: started)
             metrics.recordInference(model: model.name, kind: "predict", seconds: seconds(since: started))
             return try .json(Predictions(predictions: rows.map { logits in
@@ -58,7 +58,7 @@ struct KServeV1Routes {
         }
         router.inference("/v1/models/:name:explain", bodies: Self.bodies) { request in
             let model = try registry.model(named: request.parameter("name"))
-            let body = try decode(request)
+            let body = try decode(request, model: model)
             let options = try SaliencyRequest { body.parameters?[$0].flatMap(Self.text) }
             let encoded = try body.instances.enumerated().map { index, instance -> Data in
                 guard case let .image(bytes) = instance else {
@@ -78,7 +78,8 @@ struct KServeV1Routes {
         }
     }
 
-    private func decode(_ request: HTTPServerRequest) throws -> Body {
+    private func decode(_ request: HTTPServerRequest, model: LoadedModel) throws -> Body {
+        try InferenceRequest.checkValueCount(request.body, limits: inference(model).limits)
         let body: Body
         do {
             body = try JSONDecoder().decode(Body.self, from: request.body)
@@ -116,13 +117,17 @@ struct KServeV1Routes {
             input = .init(name: model.graph.inputName, shape: [parsed.count] + model.inputShape, datatype: .fp32, values: .fp32(values))
         }
         let request = InferenceRequest(id: nil, inputs: [input], outputs: nil, binaryDataOutput: false)
-        let response = try ModelInference(model: model, images: images, maxBatchSize: configuration.maxBatchSize).run(request, received: received)
+        let response = try inference(model).run(request, received: received)
         guard let output = response.outputs.first, case let .fp32(logits) = output.values else { return [] }
         let classes = output.shape.last ?? 1
         return stride(from: 0, to: logits.count, by: classes).map { Array(logits[$0..<($0 + classes)]) }
     }
 
     /// An image (`{"b64": ...}`, or an object with a field holding that) or nested numbers.
+    private func inference(_ model: LoadedModel) -> ModelInference {
+        ModelInference(model: model, images: images, maxBatchSize: configuration.maxBatchSize)
+    }
+
     enum Instance: Decodable {
         case image(Data)
         case tensor([Float])

@@ -107,7 +107,7 @@ struct OpenInferenceRoutes {
         case 0?:
             parsed = try InferenceRequest.raw(request.body, input: model.graph.inputName, shape: [1] + model.inputShape)
         case let length:
-            parsed = try InferenceRequest.parse(request.body, headerLength: length)
+            parsed = try InferenceRequest.parse(request.body, headerLength: length, limits: inference.limits)
         }
         let response = try inference.run(parsed, received: started).http()
         metrics.recordInference(model: model.name, kind: "infer", seconds: seconds(since: started))
