@@ -23,6 +23,9 @@ final class LoadedModel: @unchecked Sendable {
     let directory: URL
     /// Requests, executions and their stages since start (the statistics extension).
     let statistics = InferenceStatistics()
+    /// What one image costs in a saliency pass: every activation kept for the backward pass and
+    /// the gradients that flow back through them (`saliencyBatchSize`).
+    let saliencyBytesPerImage: Int
 
     var labels: [String] { card.labels }
     var inputShape: [Int] { graph.inputShape }
@@ -54,10 +57,18 @@ final class LoadedModel: @unchecked Sendable {
         pool = ExecutorPool(graph: logitsGraph, size: configuration.inferenceThreads, threads: threads)
         batcher = InferenceBatcher(pool: pool, maxBatchSize: configuration.maxBatchSize,
                                    maxDelay: configuration.maxBatchDelayMilliseconds / 1000, statistics: statistics)
-        let classes = try logitsGraph.shapes(batch: 1)[logitsGraph.outputName]!.dropFirst().reduce(1, *)
+        let shapes = try logitsGraph.shapes(batch: 1)
+        saliencyBytesPerImage = 2 * 4 * shapes.values.reduce(0) { $0 + $1.reduce(1, *) }
+        let classes = shapes[logitsGraph.outputName]!.dropFirst().reduce(1, *)
         guard classes == card.labels.count else {
             throw GraphError(node: card.name, "the model scores \(classes) classes but the card has \(card.labels.count) labels")
         }
+    }
+
+    /// Copies of the input one saliency pass takes (SmoothGrad's noisy copies, integrated
+    /// gradients' steps): as many as `maxBytes` holds, from one to `preferred`.
+    func saliencyBatchSize(maxBytes: Int, preferred: Int) -> Int {
+        max(1, min(preferred, maxBytes / max(saliencyBytesPerImage, 1)))
     }
 
     /// A card's preprocessing is either a full description or `{"preset": name}`. A description

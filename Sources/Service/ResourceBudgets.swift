@@ -14,6 +14,10 @@ public struct ResourceBudgets: Sendable, Equatable {
     /// A rendered saliency map (and the photo under its overlay) has at most this many pixels;
     /// larger images get a map scaled down to fit, aspect kept.
     public var maxSaliencyPixels = 2_000_000
+    /// Memory one saliency pass's batch of copies (SmoothGrad's noisy inputs, integrated
+    /// gradients' steps) may take with its activations and gradients; the batch shrinks to fit,
+    /// down to one copy.
+    public var maxSaliencyBatchBytes = 256 << 20
     /// Bytes of rendered maps kept for `GET /v1/saliency/{id}.png`, oldest dropped first.
     public var saliencyCacheBytes = 256 << 20
     /// Input elements (channels x height x width) a model may take.
@@ -44,6 +48,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         var max_request_images: Int?
         var max_image_memory_bytes: Int?
         var max_saliency_pixels: Int?
+        var max_saliency_batch_bytes: Int?
         var saliency_cache_bytes: Int?
         var max_model_input_elements: Int?
         var max_models: Int?
@@ -61,6 +66,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         if let v = f.max_request_images { maxRequestImages = v }
         if let v = f.max_image_memory_bytes { maxImageMemoryBytes = v }
         if let v = f.max_saliency_pixels { maxSaliencyPixels = v }
+        if let v = f.max_saliency_batch_bytes { maxSaliencyBatchBytes = v }
         if let v = f.saliency_cache_bytes { saliencyCacheBytes = v }
         if let v = f.max_model_input_elements { maxModelInputElements = v }
         if let v = f.max_models { maxModels = v }
@@ -87,6 +93,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         file.max_request_images = try int("max_request_images")
         file.max_image_memory_bytes = try int("max_image_memory_bytes")
         file.max_saliency_pixels = try int("max_saliency_pixels")
+        file.max_saliency_batch_bytes = try int("max_saliency_batch_bytes")
         file.saliency_cache_bytes = try int("saliency_cache_bytes")
         file.max_model_input_elements = try int("max_model_input_elements")
         file.max_models = try int("max_models")
@@ -104,6 +111,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         let positive: [(String, Double)] = [
             ("max_request_pixels", Double(maxRequestPixels)), ("max_request_images", Double(maxRequestImages)),
             ("max_image_memory_bytes", Double(maxImageMemoryBytes)), ("max_saliency_pixels", Double(maxSaliencyPixels)),
+            ("max_saliency_batch_bytes", Double(maxSaliencyBatchBytes)),
             ("saliency_cache_bytes", Double(saliencyCacheBytes)), ("max_model_input_elements", Double(maxModelInputElements)),
             ("max_models", Double(maxModels)), ("max_model_versions", Double(maxModelVersions)),
             ("max_import_work", Double(maxImportWork)),

@@ -5,6 +5,8 @@ import Imaging
 /// Computes a saliency map for an uploaded image and renders it at the image's size.
 struct SaliencyService {
     let classifier: Classifier
+    /// `max_saliency_batch_bytes`: the memory one pass's batch of copies may take.
+    var maxBatchBytes = Int.max
 
     struct MapValues: Codable {
         var width: Int
@@ -43,6 +45,7 @@ struct SaliencyService {
         let target = try request.classIndex(labels: model.labels)
         let picture = try classifier.images.picture(bytes, preprocessing: model.preprocessing)
         var options = SaliencyOptions()
+        options.batchSize = model.saliencyBatchSize(maxBytes: maxBatchBytes, preferred: options.batchSize)
         if request.method == .integratedGradients {
             let black = try Image(width: picture.view.width, height: picture.view.height, channels: 3,
                                   pixels: [UInt8](repeating: 0, count: picture.view.width * picture.view.height * 3))

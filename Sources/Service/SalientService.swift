@@ -45,7 +45,7 @@ public final class SalientService: @unchecked Sendable {
         OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load())
             .register(on: routes)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
-        let saliency = SaliencyService(classifier: classifier)
+        let saliency = SaliencyService(classifier: classifier, maxBatchBytes: configuration.budgets.maxSaliencyBatchBytes)
         InferenceRoutes(registry: registry, classifier: classifier, saliency: saliency, cache: cache, metrics: metrics)
             .register(on: routes)
         KServeV1Routes(registry: registry, images: classifier.images, saliency: saliency, cache: cache,

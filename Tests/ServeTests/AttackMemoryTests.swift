@@ -86,3 +86,31 @@ final class AttackMemoryTests: XCTestCase {
         XCTAssertLessThan(peak, 200)
     }
 }
+
+extension AttackMemoryTests {
+    /// SmoothGrad on an uploaded ImageNet model ran its 25 noisy copies in batches of 10, every
+    /// activation and gradient of ten images at once: two requests on SqueezeNet took the server
+    /// to 745 MB (ResNet-50: 1.8 GB). The batch now shrinks to `max_saliency_batch_bytes`.
+    func testSaliencyBatchesFitTheirBudget() throws {
+        guard let zoo = ServeProcess.sharedData("onnx-light/light_squeezenet.onnx") else {
+            throw XCTSkip("no shared/data/onnx-light beside the repository")
+        }
+        let server = try ServeProcess(environment: ["SALIENT_MAX_SALIENCY_BATCH_BYTES": "\(64 << 20)"])
+        defer { server.stop() }
+        let labels = server.dataDirectory.appendingPathComponent("labels.txt")
+        try (0..<1000).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        let upload = try server.request("POST", "/v1/models", form: [("file", "@\(zoo.path)"), ("name", "squeezenet"),
+                                                                      ("labels", "<\(labels.path)"), ("preprocessing", "imagenet")])
+        XCTAssertEqual(upload.status, 201, upload.text)
+        let photo = Data(HostileJPEG.complete(width: 320, height: 240))
+        let before = try server.memory().residentMB
+        var answers: [Result<ServeProcess.Response, Error>] = []
+        let peak = try server.peakMemory {
+            answers = server.concurrently(2) { _ in
+                try server.request("POST", "/v1/models/squeezenet/saliency?method=smoothgrad&format=json", body: photo)
+            }
+        }
+        for answer in answers { XCTAssertEqual(try answer.get().status, 200) }
+        XCTAssertLessThan(peak - before, 350, "two SmoothGrad passes of 64 MB batches grew the server from \(before) to \(peak) MB")
+    }
+}

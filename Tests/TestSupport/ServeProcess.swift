@@ -33,6 +33,17 @@ public final class ServeProcess {
 
     public static var binary: URL { repositoryRoot.appendingPathComponent(".build/release/salient") }
 
+    /// A file of `shared/data` beside the repository or one of its ancestors, if there is one.
+    public static func sharedData(_ path: String) -> URL? {
+        var directory = repositoryRoot
+        while directory.path != "/" {
+            let candidate = directory.appendingPathComponent("shared/data").appendingPathComponent(path)
+            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return nil
+    }
+
     /// Starts the server with `arguments` after its own and `environment` added to this process's.
     public init(arguments: [String] = [], environment: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("salient-serve-\(UUID().uuidString)")
