@@ -23,8 +23,8 @@ final class LoadedModel: @unchecked Sendable {
     let directory: URL
     /// Requests, executions and their stages since start (the statistics extension).
     let statistics = InferenceStatistics()
-    /// What one image costs in a saliency pass: every activation kept for the backward pass and
-    /// the gradients that flow back through them (`saliencyBatchSize`).
+    /// What one image costs a backward pass (saliency, or a fine-tuning step): every activation
+    /// kept for it and the gradients that flow back through them (`saliencyBatchSize`).
     let saliencyBytesPerImage: Int
 
     var labels: [String] { card.labels }

@@ -39,6 +39,9 @@ public struct ResourceBudgets: Sendable, Equatable {
     public var maxDatasetBytes = 4 << 30
     /// Memory a fine-tuning job's decoded training set (and validation split) may hold.
     public var maxTrainingSetBytes = 512 << 20
+    /// Memory a fine-tuning job's batch may take with its activations and gradients
+    /// (`batch_size` x what one image costs the model's backward pass).
+    public var maxTrainingBatchBytes = 2 << 30
 
     public init() {}
 
@@ -59,6 +62,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         var max_datasets: Int?
         var max_dataset_bytes: Int?
         var max_training_set_bytes: Int?
+        var max_training_batch_bytes: Int?
     }
 
     mutating func apply(_ f: File) {
@@ -77,6 +81,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         if let v = f.max_datasets { maxDatasets = v }
         if let v = f.max_dataset_bytes { maxDatasetBytes = v }
         if let v = f.max_training_set_bytes { maxTrainingSetBytes = v }
+        if let v = f.max_training_batch_bytes { maxTrainingBatchBytes = v }
     }
 
     /// `SALIENT_<KEY>` for every key, upper-cased.
@@ -104,6 +109,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         file.max_datasets = try int("max_datasets")
         file.max_dataset_bytes = try int("max_dataset_bytes")
         file.max_training_set_bytes = try int("max_training_set_bytes")
+        file.max_training_batch_bytes = try int("max_training_batch_bytes")
         apply(file)
     }
 
@@ -117,7 +123,7 @@ public struct ResourceBudgets: Sendable, Equatable {
             ("max_import_work", Double(maxImportWork)),
             ("max_import_constant_bytes", Double(maxImportConstantBytes)), ("max_import_seconds", maxImportSeconds),
             ("max_datasets", Double(maxDatasets)), ("max_dataset_bytes", Double(maxDatasetBytes)),
-            ("max_training_set_bytes", Double(maxTrainingSetBytes)),
+            ("max_training_set_bytes", Double(maxTrainingSetBytes)), ("max_training_batch_bytes", Double(maxTrainingBatchBytes)),
         ]
         for (key, value) in positive where !(value > 0) {
             throw ServiceConfiguration.Error(description: "\(key) must be positive, not \(value)")

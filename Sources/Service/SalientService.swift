@@ -69,7 +69,7 @@ public final class SalientService: @unchecked Sendable {
                                                 jobsRoot: configuration.dataURL.appendingPathComponent("jobs")),
                               workers: configuration.jobWorkers, logger: logger)
         JobRoutes(store: jobs, worker: jobWorker, events: events, registry: registry, datasets: datasets,
-                  maxTrainingSetBytes: configuration.budgets.maxTrainingSetBytes, maxQueuedJobs: configuration.maxQueuedJobs,
+                  budgets: configuration.budgets, maxQueuedJobs: configuration.maxQueuedJobs,
                   retryAfterSeconds: configuration.server.retryAfterSeconds).register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
             routes.operation("/*path", try StaticFileHandler(root: configuration.publicDirectory).handler)

@@ -238,6 +238,23 @@ final class StorageBudgetTests: XCTestCase {
         XCTAssertEqual(accepted.status, 202, accepted.text)
     }
 
+    /// A batch_size of 4096 on a large model would take every activation and gradient of
+    /// thousands of images at once: refused at submission, naming the setting.
+    func testTrainingBatchMemoryIsBoundedAtSubmission() throws {
+        let harness = try JobTestHarness()
+        defer { harness.stop() }
+        let created = try harness.uploadDataset(try JobTestHarness.zip(JobTestHarness.barDataset(perClass: 4)))
+        let dataset = try XCTUnwrap(created.object["id"] as? String)
+        try harness.restart { $0.budgets.maxTrainingBatchBytes = 1 << 20 }
+        let refused = try harness.postJSON("/v1/jobs", ["base_model": "fashion-cnn", "dataset": dataset, "output_model": "tuned",
+                                                        "batch_size": 4096])
+        XCTAssertEqual(refused.status, 422, refused.text)
+        XCTAssertTrue(refused.text.contains("max_training_batch_bytes"), refused.text)
+        let small = try harness.postJSON("/v1/jobs", ["base_model": "fashion-cnn", "dataset": dataset, "output_model": "tuned",
+                                                      "batch_size": 1, "epochs": 1])
+        XCTAssertEqual(small.status, 202, small.text)
+    }
+
     func testSaliencyCacheIsBoundedInBytesAndPrivate() throws {
         let harness = try ServiceHarness { $0.budgets.saliencyCacheBytes = 1_000_000 }
         defer { harness.stop() }

@@ -61,7 +61,8 @@ extension Trainer {
                     return history
                 }
             }
-            let evaluation = try validation.map { try evaluate($0) }
+            // Evaluated in batches no larger than training's, which the caller sized to fit in memory.
+            let evaluation = try validation.map { try evaluate($0, batchSize: options.batchSize) }
             let metrics = EpochMetrics(epoch: epoch + 1, trainLoss: lossSum / Float(steps),
                                        validationLoss: evaluation?.loss, validationAccuracy: evaluation?.accuracy)
             history.append(metrics)

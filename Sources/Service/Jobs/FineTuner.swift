@@ -98,7 +98,7 @@ public final class FineTuner {
         guard let validation, validation.count > 0 else {
             return FineTuningOutcome(metrics: state.metrics, report: nil, validationAccuracy: nil, plan: plan)
         }
-        let evaluation = try Trainer(graph: graph, optimizer: SGD(groups: [])).evaluate(validation)
+        let evaluation = try Trainer(graph: graph, optimizer: SGD(groups: [])).evaluate(validation, batchSize: request.batchSize)
         return FineTuningOutcome(
             metrics: state.metrics,
             report: ClassificationReport(labels: labels, truth: validation.labels, predictions: evaluation.predictions),

@@ -8,8 +8,8 @@ struct JobRoutes {
     let events: JobEvents
     let registry: ModelRegistry
     let datasets: DatasetStore
-    /// `max_training_set_bytes`: the decoded images a job may hold.
-    let maxTrainingSetBytes: Int
+    /// `max_training_set_bytes` and `max_training_batch_bytes`.
+    let budgets: ResourceBudgets
     /// `max_queued_jobs`, and the Retry-After of its refusal.
     let maxQueuedJobs: Int
     let retryAfterSeconds: Int
@@ -77,9 +77,16 @@ struct JobRoutes {
         let dataset = try datasets.dataset(request.dataset)
         let images = dataset.counts.values.reduce(0, +)
         let bytes = ImageFolder.bytes(images: images, inputShape: base.inputShape)
-        guard bytes <= maxTrainingSetBytes else {
+        guard bytes <= budgets.maxTrainingSetBytes else {
             throw BudgetError.exceeded("\(images) images at the input size of '\(base.name)' (\(base.inputShape)) take \(bytes) bytes "
-                + "decoded; a training set may hold \(maxTrainingSetBytes)", setting: "max_training_set_bytes")
+                + "decoded; a training set may hold \(budgets.maxTrainingSetBytes)", setting: "max_training_set_bytes")
+        }
+        // A batch never holds more images than the training set has.
+        let batch = min(request.batchSize, images)
+        let (batchBytes, overflow) = batch.multipliedReportingOverflow(by: base.saliencyBytesPerImage)
+        guard !overflow, batchBytes <= budgets.maxTrainingBatchBytes else {
+            throw BudgetError.exceeded("a batch of \(batch) images through '\(base.name)' takes about \(batchBytes) bytes of activations "
+                + "and gradients; at most \(budgets.maxTrainingBatchBytes) are allowed: lower batch_size", setting: "max_training_batch_bytes")
         }
         guard ModelRegistry.isValidName(request.outputModel) else {
             throw ServiceError.badParameter("output_model must be 1 to 64 lowercase letters, digits, '-', '_' or '.'")
