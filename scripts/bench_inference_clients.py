@@ -134,6 +134,7 @@ def main():
             print(lines[-1], flush=True)
             if measured["errors"]:
                 raise RuntimeError(f"wrk saw {measured['errors']} non-2xx answers")
+        lines += ["", f"load average after: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"]
     finally:
         server.stop()
     text = "\n".join(lines) + "\n\n" + "\n".join(raw)

@@ -7,9 +7,10 @@ Starts the binary with a management and a read token (every call passes the toke
 client's own header option), uploads SqueezeNet 1.0 from shared/data/onnx-light with the
 closed-form weights of its README, and drives it with tritonclient[http] and the kserve SDK's
 REST client as their users do: metadata, readiness, configuration, statistics, the model
-repository, inference in JSON and in binary, FP32 tensors and BYTES holding a JPEG, the
+repository, inference in JSON and in binary, FP32 tensors and BYTES holding JPEGs and PNGs, the
 classification extension, and the error paths read through the clients' own exception types;
-then Triton's perf_analyzer measures it for a few seconds and must meet no protocol error.
+ResNet-50 from the same folder goes through the same client beside it; then Triton's
+perf_analyzer sends 40 requests and must meet no protocol error.
 Logits from every path must equal onnxruntime's on the same file within 1e-5 of their largest
 magnitude.
 
@@ -106,9 +107,9 @@ class Reference:
                                for i in range(len(batch))])
 
 
-def upload(port, path):
+def upload(port, path, name=MODEL):
     boundary = uuid.uuid4().hex
-    fields = [("name", MODEL.encode()), ("labels", "\n".join(LABELS).encode()), ("preprocessing", b"imagenet")]
+    fields = [("name", name.encode()), ("labels", "\n".join(LABELS).encode()), ("preprocessing", b"imagenet")]
     body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value + b"\r\n"
                     for name, value in fields)
     body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="model.onnx"\r\n'
@@ -271,8 +272,11 @@ def triton_checks(checks, port, reference, images, onnx_path):
         for row, path in enumerate(paths):
             indices = [int(text(entry).split(":")[1]) for entry in top[row]]
             expect(indices == list(np.argsort(-expected[row])[:2]), f"{path.name}: {top[row]}")
-        return ", ".join(f"{p.name} {top[i][0]}" for i, p in enumerate(paths))
-    checks.run("a batch of encoded images in, their top classes out", bytes_top_classes)
+        # The same batch as logits: the PNGs' decoding and resizing as exact as the JPEG's.
+        logits = infer([tensor_input(state["input"], encoded)]).as_numpy("logits")
+        worst = max(assert_logits(logits[row], expected[row], path.name) for row, path in enumerate(paths))
+        return ", ".join(f"{p.name} {top[i][0]}" for i, p in enumerate(paths)) + f"; logits within {worst:.2g}"
+    checks.run("a batch of encoded images (a JPEG, two PNGs) in, their top classes and logits out", bytes_top_classes)
 
     def raw_binary():
         x = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
@@ -376,15 +380,80 @@ def triton_checks(checks, port, reference, images, onnx_path):
     client.close()
 
 
+def second_model_checks(checks, port, images, work):
+    """ResNet-50 (onnx-light, closed-form weights) beside SqueezeNet through the same client: its own
+    input name ("gpu_0/data_0"), BatchNorm and residual adds, logits that run to the thousands. Nothing in
+    the protocol's paths may be shaped by the first model."""
+    name = "resnet50"
+    model, logits = materialize(str(shared("onnx-light", "light_resnet50.onnx")))
+    path = work / "resnet50.onnx"
+    onnx.save(model, str(path))
+    reference = Reference(path, logits)
+    headers = {"Authorization": f"Bearer {READ}"}
+    client = tritonhttp.InferenceServerClient(f"127.0.0.1:{port}")
+    rng = np.random.default_rng(50)
+    state = {}
+    try:
+        checks.run("upload ResNet-50 with closed-form weights", lambda: upload(port, path, name))
+
+        def describe():
+            metadata = client.get_model_metadata(name, headers=headers)
+            (tensor,), (output,) = metadata["inputs"], metadata["outputs"]
+            expect(tensor["shape"] == [-1, 3, 224, 224] and output["shape"] == [-1, 1000], f"{metadata}")
+            configuration = client.get_model_config(name, headers=headers)
+            expect(configuration["input"][0]["name"] == tensor["name"] and configuration["output"][0]["dims"] == [1000],
+                   f"{configuration}")
+            expect(client.is_model_ready(name, headers=headers), "not ready")
+            state["input"] = tensor["name"]
+            return f"input {tensor['name']} {tensor['shape']}, max_batch_size {configuration['max_batch_size']}"
+        checks.run("ResNet-50: metadata, configuration and readiness", describe)
+
+        def tensors():
+            x = rng.standard_normal((2, 3, 224, 224), dtype=np.float32)
+            worst = 0
+            for binary, batch in ((True, x), (False, x[:1])):
+                result = client.infer(name, [tensor_input(state["input"], batch, binary)], headers=dict(headers),
+                                      outputs=[tritonhttp.InferRequestedOutput("logits", binary_data=binary)])
+                worst = max(worst, assert_logits(result.as_numpy("logits"), reference(batch), f"binary={binary}"))
+            return f"binary batch 2, JSON batch 1: {worst:.2g} of the largest logit ({np.abs(reference(x)).max():.0f})"
+        checks.run("ResNet-50: infer FP32, binary and JSON", tensors)
+
+        def encoded():
+            paths = [images / "astronaut.png", images / "chelsea_progressive.jpg"]
+            data = np.array([p.read_bytes() for p in paths], dtype=np.object_)
+            expected = reference(np.stack([imagenet_input(p) for p in paths]))
+            result = client.infer(name, [tensor_input(state["input"], data)], headers=dict(headers))
+            worst = assert_logits(result.as_numpy("logits"), expected, "encoded images")
+            top = client.infer(name, [tensor_input(state["input"], data)], headers=dict(headers),
+                               outputs=[tritonhttp.InferRequestedOutput("logits", class_count=3)]).as_numpy("logits")
+            for row, path in enumerate(paths):
+                indices = [int(text(entry).split(":")[1]) for entry in top[row]]
+                expect(indices == list(np.argsort(-expected[row], kind="stable")[:3]), f"{path.name}: {top[row]}")
+            return f"{worst:.2g} of the largest logit; " + ", ".join(f"{p.name} {text(top[i][0])}" for i, p in enumerate(paths))
+        checks.run("ResNet-50: BYTES holding a PNG and a progressive JPEG, logits and top classes", encoded)
+
+        def statistics():
+            (stats,) = client.get_inference_statistics(name, headers=headers)["model_stats"]
+            expect(stats["inference_stats"]["success"]["count"] == 4 and stats["inference_count"] == 7, f"{stats}")
+            every = {s["name"] for s in client.get_inference_statistics(headers=headers)["model_stats"]}
+            expect({MODEL, name, "fashion-cnn"} <= every, f"{every}")
+            return f"4 requests, 7 images; /v2/models/stats lists {', '.join(sorted(every))}"
+        checks.run("ResNet-50: statistics, and /v2/models/stats lists every model", statistics)
+    finally:
+        client.close()
+
+
 def perf_analyzer_checks(checks, port, work):
     """Triton's perf_analyzer (PyPI perf-analyzer, through scripts/perf_analyzer.sh, which installs
-    it on first use) for a few seconds at two concurrent requests: it reads the metadata, the
-    configuration and the statistics between its windows, and stops on any protocol error."""
+    it on first use) for 40 requests at two concurrent requests: it reads the metadata, the
+    configuration and the statistics around its measurement, and stops on any protocol error. A
+    fixed count rather than windows until stable: on a busy machine windows may never agree, and
+    stability is the benchmark's business (make bench-clients), not the protocol's."""
     def run():
         report = work / "perf.csv"
         command = [str(REPO / "scripts" / "perf_analyzer.sh"), "-m", MODEL, "-u", f"127.0.0.1:{port}", "-i", "http",
-                   "-H", f"Authorization: Bearer {READ}", "--concurrency-range", "2:2", "--measurement-interval", "1500",
-                   "--max-trials", "4", "--stability-percentage", "50", "-f", str(report)]
+                   "-H", f"Authorization: Bearer {READ}", "--concurrency-range", "2:2", "--request-count", "40",
+                   "-f", str(report)]
         finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
         output = finished.stdout + finished.stderr
         expect(finished.returncode == 0 and report.exists(), f"exit {finished.returncode}: {output[-1500:]}")
@@ -488,6 +557,7 @@ def main():
     try:
         checks.run("upload SqueezeNet with closed-form weights", lambda: upload(server.port, onnx_path))
         triton_checks(checks, server.port, reference, images, onnx_path)
+        second_model_checks(checks, server.port, images, work)
         perf_analyzer_checks(checks, server.port, work)
         kserve_checks(checks, server.port, reference, images)
     finally:
