@@ -7,7 +7,7 @@ BIN := .build/release/salient
 VENV := .venv
 TORCH_VENV := .venv-torch
 
-.PHONY: all deps build serve test venv bench-venv bench bench-clients zoo-models clean
+.PHONY: all deps build serve test venv bench-venv bench bench-clients bench-torchvision zoo-models clean
 
 all: build
 
@@ -64,6 +64,12 @@ bench-clients: build venv
 # saliency beside each model, in .build/torchvision-zoo (an hour or more the first time; kept after).
 zoo-models: bench-venv
 	$(TORCH_VENV)/bin/python scripts/torchvision_zoo.py
+
+# Every CNN of the torchvision suite (make zoo-models first) beside onnxruntime (inference) and PyTorch + Captum
+# (gradient saliency) at 1 and 2 threads, into .build/bench-torchvision.jsonl, then its table (an hour or more).
+bench-torchvision: build venv bench-venv
+	$(TORCH_VENV)/bin/python scripts/bench_torchvision.py
+	$(TORCH_VENV)/bin/python scripts/bench_torchvision.py --table
 
 clean:
 	rm -rf .build

@@ -5,9 +5,12 @@ usage:
   torch_bench.py saliency MODEL THREADS RUNS     Captum Saliency latency at batch 1
   torch_bench.py train-small THREADS STEPS       the bench's small Fashion-MNIST CNN, SGD, batch 64
   torch_bench.py finetune STAGE THREADS STEPS    fine-tuning fashion-cnn as a job does (AdamW, batch 16)
-  torch_bench.py finetune-mobilenet STAGE THREADS STEPS BATCH CLASSES
-                                                 fine-tuning torchvision's MobileNetV2 as a job does with
-                                                 head: classifier (AdamW, 224x224 inputs)
+  torch_bench.py finetune-torchvision NAME STAGE THREADS STEPS BATCH CLASSES [cpu]
+                                                 fine-tuning a torchvision model (mobilenet_v2, ...) as a
+                                                 job does with head: classifier (AdamW, 224x224 inputs)
+  torch_bench.py saliency-zoo NAME THREADS RUNS [cpu]
+                                                 Captum Saliency latency at batch 1 on the model exactly as
+                                                 scripts/torchvision_zoo.py builds it, at its native size
 
 Each command prints one JSON object. Weights are random (nothing can be downloaded here):
 latency and throughput do not depend on their values. Inputs match the Swift side: the
@@ -156,16 +159,43 @@ def finetune(stage, threads, steps, learning_rate=1e-3, factor=3.0):
     print(json.dumps({"images_per_s": images_per_second(net, optimizer, 16, steps), "steps": steps}))
 
 
-def finetune_mobilenet(stage, threads, steps, batch, classes, learning_rate=1e-3):
-    """MobileNetV2 with a new head at its last feature map, as a `head: classifier` job builds
-    it on the ONNX export (global average pooling, flatten, one Linear): stage 1 trains the head
-    with the body frozen and its BatchNorm layers in eval mode (`frozen_batchnorm: running`);
-    stage 2 trains everything, BatchNorm on batch statistics. Inputs are sin(0.01 i): the time
-    of a step does not depend on the pixels."""
+def saliency_zoo(name, threads, runs, clock=time.perf_counter):
+    """Captum's gradient saliency of class 1 on the torchvision model as torchvision_zoo.py
+    exports it (same seed, statistics and native size), input sin(0.01 i); `clock`
+    time.thread_time times the calling thread, which runs a one-thread backward itself."""
+    from captum.attr import Saliency
+    import torchvision_zoo
+
+    preprocessing = torchvision_zoo.preprocessing_for(name)
+    net = torchvision_zoo.build(name, torchvision_zoo.seed_for(name), torchvision_zoo.calibration_batch(preprocessing))
+    for p in net.parameters():
+        p.requires_grad_(False)
+    explainer = Saliency(net)
+    size = preprocessing["crop"]
+    x = torch.from_numpy(np.sin(0.01 * np.arange(3 * size * size, dtype=np.float64)).astype(np.float32).reshape(1, 3, size, size))
+    torch.set_num_threads(threads)
+    warm_up(lambda: explainer.attribute(x, target=SALIENCY_CLASS))
+    times = []
+    for _ in range(runs):
+        start = clock()
+        explainer.attribute(x, target=SALIENCY_CLASS)
+        times.append((clock() - start) * 1000)
+    print(json.dumps({"median_ms": statistics.median(times), "min_ms": min(times), "runs": runs}))
+
+
+def finetune_torchvision(name, stage, threads, steps, batch, classes, clock=time.perf_counter, learning_rate=1e-3):
+    """The torchvision model with a new head at its last feature map, as a `head: classifier`
+    job builds it on the ONNX export (the model's own global average pooling, flatten, one
+    Linear in place of its classifier): stage 1 trains the head with the body frozen and its
+    BatchNorm layers in eval mode (`frozen_batchnorm: running`); stage 2 trains everything,
+    BatchNorm on batch statistics. Inputs are sin(0.01 i): the time of a step does not depend
+    on the pixels; `clock` time.thread_time times the calling thread (one thread only)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = torchvision.models.mobilenet_v2(weights=None)
-    net.classifier = nn.Linear(1280, classes)
+    net = torchvision.models.get_model(name, weights=None)
+    with torch.no_grad():
+        channels = net.features(torch.zeros(1, 3, 224, 224)).shape[1]
+    net.classifier = nn.Linear(channels, classes)
     net.train()
     if stage == 1:
         for p in net.features.parameters():
@@ -185,9 +215,9 @@ def finetune_mobilenet(stage, threads, steps, batch, classes, learning_rate=1e-3
     warm_up(step)
     times = []
     for _ in range(steps):
-        start = time.perf_counter()
+        start = clock()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     print(json.dumps({"images_per_s": batch / statistics.median(times), "steps": steps}))
 
 
@@ -201,7 +231,10 @@ if __name__ == "__main__":
         train_small(int(args[0]), int(args[1]))
     elif command == "finetune":
         finetune(int(args[0]), int(args[1]), int(args[2]))
-    elif command == "finetune-mobilenet":
-        finetune_mobilenet(*map(int, args[:5]))
+    elif command == "finetune-torchvision":
+        finetune_torchvision(args[0], *map(int, args[1:6]), clock=time.thread_time if args[6:] == ["cpu"] else time.perf_counter)
+    elif command == "saliency-zoo":
+        saliency_zoo(args[0], int(args[1]), int(args[2]),
+                     time.thread_time if args[3:] == ["cpu"] else time.perf_counter)
     else:
         sys.exit(f"unknown command {command!r}; see the docstring")

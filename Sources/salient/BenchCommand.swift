@@ -15,11 +15,11 @@ struct Bench: ParsableCommand {
     @Flag(help: "With --onnx or --transfer: print one JSON object.") var json = false
     @Flag(help: "With --onnx: time every node, and print the slowest with their rates, and the totals by kind.") var profile = false
     @Option(help: "Images per inference for --onnx; the text output then also gives the time per image.") var batch = 1
-    @Flag(help: "With --onnx and one thread: time the calling thread's CPU clock instead of the wall clock, to compare builds on a busy machine (onnxruntime's column stays wall time).") var cpuTime = false
+    @Flag(help: "With --onnx and one thread: time the calling thread's CPU clock instead of the wall clock on both sides, to compare on a busy machine (onnxruntime runs a single-thread session on its calling thread).") var cpuTime = false
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
     @Flag(help: "Only the transfer-learning benchmark: fine-tuning, a linear probe, the last layer only and training from scratch on 5 to 50 images per class of Fashion-MNIST 5-9, from a base trained on 0-4 (with --json: {\"shots\": ...}).") var transfer = false
     @OptionGroup var transferOptions: TransferBenchmarkOptions
-    @Flag(help: "Only saliency latency beside PyTorch + Captum.") var saliency = false
+    @Flag(help: "Only saliency latency beside PyTorch + Captum; with --onnx, time that model's gradient saliency instead of its inference.") var saliency = false
     @Flag(help: "Only training throughput beside PyTorch.") var training = false
     @Flag(help: "Only the memory of one planned inference of each zoo model.") var memory = false
     @Flag(help: "Only the end-to-end benchmark: salient serve classifying a photo under wrk, batching on and off, and its memory.") var serving = false
@@ -33,6 +33,16 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let onnx, profile {
             print(try profile(onnx: onnx, threads: threads, batch: batch))
+            return
+        }
+        if let onnx, saliency {
+            let ours = try SaliencyBenchmark.time(onnx, threads: threads, runs: runs, clock: cpuTime ? .threadCPU : .wall)
+            if json {
+                print(#"{"model":"\#(URL(fileURLWithPath: onnx).lastPathComponent)","threads":\#(threads),"saliency":"gradient","median_ms":\#(ours.median),"min_ms":\#(ours.min),"runs":\#(runs)}"#)
+            } else {
+                print(URL(fileURLWithPath: onnx).deletingPathExtension().lastPathComponent.padded(to: 32)
+                      + String(format: " %7d %12.1f  (gradient saliency, ms)", threads, ours.median))
+            }
             return
         }
         if let onnx {
@@ -76,7 +86,7 @@ struct Bench: ParsableCommand {
             return
         }
         if training {
-            try TrainingBenchmark(torch: torch, steps: 20).run()
+            try TrainingBenchmark(torch: torch, steps: 20, cpuTime: cpuTime).run()
             return
         }
         let kernels = BLASKernels.coreName + (BLASKernels.replacedCoreName.map { " (OpenBLAS chose \($0) for this CPU)" } ?? "")
@@ -95,7 +105,7 @@ struct Bench: ParsableCommand {
         print()
         try SaliencyBenchmark(torch: torch, runs: runs, zoo: zoo).run()
         print()
-        try TrainingBenchmark(torch: torch, steps: 20).run()
+        try TrainingBenchmark(torch: torch, steps: 20, cpuTime: cpuTime).run()
         print("\nimaging\n" + (try ImagingBenchmark.run()))
         print("\nHTTP (wrk, 64 connections, trivial route)\n  \(try HTTPBenchmark.run())")
         print("\n" + (try ServingBenchmark().run()))
@@ -199,7 +209,7 @@ struct Bench: ParsableCommand {
     /// onnxruntime's median through scripts/onnxruntime_bench.py, when the venv has it.
     private func reference(_ path: String, threads: Int) -> (median: Double, output: [Double])? {
         guard let answer = PythonReference(python: python, script: "scripts/onnxruntime_bench.py")
-            .answer([path, "\(threads)", "\(runs)"]), let median = answer["median_ms"] as? Double else { return nil }
+            .answer([path, "\(threads)", "\(runs)"] + (cpuTime ? ["cpu"] : [])), let median = answer["median_ms"] as? Double else { return nil }
         return (median, answer["output"] as? [Double] ?? [])
     }
 }

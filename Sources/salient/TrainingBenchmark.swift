@@ -9,9 +9,13 @@ struct TrainingBenchmark {
     let torch: PythonReference
     /// Timed steps per figure, over consecutive batches.
     let steps: Int
-    /// torchvision's MobileNetV2 exported with random weights (`make zoo-models`), for the
-    /// imported model's fine-tuning rows; they are left out when the file is missing.
-    var mobileNetV2 = URL(fileURLWithPath: ".build/torchvision-zoo/mobilenet_v2/model.onnx")
+    /// With one thread, the fine-tuning rows time the calling thread's CPU clock on both sides.
+    var cpuTime = false
+    /// Where `make zoo-models` exports torchvision's models with random weights; a model's
+    /// fine-tuning rows are left out when its file is missing.
+    var zoo = URL(fileURLWithPath: ".build/torchvision-zoo")
+    /// The mobile families' fine-tuning rows: torchvision's name and the title.
+    static let fineTuned = [("mobilenet_v2", "MobileNetV2"), ("mobilenet_v3_large", "MobileNetV3-Large"), ("efficientnet_b0", "EfficientNet-B0")]
 
     static let smallCNN = #"{"name":"bench","input":{"channels":1,"height":28,"width":28},"layers":[{"type":"conv2d","filters":32,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"conv2d","filters":64,"kernel":3,"padding":"same","activation":"relu"},{"type":"maxpool2d","kernel":2},{"type":"flatten"},{"type":"dense","units":128,"activation":"relu"},{"type":"dense","units":10}]}"#
 
@@ -29,31 +33,35 @@ struct TrainingBenchmark {
                     reference: ["finetune", "\(stage)", "\(threads)", "\(steps)"])
             }
         }
-        guard FileManager.default.fileExists(atPath: mobileNetV2.path) else {
-            print("  (MobileNetV2 fine-tuning rows need \(mobileNetV2.path): make zoo-models, or scripts/torchvision_zoo.py --only mobilenet_v2)")
-            return
-        }
-        for stage in [1, 2] {
-            let title = stage == 1 ? "fine-tune MobileNetV2 (ONNX), head, batch 16" : "fine-tune MobileNetV2 (ONNX), all, batch 16"
-            row(title, threads: 2, ours: try mobileNetFineTuning(stage: stage, threads: 2, batch: 16),
-                reference: ["finetune-mobilenet", "\(stage)", "2", "\(max(steps / 4, 3))", "16", "4"])
+        for (name, title) in TrainingBenchmark.fineTuned {
+            let file = zoo.appendingPathComponent(name).appendingPathComponent("model.onnx")
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                print("  (\(title) fine-tuning rows need \(file.path): make zoo-models, or scripts/torchvision_zoo.py --only \(name))")
+                continue
+            }
+            for (stage, threads) in [(1, 2), (2, 1), (2, 2)] {
+                let cpu = cpuTime && threads == 1
+                row("fine-tune \(title) (ONNX), \(stage == 1 ? "head" : "all"), batch 16\(cpu ? ", CPU" : "")", threads: threads,
+                    ours: try torchvisionFineTuning(file, stage: stage, threads: threads, batch: 16, clock: cpu ? .threadCPU : .wall),
+                    reference: ["finetune-torchvision", name, "\(stage)", "\(threads)", "\(max(steps / 4, 3))", "16", "4"] + (cpu ? ["cpu"] : []))
+            }
         }
     }
 
-    /// The imported MobileNetV2 as a `head: classifier` job fine-tunes it for four classes:
+    /// An imported torchvision model as a `head: classifier` job fine-tunes it for four classes:
     /// stage 1 the new head on the frozen body (BatchNorm on its running statistics), stage 2
     /// every layer group at its rate; inputs x[i] = sin(0.01 i) as on PyTorch's side.
-    private func mobileNetFineTuning(stage: Int, threads: Int, batch: Int) throws -> Double {
+    private func torchvisionFineTuning(_ file: URL, stage: Int, threads: Int, batch: Int, clock: BenchClock) throws -> Double {
         EngineThreads.set(threads)
-        let base = try ONNXImporter.load(contentsOf: mobileNetV2)
-        var request = JobRequest(baseModel: "mobilenet_v2", dataset: "photos", outputModel: "bench")
+        let base = try ONNXImporter.load(contentsOf: file)
+        var request = JobRequest(baseModel: file.deletingLastPathComponent().lastPathComponent, dataset: "photos", outputModel: "bench")
         request.batchSize = batch
         let tuner = try FineTuner(base: base, labels: ["a", "b", "c", "d"], request: request)
         let trainer = Trainer(graph: tuner.graph, optimizer: AdamW(groups: tuner.parameterGroups(stage: stage), weightDecay: 1e-4))
         let count = batch * 3 * 224 * 224
         let images = LabeledImages(images: Tensor(shape: [batch, 3, 224, 224], scalars: (0..<count).map { Float(sin(0.01 * Double($0))) }),
                                    labels: (0..<batch).map { $0 % 4 })
-        let milliseconds = try measure(runs: max(steps / 4, 3)) { try trainer.step(images, learningRate: 1e-3) }.median
+        let milliseconds = try measure(runs: max(steps / 4, 3), clock: clock) { try trainer.step(images, learningRate: 1e-3) }.median
         return Double(batch) * 1000 / milliseconds
     }
 
