@@ -17,7 +17,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Images per inference for --onnx; the text output then also gives the time per image.") var batch = 1
     @Flag(help: "With --onnx and one thread: time the calling thread's CPU clock instead of the wall clock on both sides, to compare on a busy machine (onnxruntime runs a single-thread session on its calling thread).") var cpuTime = false
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
-    @Flag(help: "Only the transfer-learning benchmark: fine-tuning, a linear probe, the last layer only and training from scratch on 5 to 50 images per class of Fashion-MNIST 5-9, from a base trained on 0-4 (with --json: {\"shots\": ...}).") var transfer = false
+    @Flag(help: "Only the transfer-learning benchmark: fine-tuning, a linear probe, the last layer only and training from scratch on 5 to 50 images per class of Fashion-MNIST 5-9, from a base trained on 0-4 (with --json: {\"shots\": ...}, the table on standard error).") var transfer = false
     @OptionGroup var transferOptions: TransferBenchmarkOptions
     @Flag(help: "Only saliency latency beside PyTorch + Captum; with --onnx, time that model's gradient saliency instead of its inference.") var saliency = false
     @Flag(help: "Only training throughput beside PyTorch.") var training = false
@@ -62,7 +62,10 @@ struct Bench: ParsableCommand {
         }
         if transfer {
             let benchmark = try transferOptions.benchmark()
-            let result = try benchmark.run { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            let log = { (line: String) in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            let result = try benchmark.run(log: log)
+            // With --json the table still ends the log, so one run gives both.
+            if json { log(benchmark.report(result)) }
             print(json ? try result.json : benchmark.report(result))
             return
         }

@@ -40,6 +40,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("head-hidden-units"), help: "With --dataset: the new head's hidden layer (0: none).") var headHiddenUnits: Int?
     @Option(name: .customLong("head-dropout"), help: "With --dataset: the new head's dropout.") var headDropout: Float?
     @Option(name: .customLong("frozen-batchnorm"), help: "With --dataset: running, batch or train.") var frozenBatchNorm: FrozenBatchNorm?
+    @Flag(name: .customLong("no-flip"), help: "With --dataset: augment without flipping images left to right.") var noFlip = false
     @Option(help: "adamw or sgd.") var optimizer = "adamw"
     @Option(name: .customLong("weight-decay")) var weightDecay: Float = 1e-4
     @Option(help: "one_cycle, cosine or constant.") var schedule = "one_cycle"
@@ -130,6 +131,7 @@ extension Train {
         request.headHiddenUnits = headHiddenUnits ?? request.headHiddenUnits
         request.headDropout = headDropout ?? request.headDropout
         request.frozenBatchNorm = frozenBatchNorm ?? request.frozenBatchNorm
+        request.horizontalFlip = !noFlip
         request.optimizer = optimizer
         request.schedule = schedule
         request.freeze = freeze

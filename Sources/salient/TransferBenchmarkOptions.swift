@@ -31,7 +31,7 @@ struct TransferBenchmarkOptions: ParsableArguments {
     @Option(name: .customLong("steps-scale"), help: "With --transfer: multiply every shot count's steps.") var stepsScale: Float?
     @Option(name: .customLong("discriminative-factor"), help: "With --transfer: each earlier layer group's rate divisor.") var discriminativeFactor: Float?
     @Flag(name: .customLong("no-augment"), help: "With --transfer: no augmentation in any arm.") var noAugment = false
-    @Option(name: .customLong("flip"), help: "With --transfer: the augmentation's horizontal flip probability.") var flip: Float?
+    @Option(name: .customLong("flip"), help: "With --transfer: the augmentation's horizontal flip probability (default 0).") var flip: Float?
     @Option(name: .customLong("crop-scale"), help: "With --transfer: the augmentation's smallest crop, as a share of the area.") var cropScale: Float?
     @Flag(name: .customLong("keep-running-statistics"), help: "With --transfer: every BatchNorm on its running statistics in every stage.")
     var keepRunningStatistics = false

@@ -70,6 +70,7 @@ final class JobTests: XCTestCase {
         XCTAssertEqual(try status(valid.merging(["head_dropout": 1]) { $1 }), 400)
         XCTAssertEqual(try status(valid.merging(["head_hidden_units": -1]) { $1 }), 400)
         XCTAssertEqual(try status(valid.merging(["frozen_batchnorm": "frozen"]) { $1 }), 400)
+        XCTAssertEqual(try status(valid.merging(["horizontal_flip": "no"]) { $1 }), 400)
         XCTAssertEqual(try status(valid.merging(["learning_rate": "fast"]) { $1 }), 400)
         XCTAssertEqual(try status(valid.merging(["learning_rate": 0]) { $1 }), 400)
         XCTAssertEqual(try status(["dataset": dataset]), 400)
@@ -93,6 +94,7 @@ final class JobTests: XCTestCase {
         XCTAssertEqual(request["optimizer"] as? String, "adamw")
         XCTAssertEqual(request["freeze"] as? String, "none")
         XCTAssertEqual(request["validation_split"] as? Double, 0.2)
+        XCTAssertEqual(request["horizontal_flip"] as? Bool, true)
         XCTAssertTrue(queued.keys.contains("error") && queued["error"] is NSNull)
 
         let running = try harness.waitForJob(long, states: ["running"])

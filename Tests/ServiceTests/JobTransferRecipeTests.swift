@@ -138,6 +138,13 @@ final class JobTransferRecipeTests: XCTestCase {
         }
     }
 
+    func testHorizontalFlipCanBeTurnedOff() throws {
+        let flips = try FineTuner(base: try fashionCNN(), labels: ["left", "right"], request: request())
+        XCTAssertEqual(flips.augmentation.flipProbability, 0.5)
+        let none = try FineTuner(base: try fashionCNN(), labels: ["left", "right"], request: request { $0.horizontalFlip = false })
+        XCTAssertEqual(none.augmentation.flipProbability, 0)
+    }
+
     func testAutoLearningRateRunsTheRangeTestFirstAndReportsIt() throws {
         let base = try fashionCNN()
         let tuner = try FineTuner(base: base, labels: ["left", "right"], request: request {

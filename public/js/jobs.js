@@ -81,6 +81,7 @@ export class JobsPanel {
       schedule: byId("job-schedule").value,
       freeze: byId("job-freeze").value,
       augment: byId("job-augment").checked,
+      horizontal_flip: byId("job-flip").checked,
       validation_split: Number(byId("job-validation").value),
       discriminative_factor: Number(byId("job-factor").value),
       early_stopping_patience: Number(byId("job-patience").value),

@@ -67,7 +67,9 @@ public struct TransferBase: Codable, Sendable, Equatable {
         let graph = try architecture.makeGraph(seed: seed)
         let trainer = Trainer(graph: graph, optimizer: AdamW(groups: [ParameterGroup(name: "all", parameters: graph.parameters)],
                                                              weightDecay: weightDecay), seed: seed)
-        let augmentation = Augmentation()
+        // Crops and brightness, no flips: Fashion-MNIST's images share one orientation.
+        var augmentation = Augmentation()
+        augmentation.flipProbability = 0
         try trainer.fit(data, validation: nil, options: FitOptions(epochs: epochs, batchSize: batchSize, learningRate: learningRate,
                                                                    schedule: schedule, seed: seed),
                         augment: augment ? { augmentation.apply(&$0, &$1) } : nil) { event in

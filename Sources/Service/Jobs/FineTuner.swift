@@ -30,7 +30,7 @@ public final class FineTuner {
     public let labels: [String]
     public let request: JobRequest
     public private(set) var plan: TransferPlan
-    /// What `augment` applies to each training batch.
+    /// What `augment` applies to each training batch (no flips without `horizontal_flip`).
     public var augmentation = Augmentation()
     /// Every BatchNorm layer, frozen or not, normalizes by the running statistics in every stage.
     public var keepsRunningStatistics = false
@@ -44,6 +44,7 @@ public final class FineTuner {
         graph = replacement.graph
         self.labels = labels
         self.request = request
+        augmentation.flipProbability = request.horizontalFlip ? augmentation.flipProbability : 0
         var fixed: Float?
         if case let .fixed(rate) = request.learningRate { fixed = rate }
         plan = TransferPlan(head: request.head, cutAt: replacement.cut?.node, replaced: replacement.cut?.removed ?? replacement.headNodes,

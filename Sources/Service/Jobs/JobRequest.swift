@@ -63,6 +63,8 @@ public struct JobRequest: Codable, Sendable, Equatable {
     public var frozenBatchNorm = FrozenBatchNorm.running
     public var discriminativeFactor: Float = 3
     public var augment = true
+    /// Whether augmentation flips images left to right (off for images whose orientation is a class cue).
+    public var horizontalFlip = true
     public var validationSplit: Float = 0.2
     public var earlyStoppingPatience = 3
     public var seed: UInt64 = 0
@@ -72,7 +74,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         case batchSize = "batch_size", learningRate = "learning_rate", optimizer, schedule, head
         case headPooling = "head_pooling", headHiddenUnits = "head_hidden_units", headDropout = "head_dropout", freeze
         case frozenBatchNorm = "frozen_batchnorm", discriminativeFactor = "discriminative_factor"
-        case augment, validationSplit = "validation_split", earlyStoppingPatience = "early_stopping_patience", seed
+        case augment, horizontalFlip = "horizontal_flip", validationSplit = "validation_split", earlyStoppingPatience = "early_stopping_patience", seed
     }
 
     public init(baseModel: String, dataset: String, outputModel: String) {
@@ -99,6 +101,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         frozenBatchNorm = try c.decodeIfPresent(FrozenBatchNorm.self, forKey: .frozenBatchNorm) ?? frozenBatchNorm
         discriminativeFactor = try c.decodeIfPresent(Float.self, forKey: .discriminativeFactor) ?? discriminativeFactor
         augment = try c.decodeIfPresent(Bool.self, forKey: .augment) ?? augment
+        horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? horizontalFlip
         validationSplit = try c.decodeIfPresent(Float.self, forKey: .validationSplit) ?? validationSplit
         earlyStoppingPatience = try c.decodeIfPresent(Int.self, forKey: .earlyStoppingPatience) ?? earlyStoppingPatience
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
