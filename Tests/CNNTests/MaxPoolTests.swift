@@ -90,4 +90,58 @@ final class MaxPoolTests: XCTestCase {
             }
         }
     }
+
+    /// The gradient of every output routed to its window's first maximum in scan order, padding
+    /// never winning: PyTorch's rule.
+    private func routedToFirstMaximum(_ x: Tensor, _ gy: Tensor, kernel: Int, stride: Int, pad: Int) -> [Float] {
+        let (planes, h, w, ho, wo) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3], gy.shape[2], gy.shape[3])
+        var dx = [Float](repeating: 0, count: x.count)
+        for p in 0..<planes {
+            for oh in 0..<ho {
+                for ow in 0..<wo {
+                    var best = -1
+                    for i in 0..<kernel {
+                        for j in 0..<kernel {
+                            let (ih, iw) = (oh * stride - pad + i, ow * stride - pad + j)
+                            guard ih >= 0, ih < h, iw >= 0, iw < w else { continue }
+                            let index = (p * h + ih) * w + iw
+                            if best < 0 || x.scalars[index] > x.scalars[best] { best = index }
+                        }
+                    }
+                    dx[best] += gy.scalars[(p * ho + oh) * wo + ow]
+                }
+            }
+        }
+        return dx
+    }
+
+    /// GoogLeNet's pools (3x3 stride 2 and 2x2 stride 2 with ceil_mode, whose last windows hang
+    /// over the edge; 3x3 stride 1 with padding 1, the same-size path, in every Inception
+    /// module's fourth branch) on planes of exact ties, as post-ReLU activations have (zeros,
+    /// and constant channels): each gradient reaches the first maximum, as in PyTorch. Issue 18
+    /// suspected this route for GoogLeNet's saliency; it was exact, and this holds it so.
+    func testGoogLeNetPoolsRouteTiesToTheFirstMaximum() throws {
+        var random = RandomSource(seed: 9)
+        for (kernel, stride, pad) in [(3, 2, 0), (2, 2, 0), (3, 1, 1)] {
+            for shape in [[1, 3, 14, 14], [2, 2, 7, 9], [1, 1, 28, 28]] {
+                // Channel 0 constant, the others from three values, one all zero.
+                let plane = shape[2] * shape[3]
+                let scalars = (0..<shape.reduce(1, *)).map { i -> Float in
+                    let channel = (i / plane) % shape[1]
+                    return channel == 0 ? 0.25 : channel == 2 ? 0 : Float(Int.random(in: 0...2, using: &random))
+                }
+                let x = Tensor(shape: shape, scalars: scalars)
+                let pool = MaxPool2D(kernel: (kernel, kernel), stride: (stride, stride),
+                                     padding: .explicit(top: pad, left: pad, bottom: pad, right: pad), ceilMode: true)
+                let forward = ForwardContext(isTraining: false)
+                var y = Tensor(zeros: try pool.outputShape(for: [shape]))
+                pool.forward([x], into: &y, context: forward)
+                let gy = Tensor(shape: y.shape, scalars: (0..<y.count).map { Float($0 % 17 + 1) })
+                let dx = try XCTUnwrap(pool.backward([x], output: y, outputGradient: gy,
+                                                     context: BackwardContext(forward: forward, computesParameterGradients: false))[0])
+                XCTAssertEqual(dx.scalars, routedToFirstMaximum(x, gy, kernel: kernel, stride: stride, pad: pad),
+                               "kernel \(kernel) stride \(stride) pad \(pad) on \(shape)")
+            }
+        }
+    }
 }

@@ -108,6 +108,74 @@ final class SaliencyTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(agreeing * 20, checked * 19, "ReLU kinks may spoil a few differences, no more")
     }
 
+    /// An Inception module as GoogLeNet's: convolutions with BatchNorm and ReLU, a 3x3 stride-1
+    /// max pool with ceil_mode in the fourth branch, a Concat, and a stride-2 ceil_mode pool
+    /// before it. The gradient map is the same on the graph as loaded and as the service runs it
+    /// (BatchNorm folded, ReLUs fused, Concat inputs placed), and agrees with finite differences
+    /// of the score: issue 18 suspected these paths for GoogLeNet's saliency.
+    func testInceptionModuleSaliencyIsExactAndUnchangedByOptimization() throws {
+        var seed: UInt64 = 20
+        func conv(_ name: String, _ out: Int, _ inp: Int, _ k: Int) -> Conv2D {
+            seed += 1
+            return Conv2D(weight: parameter("\(name).w", [out, inp, k, k], seed: seed, scale: 0.4), bias: nil,
+                          padding: .explicit(top: k / 2, left: k / 2, bottom: k / 2, right: k / 2))
+        }
+        func norm(_ name: String, _ channels: Int) -> BatchNorm {
+            let bn = BatchNorm(name: name, channels: channels)
+            seed += 1
+            bn.runningMean.value = randomTensor([channels], seed: seed, scale: 0.1)
+            bn.runningVariance.value = randomTensor([channels], seed: seed + 100, scale: 0.2).map { 1 + abs($0) }
+            return bn
+        }
+        var nodes = [
+            Node(name: "stem", op: conv("stem", 6, 3, 3), inputs: ["input"]),
+            Node(name: "stem_bn", op: norm("stem_bn", 6), inputs: ["stem"]),
+            Node(name: "stem_relu", op: ActivationLayer(.relu), inputs: ["stem_bn"]),
+            Node(name: "reduce", op: MaxPool2D(kernel: (3, 3), stride: (2, 2), ceilMode: true), inputs: ["stem_relu"]),
+        ]
+        for (branch, layers) in [("b1", [(4, 1)]), ("b2", [(3, 1), (4, 3)]), ("b3", [(2, 1), (3, 3)])] {
+            var previous = ("reduce", 6)
+            for (i, (out, k)) in layers.enumerated() {
+                let name = "\(branch)_\(i)"
+                nodes += [Node(name: name, op: conv(name, out, previous.1, k), inputs: [previous.0]),
+                          Node(name: "\(name)_bn", op: norm("\(name)_bn", out), inputs: [name]),
+                          Node(name: "\(name)_relu", op: ActivationLayer(.relu), inputs: ["\(name)_bn"])]
+                previous = ("\(name)_relu", out)
+            }
+        }
+        nodes += [
+            Node(name: "b4_pool", op: MaxPool2D(kernel: (3, 3), stride: (1, 1), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1),
+                                                ceilMode: true), inputs: ["reduce"]),
+            Node(name: "b4", op: conv("b4", 3, 6, 1), inputs: ["b4_pool"]),
+            Node(name: "b4_bn", op: norm("b4_bn", 3), inputs: ["b4"]),
+            Node(name: "b4_relu", op: ActivationLayer(.relu), inputs: ["b4_bn"]),
+            Node(name: "concat", op: Concat(axis: 1), inputs: ["b1_0_relu", "b2_1_relu", "b3_1_relu", "b4_relu"]),
+            Node(name: "gap", op: GlobalAvgPool(), inputs: ["concat"]),
+            Node(name: "flat", op: Flatten(), inputs: ["gap"]),
+            Node(name: "logits", op: Dense(weight: parameter("fc.w", [5, 14], seed: 99), bias: nil), inputs: ["flat"]),
+        ]
+        let graph = try Graph(name: "inception", inputShape: [3, 15, 15], nodes: nodes)
+        let input = randomTensor([1, 3, 15, 15], seed: 7)
+        let plain = try SaliencyComputer(executor: Executor(graph: graph)).compute(.gradient, input: input)
+        let optimizedGraph = try graph.optimizedForInference()
+        XCTAssertFalse(optimizedGraph.nodes.contains { $0.op is BatchNorm || $0.op is ActivationLayer }, "BatchNorm folded, ReLUs fused")
+        let optimized = try SaliencyComputer(executor: Executor(graph: optimizedGraph)).compute(.gradient, input: input, targetClass: plain.targetClass)
+        assertClose(optimized.attribution, plain.attribution, rtol: 1e-4, atol: 1e-6, "optimized against plain")
+        let executor = Executor(graph: graph)
+        func score(_ x: Tensor) throws -> Double {
+            Double(try executor.forward(x, context: ForwardContext(isTraining: false)).output.scalars[plain.targetClass])
+        }
+        var agreeing = 0
+        for i in 0..<input.count {
+            var plus = input, minus = input
+            plus.scalars[i] += 1e-3
+            minus.scalars[i] -= 1e-3
+            let numeric = Float((try score(plus) - score(minus)) / 2e-3)
+            if abs(numeric - plain.attribution.scalars[i]) <= 2e-2 * max(0.1, abs(numeric)) { agreeing += 1 }
+        }
+        XCTAssertGreaterThanOrEqual(agreeing * 50, input.count * 49, "only pixels at a ReLU kink or a max-pool tie may disagree")
+    }
+
     func testIntegratedGradientsAreComplete() throws {
         let arch = try Architecture(json: Data(#"{"name":"s","input":{"channels":3,"height":8,"width":8},"layers":[{"type":"conv2d","filters":4,"kernel":3,"activation":"tanh"},{"type":"global_avgpool"},{"type":"flatten"},{"type":"dense","units":3}]}"#.utf8))
         let computer = SaliencyComputer(executor: Executor(graph: try arch.makeGraph(seed: 4)))
