@@ -66,51 +66,70 @@ public final class LayerNorm: Operator {
     }
 
     /// With x^ the normalized row and h = dy * scale: dx = (h - mean(h) - x^ mean(h x^)) / sigma,
-    /// dscale = sum over rows of dy x^, dshift = sum over rows of dy.
+    /// dscale = sum over rows of dy x^, dshift = sum over rows of dy. Rows split across the
+    /// threads; the parameter sums then run over rows a vector of elements at a time.
     public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
                          context: BackwardContext) -> [Tensor?] {
         let d = rowSize
         let rows = inputs[0].count / max(d, 1)
         let trainsScale = context.computesParameterGradients && scale.isTrainable
         let trainsShift = context.computesParameterGradients && (shift?.isTrainable ?? false)
+        var means = [Float](repeating: 0, count: rows), inverses = [Float](repeating: 0, count: rows)
         var dx = context.needsInputGradients ? Tensor(zeros: inputs[0].shape) : nil
-        var dScale = [Float](repeating: 0, count: trainsScale ? d : 0)
         inputs[0].scalars.withUnsafeBufferPointer { xb in
             outputGradient.scalars.withUnsafeBufferPointer { gb in
                 scale.value.scalars.withUnsafeBufferPointer { sb in
-                    let (x, gy, s) = (xb.baseAddress!, gb.baseAddress!, sb.baseAddress!)
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { normalized in
-                        for r in 0..<rows {
-                            let (xr, gr) = (x + r * d, gy + r * d)
-                            let (mean, inverse) = statistics(xr, count: d)
-                            var meanH: Float = 0, meanHX: Float = 0
-                            for i in 0..<d {
-                                normalized[i] = (xr[i] - mean) * inverse
-                                let h = gr[i] * s[i]
-                                meanH += h
-                                meanHX += h * normalized[i]
-                            }
-                            (meanH, meanHX) = (meanH / Float(d), meanHX / Float(d))
-                            if dx != nil {
-                                dx!.scalars.withUnsafeMutableBufferPointer { db in
-                                    let dr = db.baseAddress! + r * d
-                                    for i in 0..<d { dr[i] = (gr[i] * s[i] - meanH - normalized[i] * meanHX) * inverse }
+                    means.withUnsafeMutableBufferPointer { mb in
+                        inverses.withUnsafeMutableBufferPointer { ib in
+                            let (x, gy, s, m, inv) = (xb.baseAddress!, gb.baseAddress!, sb.baseAddress!, mb.baseAddress!, ib.baseAddress!)
+                            withOptionalMutablePointer(&dx) { dr in
+                                parallelFor(rows, cost: 6 * d) { range in
+                                    for r in range {
+                                        let (xr, gr) = (x + r * d, gy + r * d)
+                                        (m[r], inv[r]) = statistics(xr, count: d)
+                                        guard let dr else { continue }
+                                        var meanH: Float = 0, meanHX: Float = 0
+                                        for i in 0..<d {
+                                            let h = gr[i] * s[i]
+                                            meanH += h
+                                            meanHX += h * (xr[i] - m[r]) * inv[r]
+                                        }
+                                        (meanH, meanHX) = (meanH / Float(d), meanHX / Float(d))
+                                        let out = dr + r * d
+                                        for i in 0..<d {
+                                            out[i] = (gr[i] * s[i] - meanH - (xr[i] - m[r]) * inv[r] * meanHX) * inv[r]
+                                        }
+                                    }
                                 }
                             }
-                            if trainsScale { for i in 0..<d { dScale[i] += gr[i] * normalized[i] } }
                         }
                     }
                 }
             }
         }
-        if trainsScale { scale.gradient.add(Tensor(shape: scale.gradient.shape, scalars: dScale)) }
-        if trainsShift, let shift {
-            var dShift = [Float](repeating: 0, count: d)
-            outputGradient.scalars.withUnsafeBufferPointer { g in
-                for r in 0..<rows { for i in 0..<d { dShift[i] += g[r * d + i] } }
+        if trainsScale || trainsShift {
+            var dScale = [Float](repeating: 0, count: d), dShift = [Float](repeating: 0, count: d)
+            inputs[0].scalars.withUnsafeBufferPointer { x in
+                outputGradient.scalars.withUnsafeBufferPointer { g in
+                    for r in 0..<rows {
+                        let (mean, inverse) = (means[r], inverses[r])
+                        for i in 0..<d {
+                            let gy = g[r * d + i]
+                            dScale[i] += gy * (x[r * d + i] - mean) * inverse
+                            dShift[i] += gy
+                        }
+                    }
+                }
             }
-            shift.gradient.add(Tensor(shape: shift.gradient.shape, scalars: dShift))
+            if trainsScale { scale.gradient.add(Tensor(shape: scale.gradient.shape, scalars: dScale)) }
+            if trainsShift, let shift { shift.gradient.add(Tensor(shape: shift.gradient.shape, scalars: dShift)) }
         }
         return [dx]
     }
+}
+
+/// Runs `body` with a pointer to the tensor's scalars, or nil when there is no tensor.
+private func withOptionalMutablePointer<R>(_ tensor: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+    guard tensor != nil else { return body(nil) }
+    return tensor!.scalars.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
 }
