@@ -41,6 +41,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 import time
 import zlib
 
@@ -64,9 +65,21 @@ EXCLUDED_PREFIXES = {
     "maxvit_": "MaxViT: block and grid self-attention with relative position bias between "
                "MBConv stages; its attention is the transformer machinery of vit_/swin_",
 }
-# Issue 18's GoogLeNet as it was reported, BatchNorm statistics merely random: its reference is
-# ill-conditioned (see `build`), and the suite checks that the export says so.
-EXTRAS = {"googlenet_random_statistics": {"architecture": "googlenet", "opset": 13}}
+# Beside the catalogue: issue 18's GoogLeNet as it was reported, BatchNorm statistics merely
+# random, whose reference is ill-conditioned (see `build`; the suite checks that the export says
+# so); and an HRNet-style network that upsamples a low-resolution branch back onto the
+# high-resolution one through F.interpolate in each mode, as PyTorch exports them (Upsample at
+# opset 9; Resize with asymmetric nearest, half_pixel and align_corners linear, and half_pixel
+# cubic from 11; opset 10's Resize is asymmetric where PyTorch's bilinear is not, so PyTorch
+# exports it with a warning, and it is left out).
+UPSAMPLING_MODES = ["nearest", "bilinear", "bilinear_align_corners", "bicubic"]
+EXTRAS = {
+    "googlenet_random_statistics": {"architecture": "googlenet", "opset": 13, "calibrated": False},
+    "upsampling_opset9": {"architecture": "upsampling", "opset": 9, "modes": ["nearest"]},
+    "upsampling_opset11": {"architecture": "upsampling", "opset": 11, "modes": UPSAMPLING_MODES},
+    "upsampling_opset13": {"architecture": "upsampling", "opset": 13, "modes": UPSAMPLING_MODES},
+    "upsampling_opset17": {"architecture": "upsampling", "opset": 17, "modes": UPSAMPLING_MODES},
+}
 # ImageNet evaluation preprocessing as torchvision's reference scripts define it.
 IMAGENET = {"resize": 256, "crop": 224, "interpolation": "bilinear",
             "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -91,6 +104,8 @@ def catalogue():
 def preprocessing_for(name):
     """The preprocessing at the model's native size (see the module docstring)."""
     import torchvision
+    if name == "upsampling":
+        return dict(IMAGENET)
     transform = torchvision.models.get_model_weights(name).DEFAULT.transforms()
     crop = transform.crop_size[0]
     if crop == IMAGENET["crop"]:
@@ -100,7 +115,41 @@ def preprocessing_for(name):
             "mean": list(transform.mean), "std": list(transform.std)}
 
 
-def build(name, seed, calibration=None):
+def upsampling_probe(modes):
+    """A high-resolution branch (1/2) and a low-resolution one (1/4), the low one upsampled back
+    and added to the high one in each mode, then concatenated, pooled and classified."""
+    import torch
+    from torch import nn
+    import torch.nn.functional as F
+
+    class UpsamplingProbe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.high = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU())
+            self.low = nn.Sequential(nn.Conv2d(16, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU())
+            self.fuse = nn.Sequential(nn.Conv2d(16 * (1 + len(modes)), 32, 3, 2, 1), nn.BatchNorm2d(32), nn.ReLU())
+            self.fc = nn.Linear(32, 1000)
+
+        def forward(self, x):
+            high = self.high(x)
+            low = self.low(high)
+            branches = [high]
+            for mode in modes:
+                if mode == "nearest":
+                    up = F.interpolate(low, scale_factor=2, mode="nearest")
+                elif mode == "bilinear":
+                    up = F.interpolate(low, size=high.shape[-2:], mode="bilinear", align_corners=False)
+                elif mode == "bilinear_align_corners":
+                    up = F.interpolate(low, scale_factor=2, mode="bilinear", align_corners=True)
+                else:
+                    up = F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False)
+                branches.append(up + high)
+            return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.fuse(torch.cat(branches, 1)), 1), 1))
+
+    return UpsamplingProbe()
+
+
+def build(name, seed, calibration=None, modes=None):
     """The model in eval mode with weights=None and its normalization randomized.
 
     BatchNorm's running statistics are first measured on `calibration` (a batch of images),
@@ -122,7 +171,10 @@ def build(name, seed, calibration=None):
     kwargs = {}
     if name in ("googlenet", "inception_v3"):
         kwargs = {"aux_logits": False, "init_weights": True}
-    model = torchvision.models.get_model(name, weights=None, **kwargs).eval()
+    if name == "upsampling":
+        model = upsampling_probe(modes).eval()
+    else:
+        model = torchvision.models.get_model(name, weights=None, **kwargs).eval()
     generator = torch.Generator().manual_seed(seed + 1)
 
     def uniform(tensor, low, high):
@@ -208,11 +260,12 @@ def export_one(name, opset, directory):
     from captum.attr import Saliency
 
     torch.set_num_threads(2)
-    architecture = EXTRAS.get(name, {}).get("architecture", name)
-    calibrated = name not in EXTRAS
+    extra = EXTRAS.get(name, {})
+    architecture = extra.get("architecture", name)
+    calibrated = extra.get("calibrated", True)
     seed = seed_for(architecture)
     preprocessing = preprocessing_for(architecture)
-    model = build(architecture, seed, calibration_batch(preprocessing) if calibrated else None)
+    model = build(architecture, seed, calibration_batch(preprocessing) if calibrated else None, extra.get("modes"))
     x = prepared_input(preprocessing)
     started = time.time()
     with torch.no_grad():
@@ -221,7 +274,9 @@ def export_one(name, opset, directory):
     parameters = sum(p.numel() for p in model.parameters())
 
     path = os.path.join(directory, "model.onnx")
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # PyTorch warns that opsets before 11 resize as Upsample did; the probe uses only nearest there.
+        warnings.simplefilter("ignore")
         torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"], output_names=["logits"],
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     gather_external_data(directory)
@@ -411,7 +466,7 @@ def main():
     catalogue_models = [m for m in models if not m["extra"]]
     done = sum(m["status"] == "exported" for m in catalogue_models)
     print(f"{done} of {len(catalogue_models)} CNNs exported, {len(excluded)} transformers out of scope, "
-          f"{len(names)} in torchvision's list; {len(models) - len(catalogue_models)} more for issue 18")
+          f"{len(names)} in torchvision's list; {len(models) - len(catalogue_models)} more beside it for issue 18")
     if any(m["status"] != "exported" for m in models) and wanted is None:
         sys.exit(1)
 
