@@ -7,7 +7,7 @@ BIN := .build/release/salient
 VENV := .venv
 TORCH_VENV := .venv-torch
 
-.PHONY: all deps build serve test venv bench-venv bench bench-clients bench-torchvision zoo-models clean
+.PHONY: all deps build serve test test-zoo venv bench-venv bench bench-clients bench-torchvision zoo-models clean
 
 all: build
 
@@ -70,6 +70,12 @@ zoo-models: bench-venv
 bench-torchvision: build venv bench-venv
 	$(TORCH_VENV)/bin/python scripts/bench_torchvision.py
 	$(TORCH_VENV)/bin/python scripts/bench_torchvision.py --table
+
+# Every exported model against onnxruntime and Captum, and a fine-tuning step, one line each
+# (Tests/ZooTests; the table also goes to .build/torchvision-zoo/report.md).
+test-zoo: build zoo-models
+	SALIENT_ZOO=$(CURDIR)/.build/torchvision-zoo SALIENT_ZOO_REPORT=$(CURDIR)/.build/torchvision-zoo/report.md \
+	  swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports --filter TorchvisionZooTests
 
 clean:
 	rm -rf .build

@@ -65,6 +65,8 @@ let package = Package(
         .testTarget(name: "ServiceTests", dependencies: ["Service", "HTTPServer", "CNN", "Imaging", "TestSupport"]),
         // Attacks on the real `salient serve` of the release build, its memory read from /proc.
         .testTarget(name: "ServeTests", dependencies: ["TestSupport"]),
+        // torchvision's catalogue (`make test-zoo`); skipped unless SALIENT_ZOO is set.
+        .testTarget(name: "ZooTests", dependencies: ["CNN", "Imaging", "Service"]),
     ],
     swiftLanguageModes: [.v5]
 )
