@@ -10,8 +10,9 @@
 // layers ran at 4-17 GFLOP/s through it.
 enum { panelRows = 6, lanes = 8 };
 
+/// The panels, and two floats more: `column` loads eight floats where a panel row holds six.
 size_t salient_pointwise_packed_count(int outChannels, int inChannels) {
-    return (size_t)(outChannels + panelRows - 1) / panelRows * panelRows * inChannels;
+    return (size_t)(outChannels + panelRows - 1) / panelRows * panelRows * inChannels + (lanes - panelRows);
 }
 
 int salient_pointwise_channel_block(void) { return panelRows; }
@@ -56,6 +57,40 @@ SALIENT_AVX2 void finishRow(salient_activation_kind kind, float alpha, float bet
     a1 = salient_activate8(kind, alpha, beta, a1);
     _mm256_storeu_ps(y, a0);
     if (masked) _mm256_maskstore_ps(y + lanes, mask, a1); else _mm256_storeu_ps(y + lanes, a1);
+}
+
+/// One column of a panel's outputs, the output channels in the lanes: per input channel, the
+/// panel's six weights in one load times the input broadcast, in four chains. For a block's last
+/// one or two columns, which a tile computes with one lane of eight (7x7 planes: the 49th column
+/// was an eighth of the work for a fiftieth of the output). Not inlined: inlined into every
+/// activation's instance, it slowed the tiles' loop on large planes by 8%.
+__attribute__((target("avx2,fma"), noinline)) static void column(salient_activation_kind kind, float alpha, float beta,
+                                                                 const float *a, int depth, const float *x, size_t plane,
+                                                                 int rows, const float *bias, const float *residual,
+                                                                 float *pre, float *y) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    int k = 0;
+    for (; k + 4 <= depth; k += 4, a += 4 * panelRows, x += 4 * plane) {
+        c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
+        c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + panelRows), _mm256_broadcast_ss(x + plane), c1);
+        c2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 2 * panelRows), _mm256_broadcast_ss(x + 2 * plane), c2);
+        c3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 3 * panelRows), _mm256_broadcast_ss(x + 3 * plane), c3);
+    }
+    for (; k < depth; k++, a += panelRows, x += plane) c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
+    __m256 v = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
+    const __m256i mask = salient_lane_mask(rows);
+    if (bias) v = _mm256_add_ps(v, _mm256_maskload_ps(bias, mask));
+    float lane[lanes];
+    if (residual) {
+        for (int r = 0; r < rows; r++) lane[r] = residual[r * plane];
+        v = _mm256_add_ps(v, _mm256_maskload_ps(lane, mask));
+    }
+    if (pre) {
+        _mm256_storeu_ps(lane, v);
+        for (int r = 0; r < rows; r++) pre[r * plane] = lane[r];
+    }
+    _mm256_storeu_ps(lane, salient_activate8(kind, alpha, beta, v));
+    for (int r = 0; r < rows; r++) y[r * plane] = lane[r];
 }
 
 /// One tile: `rows` (at most six) output channels of the panel `a` by `vectors` vectors of
@@ -110,8 +145,10 @@ SALIENT_AVX2 void tile(salient_activation_kind kind, float alpha, float beta, in
 
 /// Whether the input is copied into tiles first: a tile read straight from the planes touches
 /// a page per input channel once planes are over a page, so deep layers on large planes ran at
-/// half speed (256 -> 64 channels on 56x56: 35-50 GFLOP/s), on TLB misses.
-static int packsInput(int depth, size_t plane) { return depth > 64 && plane > 1024; }
+/// half speed (256 -> 64 channels on 56x56: 35-50 GFLOP/s), on TLB misses; on planes of 16x16
+/// and less, a tile's sixteen columns straddle two cache lines per channel, and a deep layer's
+/// tile (400 channels on 7x7: 51 KB) no longer fits in L1 (packed, 25 KB: 92 -> 102 GFLOP/s).
+static int packsInput(int depth, size_t plane) { return depth > 64 && (plane > 1024 || plane <= 256); }
 
 /// Columns per block: the block's input (depth x columns, about 96 KB) stays in L2 while every
 /// panel of weights passes over it.
@@ -158,7 +195,9 @@ SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta
             const float *a = packed + (size_t)(o / panelRows) * depth * panelRows;
             const size_t row = (size_t)o * plane;
             const float *b = bias ? bias + o : NULL;
-            for (size_t j = start; j < end; j += 2 * lanes) {
+            // A last one or two columns go through `column` after the tiles.
+            const size_t tail = (end - start) % (2 * lanes) <= 2 ? (end - start) % (2 * lanes) : 0;
+            for (size_t j = start; j < end - tail; j += 2 * lanes) {
                 const size_t left = end - j;
                 const float *r = residual ? residual + row + j : NULL;
                 float *p = pre ? pre + row + j : NULL;
@@ -175,6 +214,9 @@ SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta
                     tile(kind, alpha, beta, 1, 1, salient_lane_mask(left), a, depth, in, pitch, rows, b, r, p, y + row + j, plane);
                 }
             }
+            for (size_t j = end - tail; j < end; j++)
+                column(kind, alpha, beta, a, depth, x + j, plane, rows, b, residual ? residual + row + j : NULL,
+                       pre ? pre + row + j : NULL, y + row + j);
         }
     }
 }

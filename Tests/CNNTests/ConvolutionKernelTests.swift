@@ -119,7 +119,8 @@ final class ConvolutionKernelTests: XCTestCase {
         let cases: [(cin: Int, cout: Int, height: Int, width: Int, groups: Int, batch: Int)] = [
             (1, 1, 1, 1, 1, 1), (3, 5, 1, 7, 1, 2), (16, 96, 13, 17, 1, 1), (24, 13, 9, 9, 1, 3), (7, 6, 33, 41, 1, 1),
             (17, 7, 1, 33, 1, 1), (96, 24, 35, 33, 1, 1), (130, 70, 37, 29, 1, 2), (12, 18, 11, 13, 3, 2),
-            (64, 65, 7, 7, 1, 1), (8, 12, 5, 3, 4, 1), (200, 40, 16, 16, 2, 1),
+            (64, 65, 7, 7, 1, 1), (8, 12, 5, 3, 4, 1), (200, 40, 16, 16, 2, 1), (10, 8, 3, 6, 1, 2), (9, 13, 1, 50, 1, 1),
+            (72, 20, 5, 10, 1, 2), (400, 26, 7, 7, 1, 1),
         ]
         let activations: [Activation?] = [nil, .relu6, .silu, .hardSwish]
         var generator = RandomSource(seed: 31)
