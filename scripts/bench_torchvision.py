@@ -8,7 +8,8 @@ Run with the `.venv-torch` environment (`make bench-torchvision`). The models ar
 exports of scripts/torchvision_zoo.py (`make zoo-models`) in DIR/NAME/model.onnx; PyTorch's
 side builds the same model the same way (seed, statistics, native size). Per model, each side
 is timed in turn, ours first: inference at one thread (ours, onnxruntime), at two (ours,
-onnxruntime), then saliency at one and two (ours, then Captum). Each figure is the median of
+onnxruntime), then saliency at one and two (ours, then Captum); models go smallest file first, so
+that a run cut short has covered the most. Each figure is the median of
 --runs timed calls after two seconds of warm-up. At one thread every side times its calling
 thread's CPU clock (onnxruntime's one-thread session and PyTorch's one-thread forward and
 backward run on the caller), which leaves out the time the thread waited for a core on a busy
@@ -89,6 +90,10 @@ def saliency(args, name, path, runs):
              "load": max(started, load())} for threads in (1, 2)]
 
 
+def size(path):
+    return sum(os.path.getsize(p) for p in (path, path + ".data") if os.path.exists(p))
+
+
 def ratio(row):
     ours, reference = row["ours"].get("median_ms"), row["reference"].get("median_ms")
     return ours / reference if ours and reference else None
@@ -164,11 +169,12 @@ def main():
     if args.only:
         names = [n for n in names if n in args.only.split(",")]
     done = latest(args.out)
-    for name in names:
-        path = os.path.join(args.zoo, name, "model.onnx")
-        if not os.path.exists(path):
-            print(f"{name:24} missing {path} (make zoo-models)", flush=True)
-            continue
+    paths = {name: os.path.join(args.zoo, name, "model.onnx") for name in names}
+    for name in [n for n in names if not os.path.exists(paths[n])]:
+        print(f"{name:24} missing {paths[name]} (make zoo-models)", flush=True)
+    # Smallest first, so that a run cut short has covered the most models.
+    for name in sorted((n for n in names if os.path.exists(paths[n])), key=lambda n: size(paths[n])):
+        path = paths[name]
         for part in args.parts.split(","):
             if not args.redo and (name, part, 1) in done and (name, part, 2) in done:
                 continue
