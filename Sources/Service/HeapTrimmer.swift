@@ -4,19 +4,22 @@ import CMalloc
 import Foundation
 
 /// Gives the free memory malloc keeps back to the system, checked every few seconds: when the
-/// process has grown by more than `slack` since the last trim and malloc holds more than `slack`
-/// free. The process keeps freed blocks for reuse (`AllocatorPolicy`: a saliency pass would
-/// otherwise page-fault its activations in afresh), but blocks freed in the middle of an arena
-/// are never returned by trimming its top, so under varied load the free part only grew.
-/// `malloc_trim(0)` returns every free page of every arena (they stay free blocks to malloc, so
-/// its free figure does not drop; resident memory does); at most one pass in `interval` faults
-/// its pages in again.
+/// resident memory malloc does not count as in use has grown by more than `slack` since the last
+/// trim and malloc holds more than `slack` free. The process keeps freed blocks for reuse
+/// (`AllocatorPolicy`: a saliency pass would otherwise page-fault its activations in afresh), but
+/// blocks freed in the middle of an arena are never returned by trimming its top, so under varied
+/// load the free part only grew. `malloc_trim(0)` returns every free page of every arena (they
+/// stay free blocks to malloc, so its free figure does not drop; resident memory does); at most
+/// one pass in `interval` faults its pages in again. Growth of resident memory alone is not the
+/// signal: after a trim at a burst's peak, what the burst freed next was never given back, since
+/// the process did not grow again.
 final class HeapTrimmer: @unchecked Sendable {
     private let timer: DispatchSourceTimer
     private let lock = NSLock()
     private var started = false
-    /// Resident bytes just after the last trim (or at start).
-    private var trimmedResident = 0
+    /// Resident bytes not in use by malloc just after the last trim (or at start): code, stacks,
+    /// and free blocks still resident.
+    private var trimmedOverhead = 0
     /// Free bytes kept untouched whatever is in use.
     static let slack = 16 << 20
 
@@ -28,18 +31,18 @@ final class HeapTrimmer: @unchecked Sendable {
 
     private func check() {
         let memory = ProcessMemory.current
-        guard memory.residentBytes > trimmedResident + Self.slack, memory.heapFreeBytes > Self.slack else { return }
+        guard memory.residentOverhead > trimmedOverhead + Self.slack, memory.heapFreeBytes > Self.slack else { return }
         #if os(Linux)
         _ = malloc_trim(0)
         #endif
-        trimmedResident = ProcessMemory.current.residentBytes
+        trimmedOverhead = ProcessMemory.current.residentOverhead
     }
 
     func start() {
         lock.withLock {
             guard !started else { return }
             started = true
-            trimmedResident = ProcessMemory.current.residentBytes
+            trimmedOverhead = ProcessMemory.current.residentOverhead
             timer.resume()
         }
     }

@@ -12,6 +12,10 @@ struct ProcessMemory {
     var heapInUseBytes: Int
     var heapFreeBytes: Int
 
+    /// Resident bytes malloc does not count as in use: code, stacks, and free blocks not yet
+    /// returned (what `HeapTrimmer` watches).
+    var residentOverhead: Int { residentBytes - heapInUseBytes }
+
     static var current: ProcessMemory {
         let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? ""
         let pages = statm.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0

@@ -29,7 +29,10 @@ final class SharedResourceTests: XCTestCase {
     }
 
     /// After a burst, the memory malloc keeps free is given back: resident memory returns close
-    /// to where it was before. /metrics shows the heap in use and free.
+    /// to where it was before. /metrics shows the heap in use and free. The burst lasts more than
+    /// two of the trimmer's 5 s checks, so one falls inside it (a trim at the peak once kept the
+    /// trimmer from returning what the burst freed afterwards), and the wait for the return is long
+    /// enough for a machine busy with other builds.
     func testFreeHeapIsReturnedAfterABurst() throws {
         let server = try ServeProcess()
         defer { server.stop() }
@@ -40,16 +43,21 @@ final class SharedResourceTests: XCTestCase {
         }
         let idle = try server.memory().residentMB
         let png = Data(HostilePNG.rgb(width: 3000, height: 2000, compressed: true))
-        let answers = server.concurrently(4) { _ in try server.request("POST", "/v1/models/fashion-cnn/saliency", body: png) }
-        for answer in answers { XCTAssertEqual(try answer.get().status, 200) }
+        let started = Date()
+        repeat {
+            let answers = server.concurrently(4) { _ in try server.request("POST", "/v1/models/fashion-cnn/saliency", body: png) }
+            for answer in answers { XCTAssertEqual(try answer.get().status, 200) }
+        } while Date().timeIntervalSince(started) < 11
         let burst = try server.memory().peakMB
         XCTAssertGreaterThan(burst, idle + 64, "the burst should have grown the process")
-        let deadline = Date(timeIntervalSinceNow: 30)
+        let ended = Date(), deadline = Date(timeIntervalSinceNow: 120)
         var resident = try server.memory().residentMB
         while Date() < deadline, resident > idle + 48 {
             Thread.sleep(forTimeInterval: 0.5)
             resident = try server.memory().residentMB
         }
         XCTAssertLessThanOrEqual(resident, idle + 48, "resident \(resident) MB after a burst to \(burst) MB from \(idle) MB idle")
+        print("issue 20 figure | a burst of 6 MP saliency requests | idle \(Int(idle)) MB, peak \(Int(burst)) MB, "
+            + "\(Int(resident)) MB \(String(format: "%.1f", Date().timeIntervalSince(ended))) s after")
     }
 }
