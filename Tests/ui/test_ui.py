@@ -5,12 +5,14 @@
     python Tests/ui/test_ui.py --serve-command ".build/release/salient serve"  # starts it, stops it with SIGTERM
     python Tests/ui/test_ui.py                                                 # starts .build/release/salient serve
 
-With --serve-command the service gets a free SALIENT_PORT, a fresh SALIENT_DATA_DIR and a
-SALIENT_API_TOKEN, must answer /readyz within --ready-timeout seconds, and must exit with
+With --serve-command the service gets a free SALIENT_PORT, a fresh SALIENT_DATA_DIR, a
+SALIENT_API_TOKEN and a SALIENT_READ_TOKEN (so the page must send a token with everything it
+loads, the saliency image, downloads and a job's event stream included), must answer /readyz within --ready-timeout seconds, and must exit with
 status 0 within 15 s of SIGTERM at the end; --healthcheck-command is then run against it
 while it runs (must exit 0) and after it stopped (must exit 1).
 
-Classifies a photo, checks the five bars and the saliency map, switches class and colormap,
+Opens the page without a token (with a read token: the list is refused and says why), types the
+read token and sees the models listed, classifies a photo, checks the five bars and the saliency map, switches class and colormap,
 opens the Models tab (layer table, receptive field), runs a fine-tuning job from a generated
 ImageFolder zip, follows it to the end and classifies with the new model; checks labels, alt
 text, keyboard tabs, focus rings, text contrast and that nothing overflows a 390x844 phone.
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -142,9 +145,19 @@ def dataset_zip(path, per_class=12):
                 archive.writestr(f"stripes/{name}/{i:03}.png", stripes(vertical, rng))
 
 
-def http_get(url):
-    with urllib.request.urlopen(url, timeout=30) as response:
+def http_get(url, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as response:
         return response.status, response.headers.get("Content-Type", ""), response.read()
+
+
+def http_status(url):
+    """The status of a GET without a token."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def http_headers(url):
@@ -161,13 +174,13 @@ document.addEventListener('securitypolicyviolation',
 class ServiceProcess:
     """The real service (or any command honouring SALIENT_PORT), started for the test."""
 
-    def __init__(self, command, token, output):
+    def __init__(self, command, token, read_token, output):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data = tempfile.mkdtemp(prefix="salient-ui-data-")
         # A token alone would listen on every interface; the test keeps the service on this machine.
         env = dict(os.environ, SALIENT_HOST="127.0.0.1", SALIENT_PORT=str(self.port), SALIENT_DATA_DIR=self.data,
-                   SALIENT_API_TOKEN=token)
+                   SALIENT_API_TOKEN=token, SALIENT_READ_TOKEN=read_token)
         self.log = open(output / "server.log", "wb")
         self.process = subprocess.Popen(shlex.split(command), env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -214,6 +227,8 @@ def main():
                         help="with --serve-command: a probe (e.g. '.build/release/salient healthcheck') that must "
                              "exit 0 while the service runs and non-zero once it has stopped")
     parser.add_argument("--token", help="API token the service requires (typed into the UI's token field)")
+    parser.add_argument("--read-token", help="the service's read token, if it has one (typed first; --token replaces it "
+                                             "before the first change)")
     parser.add_argument("--image", help="photo to classify (default: shared/data/images/chelsea.png)")
     parser.add_argument("--output", default=str(REPO / "test-output" / "ui"), help="screenshot folder")
     parser.add_argument("--chromedriver", default="chromedriver")
@@ -226,13 +241,14 @@ def main():
     output.mkdir(parents=True, exist_ok=True)
     checks = Checks()
     service = None
-    token = args.token
+    token, read_token = args.token, args.read_token
     try:
         if args.base_url:
             base = args.base_url.rstrip("/")
         else:
             token = token or "ui-test-token"
-            service = ServiceProcess(args.serve_command, token, output)
+            read_token = read_token or "ui-test-read-token"
+            service = ServiceProcess(args.serve_command, token, read_token, output)
             base = service.base
             if not checks.run("the service starts and becomes ready", lambda: service.wait_ready(args.ready_timeout)):
                 base = None
@@ -241,7 +257,7 @@ def main():
                            lambda: expect_status(service.probe(args.healthcheck_command), 0))
         try:
             if base:
-                drive(args, base, token, output, checks)
+                drive(args, base, token, read_token, output, checks)
         except Exception as error:  # chromedriver or the browser broke down: one more failure, still a summary
             checks.fail("the browser session", error)
     finally:
@@ -260,7 +276,7 @@ def main():
     return 1 if checks.failed else 0
 
 
-def drive(args, base, token, output, checks):
+def drive(args, base, token, read_token, output, checks):
     """Every browser check, in the order a user would go."""
     with tempfile.TemporaryDirectory(prefix="salient-ui-") as folder:
         work = Path(folder)
@@ -269,10 +285,10 @@ def drive(args, base, token, output, checks):
             image = work / "stripes.png"
             image.write_bytes(stripes(True, random.Random(1)))
         with Browser(args.chromedriver, args.chrome) as b:
-            browse(b, args, base, token, output, checks, work, image)
+            browse(b, args, base, token, read_token, output, checks, work, image)
 
 
-def browse(b, args, base, token, output, checks, work, image):
+def browse(b, args, base, token, read_token, output, checks, work, image):
     b.cdp("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_RECORDER})
 
     def security_headers():
@@ -289,9 +305,14 @@ def browse(b, args, base, token, output, checks, work, image):
         b.get(base + "/")
         b.wait_for("return document.body.dataset.ready === 'true'", message="the page to load its models")
         count = b.run("return document.querySelectorAll('#classify-model option').length")
+        if read_token:
+            status = b.run("const s = document.getElementById('classify-status'); return [s.dataset.kind, s.textContent]")
+            expect(count == 0 and status[0] == "error" and "token" in status[1].lower(),
+                   f"without the read token the page lists {count} models and says {status}")
+            return status[1]
         expect(count >= 1, "the model select is empty")
         return f"{count} model(s) listed"
-    if not checks.run("page loads and lists the models", load):
+    if not checks.run("page loads and " + ("explains that the list needs the read token" if read_token else "lists the models"), load):
         return
 
     checks.run("every control has a label and every button a name", lambda: expect_empty(b.run(UNLABELLED_SCRIPT)))
@@ -310,16 +331,24 @@ def browse(b, args, base, token, output, checks, work, image):
         return "arrow keys move between tabs, focus ring visible"
     checks.run("tabs work from the keyboard", keyboard_tabs)
 
-    def set_token():
+    def type_token(value):
         field = b.find("#token")
         b.run("document.querySelector('details.token').open = true")
         field.clear()
-        field.send_keys(token)
+        field.send_keys(value)
         stored = b.run("return localStorage.getItem('salient.token')")
-        expect(stored == token, f"the token was not stored: {stored!r}")
+        expect(stored == value, f"the token was not stored: {stored!r}")
         b.run("document.querySelector('details.token').open = false")
-    if token:
-        checks.run("the token field stores the token", set_token)
+
+    def set_token():
+        type_token(read_token or token)
+        count = b.wait_for("""const s = document.getElementById('classify-status');
+                              const n = document.querySelectorAll('#classify-model option').length;
+                              return n > 0 && s.dataset.kind !== 'error' && n""", message="the model list to load with the token")
+        return f"{count} model(s) listed once the {'read ' if read_token else ''}token is typed"
+    if read_token or token:
+        if not checks.run("the token field stores the token and the model list reloads with it", set_token):
+            return
 
     def classify():
         before = b.run("return document.getElementById('saliency-image').getAttribute('src')")
@@ -344,14 +373,18 @@ def browse(b, args, base, token, output, checks, work, image):
     classified = checks.run("a photo gets five bars and the timing", classify)
 
     def saliency():
-        info = b.run("""const i = document.getElementById('saliency-image');
-                        return [i.naturalWidth, i.alt, document.getElementById('saliency-link').getAttribute('href')]""")
+        info = b.run("""const i = document.getElementById('saliency-image'), a = document.getElementById('saliency-link');
+                        return [i.naturalWidth, i.alt, i.getAttribute('src'), a.getAttribute('href'), a.dataset.source]""")
         expect(info[0] > 0, "the saliency image did not load")
         expect(info[1], "the saliency image has no alt text")
-        expect(info[2].endswith(".png"), f"the PNG link is {info[2]!r}")
-        status, content_type, body = http_get(base + info[2])
+        # Fetched with the token into an object URL, which the link opens too; the token never goes in a URL.
+        expect(info[2].startswith("blob:") and info[3] == info[2], f"the image is {info[2]!r} and the link {info[3]!r}")
+        expect(info[4].endswith(".png"), f"the map's address is {info[4]!r}")
+        if read_token:
+            expect(http_status(base + info[4]) == 401, f"{info[4]} is served without the read token")
+        status, content_type, body = http_get(base + info[4], read_token or token)
         expect(status == 200 and content_type.startswith("image/png") and body[:4] == b"\x89PNG",
-               f"the PNG link answered {status} {content_type}")
+               f"the PNG answered {status} {content_type}")
         return f"{info[0]} px wide, alt: {info[1]}"
     if classified:
         checks.run("the saliency map loads and its PNG opens on its own", saliency)
@@ -402,7 +435,11 @@ def browse(b, args, base, token, output, checks, work, image):
         }})()""")
 
     def dropped_image():
-        drop("dropped.png", "image/png", "return (await fetch(document.getElementById('saliency-link').href)).blob();")
+        drop("dropped.png", "image/png", """const image = document.getElementById('saliency-image');
+            const canvas = document.createElement('canvas');
+            [canvas.width, canvas.height] = [image.naturalWidth, image.naturalHeight];
+            canvas.getContext('2d').drawImage(image, 0, 0);
+            return await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));""")
         b.wait_for("""return document.getElementById('preview-caption').textContent.startsWith('dropped.png') &&
                       document.querySelectorAll('#predictions li').length > 0 &&
                       document.getElementById('classify-status').dataset.kind !== 'error'""",
@@ -454,6 +491,8 @@ def browse(b, args, base, token, output, checks, work, image):
     onnx = shared_file("onnx-light", "light_bvlc_alexnet.onnx")
 
     def add_and_delete_model():
+        if read_token:  # the read token may not change anything; the management token takes its place
+            type_token(token)
         name = f"ui-onnx-{int(time.time())}"
         b.run("""const set = (id, v) => { document.getElementById(id).value = v; };
                  set('upload-name', arguments[0]); set('upload-preprocessing', 'imagenet');
@@ -482,10 +521,32 @@ def browse(b, args, base, token, output, checks, work, image):
         deletable = b.run("return !document.getElementById('model-delete').hidden")
         expect(not deletable, "the default model offers to be deleted")
         href = b.run("return document.getElementById('export-safetensors').getAttribute('href')")
-        status, _, body = http_get(base + href)
+        if read_token:
+            expect(http_status(base + href) == 401, f"{href} is served without the read token")
+        status, _, body = http_get(base + href, read_token or token)
         expect(status == 200 and body, f"{href} answered {status} with {len(body)} bytes")
-        return f"{href}: {len(body)} bytes"
-    checks.run("the default model exports and cannot be deleted", export)
+        downloads = work / "downloads"
+        downloads.mkdir()
+        try:
+            b.cdp("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        except Exception:  # an older chromedriver sends CDP to the page, which has its own (deprecated) command
+            b.cdp("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+        b.find("#export-safetensors").click()
+        name = b.wait_for("""const s = document.getElementById('models-status');
+                             return s.textContent.startsWith('Downloaded') || s.dataset.kind === 'error' ? s.textContent : ''""",
+                          message="the download")
+        expect(name.startswith("Downloaded"), name)
+        deadline = time.time() + 30
+        files = []
+        while time.time() < deadline:  # the browser writes a .crdownload first and renames it when done
+            files = [f for f in downloads.iterdir() if f.suffix == ".safetensors"]
+            if files and files[0].read_bytes() == body:
+                break
+            time.sleep(0.2)
+        expect(files and files[0].read_bytes() == body, f"the browser saved {[f.name for f in downloads.iterdir()]}, "
+                                                        f"not the {len(body)} bytes the service exports")
+        return f"{files[0].name}: {len(body)} bytes, saved by the browser"
+    checks.run("the default model downloads (with the token) and cannot be deleted", export)
     b.screenshot(output / "desktop-models.png", full_page=True)
     checks.run("text contrast meets WCAG AA (models)", lambda: expect_empty(b.run(CONTRAST_SCRIPT)))
 

@@ -1,5 +1,7 @@
 // The one place that talks HTTP to the service: adds the bearer token and turns the
-// service's error envelope into an Error with a readable message.
+// service's error envelope into an Error with a readable message. Everything the page loads from
+// the service comes through here, images and event streams included, since a service with a read
+// token refuses what the browser would fetch on its own (<img src>, EventSource) without it.
 
 const tokenKey = "salient.token";
 
@@ -35,15 +37,16 @@ export function setToken(token) {
   storeToken(token);
 }
 
-export async function request(method, path, { body, contentType, accept = "application/json" } = {}) {
+export async function request(method, path, { body, contentType, accept = "application/json", signal } = {}) {
   const headers = { Accept: accept };
   if (contentType) headers["Content-Type"] = contentType;
   // Sent with reads too: a service configured with protect_reads wants it everywhere.
   if (currentToken) headers.Authorization = `Bearer ${currentToken}`;
   let response;
   try {
-    response = await fetch(path, { method, headers, body });
+    response = await fetch(path, { method, headers, body, signal });
   } catch (error) {
+    if (error.name === "AbortError") throw error;
     throw new APIError(0, "network", `The service could not be reached (${error.message}).`);
   }
   if (!response.ok) throw await errorFrom(response);
@@ -73,6 +76,13 @@ async function errorFrom(response) {
   } catch {
     // Not JSON (a proxy's page, say): keep the status line.
   }
-  if (response.status === 401) message += " Set the API token at the top of the page.";
+  if (response.status === 401) message = `${message.replace(/[.\s]*$/, "")}. Set the API token at the top of the page.`;
   return new APIError(response.status, code, message);
+}
+
+/// An object URL for what `path` answers (an image, a download), fetched with the token. The
+/// caller revokes it when it is no longer shown.
+export async function objectURL(path, accept = "*/*") {
+  const response = await request("GET", path, { accept });
+  return URL.createObjectURL(await response.blob());
 }

@@ -1,6 +1,6 @@
 // Classify panel: pick or drop an image, show the top 5, and the saliency map of the chosen class.
 
-import { request } from "./api.js";
+import { objectURL, request } from "./api.js";
 import { byId, el, percent, setStatus } from "./dom.js";
 import { fillModelSelect } from "./model-store.js";
 
@@ -9,6 +9,7 @@ export class ClassifyPanel {
     this.store = store;
     this.file = null;
     this.previewURL = null;
+    this.mapURL = null; // the shown map, fetched with the token into an object URL
     this.predictions = [];
     this.chosen = null; // the prediction whose map is shown
     this.generation = 0; // drops answers to requests that a newer one superseded
@@ -161,7 +162,9 @@ export class ClassifyPanel {
       });
       const result = await response.json();
       if (generation !== this.saliencyGeneration) return;
-      await this.renderSaliency(result, methodName);
+      const url = await objectURL(result.png_url, "image/png");
+      if (generation !== this.saliencyGeneration) return URL.revokeObjectURL(url);
+      await this.renderSaliency(result, url, methodName);
       if (generation !== this.saliencyGeneration) return;
       setStatus(this.saliencyStatus, `${methodName} map for ${result.class.label} ready.`);
     } catch (error) {
@@ -170,18 +173,28 @@ export class ClassifyPanel {
     }
   }
 
-  async renderSaliency(result, methodName) {
+  /// Shows the map from `url` (an object URL this panel now owns).
+  async renderSaliency(result, url, methodName) {
     const image = byId("saliency-image");
     const colormap = byId("saliency-colormap").value;
     const overlay = byId("saliency-overlay").checked;
     image.alt = `${methodName} saliency map for ${result.class.label} (class ${result.class.index}), ` +
       `${colormap} colormap${overlay ? ", over the image" : ""}`;
-    await new Promise((resolve, reject) => {
-      image.onload = resolve;
-      image.onerror = () => reject(new Error(`the map ${result.png_url} could not be loaded`));
-      image.src = result.png_url;
-    });
-    byId("saliency-link").href = result.png_url;
+    try {
+      await new Promise((resolve, reject) => {
+        image.onload = resolve;
+        image.onerror = () => reject(new Error(`the map ${result.png_url} could not be shown`));
+        image.src = url;
+      });
+    } catch (error) {
+      URL.revokeObjectURL(url);
+      throw error;
+    }
+    if (this.mapURL) URL.revokeObjectURL(this.mapURL);
+    this.mapURL = url;
+    const link = byId("saliency-link");
+    link.href = url;
+    link.dataset.source = result.png_url;
     const facts = [`${result.class.label}`, `score ${Number(result.score).toFixed(3)}`, `p = ${percent(result.probability)}`];
     if (result.completeness_error !== undefined && result.completeness_error !== null) {
       facts.push(`completeness error ${Number(result.completeness_error).toExponential(2)}`);

@@ -1,7 +1,9 @@
-// Jobs panel: upload a dataset, start a fine-tuning job, follow it live over Server-Sent Events.
+// Jobs panel: upload a dataset, start a fine-tuning job, follow it live over Server-Sent Events
+// (read through fetch, with the token).
 
 import { getJSON, request, sendJSON } from "./api.js";
 import { byId, el, percent, setStatus } from "./dom.js";
+import { followEvents } from "./event-stream.js";
 import { drawLineChart } from "./line-chart.js";
 import { fillModelSelect } from "./model-store.js";
 
@@ -126,26 +128,42 @@ export class JobsPanel {
     byId("job-view").hidden = false;
     this.render();
     if (finalStates.has(job.state)) return;
-    const events = new EventSource(`/v1/jobs/${encodeURIComponent(job.id)}/events`);
-    this.events = events;
-    events.addEventListener("progress", (e) => this.update({ progress: JSON.parse(e.data) }));
-    events.addEventListener("epoch", (e) => this.addMetrics(JSON.parse(e.data)));
-    events.addEventListener("plan", (e) => this.update({ transfer: JSON.parse(e.data) }));
-    events.addEventListener("state", (e) => {
-      const next = JSON.parse(e.data);
-      this.update(next);
-      if (finalStates.has(next.state)) this.finish(events);
+    const stream = followEvents(`/v1/jobs/${encodeURIComponent(job.id)}/events`, {
+      onEvent: (name, data) => {
+        if (this.events !== stream) return;
+        const value = JSON.parse(data);
+        if (name === "progress") this.update({ progress: value });
+        else if (name === "epoch") this.addMetrics(value);
+        else if (name === "plan") this.update({ transfer: value });
+        else if (name === "state") {
+          this.update(value);
+          if (finalStates.has(value.state)) this.finish(stream);
+        }
+      },
+      onError: (error, retrying) => {
+        if (this.events !== stream) return;
+        // The stream ends after a final state; a job that already ended has nothing more to say.
+        if (finalStates.has(this.job.state)) return this.finish(stream);
+        if (retrying) {
+          setStatus(byId("job-state"), `Job ${this.job.id} is ${this.job.state}; reconnecting to its event stream…`);
+        } else {
+          this.events = null; // refused: tokenChanged() follows it again
+          setStatus(byId("job-state"), `Could not follow job ${this.job.id}: ${error.message}`, "error");
+        }
+      },
     });
-    events.onerror = () => {
-      // EventSource retries by itself; a job that already ended has nothing more to say.
-      if (this.job && finalStates.has(this.job.state)) this.finish(events);
-      else setStatus(byId("job-state"), `Job ${this.job.id} is ${this.job.state}; reconnecting to its event stream…`);
-    };
+    this.events = stream;
   }
 
-  finish(events) {
-    events.close();
-    if (this.events === events) this.events = null;
+  /// A new token may open what was refused: the lists, and the events of a job still running.
+  tokenChanged() {
+    if (this.job && !this.events && !finalStates.has(this.job.state)) this.watch(this.job);
+    if (!byId("panel-jobs").hidden) this.activate();
+  }
+
+  finish(stream) {
+    stream.close();
+    if (this.events === stream) this.events = null;
     if (this.job.state === "succeeded") this.store.refresh().catch(() => {});
     this.refreshJobs();
   }

@@ -22,20 +22,38 @@ tabs.onChange((id) => {
   if (id === "tab-jobs") jobs.activate();
 });
 
+// The model list is what the page shows first; it is loaded again whenever the token changes,
+// since a service with a read token lists nothing without it.
+let listRefused = false;
+const loadModels = () => store.refresh()
+  .then(() => {
+    if (listRefused) setStatus(byId("classify-status"), "");
+    listRefused = false;
+  })
+  .catch((error) => {
+    listRefused = true;
+    setStatus(byId("classify-status"), `Could not list the models: ${error.message}`, "error");
+  });
+
 const token = byId("token");
 token.value = storedToken();
 const describeToken = () => setStatus(byId("token-status"), token.value ? "A token is set." : "No token set.");
 describeToken();
-token.addEventListener("input", () => {
-  setToken(token.value.trim());
+let pending = null;
+const useToken = (value) => {
+  setToken(value);
   describeToken();
-});
+  // Once typing pauses, not at every key.
+  clearTimeout(pending);
+  pending = setTimeout(() => {
+    loadModels();
+    jobs.tokenChanged();
+  }, 300);
+};
+token.addEventListener("input", () => useToken(token.value.trim()));
 byId("token-clear").addEventListener("click", () => {
   token.value = "";
-  setToken("");
-  describeToken();
+  useToken("");
 });
 
-store.refresh()
-  .catch((error) => setStatus(byId("classify-status"), `Could not list the models: ${error.message}`, "error"))
-  .finally(() => (document.body.dataset.ready = "true"));
+loadModels().finally(() => (document.body.dataset.ready = "true"));

@@ -6,6 +6,7 @@ export class ModelStore {
   constructor() {
     this.models = [];
     this.listeners = [];
+    this.generation = 0;
   }
 
   subscribe(listener) {
@@ -17,7 +18,10 @@ export class ModelStore {
   }
 
   async refresh() {
+    // An older request answering last (the token changed meanwhile) does not overwrite a newer one.
+    const generation = ++this.generation;
     const payload = await getJSON("/v1/models");
+    if (generation !== this.generation) return this.models;
     this.models = payload.models || [];
     for (const listener of this.listeners) listener(this.models);
     return this.models;

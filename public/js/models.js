@@ -1,6 +1,6 @@
 // Models panel: the list, one model's card, its layer table and the receptive-field drawing.
 
-import { getJSON, request } from "./api.js";
+import { getJSON, objectURL, request } from "./api.js";
 import { byId, el, grouped, setStatus } from "./dom.js";
 import { drawField } from "./receptive-field.js";
 
@@ -16,6 +16,29 @@ export class ModelsPanel {
     this.layerSelect.addEventListener("change", () => this.drawLayer(this.layerSelect.value));
     byId("model-upload").addEventListener("submit", (event) => this.upload(event));
     byId("model-delete").addEventListener("click", () => this.remove());
+    for (const link of [byId("export-onnx"), byId("export-safetensors")]) {
+      link.addEventListener("click", (event) => this.download(event, link));
+    }
+  }
+
+  /// The export links go through fetch, with the token, which a plain link would not send.
+  async download(event, link) {
+    event.preventDefault();
+    const path = link.getAttribute("href");
+    const name = `${this.detail.card.name}.${new URL(path, location.href).searchParams.get("format")}`;
+    setStatus(this.status, `Downloading ${name}…`);
+    try {
+      const url = await objectURL(path);
+      const save = el("a", { href: url, download: name, hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      // The download has started from the URL; it is let go once the browser has taken it.
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      setStatus(this.status, `Downloaded ${name}.`);
+    } catch (error) {
+      setStatus(this.status, error.message, "error");
+    }
   }
 
   async upload(event) {
