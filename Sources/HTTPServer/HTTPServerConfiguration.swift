@@ -44,12 +44,16 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxHeaderFields = 100
     /// The default body limit; a route may override it.
     public var maxBodyBytes = 64 * 1024 * 1024
+    /// The setting named in the 413 for a body beyond `maxBodyBytes`.
+    public var maxBodyBytesSetting = "maxBodyBytes"
     /// Seconds a client has to send a complete request head (slowloris defence).
     public var headerReadTimeout: Double = 10
     /// Seconds a keep-alive connection may sit idle between requests, and the
     /// longest pause allowed while a body is being received or a response is being sent.
     public var idleTimeout: Double = 60
     public var maxConnections = 1024
+    /// The setting named in the 503 for a connection beyond `maxConnections`.
+    public var maxConnectionsSetting = "maxConnections"
     public var overloadPolicy = OverloadPolicy.rejectWith503
     /// How many handlers run at once; CPU-bound handlers want about one per core.
     public var handlerConcurrency = max(2, ProcessInfo.processInfo.activeProcessorCount)

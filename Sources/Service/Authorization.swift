@@ -66,8 +66,10 @@ struct GuardedRouter {
     }
 
     /// A request that changes state, taking `bodies`.
-    func post(_ pattern: String, bodies: AcceptedBodyTypes, bodyLimit: Int? = nil, _ handler: @escaping HTTPHandler) {
-        router.add(.post, pattern, bodyLimit: bodyLimit, queue: RouteClass.writes.rawValue,
+    /// `bodyLimit` is the setting an upload route's larger body limit comes from.
+    func post(_ pattern: String, bodies: AcceptedBodyTypes, bodyLimit: (bytes: Int, setting: String)? = nil,
+              _ handler: @escaping HTTPHandler) {
+        router.add(.post, pattern, bodyLimit: bodyLimit?.bytes, bodyLimitSetting: bodyLimit?.setting, queue: RouteClass.writes.rawValue,
                    admission: admission(writes, bodies: bodies), handler)
     }
 

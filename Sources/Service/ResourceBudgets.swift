@@ -37,6 +37,8 @@ public struct ResourceBudgets: Sendable, Equatable {
     public var maxDatasets = 64
     /// Bytes all stored datasets may take on disk.
     public var maxDatasetBytes = 4 << 30
+    /// Files (entries) one dataset archive may hold.
+    public var maxDatasetFiles = 20_000
     /// Memory a fine-tuning job's decoded training set (and validation split) may hold.
     public var maxTrainingSetBytes = 512 << 20
     /// Memory a fine-tuning job's batch may take with its activations and gradients
@@ -61,6 +63,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         var max_import_seconds: Double?
         var max_datasets: Int?
         var max_dataset_bytes: Int?
+        var max_dataset_files: Int?
         var max_training_set_bytes: Int?
         var max_training_batch_bytes: Int?
     }
@@ -80,6 +83,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         if let v = f.max_import_seconds { maxImportSeconds = v }
         if let v = f.max_datasets { maxDatasets = v }
         if let v = f.max_dataset_bytes { maxDatasetBytes = v }
+        if let v = f.max_dataset_files { maxDatasetFiles = v }
         if let v = f.max_training_set_bytes { maxTrainingSetBytes = v }
         if let v = f.max_training_batch_bytes { maxTrainingBatchBytes = v }
     }
@@ -108,6 +112,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         file.max_import_seconds = try int("max_import_seconds").map(Double.init)
         file.max_datasets = try int("max_datasets")
         file.max_dataset_bytes = try int("max_dataset_bytes")
+        file.max_dataset_files = try int("max_dataset_files")
         file.max_training_set_bytes = try int("max_training_set_bytes")
         file.max_training_batch_bytes = try int("max_training_batch_bytes")
         apply(file)
@@ -123,6 +128,7 @@ public struct ResourceBudgets: Sendable, Equatable {
             ("max_import_work", Double(maxImportWork)),
             ("max_import_constant_bytes", Double(maxImportConstantBytes)), ("max_import_seconds", maxImportSeconds),
             ("max_datasets", Double(maxDatasets)), ("max_dataset_bytes", Double(maxDatasetBytes)),
+            ("max_dataset_files", Double(maxDatasetFiles)),
             ("max_training_set_bytes", Double(maxTrainingSetBytes)), ("max_training_batch_bytes", Double(maxTrainingBatchBytes)),
         ]
         for (key, value) in positive where !(value > 0) {

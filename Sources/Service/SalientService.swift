@@ -57,7 +57,8 @@ public final class SalientService: @unchecked Sendable {
         // The Open Inference Protocol's clients read an error as {"error": "<message>"}.
         router.setErrorFormat(.message, forPathsUnder: "/v2")
         let datasets = try DatasetStore(root: configuration.dataURL.appendingPathComponent("datasets"),
-                                        limits: ArchiveLimits(maxTotalBytes: 4 * configuration.maxUploadBytes,
+                                        limits: ArchiveLimits(maxEntries: configuration.budgets.maxDatasetFiles,
+                                                              maxTotalBytes: 4 * configuration.maxUploadBytes,
                                                               maxEntryBytes: configuration.maxImageBytes),
                                         images: classifier.images, budgets: configuration.budgets)
         DatasetRoutes(store: datasets, configuration: configuration).register(on: routes)

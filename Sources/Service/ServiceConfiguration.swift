@@ -273,6 +273,8 @@ public struct ServiceConfiguration: Sendable {
             RouteClass.operations.rawValue: QueueLimit(maxQueued: maxQueuedOperations, setting: "max_queued_operations"),
         ]
         server.maxBufferedBodyBytesSetting = "max_buffered_body_bytes"
+        server.maxBodyBytesSetting = "max_body_bytes"
+        server.maxConnectionsSetting = "max_connections"
         server.defaultResponseFields = SecurityHeaders.fields
         return server
     }

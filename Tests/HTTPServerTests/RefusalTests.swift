@@ -20,13 +20,17 @@ final class RefusalTests: XCTestCase {
         server.stop()
     }
 
-    private func assertRefused(_ request: String, status: Int, code: String,
+    /// `naming`: words the message must hold (a limit and its setting).
+    private func assertRefused(_ request: String, status: Int, code: String, naming words: [String] = [],
                                file: StaticString = #filePath, line: UInt = #line) throws {
         let client = try server.client()
         try client.send(request)
         let response = try XCTUnwrap(client.readResponse(), "no response to \(request.debugDescription)", file: file, line: line)
         XCTAssertEqual(response.status, status, request.debugDescription, file: file, line: line)
         XCTAssertEqual(response.errorCode, code, request.debugDescription, file: file, line: line)
+        for word in words {
+            XCTAssertTrue(response.text.contains(word), "\(response.text) does not name \(word)", file: file, line: line)
+        }
         XCTAssertEqual(response.header("connection"), "close", file: file, line: line)
         XCTAssertTrue(client.isClosedByPeer(), "connection left open after \(request.debugDescription)", file: file, line: line)
     }
@@ -95,15 +99,16 @@ final class RefusalTests: XCTestCase {
     }
 
     func testBodyLimitsAndRouteOverride() throws {
-        try assertRefused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n", status: 413, code: "payload_too_large")
+        try assertRefused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n", status: 413, code: "payload_too_large",
+                          naming: ["1000 bytes", "maxBodyBytes"])
         try assertRefused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n",
                           status: 413, code: "payload_too_large")
         let chunks = String(repeating: "64\r\n" + String(repeating: "x", count: 100) + "\r\n", count: 11)
         try assertRefused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + "0\r\n\r\n",
-                          status: 413, code: "payload_too_large")
+                          status: 413, code: "payload_too_large", naming: ["1000 bytes", "maxBodyBytes"])
         // /small lowers the limit to 10; /pattern raises it above the server's 1000.
         try assertRefused("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nxxxxxxxxxxx", status: 413,
-                          code: "payload_too_large")
+                          code: "payload_too_large", naming: ["10 bytes", "smallBodyLimit"])
         let client = try server.client()
         try client.send("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nxxxxxxxxxx")
         XCTAssertEqual(client.readResponse()?.text, "10")

@@ -19,7 +19,7 @@ func makeTestRouter() -> Router {
     }
     router.get("/items/:id") { request in .text("item \(try request.parameter("id"))") }
     router.delete("/items/:id") { _ in HTTPServerResponse(status: .noContent) }
-    router.post("/small", bodyLimit: 10) { request in .text("\(request.body.count)") }
+    router.add(.post, "/small", bodyLimit: 10, bodyLimitSetting: "smallBodyLimit") { request in .text("\(request.body.count)") }
     // Bodies of i % 251 let the handler check every byte without keeping a copy.
     router.post("/pattern", bodyLimit: 128 * 1024 * 1024) { request in
         let valid = request.body.withUnsafeBytes { bytes in

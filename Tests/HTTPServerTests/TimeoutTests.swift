@@ -83,6 +83,7 @@ final class TimeoutTests: XCTestCase {
         let refused = try XCTUnwrap(third.readResponse())
         XCTAssertEqual(refused.status, 503)
         XCTAssertEqual(refused.errorCode, "too_many_connections")
+        XCTAssertTrue(refused.text.contains("2 connections (maxConnections)"), refused.text)
         XCTAssertTrue(third.isClosedByPeer())
         // A slot frees up when a client leaves.
         first.shutdownWrite()

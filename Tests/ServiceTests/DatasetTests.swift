@@ -82,11 +82,31 @@ final class DatasetTests: XCTestCase {
         let declared = try harness.uploadDataset(JobTestHarness.zip(files))
         XCTAssertEqual(declared.status, 413)
         XCTAssertEqual(declared.errorCode, "too_large")
+        XCTAssertTrue(declared.text.contains("max_image_bytes"), declared.text)
 
         var lying = try JobTestHarness.barDataset(perClass: 2)
         lying["top/zeros.png"] = Data(count: 4 << 20)
         let counted = try harness.uploadDataset(JobTestHarness.zip(lying, lyingSizes: ["top/zeros.png": 100]))
         XCTAssertEqual(counted.status, 413)
         XCTAssertTrue(String(decoding: counted.body, as: UTF8.self).contains("more bytes than its declared"))
+    }
+
+    /// An archive of many files, or of files that together unpack to far more than the upload,
+    /// is refused from its directory before anything is unpacked, naming the setting.
+    func testRefusesArchivesBeyondTheirFileCountAndUnpackedSize() throws {
+        try harness.restart { $0.budgets.maxDatasetFiles = 10 }
+        let many = try harness.uploadDataset(JobTestHarness.zip(JobTestHarness.barDataset(perClass: 6)))
+        XCTAssertEqual(many.status, 413, many.text)
+        XCTAssertTrue(many.text.contains("at most 10 are allowed (max_dataset_files)"), many.text)
+
+        try harness.restart { $0.maxUploadBytes = 64 << 10 }
+        var files = try JobTestHarness.barDataset(perClass: 2)
+        for index in 0..<5 { files["top/zeros\(index).png"] = Data(count: 60 << 10) }
+        let archive = try JobTestHarness.zip(files)
+        XCTAssertLessThan(archive.count, 64 << 10)
+        let unpacked = try harness.uploadDataset(archive)
+        XCTAssertEqual(unpacked.status, 413, unpacked.text)
+        XCTAssertTrue(unpacked.text.contains("max_upload_bytes"), unpacked.text)
+        XCTAssertEqual(try datasetCount(), 0)
     }
 }

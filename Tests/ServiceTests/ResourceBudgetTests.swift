@@ -85,6 +85,33 @@ final class ResourceBudgetTests: XCTestCase {
         assertRefusal(try harness.post("/v1/classify", file: huge), status: 422, code: "image_too_large", naming: "max_image_pixels")
     }
 
+    /// A body beyond its route's limit is a 413 naming `max_body_bytes` (`max_upload_bytes` on the
+    /// upload routes), declared or chunked, and an image file beyond `max_image_bytes` a 422.
+    func testBodiesAndImageFilesBeyondTheirLimitsNameTheirSetting() throws {
+        let harness = try ServiceHarness {
+            $0.server.maxBodyBytes = 64 << 10
+            $0.maxUploadBytes = 128 << 10
+            $0.maxImageBytes = 32 << 10
+        }
+        defer { harness.stop() }
+        let large = harness.dataDirectory.appendingPathComponent("large.png")  // 120 KB, stored uncompressed
+        try Data(HostilePNG.rgb(width: 200, height: 200)).write(to: large)
+        assertRefusal(try harness.post("/v1/classify", file: large), status: 413, code: "payload_too_large",
+                      naming: "65536 bytes this route takes (max_body_bytes)")
+        assertRefusal(try harness.post("/v1/models/fashion-cnn/saliency", file: large, ["-H", "Transfer-Encoding: chunked"]),
+                      status: 413, code: "payload_too_large", naming: "max_body_bytes")
+        let archive = harness.dataDirectory.appendingPathComponent("large.zip")
+        try Data(repeating: 0x50, count: 200 << 10).write(to: archive)
+        assertRefusal(try harness.curl("/v1/datasets", ["-X", "POST", "-H", "Content-Type: application/zip", "--data-binary", "@\(archive.path)"]),
+                      status: 413, code: "payload_too_large", naming: "131072 bytes this route takes (max_upload_bytes)")
+        let file = harness.dataDirectory.appendingPathComponent("file.png")  // 42 KB: within the body limit
+        try Data(HostilePNG.rgb(width: 120, height: 120)).write(to: file)
+        assertRefusal(try harness.post("/v1/classify", file: file), status: 422, naming: "max_image_bytes")
+        let small = harness.dataDirectory.appendingPathComponent("small.png")
+        try Data(HostilePNG.rgb(width: 100, height: 100, compressed: true)).write(to: small)
+        XCTAssertEqual(try harness.post("/v1/classify", file: small).status, 200)
+    }
+
     /// The memory all images in flight may hold: an image that alone needs more is refused.
     func testImageMemoryBudgetRefusesWhatCannotFit() throws {
         let harness = try ServiceHarness { $0.budgets.maxImageMemoryBytes = 8 << 20 }

@@ -8,10 +8,11 @@ public typealias AsyncHTTPHandler = @Sendable (HTTPServerRequest) async throws -
 extension Router {
     /// Adds a route with an async handler. It holds a slot of the handler pool
     /// until it returns, so the pool bounds async and blocking handlers alike.
-    public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil, lane: Lane = .standard,
-                    queue: String = Router.defaultQueue, admission: HTTPAdmission? = nil,
+    public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil, bodyLimitSetting: String? = nil,
+                    lane: Lane = .standard, queue: String = Router.defaultQueue, admission: HTTPAdmission? = nil,
                     async handler: @escaping AsyncHTTPHandler) {
-        add(method, pattern, bodyLimit: bodyLimit, lane: lane, queue: queue, admission: admission, Self.blocking(handler))
+        add(method, pattern, bodyLimit: bodyLimit, bodyLimitSetting: bodyLimitSetting, lane: lane, queue: queue, admission: admission,
+            Self.blocking(handler))
     }
 
     /// Runs `handler` as a task and waits for it on the calling pool thread.

@@ -31,6 +31,7 @@ public final class Router: @unchecked Sendable {
         let method: HTTPRequest.Method
         let pattern: RoutePattern
         let bodyLimit: Int?
+        let bodyLimitSetting: String?
         let lane: Lane
         let queue: String
         let admission: HTTPAdmission?
@@ -47,6 +48,8 @@ public final class Router: @unchecked Sendable {
         public let parameters: [String: String]
         public let pattern: String
         public let bodyLimit: Int?
+        /// The setting that sets `bodyLimit`, which a 413 names.
+        public let bodyLimitSetting: String?
         public let lane: Lane
         /// The class whose queue limit the request counts against while it waits for a handler
         /// (`HTTPServerConfiguration.queueLimits`).
@@ -97,14 +100,15 @@ public final class Router: @unchecked Sendable {
         return matching.max { $0.prefix.count < $1.prefix.count }?.format ?? .codeAndMessage
     }
 
-    /// Adds a route. `bodyLimit` overrides the server's body limit for it, up or down; `queue`
-    /// names the queue limit its waiting requests count against; `admission` runs on the head
-    /// alone, before the body is read. Register every route before starting the server.
-    public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil, lane: Lane = .standard,
-                    queue: String = Router.defaultQueue, admission: HTTPAdmission? = nil,
+    /// Adds a route. `bodyLimit` overrides the server's body limit for it, up or down, and
+    /// `bodyLimitSetting` is what its 413 names; `queue` names the queue limit its waiting requests
+    /// count against; `admission` runs on the head alone, before the body is read. Register every
+    /// route before starting the server.
+    public func add(_ method: HTTPRequest.Method, _ pattern: String, bodyLimit: Int? = nil, bodyLimitSetting: String? = nil,
+                    lane: Lane = .standard, queue: String = Router.defaultQueue, admission: HTTPAdmission? = nil,
                     _ handler: @escaping HTTPHandler) {
-        routes.append(Route(method: method, pattern: RoutePattern(pattern), bodyLimit: bodyLimit, lane: lane,
-                            queue: queue, admission: admission, handler: handler))
+        routes.append(Route(method: method, pattern: RoutePattern(pattern), bodyLimit: bodyLimit, bodyLimitSetting: bodyLimitSetting,
+                            lane: lane, queue: queue, admission: admission, handler: handler))
     }
 
     public func get(_ pattern: String, lane: Lane = .standard, _ handler: @escaping HTTPHandler) {
@@ -144,7 +148,8 @@ public final class Router: @unchecked Sendable {
         }
         if let best {
             return .found(Found(handler: best.route.handler, parameters: best.parameters, pattern: best.route.pattern.text,
-                                bodyLimit: best.route.bodyLimit, lane: best.route.lane, queue: best.route.queue,
+                                bodyLimit: best.route.bodyLimit, bodyLimitSetting: best.route.bodyLimitSetting,
+                                lane: best.route.lane, queue: best.route.queue,
                                 admission: best.route.admission))
         }
         guard !allowed.isEmpty else { return .notFound }

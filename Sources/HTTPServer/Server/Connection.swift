@@ -190,6 +190,9 @@ final class Connection: @unchecked Sendable {
             let event: HTTPRequestParser.Event?
             do {
                 event = try parser.next()
+            } catch HTTPParseError.bodyTooLarge {
+                refuse(bodyTooLarge())
+                break
             } catch {
                 refuse(HTTPError((error as? HTTPParseError) ?? .malformedRequestLine))
                 break
@@ -256,6 +259,18 @@ final class Connection: @unchecked Sendable {
             output.append(contentsOf: Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             flush()
         }
+    }
+
+    /// The 413 for a body beyond its route's limit, naming the limit and the setting that sets it.
+    private func bodyTooLarge() -> HTTPError {
+        let configuration = context.configuration
+        var limit = configuration.maxBodyBytes, setting = configuration.maxBodyBytesSetting
+        if case .found(let found)? = incoming?.match, let routeLimit = found.bodyLimit {
+            limit = routeLimit
+            setting = found.bodyLimitSetting ?? "this route's body limit"
+        }
+        return HTTPError(.contentTooLarge, code: HTTPParseError.bodyTooLarge.code,
+                         message: "The request body is larger than the \(limit) bytes this route takes (\(setting)).")
     }
 
     /// Queues a refusal after the responses already owed, and stops parsing: the

@@ -162,7 +162,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// handshake yet to carry it, so the connection is just closed.
     private func reject(_ fd: Int32) {
         if tlsContext == nil {
-            let body = HTTPErrorFormat.codeAndMessage.render("too_many_connections", "The server is at its connection limit.").body
+            let message = "The server is at its limit of \(configuration.maxConnections) connections (\(configuration.maxConnectionsSetting))."
+            let body = HTTPErrorFormat.codeAndMessage.render("too_many_connections", message).body
             let response = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
             var bytes = Array(response.utf8)
             bytes.append(contentsOf: body)

@@ -1,5 +1,6 @@
 /// Bounds on what an uploaded archive may unpack to, so that a small upload cannot fill the
-/// disk or memory (a zip bomb).
+/// disk or memory (a zip bomb). The service sets them from `max_dataset_files`, four times
+/// `max_upload_bytes` and `max_image_bytes`, which its refusals name.
 public struct ArchiveLimits: Sendable {
     public var maxEntries: Int
     public var maxTotalBytes: Int

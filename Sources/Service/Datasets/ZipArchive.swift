@@ -42,7 +42,7 @@ struct ZipArchive {
             throw ArchiveError(.unsupported, "ZIP64 archives are not accepted")
         }
         guard count <= limits.maxEntries else {
-            throw ArchiveError(.tooLarge, "the archive has \(count) entries; at most \(limits.maxEntries) are allowed")
+            throw ArchiveError(.tooLarge, "the archive has \(count) entries; at most \(limits.maxEntries) are allowed (max_dataset_files)")
         }
         var entries: [Entry] = []
         var offset = directoryOffset
@@ -79,11 +79,12 @@ struct ZipArchive {
             let components = try ZipArchive.checkedComponents(name)
             let isDirectory = name.hasSuffix("/")
             guard isDirectory || uncompressed <= limits.maxEntryBytes else {
-                throw ArchiveError(.tooLarge, "'\(name)' unpacks to \(uncompressed) bytes; at most \(limits.maxEntryBytes) per file")
+                throw ArchiveError(.tooLarge, "'\(name)' unpacks to \(uncompressed) bytes; at most \(limits.maxEntryBytes) per file (max_image_bytes)")
             }
             declaredTotal += uncompressed
             guard declaredTotal <= limits.maxTotalBytes else {
-                throw ArchiveError(.tooLarge, "the archive unpacks to more than \(limits.maxTotalBytes) bytes")
+                throw ArchiveError(.tooLarge, "the archive unpacks to more than \(limits.maxTotalBytes) bytes "
+                    + "(four times max_upload_bytes)")
             }
             entries.append(Entry(components: components, isDirectory: isDirectory, method: method, crc32: crc,
                                  compressedSize: compressed, uncompressedSize: uncompressed, localHeaderOffset: localOffset))

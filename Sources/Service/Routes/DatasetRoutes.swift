@@ -19,7 +19,7 @@ struct DatasetRoutes {
     }
 
     func register(on router: GuardedRouter) {
-        router.post("/v1/datasets", bodies: .zip, bodyLimit: configuration.maxUploadBytes) { request in
+        router.post("/v1/datasets", bodies: .zip, bodyLimit: (configuration.maxUploadBytes, "max_upload_bytes")) { request in
             let dataset = try store.create(archive: request.body)
             return try .json(Created(id: dataset.id, classes: dataset.classes, counts: dataset.counts, skipped: dataset.skipped),
                              status: .created)

@@ -66,7 +66,7 @@ struct ModelRoutes {
             try .json(detail(registry.model(named: request.parameter("name"), version: request.parameter("version"))),
                       encoder: cardEncoder)
         }
-        router.post("/v1/models", bodies: AcceptedBodyTypes(["multipart/form-data"]), bodyLimit: configuration.maxUploadBytes) { request in
+        router.post("/v1/models", bodies: AcceptedBodyTypes(["multipart/form-data"]), bodyLimit: (configuration.maxUploadBytes, "max_upload_bytes")) { request in
             let model = try upload(request)
             return try .json(summary(model, entry: try registry.entry(named: model.name)), status: .created)
         }
