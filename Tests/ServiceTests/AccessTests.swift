@@ -234,9 +234,19 @@ final class AccessTests: XCTestCase {
             }
             XCTAssertEqual((responses["421"] as? [String: String])?["$ref"], "#/components/responses/MisdirectedRequest", name)
             XCTAssertEqual((responses["403"] as? [String: String])?["$ref"], "#/components/responses/CrossSite", name)
-            // Readiness answers 503 when not ready, besides a full queue.
+            // Readiness answers 503 when not ready, besides a full queue. Elsewhere the 503 is the
+            // shared Overloaded or a route's own that also says what else fills up (uploads,
+            // image memory, the job queue): with Retry-After, naming the route class's queue.
             if !["/readyz", "/v2/health/ready"].contains(path) {
-                XCTAssertEqual((responses["503"] as? [String: String])?["$ref"], "#/components/responses/Overloaded", name)
+                let ref = try XCTUnwrap((responses["503"] as? [String: String])?["$ref"], name)
+                let components = (spec["components"] as? [String: Any])?["responses"] as? [String: Any]
+                let overloaded = try XCTUnwrap(components?[String(ref.split(separator: "/").last ?? "")] as? [String: Any], ref)
+                XCTAssertNotNil((overloaded["headers"] as? [String: Any])?["Retry-After"], name)
+                let setting = ["inference": "max_queued_requests", "reads": "max_queued_reads", "writes": "max_queued_writes",
+                               "operations": "max_queued_operations"][route.queue] ?? route.queue
+                for named in [setting, "max_buffered_body_bytes"] {
+                    XCTAssertTrue((overloaded["description"] as? String)?.contains(named) == true, "\(name): \(ref) does not name \(named)")
+                }
             }
         }
         let overloaded = try XCTUnwrap(((spec["components"] as? [String: Any])?["responses"] as? [String: Any])?["Overloaded"] as? [String: Any])

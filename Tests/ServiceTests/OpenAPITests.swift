@@ -134,4 +134,45 @@ final class OpenAPITests: XCTestCase {
         XCTAssertFalse(sent.isEmpty)
         XCTAssertEqual(sent, documented)
     }
+
+    /// Each budget a route refuses with is named in that route's response for the refusal's status,
+    /// so a client reading the API description learns which setting an operator would change.
+    func testRefusalsNameTheSettingsBehindThem() throws {
+        let harness = try ServiceHarness()
+        defer { harness.stop() }
+        let spec = try spec(harness)
+        let images = ["max_image_bytes", "max_image_pixels", "max_image_memory_bytes", "max_request_images", "max_request_pixels"]
+        let imagesBusy = ["max_queued_requests", "max_buffered_body_bytes", "max_image_memory_bytes"]
+        var expected: [(String, String, String, [String])] = []
+        for path in ["/v1/classify", "/v1/models/{name}/classify", "/v1/models/{name}/saliency"] {
+            expected += [("post", path, "413", ["max_body_bytes"]), ("post", path, "422", images), ("post", path, "503", imagesBusy)]
+        }
+        for path in ["/v1/models/{name}:predict", "/v1/models/{name}:explain", "/v2/models/{name}/infer",
+                     "/v2/models/{name}/versions/{version}/infer"] {
+            expected += [("post", path, "413", ["max_body_bytes", "max_batch_size"]), ("post", path, "422", images),
+                         ("post", path, "503", imagesBusy)]
+        }
+        expected += [
+            ("post", "/v1/models", "409", ["max_models", "max_model_versions"]),
+            ("post", "/v1/models", "413", ["max_upload_bytes"]),
+            ("post", "/v1/models", "422", ["max_model_input_elements", "max_import_work", "max_import_constant_bytes", "max_import_seconds"]),
+            ("post", "/v1/models", "503", ["max_queued_writes", "max_buffered_body_bytes"]),
+            ("post", "/v1/datasets", "409", ["max_datasets", "max_dataset_bytes"]),
+            ("post", "/v1/datasets", "413", ["max_upload_bytes", "max_dataset_files", "max_image_bytes"]),
+            ("post", "/v1/datasets", "503", ["max_queued_writes", "max_buffered_body_bytes"]),
+            ("post", "/v1/jobs", "422", ["max_training_set_bytes", "max_training_batch_bytes"]),
+            ("post", "/v1/jobs", "503", ["max_queued_jobs", "max_queued_writes"]),
+            ("get", "/v1/models", "503", ["max_queued_reads"]),
+            ("get", "/healthz", "503", ["max_queued_operations"]),
+        ]
+        let paths = try XCTUnwrap(spec["paths"] as? [String: Any])
+        for (method, path, status, settings) in expected {
+            let operation = (paths[path] as? [String: Any])?[method] as? [String: Any]
+            let response = (operation?["responses"] as? [String: Any])?[status].flatMap { dereferenced($0, in: spec) }
+            let description = (response as? [String: Any])?["description"] as? String ?? ""
+            for setting in settings {
+                XCTAssertTrue(description.contains(setting), "\(method.uppercased()) \(path) \(status) does not name \(setting): \(description)")
+            }
+        }
+    }
 }
