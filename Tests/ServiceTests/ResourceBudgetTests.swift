@@ -148,6 +148,42 @@ final class ResourceBudgetTests: XCTestCase {
         XCTAssertEqual(honest.status, 201, honest.text)
     }
 
+    /// One import at a time (issue 20, item 5): an upload that arrives while another model's
+    /// constants are being folded is answered 503 with Retry-After at once, rather than waiting
+    /// with its body held.
+    func testAnUploadDuringAnotherImportGets503() throws {
+        let harness = try ServiceHarness {
+            $0.budgets.maxImportWork = 1 << 40  // the slow model folds for seconds, within budget
+            $0.budgets.maxModels = 1000
+        }
+        defer { harness.stop() }
+        // 9 G multiply-accumulates folded at load (a second or more), 71 MB of im2col at most.
+        let slow = HostileONNX.convolutionOverConstants(channels: 512, side: 64, kernel: 3).data
+        let quick = HostileONNX.constantOfShape(elements: 4).data
+        var busy: ServiceHarness.Response?
+        var attempt = 0
+        // The slow upload may itself find a quick one importing and be refused; then it goes again.
+        for round in 0..<3 where busy == nil {
+            let slowDone = DispatchGroup()
+            slowDone.enter()
+            let slowStatus = LockedValue(0)
+            DispatchQueue.global().async {
+                slowStatus.set((try? self.upload(harness, slow, name: "slow\(round)").status) ?? 0)
+                slowDone.leave()
+            }
+            while busy == nil, slowDone.wait(timeout: .now()) == .timedOut {
+                attempt += 1
+                let answer = try upload(harness, quick, name: "quick\(attempt)")
+                if answer.status == 503 { busy = answer } else { XCTAssertEqual(answer.status, 201, answer.text) }
+            }
+            slowDone.wait()
+            if busy != nil { XCTAssertNotEqual(slowStatus.get(), 503, "the slow import was refused too") }
+        }
+        let refusal = try XCTUnwrap(busy, "no upload was refused while another model was being imported")
+        XCTAssertEqual(refusal.headers["retry-after"], "2")
+        XCTAssertTrue(refusal.text.contains("one import runs at a time"), refusal.text)
+    }
+
     func testModelCountIsAQuota() throws {
         let harness = try ServiceHarness { $0.budgets.maxModels = 2 }
         defer { harness.stop() }
@@ -304,4 +340,15 @@ final class StorageBudgetTests: XCTestCase {
         }
         XCTAssertLessThanOrEqual(total, 1_000_000)
     }
+}
+
+/// A value read and written from several threads.
+final class LockedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func get() -> Value { lock.withLock { value } }
+    func set(_ newValue: Value) { lock.withLock { value = newValue } }
 }
