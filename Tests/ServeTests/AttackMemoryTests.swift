@@ -26,6 +26,7 @@ final class AttackMemoryTests: XCTestCase {
             XCTAssertLessThan(response.seconds, 5)
         }
         XCTAssertLessThan(peak, 200, "peak resident MB under eight bombs")
+        figure("eight bomb JPEGs at once", peak: peak, answers)
     }
 
     /// Legitimate but large: eight saliency maps of 40-megapixel photos at once (a JPEG, decoded
@@ -49,12 +50,14 @@ final class AttackMemoryTests: XCTestCase {
         }
         XCTAssertGreaterThan(answers.filter { (try? $0.get().status) == 200 }.count, 0)
         XCTAssertLessThan(peak, 700, "peak resident MB under eight 40 MP saliency requests")
+        figure("eight 40 MP saliency requests at once", peak: peak, answers)
     }
 
     /// The folding bombs: refused in bounded time, without allocating what they ask for.
     func testFoldingBombs() throws {
         let server = try ServeProcess()
         defer { server.stop() }
+        var answers: [Result<ServeProcess.Response, Error>] = []
         let peak = try server.peakMemory {
             for (name, model) in [("generated", HostileONNX.constantOfShape(elements: 1 << 28)),
                                   ("convolved", HostileONNX.convolutionOverConstants(channels: 64, side: 512, kernel: 11))] {
@@ -65,9 +68,11 @@ final class AttackMemoryTests: XCTestCase {
                 XCTAssertEqual(response.status, 422, response.text)
                 XCTAssertEqual(response.errorCode, "limit_exceeded")
                 XCTAssertLessThan(response.seconds, 10)
+                answers.append(.success(response))
             }
         }
         XCTAssertLessThan(peak, 900, "peak resident MB while refusing folding bombs")
+        figure("two folding bombs, one after the other", peak: peak, answers)
     }
 
     /// Uploads with a huge input and classification of a tiny PNG: refused at registration.
@@ -76,14 +81,17 @@ final class AttackMemoryTests: XCTestCase {
         defer { server.stop() }
         let file = server.dataDirectory.appendingPathComponent("huge.onnx")
         try HostileONNX.hugeInput(channels: 3, height: 8192, width: 8192).data.write(to: file)
+        var answers: [Result<ServeProcess.Response, Error>] = []
         let peak = try server.peakMemory {
             let response = try server.request("POST", "/v1/models", form: [
                 ("file", "@\(file.path)"), ("name", "huge"), ("labels", "r\ng\nb"),
                 ("preprocessing", #"{"color":"rgb","resize":{"mode":"exact","width":8192,"height":8192}}"#)])
             XCTAssertEqual(response.status, 422, response.text)
             XCTAssertTrue(response.text.contains("max_model_input_elements"), response.text)
+            answers.append(.success(response))
         }
         XCTAssertLessThan(peak, 200)
+        figure("a 3 x 8192 x 8192 input model", peak: peak, answers)
     }
 }
 
@@ -112,5 +120,16 @@ extension AttackMemoryTests {
         }
         for answer in answers { XCTAssertEqual(try answer.get().status, 200) }
         XCTAssertLessThan(peak - before, 350, "two SmoothGrad passes of 64 MB batches grew the server from \(before) to \(peak) MB")
+        figure("two SmoothGrad requests on SqueezeNet, 64 MB batches", peak: peak, answers)
+    }
+
+    /// One line of the figures the issue asks for, in the test log: peak resident memory, the
+    /// slowest answer and the statuses.
+    func figure(_ attack: String, peak: Double, _ answers: [Result<ServeProcess.Response, Error>]) {
+        let responses = answers.compactMap { try? $0.get() }
+        let statuses = Dictionary(grouping: responses, by: \.status).map { "\($0.value.count) x \($0.key)" }.sorted()
+        let slowest = responses.map(\.seconds).max() ?? 0
+        print("issue 20 figure | \(attack) | peak \(String(format: "%.0f", peak)) MB | slowest answer "
+            + "\(String(format: "%.2f", slowest)) s | \(statuses.joined(separator: ", "))")
     }
 }
