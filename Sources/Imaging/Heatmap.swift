@@ -34,16 +34,20 @@ public struct Heatmap: Sendable, Equatable {
         let columns = (0..<width).map { Self.sample(Double($0), start: region.x, length: region.width, size: self.width) }
         let rows = (0..<height).map { Self.sample(Double($0), start: region.y, length: region.height, size: self.height) }
         var out = [Float](repeating: 0, count: width * height)
+        // Unchecked buffers: every index is clamped to the map or the raster above, and this
+        // loop runs once per pixel of a full-size photo.
         values.withUnsafeBufferPointer { src in
-            for (y, row) in rows.enumerated() {
-                guard let row else { continue }
-                let top = row.index * self.width, bottom = min(row.index + 1, self.height - 1) * self.width
-                for (x, column) in columns.enumerated() {
-                    guard let column else { continue }
-                    let right = min(column.index + 1, self.width - 1)
-                    let upper = src[top + column.index] * (1 - column.fraction) + src[top + right] * column.fraction
-                    let lower = src[bottom + column.index] * (1 - column.fraction) + src[bottom + right] * column.fraction
-                    out[y * width + x] = upper * (1 - row.fraction) + lower * row.fraction
+            out.withUnsafeMutableBufferPointer { out in
+                for (y, row) in rows.enumerated() {
+                    guard let row else { continue }
+                    let top = row.index * self.width, bottom = min(row.index + 1, self.height - 1) * self.width
+                    for (x, column) in columns.enumerated() {
+                        guard let column else { continue }
+                        let right = min(column.index + 1, self.width - 1)
+                        let upper = src[top + column.index] * (1 - column.fraction) + src[top + right] * column.fraction
+                        let lower = src[bottom + column.index] * (1 - column.fraction) + src[bottom + right] * column.fraction
+                        out[y * width + x] = upper * (1 - row.fraction) + lower * row.fraction
+                    }
                 }
             }
         }
@@ -64,12 +68,20 @@ public struct Heatmap: Sendable, Equatable {
     /// Colors the map, whose values should be normalized to [0, 1], as an RGB image.
     public func colorized(_ colormap: Colormap) -> Image {
         let table = colormap.table
+        precondition(table.count == 256 * 3, "a colormap has 256 RGB entries")
         var pixels = [UInt8](repeating: 0, count: values.count * 3)
-        for (i, value) in values.enumerated() {
-            let entry = Colormap.index(value) * 3
-            pixels[i * 3] = table[entry]
-            pixels[i * 3 + 1] = table[entry + 1]
-            pixels[i * 3 + 2] = table[entry + 2]
+        // Unchecked buffers: `Colormap.index` is 0...255 and `pixels` has three bytes a value.
+        table.withUnsafeBufferPointer { table in
+            values.withUnsafeBufferPointer { values in
+                pixels.withUnsafeMutableBufferPointer { pixels in
+                    for (i, value) in values.enumerated() {
+                        let entry = Colormap.index(value) * 3
+                        pixels[i * 3] = table[entry]
+                        pixels[i * 3 + 1] = table[entry + 1]
+                        pixels[i * 3 + 2] = table[entry + 2]
+                    }
+                }
+            }
         }
         return Image(unchecked: width, height, 3, pixels)
     }

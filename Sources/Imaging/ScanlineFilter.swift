@@ -6,28 +6,37 @@ enum ScanlineFilter {
         let rowLength = image.width * bpp
         var out = [UInt8](repeating: 0, count: (rowLength + 1) * image.height)
         let zeros = [UInt8](repeating: 0, count: rowLength)
-        var candidates = [[UInt8]](repeating: [UInt8](repeating: 0, count: rowLength), count: 5)
+        // The five filtered versions of a row, one after another. Unchecked buffers: every
+        // index below is within a row, and this loop runs five times per byte of the image.
+        var candidates = [UInt8](repeating: 0, count: 5 * rowLength)
         image.pixels.withUnsafeBufferPointer { pixels in
-            for y in 0..<image.height {
-                let row = UnsafeBufferPointer(rebasing: pixels[(y * rowLength)..<((y + 1) * rowLength)])
-                zeros.withUnsafeBufferPointer { zeroRow in
-                    let above = y == 0 ? zeroRow : UnsafeBufferPointer(rebasing: pixels[((y - 1) * rowLength)..<(y * rowLength)])
-                    for i in 0..<rowLength {
-                        let a = i >= bpp ? Int(row[i - bpp]) : 0
-                        let b = Int(above[i])
-                        let c = i >= bpp ? Int(above[i - bpp]) : 0
-                        let x = Int(row[i])
-                        candidates[0][i] = UInt8(x)
-                        candidates[1][i] = UInt8(truncatingIfNeeded: x - a)
-                        candidates[2][i] = UInt8(truncatingIfNeeded: x - b)
-                        candidates[3][i] = UInt8(truncatingIfNeeded: x - (a + b) / 2)
-                        candidates[4][i] = UInt8(truncatingIfNeeded: x - paeth(a, b, c))
+            zeros.withUnsafeBufferPointer { zeroRow in
+                candidates.withUnsafeMutableBufferPointer { candidates in
+                    out.withUnsafeMutableBufferPointer { out in
+                        for y in 0..<image.height {
+                            let row = UnsafeBufferPointer(rebasing: pixels[(y * rowLength)..<((y + 1) * rowLength)])
+                            let above = y == 0 ? zeroRow : UnsafeBufferPointer(rebasing: pixels[((y - 1) * rowLength)..<(y * rowLength)])
+                            for i in 0..<rowLength {
+                                let a = i >= bpp ? Int(row[i - bpp]) : 0
+                                let b = Int(above[i])
+                                let c = i >= bpp ? Int(above[i - bpp]) : 0
+                                let x = Int(row[i])
+                                candidates[i] = UInt8(x)
+                                candidates[rowLength + i] = UInt8(truncatingIfNeeded: x - a)
+                                candidates[2 * rowLength + i] = UInt8(truncatingIfNeeded: x - b)
+                                candidates[3 * rowLength + i] = UInt8(truncatingIfNeeded: x - (a + b) / 2)
+                                candidates[4 * rowLength + i] = UInt8(truncatingIfNeeded: x - paeth(a, b, c))
+                            }
+                            func candidate(_ k: Int) -> UnsafeMutableBufferPointer<UInt8> {
+                                UnsafeMutableBufferPointer(rebasing: candidates[(k * rowLength)..<((k + 1) * rowLength)])
+                            }
+                            let best = (0..<5).min { cost(candidate($0)) < cost(candidate($1)) }!
+                            let start = y * (rowLength + 1)
+                            out[start] = UInt8(best)
+                            _ = UnsafeMutableBufferPointer(rebasing: out[(start + 1)...]).update(fromContentsOf: candidate(best))
+                        }
                     }
                 }
-                let best = (0..<5).min { cost(candidates[$0]) < cost(candidates[$1]) }!
-                let start = y * (rowLength + 1)
-                out[start] = UInt8(best)
-                out.replaceSubrange((start + 1)..<(start + 1 + rowLength), with: candidates[best])
             }
         }
         return out
@@ -41,7 +50,7 @@ enum ScanlineFilter {
         return pb <= pc ? b : c
     }
 
-    private static func cost(_ row: [UInt8]) -> Int {
+    private static func cost(_ row: UnsafeMutableBufferPointer<UInt8>) -> Int {
         row.reduce(0) { $0 + Int(Int8(bitPattern: $1).magnitude) }
     }
 }

@@ -22,6 +22,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only saliency latency beside PyTorch + Captum; with --onnx, time that model's gradient saliency instead of its inference.") var saliency = false
     @Flag(help: "Only training throughput beside PyTorch.") var training = false
     @Flag(help: "Only the memory of one planned inference of each zoo model.") var memory = false
+    @Flag(help: "Only decoding, preprocessing and saliency rendering of a large photo.") var imaging = false
     @Flag(help: "Only the end-to-end benchmark: salient serve classifying a photo under wrk, batching on and off, and its memory.") var serving = false
     @Flag(help: "Only the soak: rounds of classification at 64 connections and SmoothGrad at 8 on one salient serve, its resident memory after each.") var soak = false
     @Option(help: "Rounds of --soak.") var rounds = 10
@@ -76,6 +77,10 @@ struct Bench: ParsableCommand {
         if soak {
             // Prints each round as it ends.
             _ = try SoakBenchmark(rounds: rounds, classifySeconds: roundSeconds, saliencySeconds: max(roundSeconds / 2, 1)).run()
+            return
+        }
+        if imaging {
+            print(try ImagingBenchmark.run())
             return
         }
         let models = (try? FileManager.default.contentsOfDirectory(atPath: zoo))?.filter { $0.hasSuffix(".onnx") }.sorted() ?? []
