@@ -7,7 +7,7 @@ BIN := .build/release/salient
 VENV := .venv
 TORCH_VENV := .venv-torch
 
-.PHONY: all deps build serve test test-zoo venv bench-venv bench bench-clients bench-torchvision zoo-models clean
+.PHONY: all deps build serve test test-zoo fuzz-short venv bench-venv bench bench-clients bench-torchvision zoo-models clean
 
 all: build
 
@@ -48,12 +48,22 @@ bench-venv:
 bench: build venv bench-venv
 	$(BIN) bench
 
-# Tests import modules as users do (no @testable), so the test build reuses the release build.
-test: build venv
-	SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports
-	python3 Tests/attacks/test_network.py --salient $(BIN)
-	$(VENV)/bin/python Tests/clients/test_inference_clients.py --salient $(BIN)
-	python3 Tests/ui/test_ui.py --serve-command "$(BIN) serve" --healthcheck-command "$(BIN) healthcheck"
+# The suite runs on one build with Swift's checks on everywhere (overflow, bounds, preconditions;
+# SALIENT_CHECKED=1 in .build-checked), `swift test` building the `salient` the served tests run
+# too. The release build differs only by -Ounchecked on the engine, which removes checks and
+# nothing else, so what passes here passes there; a second full build would double CI's
+# time (docs/DECISIONS.md). Tests import modules as users do (no @testable). Then a short run
+# of each fuzzer.
+CHECKED_SCRATCH := .build-checked
+CHECKED_BIN := $(CHECKED_SCRATCH)/release/salient
+
+test: deps venv
+	SALIENT_CHECKED=1 SALIENT_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+	  swift test $(SWIFT_BUILD_FLAGS) --scratch-path $(CHECKED_SCRATCH) --disable-testable-imports
+	python3 Tests/attacks/test_network.py --salient $(CHECKED_BIN)
+	$(VENV)/bin/python Tests/clients/test_inference_clients.py --salient $(CHECKED_BIN)
+	python3 Tests/ui/test_ui.py --serve-command "$(CHECKED_BIN) serve" --healthcheck-command "$(CHECKED_BIN) healthcheck"
+	$(MAKE) fuzz-short
 
 # Triton's perf_analyzer (PyPI perf-analyzer, installed by scripts/perf_analyzer.sh) and wrk against the same /v2
 # inference at several concurrencies, side by side, into bench/results/ (about two minutes).
@@ -77,5 +87,12 @@ test-zoo: build zoo-models
 	SALIENT_ZOO=$(CURDIR)/.build/torchvision-zoo SALIENT_ZOO_REPORT=$(CURDIR)/.build/torchvision-zoo/report.md \
 	  swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports --filter TorchvisionZooTests
 
+# Each fuzzer over its corpus and then a fixed number of executions in all (about 20 s each
+# here); fuzz/*/run.sh without FUZZ_RUNS fuzzes for minutes.
+fuzz-short: deps
+	FUZZ_RUNS=100000 fuzz/http/run.sh
+	FUZZ_RUNS=2000 fuzz/imaging/run.sh
+	FUZZ_RUNS=10000 fuzz/onnx/run.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-checked .build-fuzz

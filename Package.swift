@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 #if arch(x86_64)
@@ -8,7 +9,12 @@ let cpu = ["-target-cpu", "haswell"]
 #else
 let cpu: [String] = []
 #endif
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"] + cpu, .when(configuration: .release))]
+let optimize: [SwiftSetting] = [.unsafeFlags(cpu, .when(configuration: .release))]
+// The engine alone drops Swift's overflow and precondition checks in release builds, because a
+// benchmark shows it pays there (its Swift kernels; docs/DECISIONS.md). SALIENT_CHECKED=1
+// keeps them on, for the test run with checks that `make test` builds in .build-checked.
+let checked = ProcessInfo.processInfo.environment["SALIENT_CHECKED"] != nil
+let engine: [SwiftSetting] = [.unsafeFlags((checked ? [] : ["-Ounchecked"]) + cpu, .when(configuration: .release))]
 
 let package = Package(
     name: "Salient",
@@ -38,7 +44,7 @@ let package = Package(
         .target(name: "CNN", dependencies: [
             "CKernels", "COpenBLAS", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ], swiftSettings: optimize),
+        ], swiftSettings: engine),
         .target(name: "Imaging", dependencies: ["CJPEG", "CTurboJPEG", "CPNG", "CZlib"], swiftSettings: optimize),
         .target(name: "HTTPServer", dependencies: [
             "CZlib", "COpenSSL",

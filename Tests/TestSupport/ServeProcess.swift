@@ -31,7 +31,16 @@ public final class ServeProcess {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    public static var binary: URL { repositoryRoot.appendingPathComponent(".build/release/salient") }
+    /// The `salient` built beside this test bundle, so the run with Swift's checks on
+    /// (.build-checked) serves its own build; the release build otherwise.
+    public static var binary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("salient")
+        guard FileManager.default.isExecutableFile(atPath: beside.path) else {
+            return repositoryRoot.appendingPathComponent(".build/release/salient")
+        }
+        return beside
+    }
 
     /// A file of `shared/data` beside the repository or one of its ancestors, if there is one.
     public static func sharedData(_ path: String) -> URL? {
