@@ -9,48 +9,6 @@ import XCTest
 /// What is decided on a request's head before its body is read: admission (a token), the host,
 /// a full queue, the bytes of bodies in memory; and the fields every response carries.
 final class AdmissionTests: XCTestCase {
-    /// A handler that blocks until released, recording the order in which requests ran.
-    final class Gate: @unchecked Sendable {
-        private let condition = NSCondition()
-        private var open = false
-        private(set) var started: [String] = []
-
-        func pass(_ name: String) {
-            condition.withLock {
-                started.append(name)
-                condition.broadcast()
-                while !open { condition.wait() }
-            }
-        }
-
-        func release() {
-            condition.withLock {
-                open = true
-                condition.broadcast()
-            }
-        }
-
-        /// Waits until `count` requests have started their handlers.
-        func waitForStarted(_ count: Int, timeout: Double = 10) -> Bool {
-            condition.withLock {
-                let deadline = Date(timeIntervalSinceNow: timeout)
-                while started.count < count { if !condition.wait(until: deadline) { return false } }
-                return true
-            }
-        }
-
-        var startedNames: [String] { condition.withLock { started } }
-    }
-
-    /// Polls `condition` (a server's counter, read from outside) until it holds.
-    private func waitUntil(_ message: String, timeout: Double = 10, _ condition: () -> Bool) {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        while !condition() {
-            guard Date() < deadline else { return XCTFail("timed out waiting for \(message)") }
-            usleep(1000)
-        }
-    }
-
     private func guardedRouter(handled: Counter) -> Router {
         let router = Router()
         router.add(.post, "/guarded", bodyLimit: 512 * 1024 * 1024, admission: { request in

@@ -237,21 +237,25 @@ final class ProtocolTests: XCTestCase {
     func testQuickRoutesDoNotWaitBehindSlowHandlers() throws {
         var configuration = HTTPServerConfiguration()
         configuration.handlerConcurrency = 1
-        let router = makeTestRouter()
+        let gate = Gate()
+        defer { gate.release() }
+        let router = makeTestRouter(gate: gate)
         router.get("/healthz", lane: .quick) { _ in .text("ok") }
         let laneServer = try TestServer(configuration: configuration, router: router, listening: false)
         defer { laneServer.stop() }
         let slow = try laneServer.client()
-        try slow.send("GET /slow/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
-        usleep(100_000)
-        let started = Date()
-        XCTAssertEqual(try laneServer.client().get("/healthz")?.text, "ok")
-        XCTAssertLessThan(Date().timeIntervalSince(started), 1, "the quick route waited for the busy pool")
+        try slow.send("GET /gate/slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertTrue(gate.waitForStarted(1))
+        // The standard pool's one thread is held by the gate, so an answer means the quick lane.
+        XCTAssertEqual(try laneServer.client().get("/healthz")?.text, "ok", "the quick route waited for the busy pool")
         // The standard pool is bounded: a second standard request waits for the first.
-        let queued = Date()
-        XCTAssertEqual(try laneServer.client().get("/hello")?.text, "hello")
-        XCTAssertGreaterThan(Date().timeIntervalSince(queued), 0.8)
-        XCTAssertEqual(slow.readResponse()?.text, "slow 1500")
+        let queued = try laneServer.client(timeout: 0.5)
+        try queued.send("GET /gate/queued HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertNil(queued.readResponse(), "a second handler ran beside the first")
+        XCTAssertEqual(gate.startedNames, ["slow"])
+        gate.release()
+        XCTAssertEqual(slow.readResponse()?.text, "passed slow")
+        XCTAssertTrue(gate.waitForStarted(2))
     }
 
     func testHandlersThatBlockRunAtOnceUpToTheConcurrency() throws {
@@ -259,19 +263,19 @@ final class ProtocolTests: XCTestCase {
         let width = 4 * max(2, ProcessInfo.processInfo.activeProcessorCount)
         var configuration = HTTPServerConfiguration()
         configuration.handlerConcurrency = width
-        let router = makeTestRouter()
+        let gate = Gate()
+        defer { gate.release() }
+        let router = makeTestRouter(gate: gate)
         router.get("/healthz", lane: .quick) { _ in .text("ok") }
         let laneServer = try TestServer(configuration: configuration, router: router, listening: false)
         defer { laneServer.stop() }
-        let started = Date()
         let clients = try (0..<width).map { _ in try laneServer.client() }
-        for client in clients { try client.send("GET /slow/1000 HTTP/1.1\r\nHost: t\r\n\r\n") }
-        usleep(100_000)
-        let quick = Date()
-        XCTAssertEqual(try laneServer.client().get("/healthz")?.text, "ok")
-        XCTAssertLessThan(Date().timeIntervalSince(quick), 0.5, "the quick route waited for threads")
-        for client in clients { XCTAssertEqual(client.readResponse()?.text, "slow 1000") }
-        XCTAssertLessThan(Date().timeIntervalSince(started), 1.8, "blocked handlers ran a few at a time")
+        for (index, client) in clients.enumerated() { try client.send("GET /gate/\(index) HTTP/1.1\r\nHost: t\r\n\r\n") }
+        // Every handler is blocked in the gate at once: none waits for another to finish.
+        XCTAssertTrue(gate.waitForStarted(width), "blocked handlers ran a few at a time: \(gate.startedNames.count) of \(width)")
+        XCTAssertEqual(try laneServer.client().get("/healthz")?.text, "ok", "the quick route waited for threads")
+        gate.release()
+        for (index, client) in clients.enumerated() { XCTAssertEqual(client.readResponse()?.text, "passed \(index)") }
     }
 
     func testStrayEmptyLinesBetweenRequestsAreIgnored() throws {

@@ -4,8 +4,8 @@ import HTTPTypes
 
 struct Boom: Error {}
 
-/// The routes most server tests talk to.
-func makeTestRouter() -> Router {
+/// The routes most server tests talk to; `/gate/:name` blocks in `gate` until the test releases it.
+func makeTestRouter(gate: Gate = Gate()) -> Router {
     let router = Router()
     router.get("/hello") { _ in .text("hello") }
     router.post("/echo") { request in
@@ -16,6 +16,11 @@ func makeTestRouter() -> Router {
         let milliseconds = Int(try request.parameter("ms")) ?? 0
         usleep(UInt32(milliseconds) * 1000)
         return .text("slow \(milliseconds)")
+    }
+    router.get("/gate/:name") { request in
+        let name = try request.parameter("name")
+        gate.pass(name)
+        return .text("passed \(name)")
     }
     router.get("/items/:id") { request in .text("item \(try request.parameter("id"))") }
     router.delete("/items/:id") { _ in HTTPServerResponse(status: .noContent) }

@@ -8,35 +8,37 @@ import XCTest
 /// Graceful shutdown: stop accepting, finish in-flight work, then close.
 final class ShutdownTests: XCTestCase {
     func testInFlightRequestFinishesAndNewConnectionsAreRefused() throws {
-        let server = try TestServer(router: makeTestRouter())
+        let gate = Gate()
+        defer { gate.release() }
+        let server = try TestServer(router: makeTestRouter(gate: gate))
         let idle = try RawClient(port: server.port)
         let busy = try RawClient(port: server.port)
-        try busy.send("GET /slow/1500 HTTP/1.1\r\nHost: t\r\n\r\n")
-        usleep(100_000)
+        try busy.send("GET /gate/busy HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertTrue(gate.waitForStarted(1))
         let stopped = Flag()
         DispatchQueue.global().async {
             server.server.shutdown(grace: 10)
             stopped.raise()
         }
-        var refused = false
-        for _ in 0..<100 where !refused {
-            refused = (try? RawClient(port: server.port)) == nil
-            if !refused { usleep(10_000) }
-        }
-        XCTAssertTrue(refused, "still accepting after shutdown began")
+        waitUntil("the listener to close") { (try? RawClient(port: server.port)) == nil }
         XCTAssertTrue(idle.isClosedByPeer(), "an idle connection is closed at once")
+        XCTAssertFalse(stopped.wait(0), "shutdown returned with a request in flight")
+        // The request in flight finishes after the listener closed, within the grace.
+        gate.release()
         let response = try XCTUnwrap(busy.readResponse())
-        XCTAssertEqual(response.text, "slow 1500")
+        XCTAssertEqual(response.text, "passed busy")
         XCTAssertEqual(response.header("connection"), "close")
-        XCTAssertTrue(stopped.wait(2))
+        XCTAssertTrue(stopped.wait(5))
         XCTAssertEqual(server.server.connectionCount, 0)
     }
 
     func testGraceExpiryClosesStragglers() throws {
-        let server = try TestServer(router: makeTestRouter())
+        let gate = Gate()
+        defer { gate.release() }
+        let server = try TestServer(router: makeTestRouter(gate: gate))
         let client = try RawClient(port: server.port)
-        try client.send("GET /slow/3000 HTTP/1.1\r\nHost: t\r\n\r\n")
-        usleep(100_000)
+        try client.send("GET /gate/straggler HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertTrue(gate.waitForStarted(1))
         let started = Date()
         server.server.shutdown(grace: 0.3)
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)
@@ -54,14 +56,11 @@ final class ShutdownTests: XCTestCase {
         }
         // Only signal once run() has taken SIGTERM away from its default action
         // (SIG_DFL, 0), which would end the test process.
-        var ready = false
-        for _ in 0..<200 where !ready {
+        waitUntil("run() to take SIGTERM") {
             var action = sigaction()
             sigaction(SIGTERM, nil, &action)
-            ready = server.port != nil && action.__sigaction_handler.sa_handler != nil
-            if !ready { usleep(10_000) }
+            return server.port != nil && action.__sigaction_handler.sa_handler != nil
         }
-        XCTAssertTrue(ready)
         let port = try XCTUnwrap(server.port)
         let client = try RawClient(port: port)
         try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -296,3 +296,53 @@ final class Flag: @unchecked Sendable {
         semaphore.wait(timeout: .now() + seconds) == .success
     }
 }
+
+/// A handler that blocks until the test releases it, recording the order in which requests
+/// reached it, so a test waits for "these handlers are running" instead of sleeping and hoping.
+final class Gate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var open = false
+    private var started: [String] = []
+
+    func pass(_ name: String) {
+        condition.withLock {
+            started.append(name)
+            condition.broadcast()
+            while !open { condition.wait() }
+        }
+    }
+
+    func release() {
+        condition.withLock {
+            open = true
+            condition.broadcast()
+        }
+    }
+
+    /// Waits until `count` requests have started their handlers.
+    func waitForStarted(_ count: Int, timeout: Double = 10) -> Bool {
+        condition.withLock {
+            let deadline = Date(timeIntervalSinceNow: timeout)
+            while started.count < count { if !condition.wait(until: deadline) { return false } }
+            return true
+        }
+    }
+
+    var startedNames: [String] { condition.withLock { started } }
+}
+
+/// Polls `condition` (a server's state, read from outside) until it holds; fails the test after
+/// `timeout`.
+@discardableResult
+func waitUntil(_ message: String, timeout: Double = 10, file: StaticString = #filePath, line: UInt = #line,
+               _ condition: () -> Bool) -> Bool {
+    let deadline = Date(timeIntervalSinceNow: timeout)
+    while !condition() {
+        guard Date() < deadline else {
+            XCTFail("timed out waiting for \(message)", file: file, line: line)
+            return false
+        }
+        usleep(1000)
+    }
+    return true
+}

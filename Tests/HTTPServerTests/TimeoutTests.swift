@@ -60,12 +60,7 @@ final class TimeoutTests: XCTestCase {
         var receiveBuffer: Int32 = 4096
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(MemoryLayout<Int32>.size))
         try client.send("GET /text/200000 HTTP/1.1\r\nHost: t\r\n\r\n")
-        var dropped = false
-        for _ in 0..<40 where !dropped {
-            usleep(100_000)
-            dropped = server.server.connectionCount == 0
-        }
-        XCTAssertTrue(dropped, "a stalled writer was kept open")
+        waitUntil("the stalled connection to be dropped") { server.server.connectionCount == 0 }
     }
 
     func testConnectionsBeyondTheLimitGet503() throws {
@@ -88,14 +83,10 @@ final class TimeoutTests: XCTestCase {
         // A slot frees up when a client leaves.
         first.shutdownWrite()
         XCTAssertTrue(first.isClosedByPeer())
-        var served = false
-        for _ in 0..<50 where !served {
-            let fourth = try RawClient(port: server.port)
-            try fourth.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-            served = fourth.readResponse()?.status == 200
-            if !served { usleep(20_000) }
-        }
-        XCTAssertTrue(served)
+        waitUntil("the server to let the first client go") { server.server.connectionCount == 1 }
+        let fourth = try RawClient(port: server.port)
+        try fourth.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        XCTAssertEqual(fourth.readResponse()?.status, 200)
     }
 
     func testStopAcceptingPolicyQueuesConnectionsInTheBacklog() throws {

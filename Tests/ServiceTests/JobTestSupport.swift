@@ -82,6 +82,17 @@ final class JobTestHarness {
         throw Timeout(description: "job \(id) did not reach \(states.sorted()) within \(timeout) s")
     }
 
+    /// Polls a job until it has finished an epoch; its metrics so far.
+    func waitForFirstEpoch(_ id: String, timeout: TimeInterval = 60) throws -> [[String: Any]] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let metrics = (try request("GET", "/v1/jobs/\(id)").object["metrics"] as? [[String: Any]]) ?? []
+            if !metrics.isEmpty { return metrics }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw Timeout(description: "job \(id) finished no epoch within \(timeout) s")
+    }
+
     /// A 28x28 gray PNG: a bright bar across the top ("top") or the bottom ("bottom") of a dark
     /// field, with seeded noise, so the two classes differ in a way flips and crops keep.
     static func barImage(top: Bool, seed: Int) throws -> [UInt8] {

@@ -164,13 +164,7 @@ final class JobTests: XCTestCase {
         let dataset = try uploadBars(perClass: 20)
         let id = try submit(["base_model": "fashion-cnn", "dataset": dataset, "output_model": "resumed", "epochs": 40,
                              "batch_size": 4, "freeze": "body", "early_stopping_patience": 0])
-        let deadline = Date().addingTimeInterval(60)
-        var before: [[String: Any]] = []
-        while before.isEmpty, Date() < deadline {
-            before = (try harness.request("GET", "/v1/jobs/\(id)").object["metrics"] as? [[String: Any]]) ?? []
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        XCTAssertFalse(before.isEmpty)
+        let before = try harness.waitForFirstEpoch(id)
         try harness.restart { $0.jobWorkers = 0 }
         let requeued = try harness.request("GET", "/v1/jobs/\(id)").object
         let checkpoint = harness.dataDirectory.appendingPathComponent("jobs/\(id)/checkpoint")
@@ -228,8 +222,8 @@ final class JobTests: XCTestCase {
         // Early stopping (0 turns it off) would end this easy job before the cancel.
         let id = try submit(["base_model": "fashion-cnn", "dataset": dataset, "output_model": "busy", "epochs": 500,
                              "early_stopping_patience": 0])
-        _ = try harness.waitForJob(id, states: ["running"])
-        Thread.sleep(forTimeInterval: 0.3)
+        // Measured once an epoch is done, so the job is training, not still setting up.
+        _ = try harness.waitForFirstEpoch(id)
         let busy = try medianLatency(40)
         XCTAssertEqual(try harness.request("GET", "/v1/jobs/\(id)").object["state"] as? String, "running")
         XCTAssertEqual(try harness.request("POST", "/v1/jobs/\(id)/cancel").status, 200)

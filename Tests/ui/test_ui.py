@@ -558,7 +558,7 @@ def browse(b, args, base, token, read_token, output, checks, work, image):
         overflow = {}
         for tab in ("classify", "models", "jobs"):
             b.run(f"document.getElementById('tab-{tab}').click()")
-            time.sleep(0.3)
+            b.wait_for(f"return !document.getElementById('panel-{tab}').hidden", message=f"the {tab} panel")
             b.screenshot(output / f"phone-{tab}.png")
             b.screenshot(output / f"phone-{tab}-full.png", full_page=True)
             width = b.run("return [document.documentElement.scrollWidth, window.innerWidth]")
