@@ -37,7 +37,10 @@ final class GradientChecker {
                                 context: BackwardContext(forward: context, computesParameterGradients: true))
         XCTAssertEqual(grads.count, inputs.count, "one gradient per input", file: file, line: line)
         for (k, input) in inputs.enumerated() where checkInputs?.contains(k) ?? true {
-            guard let g = grads[k] else { continue }
+            guard let g = grads[k] else {
+                XCTFail("\(op.kind) gave no gradient for input \(k); pass checkInputs to leave it out", file: file, line: line)
+                continue
+            }
             XCTAssertEqual(g.shape, input.shape, file: file, line: line)
             for i in indices(input.count) {
                 let numeric = difference { h in

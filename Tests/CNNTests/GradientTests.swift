@@ -28,6 +28,10 @@ final class GradientTests: XCTestCase {
         checker.check(conv(4, 3, k: (3, 3), padding: .valid, activation: .silu), [x])
         checker.check(conv(4, 4, k: (3, 3), padding: .same(lower: false), groups: 4, activation: .hardSwish), [x])
         checker.check(conv(4, 5, k: (1, 1), activation: .silu), [x, randomTensor([2, 5, 7, 6], seed: 21)])
+        // A residual input (ResNet's block output, fused for inference) through the unrolled and the depthwise paths.
+        checker.check(conv(4, 5, k: (3, 3), padding: .same(lower: false), activation: .tanh), [x, randomTensor([2, 5, 7, 6], seed: 23)])
+        checker.check(conv(4, 4, k: (3, 3), stride: (2, 2), padding: .explicit(top: 1, left: 1, bottom: 1, right: 1), groups: 4,
+                           activation: .sigmoid), [x, randomTensor([2, 4, 4, 3], seed: 24)])
         // Depthwise layers of every kernel size the C kernel takes, with a channel multiplier.
         checker.check(conv(4, 8, k: (5, 5), stride: (2, 2), padding: .explicit(top: 2, left: 2, bottom: 1, right: 2),
                            groups: 4, activation: .silu), [x])
@@ -96,5 +100,43 @@ final class GradientTests: XCTestCase {
         checker.check(Pad(before: [0, 0, 1, 2], after: [0, 1, 0, 1]), [x])
         checker.check(Pad(before: [0, 0, 2, 1], after: [0, 0, 1, 3], mode: .reflect), [x])
         checker.check(Pad(before: [0, 0, 2, -1], after: [0, 0, 1, 2], mode: .edge), [x])
+    }
+
+    /// Saliency backpropagates through the graph the inference optimizer rewrote, whose
+    /// operators the checks above do not build: a BatchNorm after no convolution becomes a
+    /// per-channel affine pass with the activation after it, and a convolution takes the
+    /// residual Add (and the activation after it) into itself. The optimized graph's input
+    /// gradient against central differences of sum(output * r).
+    func testOptimizedGraphInputGradient() throws {
+        let bn = BatchNorm(name: "bn", channels: 4)
+        bn.scale.value = randomTensor([4], seed: 30)
+        bn.shift.value = randomTensor([4], seed: 31)
+        bn.runningMean.value = randomTensor([4], seed: 32)
+        bn.runningVariance.value = Tensor(shape: [4], scalars: [0.5, 1, 2, 3])
+        let graph = try Graph(name: "block", inputShape: [4, 6, 5], nodes: [
+            Node(name: "bn", op: bn, inputs: ["input"]),
+            Node(name: "gate", op: ActivationLayer(.sigmoid), inputs: ["bn"]),
+            Node(name: "conv", op: conv(4, 4, k: (3, 3), padding: .same(lower: false)), inputs: ["gate"]),
+            Node(name: "add", op: Elementwise(.add), inputs: ["conv", "gate"]),
+            Node(name: "out", op: ActivationLayer(.tanh), inputs: ["add"]),
+        ]).optimizedForInference()
+        XCTAssertTrue(graph.nodes.contains { $0.op.kind == "channel_affine" }, "\(graph.nodes.map(\.op.kind))")
+        XCTAssertTrue(graph.nodes.contains { $0.op.kind == "conv2d" && $0.inputs.count == 2 }, "no convolution took the residual")
+        let executor = Executor(graph: graph)
+        let x = randomTensor([2, 4, 6, 5], seed: 33)
+        let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+        let r = randomTensor(trace.activations[graph.outputName]!.shape, seed: 34)
+        let gradient = try XCTUnwrap(executor.backward(trace, gradient: r, computesParameterGradients: false)["input"])
+        func loss(_ x: Tensor) throws -> Double {
+            let y = try executor.forward(x, context: ForwardContext(isTraining: false)).activations[graph.outputName]!
+            return zip(y.scalars, r.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        for i in stride(from: 0, to: x.count, by: 3) {
+            var (plus, minus) = (x, x)
+            plus.scalars[i] += 1e-2
+            minus.scalars[i] -= 1e-2
+            let numeric = Float((try loss(plus) - loss(minus)) / 2e-2)
+            XCTAssertEqual(gradient.scalars[i], numeric, accuracy: 2e-2 * max(1, abs(numeric)), "d/d input[\(i)]")
+        }
     }
 }

@@ -5,16 +5,6 @@ import XCTest
 /// The ONNX backend conformance tests Debian ships (libonnx-testdata): every test whose
 /// operators the importer supports must reproduce the reference outputs.
 final class ONNXBackendNodeTests: XCTestCase {
-    /// The operators of the import contract.
-    static let supported: Set<String> = [
-        "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization", "Relu",
-        "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Softmax", "LogSoftmax", "Gemm",
-        "MatMul", "Add", "Sub", "Mul", "Div", "Sum", "Concat", "Flatten", "Reshape", "Transpose", "Squeeze",
-        "Unsqueeze", "Slice", "Split", "Gather", "Shape", "Constant", "ConstantOfShape", "Identity", "Dropout",
-        "LRN", "Pad", "ReduceMean", "Resize", "Upsample", "LayerNormalization", "Pow", "Sqrt", "Reciprocal", "Erf",
-        "Gelu", "Size", "Cast",
-    ]
-
     /// Tests built only from supported operators that are deliberately not run, with the reason.
     static let exclusions: [String: String] = [
         "test_identity_opt": "optional-typed input: the engine has tensors only",
@@ -87,7 +77,7 @@ final class ONNXBackendNodeTests: XCTestCase {
             let dir = root.appendingPathComponent(name)
             guard let data = try? Data(contentsOf: dir.appendingPathComponent("model.onnx")) else { continue }
             let info = try ONNXImporter.info(data: data)
-            guard Set(info.operatorTypes).isSubset(of: Self.supported) else {
+            guard Set(info.operatorTypes).isSubset(of: ONNXImporter.supportedOperators) else {
                 outcome.notApplicable += 1
                 continue
             }

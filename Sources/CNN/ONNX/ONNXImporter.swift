@@ -18,6 +18,9 @@ public enum ONNXImporter {
     /// the importer honours.
     public static let supportedOpsets = 1...21
 
+    /// The ONNX operator types the importer converts (the default domain's).
+    public static var supportedOperators: Set<String> { Set(ONNXOperatorSet.converters.keys) }
+
     public static func load(path: String, options: ONNXImportOptions = ONNXImportOptions()) throws -> Graph {
         try load(contentsOf: URL(fileURLWithPath: path), options: options)
     }
