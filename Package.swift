@@ -16,9 +16,10 @@ let optimize: [SwiftSetting] = [.unsafeFlags(cpu, .when(configuration: .release)
 let checked = ProcessInfo.processInfo.environment["SALIENT_CHECKED"] != nil
 let engine: [SwiftSetting] = [.unsafeFlags((checked ? [] : ["-Ounchecked"]) + cpu, .when(configuration: .release))]
 
+// Linux only: the code calls Glibc (its sockets by name, malloc_trim through <malloc.h>) outside
+// any `#if canImport(Darwin)`, so no Apple platform is claimed.
 let package = Package(
     name: "Salient",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "salient", targets: ["salient"]),
     ],
@@ -45,12 +46,14 @@ let package = Package(
             "CKernels", "COpenBLAS", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], swiftSettings: engine),
-        .target(name: "Imaging", dependencies: ["CJPEG", "CTurboJPEG", "CPNG", "CZlib"], swiftSettings: optimize),
+        // Swift 6 language mode target by target (docs/DECISIONS.md): Imaging and HTTPServer so far.
+        .target(name: "Imaging", dependencies: ["CJPEG", "CTurboJPEG", "CPNG", "CZlib"],
+                swiftSettings: optimize + [.swiftLanguageMode(.v6)]),
         .target(name: "HTTPServer", dependencies: [
             "CZlib", "COpenSSL",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Service", dependencies: [
             "CNN", "Imaging", "HTTPServer", "COpenSSL", "CMalloc",
             .product(name: "HTTPTypes", package: "swift-http-types"),

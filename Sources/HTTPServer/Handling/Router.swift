@@ -42,7 +42,7 @@ public final class Router: @unchecked Sendable {
     public static let defaultQueue = "default"
 
     /// The route chosen for a request.
-    public struct Found {
+    public struct Found: Sendable {
         public let handler: HTTPHandler
         /// Values of the pattern's parameters, percent-decoded.
         public let parameters: [String: String]
@@ -57,7 +57,7 @@ public final class Router: @unchecked Sendable {
         public let admission: HTTPAdmission?
     }
 
-    public enum Match {
+    public enum Match: Sendable {
         case found(Found)
         /// The path exists for other methods; the list is what `Allow` reports.
         case methodNotAllowed(allowed: [HTTPRequest.Method])

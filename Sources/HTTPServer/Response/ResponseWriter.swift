@@ -5,7 +5,7 @@ import HTTPTypes
 /// framing, persistence, HEAD, and content coding are decided here.
 struct ResponseWriter {
     /// What the server knows about the request a response answers.
-    struct Context {
+    struct Context: Sendable {
         var isHead: Bool
         var minorVersion: Int
         var keepAlive: Bool

@@ -21,7 +21,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// A request from its head until it is answered.
-    private struct Incoming {
+    private struct Incoming: Sendable {
         var request: HTTPServerRequest
         var match: Router.Match
         var context: ResponseWriter.Context
