@@ -1,7 +1,7 @@
 # `make serve` and `make test` install what is missing, build in release mode and run.
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev \
-                dataset-fashion-mnist libonnx-testdata curl python3-venv wrk chromium chromium-driver
+                libpq-dev postgresql dataset-fashion-mnist libonnx-testdata curl python3-venv wrk chromium chromium-driver
 SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/salient
 VENV := .venv
@@ -63,6 +63,7 @@ test: deps venv
 	python3 Tests/attacks/test_network.py --salient $(CHECKED_BIN)
 	$(VENV)/bin/python Tests/clients/test_inference_clients.py --salient $(CHECKED_BIN)
 	python3 Tests/ui/test_ui.py --serve-command "$(CHECKED_BIN) serve" --healthcheck-command "$(CHECKED_BIN) healthcheck"
+	python3 Tests/replicas/test_replicas.py --salient $(CHECKED_BIN)
 	$(MAKE) fuzz-short
 
 # Triton's perf_analyzer (PyPI perf-analyzer, installed by scripts/perf_analyzer.sh) and wrk against the same /v2

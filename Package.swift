@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CMalloc"),
+        // PostgreSQL's own client library, for replicas sharing a database (docs/DECISIONS.md).
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "CKernels"),
         // libjpeg-turbo's libjpeg API, for the warnings TurboJPEG's API does not tell apart.
@@ -55,7 +57,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Service", dependencies: [
-            "CNN", "Imaging", "HTTPServer", "COpenSSL", "CMalloc",
+            "CNN", "Imaging", "HTTPServer", "COpenSSL", "CMalloc", "CPostgres",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),

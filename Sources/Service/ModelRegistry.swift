@@ -78,16 +78,21 @@ final class ModelRegistry: @unchecked Sendable {
     }
 
     /// Reads a model from the index and, when it is loaded, every version into memory, replacing
-    /// what memory held; a version that fails is listed with its reason.
+    /// what memory held; a version that fails is listed with its reason. Versions in `reusing`
+    /// whose files are where the index says are kept as they are instead of imported again.
     @discardableResult
-    private func reload(_ name: String) throws -> Entry? {
-        guard let record = try index.record(named: name) else {
+    private func reload(_ name: String, record: ModelRecord?? = nil, reusing current: Entry? = nil) throws -> Entry? {
+        guard let record = try record ?? index.record(named: name) else {
             lock.withLock { _ = entries.removeValue(forKey: name) }
             return nil
         }
         var entry = Entry(record: record)
         if record.state.isLoaded {
             for version in record.versions {
+                if let current, let model = current.loaded[version.version], model.directory == version.directory {
+                    entry.loaded[version.version] = model
+                    continue
+                }
                 do {
                     let model = try load(version, of: name)
                     entry.loaded[version.version] = model
@@ -103,6 +108,29 @@ final class ModelRegistry: @unchecked Sendable {
         let loaded = entry
         lock.withLock { entries[name] = loaded }
         return entry
+    }
+
+    /// Brings one model in memory in line with the index, when another replica changed it:
+    /// versions added are loaded, versions removed dropped, the default and loaded state taken
+    /// over. Changes on this replica serialize with it (the import lock).
+    func synchronize(_ name: String) throws {
+        importing.lock()
+        defer { importing.unlock() }
+        let record = try index.record(named: name)
+        let current = lock.withLock { entries[name] }
+        switch (record, current) {
+        case (nil, nil): return
+        case let (record?, current?) where record.matches(current.record): return
+        default: break
+        }
+        if record == nil { logger.info("model removed elsewhere", metadata: ["model": "\(name)"]) }
+        try reload(name, record: .some(record), reusing: current)
+    }
+
+    /// Every model in line with the index: the periodic reconciliation behind the notifications.
+    func synchronizeAll() throws {
+        let names = Set(try index.names()).union(lock.withLock { entries.keys })
+        for name in names.sorted() { try synchronize(name) }
     }
 
     private func load(_ version: ModelVersionRecord, of name: String) throws -> LoadedModel {
@@ -198,7 +226,7 @@ final class ModelRegistry: @unchecked Sendable {
         card.weightsSHA256 = Checksum.sha256(weights)
         let model = try LoadedModel(card: card, version: version,
                                     graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
-                                    directory: index.directory(of: name, version: version), configuration: configuration,
+                                    directory: index.directory(of: name, version: version, files: files), configuration: configuration,
                                     threads: threads)
         try lock.withLock {
             // Checked again: another change may have finished while this one imported.

@@ -11,6 +11,10 @@ public final class SalientService: @unchecked Sendable {
     let server: HTTPServer
     private let router: Router
     let jobWorker: JobWorker
+    /// Where the registry index, datasets' metadata and the job queue are kept.
+    let stores: Stores
+    /// LISTEN/NOTIFY and reconciliation with the other replicas, when the database is shared.
+    let synchronizer: ReplicaSynchronizer?
     /// Memory all images in flight may hold (`max_image_memory_bytes`).
     let imageMemory: ImageMemory
     private let trimmer = HeapTrimmer()
@@ -30,7 +34,8 @@ public final class SalientService: @unchecked Sendable {
         try configuration.checkExposure()
         EngineThreads.set(configuration.engineThreads)
         imageMemory = ImageMemory(capacity: configuration.budgets.maxImageMemoryBytes)
-        registry = ModelRegistry(configuration: configuration, logger: logger)
+        stores = try Stores(configuration: configuration, logger: logger)
+        registry = ModelRegistry(configuration: configuration, logger: logger, index: stores.models)
         try registry.start(bundledModels: SalientService.bundledModels)
 
         router = Router()
@@ -42,8 +47,6 @@ public final class SalientService: @unchecked Sendable {
                                       capacityBytes: configuration.budgets.saliencyCacheBytes)
         metrics.imageMemory = imageMemory
         metrics.saliencyCache = cache
-        OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load())
-            .register(on: routes)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
         let saliency = SaliencyService(classifier: classifier, maxBatchBytes: configuration.budgets.maxSaliencyBatchBytes)
         InferenceRoutes(registry: registry, classifier: classifier, saliency: saliency, cache: cache, metrics: metrics)
@@ -56,22 +59,34 @@ public final class SalientService: @unchecked Sendable {
         RepositoryRoutes(registry: registry).register(on: routes)
         // The Open Inference Protocol's clients read an error as {"error": "<message>"}.
         router.setErrorFormat(.message, forPathsUnder: "/v2")
-        let datasets = try DatasetStore(root: configuration.dataURL.appendingPathComponent("datasets"),
-                                        limits: ArchiveLimits(maxEntries: configuration.budgets.maxDatasetFiles,
-                                                              maxTotalBytes: 4 * configuration.maxUploadBytes,
-                                                              maxEntryBytes: configuration.maxImageBytes),
-                                        images: classifier.images, budgets: configuration.budgets)
+        let datasets = DatasetStore(index: stores.datasets,
+                                    limits: ArchiveLimits(maxEntries: configuration.budgets.maxDatasetFiles,
+                                                          maxTotalBytes: 4 * configuration.maxUploadBytes,
+                                                          maxEntryBytes: configuration.maxImageBytes),
+                                    images: classifier.images, budgets: configuration.budgets)
         DatasetRoutes(store: datasets, configuration: configuration).register(on: routes)
-        let jobs = try JobStore(path: configuration.dataURL.appendingPathComponent("jobs.sqlite"))
+        let jobs = stores.jobs
         let events = JobEvents()
-        jobWorker = JobWorker(store: jobs, events: events,
-                              runner: JobRunner(registry: registry, datasets: datasets, limits: classifier.limits,
-                                                maxTrainingSetBytes: configuration.budgets.maxTrainingSetBytes,
-                                                jobsRoot: configuration.dataURL.appendingPathComponent("jobs")),
-                              workers: configuration.jobWorkers, logger: logger)
-        JobRoutes(store: jobs, worker: jobWorker, events: events, registry: registry, datasets: datasets,
+        let worker = JobWorker(store: jobs, events: events,
+                               runner: JobRunner(registry: registry, datasets: datasets, limits: classifier.limits,
+                                                 maxTrainingSetBytes: configuration.budgets.maxTrainingSetBytes,
+                                                 jobsRoot: configuration.dataURL.appendingPathComponent("jobs")),
+                               workers: configuration.jobWorkers, name: configuration.replicaName,
+                               renewInterval: configuration.jobLeaseSeconds / 3, logger: logger)
+        jobWorker = worker
+        let relay = stores.database.map { _ in JobEventRelay(store: jobs, events: events, isRunningHere: worker.isRunningHere) }
+        JobRoutes(store: jobs, worker: worker, events: events, relay: relay, registry: registry, datasets: datasets,
                   budgets: configuration.budgets, maxQueuedJobs: configuration.maxQueuedJobs,
                   retryAfterSeconds: configuration.server.retryAfterSeconds).register(on: routes)
+        if let database = stores.database, let relay {
+            synchronizer = ReplicaSynchronizer(database: database, registry: registry, relay: relay, worker: worker,
+                                               interval: configuration.reconcileSeconds, logger: logger)
+        } else {
+            synchronizer = nil
+        }
+        OperationsRoutes(registry: registry, metrics: metrics, configuration: configuration, openAPI: try OpenAPIDocument.load(),
+                         synchronizer: synchronizer)
+            .register(on: routes)
         if FileManager.default.fileExists(atPath: configuration.publicDirectory) {
             routes.operation("/*path", try StaticFileHandler(root: configuration.publicDirectory).handler)
         } else {
@@ -89,6 +104,7 @@ public final class SalientService: @unchecked Sendable {
     /// Starts serving and the job workers, which resume any job a stop interrupted.
     public func start() throws {
         trimmer.start()
+        synchronizer?.start()
         try server.start()
         logExposure()
         try jobWorker.start()
@@ -97,12 +113,15 @@ public final class SalientService: @unchecked Sendable {
     /// Stops the job workers (a running job stays resumable), then the server.
     public func shutdown(grace: Double = 5) {
         jobWorker.shutdown()
+        synchronizer?.stop()
         server.shutdown(grace: grace)
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
     public func run() throws {
         trimmer.start()
+        synchronizer?.start()
+        defer { synchronizer?.stop() }
         try jobWorker.start()
         defer { jobWorker.shutdown() }
         try server.start()

@@ -54,6 +54,18 @@ public struct ServiceConfiguration: Sendable {
     public var maxBatchDelayMilliseconds = 2.0
     public var jobWorkers = 1
     public var trainingThreads = 1
+    /// A PostgreSQL connection URI (postgresql://user:password@host:port/db): the registry index,
+    /// datasets' metadata and the job queue live there, shared by every replica that names it and
+    /// mounts the same data folder. Nil: SQLite and folders in the data folder, for one process.
+    public var databaseURL: String?
+    /// How often a replica reconciles its models with the shared index besides LISTEN/NOTIFY.
+    public var reconcileSeconds = 5.0
+    /// How long a claimed job stays its worker's without a renewal (renewed every third of it):
+    /// on a shared queue, another replica resumes a job this long after its replica died.
+    public var jobLeaseSeconds = 15.0
+    /// This process's name in the job queue and the logs: the host name (a pod's name) and the
+    /// process id unless set.
+    public var replicaName = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     /// What one request, one upload and the data folder may cost (`ResourceBudgets`).
     public var budgets = ResourceBudgets()
 
@@ -95,6 +107,11 @@ public struct ServiceConfiguration: Sendable {
         var max_batch_delay_ms: Double?
         var job_workers: Int?
         var training_threads: Int?
+        var database_url: String?
+        var database_url_file: String?
+        var reconcile_seconds: Double?
+        var job_lease_seconds: Double?
+        var replica_name: String?
         var tls_certificate: String?
         var tls_private_key: String?
     }
@@ -161,6 +178,10 @@ public struct ServiceConfiguration: Sendable {
         if let v = f.max_batch_delay_ms { maxBatchDelayMilliseconds = v }
         if let v = f.job_workers { jobWorkers = v }
         if let v = f.training_threads { trainingThreads = v }
+        if let v = try Self.secret(value: f.database_url, file: f.database_url_file) { databaseURL = v }
+        if let v = f.reconcile_seconds { reconcileSeconds = v }
+        if let v = f.job_lease_seconds { jobLeaseSeconds = v }
+        if let v = f.replica_name { replicaName = v }
         if let certificate = f.tls_certificate, let key = f.tls_private_key {
             server.tls = .init(certificatePath: certificate, privateKeyPath: key)
         }
@@ -205,6 +226,10 @@ public struct ServiceConfiguration: Sendable {
         if let v = try int("SALIENT_ENGINE_THREADS") { engineThreads = v }
         if let v = try int("SALIENT_JOB_WORKERS") { jobWorkers = v }
         if let v = try int("SALIENT_TRAINING_THREADS") { trainingThreads = v }
+        if let v = environment["SALIENT_REPLICA_NAME"] { replicaName = v }
+        if let v = try Self.secret(value: environment["SALIENT_DATABASE_URL"], file: environment["SALIENT_DATABASE_URL_FILE"]) {
+            databaseURL = v
+        }
         if let v = try int("SALIENT_MAX_BATCH_SIZE") { maxBatchSize = v }
         if let v = try int("SALIENT_MAX_QUEUED_REQUESTS") { maxQueuedRequests = v }
         if let v = try int("SALIENT_MAX_QUEUED_READS") { maxQueuedReads = v }
@@ -241,6 +266,14 @@ public struct ServiceConfiguration: Sendable {
             throw Error(description: "max_buffered_body_bytes \(server.maxBufferedBodyBytes) is below \(setting) \(limit): "
                 + "a request at that limit could never be taken")
         }
+        if let databaseURL, !(databaseURL.hasPrefix("postgresql://") || databaseURL.hasPrefix("postgres://")) {
+            throw Error(description: "database_url must be a URI starting postgresql:// (it is \(databaseURL.prefix(12))...)")
+        }
+        guard reconcileSeconds > 0 else { throw Error(description: "reconcile_seconds must be positive") }
+        guard jobLeaseSeconds >= 3 else {
+            throw Error(description: "job_lease_seconds \(jobLeaseSeconds) is below 3: a lease is renewed every third of it")
+        }
+        guard !replicaName.isEmpty else { throw Error(description: "replica_name is empty") }
         guard server.retryAfterSeconds >= 0 else {
             throw Error(description: "retry_after_seconds \(server.retryAfterSeconds) is negative")
         }
@@ -251,6 +284,16 @@ public struct ServiceConfiguration: Sendable {
             throw Error(description: "max_batch_delay_ms \(maxBatchDelayMilliseconds) is not between 0 and 1000")
         }
         try budgets.validate()
+    }
+
+    /// A value given directly or read from a file (a mounted Secret), the file's last newline dropped.
+    static func secret(value: String?, file: String?) throws -> String? {
+        if let value { return value }
+        guard let file else { return nil }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw Error(description: "cannot read \(file)")
+        }
+        return text.trimmingCharacters(in: .newlines)
     }
 
     public var dataURL: URL { URL(fileURLWithPath: dataDirectory) }

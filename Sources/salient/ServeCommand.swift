@@ -17,6 +17,8 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("read-token"), help: "Inference token: reads (classify, saliency, listings, metrics) need it or the management token.") var readToken: String?
     @Option(name: .customLong("read-token-file"), help: "Read the inference token from this file.") var readTokenFile: String?
     @Flag(name: .customLong("insecure-open"), help: "Listen beyond 127.0.0.1 with no token: anyone who can reach the port may upload, delete and train.") var insecureOpen = false
+    @Option(name: .customLong("database-url"), help: "PostgreSQL shared by replicas (postgresql://user@host:port/db); default: SQLite in the data folder.") var databaseURL: String?
+    @Option(name: .customLong("replica-name"), help: "This replica's name in the job queue (default: host name and process id).") var replicaName: String?
     @Option(help: "Concurrent inference computations.") var threads: Int?
     @Option(name: .customLong("max-batch-size"), help: "Most images one batched classification runs (1: no batching).") var maxBatchSize: Int?
     @Option(name: .customLong("max-batch-delay-ms"), help: "Longest wait for a batch to fill, in milliseconds.") var maxBatchDelay: Double?
@@ -36,6 +38,8 @@ struct Serve: ParsableCommand {
             configuration.readToken = token
         }
         if insecureOpen { configuration.insecureOpen = true }
+        if let databaseURL { configuration.databaseURL = databaseURL }
+        if let replicaName { configuration.replicaName = replicaName }
         if let threads { configuration.inferenceThreads = threads }
         if let maxBatchSize { configuration.maxBatchSize = maxBatchSize }
         if let maxBatchDelay { configuration.maxBatchDelayMilliseconds = maxBatchDelay }

@@ -2,31 +2,26 @@ import CNN
 import Foundation
 import Imaging
 
-/// Datasets on disk under `data/datasets/<id>/`: one folder per class and `dataset.json`.
+/// Datasets: uploads unpacked into one folder per class, listed in a `DatasetIndex`.
 ///
-/// An upload is unpacked into a hidden staging folder and renamed into place once complete,
+/// An upload is unpacked into a hidden staging folder and moved into place once complete,
 /// so a listed dataset is never half-written. Every image is stored re-encoded from its decoded
 /// pixels (PNG as PNG, JPEG as JPEG at quality 95 without chroma subsampling), upright, so what
 /// an upload writes to disk is bounded by the pixels it holds: bytes after the image's end,
 /// metadata segments and unknown chunks are never stored. Uploads within `max_datasets` and
 /// `max_dataset_bytes` only; one at a time, so the quota holds.
 final class DatasetStore: @unchecked Sendable {
-    static let manifestFile = "dataset.json"
-    let root: URL
+    let index: DatasetIndex
     private let limits: ArchiveLimits
     private let images: ImagePreparation
     private let budgets: ResourceBudgets
     private let uploading = NSLock()
 
-    init(root: URL, limits: ArchiveLimits, images: ImagePreparation, budgets: ResourceBudgets) throws {
-        self.root = root
+    init(index: DatasetIndex, limits: ArchiveLimits, images: ImagePreparation, budgets: ResourceBudgets) {
+        self.index = index
         self.limits = limits
         self.images = images
         self.budgets = budgets
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        for name in try FileManager.default.contentsOfDirectory(atPath: root.path) where name.hasPrefix(".staging-") {
-            try? FileManager.default.removeItem(at: root.appendingPathComponent(name))
-        }
     }
 
     /// Unpacks a ZIP archive in ImageFolder layout, keeping only the entries that decode as images.
@@ -43,15 +38,15 @@ final class DatasetStore: @unchecked Sendable {
             throw BudgetError.busy("another dataset is being unpacked; one upload runs at a time", setting: nil, retryAfterSeconds: 2)
         }
         defer { uploading.unlock() }
-        let existing = all
+        let existing = try index.all()
         guard existing.count < budgets.maxDatasets else {
             throw BudgetError.quota("the server holds \(existing.count) datasets, its limit; delete one first", setting: "max_datasets")
         }
-        var room = budgets.maxDatasetBytes - storedBytes
+        var room = budgets.maxDatasetBytes - (try index.storedBytes())
         let files = archive.entries.filter { !$0.isDirectory }
         let depth = DatasetStore.wrapperDepth(files.map(\.components))
         let id = "ds-" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12)
-        let staging = root.appendingPathComponent(".staging-\(id)")
+        let staging = index.stagingRoot.appendingPathComponent(".staging-\(id)")
         let manager = FileManager.default
         try manager.createDirectory(at: staging, withIntermediateDirectories: true)
         do {
@@ -76,7 +71,7 @@ final class DatasetStore: @unchecked Sendable {
                 let index = counts[label, default: 0]
                 let folder = staging.appendingPathComponent(label)
                 if index == 0 { try manager.createDirectory(at: folder, withIntermediateDirectories: true) }
-                try Data(stored).write(to: folder.appendingPathComponent(String(format: "%06d.%@", index, format == .png ? "png" : "jpg")))
+                try AtomicFile.write(Data(stored), to: folder.appendingPathComponent(String(format: "%06d.%@", index, format == .png ? "png" : "jpg")))
                 counts[label] = index + 1
             }
             guard !counts.isEmpty else {
@@ -86,8 +81,7 @@ final class DatasetStore: @unchecked Sendable {
                 throw ArchiveError(.corrupt, "the archive holds one class ('\(counts.keys.first!)'); a classifier needs at least two")
             }
             let dataset = Dataset(id: id, classes: counts.keys.sorted(), counts: counts, skipped: skipped, created: Date())
-            try AtomicFile.write(StoredJSON.encoder.encode(dataset), to: staging.appendingPathComponent(DatasetStore.manifestFile))
-            try manager.moveItem(at: staging, to: root.appendingPathComponent(id))
+            try index.add(dataset, from: staging)
             return dataset
         } catch {
             try? manager.removeItem(at: staging)
@@ -109,12 +103,6 @@ final class DatasetStore: @unchecked Sendable {
         }
     }
 
-    /// Bytes of every file under the datasets folder, staging folders included.
-    var storedBytes: Int {
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey]) else { return 0 }
-        return walker.compactMap { ($0 as? URL).flatMap { try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize } }.reduce(0, +)
-    }
-
     /// How many leading folders every file shares beyond the class level: 1 when the archive
     /// wraps its class folders in a single top-level folder, else 0.
     static func wrapperDepth(_ paths: [[String]]) -> Int {
@@ -124,26 +112,19 @@ final class DatasetStore: @unchecked Sendable {
         return 1
     }
 
-    var all: [Dataset] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
-        return names.filter { !$0.hasPrefix(".") }.sorted().compactMap { try? dataset($0) }
-    }
+    func all() throws -> [Dataset] { try index.all() }
 
     func dataset(_ id: String) throws -> Dataset {
-        guard DatasetStore.isValidID(id),
-              let data = FileManager.default.contents(atPath: directory(id).appendingPathComponent(DatasetStore.manifestFile).path) else {
-            throw ServiceError.notFound("no dataset '\(id)'")
-        }
-        return try StoredJSON.decoder.decode(Dataset.self, from: data)
+        guard DatasetStore.isValidID(id), let dataset = try index.dataset(id) else { throw ServiceError.notFound("no dataset '\(id)'") }
+        return dataset
     }
 
-    func directory(_ id: String) -> URL { root.appendingPathComponent(id) }
+    /// The folder of a dataset's class folders.
+    func directory(_ id: String) throws -> URL { try index.directory(of: dataset(id)) }
 
-    /// Removes the manifest first, so a crash halfway leaves a folder that is not listed.
     func remove(_ id: String) throws {
         _ = try dataset(id)
-        try FileManager.default.removeItem(at: directory(id).appendingPathComponent(DatasetStore.manifestFile))
-        try FileManager.default.removeItem(at: directory(id))
+        try index.remove(id)
     }
 
     static func isValidID(_ id: String) -> Bool {

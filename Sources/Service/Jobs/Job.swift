@@ -48,6 +48,8 @@ public struct Job: Codable, Sendable {
     /// Where the head was cut, what each stage froze and trained, the range test, the best epoch.
     public var transfer: TransferPlan?
     public var error: String?
+    /// The replica running the job, or that ran it last (`replica_name`).
+    public var worker: String?
     public var created: Date
     public var started: Date?
     public var finished: Date?
@@ -55,7 +57,7 @@ public struct Job: Codable, Sendable {
     public var outputModel: String { request.outputModel }
 
     enum CodingKeys: String, CodingKey {
-        case id, state, request, progress, metrics, labels, transfer, error, created, started, finished
+        case id, state, request, progress, metrics, labels, transfer, error, worker, created, started, finished
         case confusionMatrix = "confusion_matrix", perClass = "per_class", outputModel = "output_model"
     }
 
@@ -78,6 +80,7 @@ public struct Job: Codable, Sendable {
         perClass = try c.decodeIfPresent([ClassMetrics].self, forKey: .perClass)
         transfer = try c.decodeIfPresent(TransferPlan.self, forKey: .transfer)
         error = try c.decodeIfPresent(String.self, forKey: .error)
+        worker = try c.decodeIfPresent(String.self, forKey: .worker)
         created = try c.decode(Date.self, forKey: .created)
         started = try c.decodeIfPresent(Date.self, forKey: .started)
         finished = try c.decodeIfPresent(Date.self, forKey: .finished)
@@ -97,6 +100,7 @@ public struct Job: Codable, Sendable {
         try c.encode(transfer, forKey: .transfer)
         try c.encode(error, forKey: .error)
         try c.encode(outputModel, forKey: .outputModel)
+        try c.encode(worker, forKey: .worker)
         try c.encode(created, forKey: .created)
         try c.encode(started, forKey: .started)
         try c.encode(finished, forKey: .finished)

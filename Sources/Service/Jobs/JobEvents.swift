@@ -26,6 +26,9 @@ final class JobEvents: @unchecked Sendable {
         }
     }
 
+    /// The jobs someone watches now.
+    var watchedJobs: [String] { lock.withLock { Array(subscribers.keys) } }
+
     func publish(_ jobID: String, _ event: JobEvent) {
         let targets = lock.withLock { subscribers[jobID].map { Array($0.values) } ?? [] }
         for subscriber in targets { subscriber(event) }

@@ -28,7 +28,7 @@ struct JobRunner {
         // A graph of its own: the served one keeps answering while this one trains.
         let graph = try ModelFormats.graph(card: base.card, weights: weights)
         _ = try datasets.dataset(request.dataset)
-        let folder = try ImageFolder(directory: datasets.directory(request.dataset), preprocessing: base.preprocessing, limits: limits,
+        let folder = try ImageFolder(directory: try datasets.directory(request.dataset), preprocessing: base.preprocessing, limits: limits,
                                      maxBytes: maxTrainingSetBytes)
         let (train, validation) = TransferLearning.split(folder.images, fraction: request.validationSplit, seed: request.seed)
         let tuner = try FineTuner(base: graph, labels: folder.classes, request: request)

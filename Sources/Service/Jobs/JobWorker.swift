@@ -3,9 +3,12 @@ import Logging
 
 /// Runs queued jobs on threads of its own (`jobWorkers` of them), so classification keeps
 /// its own threads while a job trains. On shutdown a running job stops after its current
-/// step and stays `running` in the store, to resume from its checkpoint at the next start.
+/// step and stays `running` in the store, to resume from its checkpoint at the next start (or,
+/// on a shared queue, on another replica once its lease runs out). While a job runs, its lease
+/// is renewed every `renewInterval`; a cancel asked on any replica, or a lease another worker
+/// took over, stops it after the current step.
 final class JobWorker: @unchecked Sendable {
-    private let store: JobStore
+    private let store: JobQueue
     private let events: JobEvents
     private let runner: JobRunner
     private let workers: Int
@@ -14,12 +17,22 @@ final class JobWorker: @unchecked Sendable {
     private var stopping = false
     private var started = false
     private var cancelRequests: Set<String> = []
+    /// Jobs this replica runs now.
+    private var running: Set<String> = []
+    /// Jobs whose lease another worker took: they stop without writing their end.
+    private var lostLeases: Set<String> = []
+    /// Who claims jobs: this replica's name.
+    let name: String
+    private let renewInterval: TimeInterval
     private let finished = DispatchGroup()
     /// How often progress is written to the store; events go out on every step.
     private let progressInterval: TimeInterval = 1
 
-    init(store: JobStore, events: JobEvents, runner: JobRunner, workers: Int, logger: Logger) {
+    init(store: JobQueue, events: JobEvents, runner: JobRunner, workers: Int, name: String, renewInterval: TimeInterval,
+         logger: Logger) {
         self.store = store
+        self.name = name
+        self.renewInterval = renewInterval
         self.events = events
         self.runner = runner
         self.workers = workers
@@ -58,13 +71,7 @@ final class JobWorker: @unchecked Sendable {
 
     /// A queued job is cancelled at once; a running one stops within one training step.
     func cancel(_ id: String) throws -> Job {
-        let job = try store.update(id) { job in
-            guard !job.state.isFinal else { throw ServiceError.conflict("job '\(id)' has already \(job.state.rawValue)") }
-            if job.state == .queued {
-                job.state = .cancelled
-                job.finished = Date()
-            }
-        }
+        let job = try store.cancel(id)
         if job.state == .running {
             condition.withLock { _ = cancelRequests.insert(id) }
         } else {
@@ -85,7 +92,7 @@ final class JobWorker: @unchecked Sendable {
         defer { condition.unlock() }
         while !stopping {
             do {
-                if let job = try store.claimNext() { return job }
+                if let job = try store.claimNext(worker: name) { return job }
             } catch {
                 logger.error("cannot read the job queue", metadata: ["error": "\(error)"])
             }
@@ -94,14 +101,40 @@ final class JobWorker: @unchecked Sendable {
         return nil
     }
 
+    /// Whether this replica runs the job now (its events are published here as they happen).
+    func isRunningHere(_ id: String) -> Bool {
+        condition.withLock { running.contains(id) }
+    }
+
     private func shouldContinue(_ id: String) -> Bool {
-        condition.withLock { !stopping && !cancelRequests.contains(id) }
+        condition.withLock { !stopping && !cancelRequests.contains(id) && !lostLeases.contains(id) }
+    }
+
+    /// Renews the job's lease every `renewInterval` until the returned timer is cancelled. A
+    /// renewal that cannot reach the store is retried at the next tick: the lease outlives a few.
+    private func renewing(_ id: String) -> DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "salient-lease-\(id)"))
+        timer.schedule(deadline: .now() + renewInterval, repeating: renewInterval)
+        timer.setEventHandler { [self] in
+            switch try? store.renew(id, worker: name) {
+            case .cancelRequested: condition.withLock { _ = cancelRequests.insert(id) }
+            case .lost:
+                logger.warning("job taken over by another worker", metadata: ["job": "\(id)"])
+                condition.withLock { _ = lostLeases.insert(id) }
+            case .held, nil: break
+            }
+        }
+        timer.resume()
+        return timer
     }
 
     private func run(_ job: Job) {
         let id = job.id
         events.publish(id, .state(job))
-        logger.info("job started", metadata: ["job": "\(id)"])
+        logger.info("job started", metadata: ["job": "\(id)", "worker": "\(name)"])
+        let renewal = renewing(id)
+        condition.withLock { _ = running.insert(id) }
+        defer { condition.withLock { _ = running.remove(id) } }
         var lastSaved = Date.distantPast
         var lastProgress: JobProgress?
         let result: Result<JobRunner.Outcome, Error> = Result {
@@ -126,7 +159,9 @@ final class JobWorker: @unchecked Sendable {
                 return shouldContinue(id)
             }
         }
-        let cancelled = condition.withLock { cancelRequests.remove(id) != nil }
+        renewal.cancel()
+        let (cancelled, lost) = condition.withLock { (cancelRequests.remove(id) != nil, lostLeases.remove(id) != nil) }
+        guard !lost else { return }
         let final: Job
         do {
             final = try store.update(id) { job in

@@ -51,12 +51,12 @@ final class FolderModelIndex: ModelIndex, @unchecked Sendable {
         return ModelRecord(name: name, versions: records, state: state)
     }
 
-    func directory(of name: String, version: Int) -> URL {
+    func directory(of name: String, version: Int, files: [String: Data]) -> URL {
         folder(name).appendingPathComponent("\(version)")
     }
 
     func store(version: Int, of name: String, card: ModelCard, files: [String: Data]) throws -> URL {
-        let directory = directory(of: name, version: version)
+        let directory = directory(of: name, version: version, files: files)
         for (file, data) in files.sorted(by: { $0.key < $1.key }) {
             try AtomicFile.write(data, to: directory.appendingPathComponent(file))
         }

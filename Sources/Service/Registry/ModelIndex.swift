@@ -30,6 +30,11 @@ struct ModelRecord {
     var state: ModelState
 
     func version(_ number: Int) -> ModelVersionRecord? { versions.first { $0.version == number } }
+
+    /// Whether two readings of a model store the same versions, in the same places, in the same state.
+    func matches(_ other: ModelRecord) -> Bool {
+        state == other.state && versions.map { [$0.version: $0.directory] } == other.versions.map { [$0.version: $0.directory] }
+    }
 }
 
 /// Which models and versions exist, which version is each model's default, and whether it is
@@ -44,8 +49,8 @@ protocol ModelIndex: AnyObject, Sendable {
     /// Stores a version's files, each atomically and the card last, so a crash never leaves a
     /// card describing weights that are not all there. Returns the version's folder.
     func store(version: Int, of name: String, card: ModelCard, files: [String: Data]) throws -> URL
-    /// Where `store` puts a version's files.
-    func directory(of name: String, version: Int) -> URL
+    /// Where `store` puts a version's files (which may depend on what they hold).
+    func directory(of name: String, version: Int, files: [String: Data]) -> URL
     func setState(_ state: ModelState, of name: String) throws
     /// Removes one version: its card first, so a crash halfway leaves nothing that loads.
     func remove(version: Int, of name: String) throws

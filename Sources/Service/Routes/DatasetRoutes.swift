@@ -25,7 +25,7 @@ struct DatasetRoutes {
                              status: .created)
         }
         router.get("/v1/datasets") { _ in
-            try .json(Listing(datasets: store.all), encoder: StoredJSON.encoder)
+            try .json(Listing(datasets: store.all()), encoder: StoredJSON.encoder)
         }
         router.delete("/v1/datasets/:id") { request in
             try store.remove(request.parameter("id"))

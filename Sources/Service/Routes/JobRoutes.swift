@@ -3,9 +3,11 @@ import HTTPServer
 
 /// Fine-tuning jobs over HTTP: submit, list, inspect, cancel, and watch as Server-Sent Events.
 struct JobRoutes {
-    let store: JobStore
+    let store: JobQueue
     let worker: JobWorker
     let events: JobEvents
+    /// Events of jobs that run on other replicas, when the queue is shared.
+    let relay: JobEventRelay?
     let registry: ModelRegistry
     let datasets: DatasetStore
     /// `max_training_set_bytes` and `max_training_batch_bytes`.
@@ -35,14 +37,15 @@ struct JobRoutes {
         router.get("/v1/jobs/:id/events") { request in
             let id = try request.parameter("id")
             _ = try store.job(id)
-            return .serverSentEvents { [store, events] writer in
-                JobRoutes.stream(id, store: store, events: events, to: writer)
+            return .serverSentEvents { [store, events, relay] writer in
+                JobRoutes.stream(id, store: store, events: events, relay: relay, to: writer)
             }
         }
     }
 
     /// Progress and epochs as they happen, then the job's state; the stream ends after a final state.
-    private static func stream(_ id: String, store: JobStore, events: JobEvents, to writer: ResponseBodyWriter) {
+    private static func stream(_ id: String, store: JobQueue, events: JobEvents, relay: JobEventRelay?,
+                               to writer: ResponseBodyWriter) {
         @Sendable func send(_ name: String, _ value: some Encodable) {
             guard let data = try? StoredJSON.encoder.encode(value) else { return }
             writer.send(ServerSentEvent(event: name, data: String(decoding: data, as: UTF8.self)))
@@ -60,6 +63,7 @@ struct JobRoutes {
         writer.onClose { events.unsubscribe(id, token) }
         // Subscribed first, so a final state cannot slip between this read and the subscription.
         guard let job = try? store.job(id) else { return writer.finish() }
+        relay?.streamStarted(with: job)
         send("state", job)
         if job.state.isFinal { writer.finish() }
     }

@@ -2,8 +2,9 @@ import Foundation
 import GRDB
 
 /// The job queue in SQLite (`data/jobs.sqlite`): one row per job, its state in a column for
-/// the queue's queries and the whole job as JSON.
-final class JobStore: @unchecked Sendable {
+/// the queue's queries and the whole job as JSON. One process owns the file, so a claim needs
+/// no lease.
+final class SQLiteJobQueue: JobQueue, @unchecked Sendable {
     private let database: DatabaseQueue
 
     init(path: URL) throws {
@@ -18,11 +19,12 @@ final class JobStore: @unchecked Sendable {
                 t.column("document", .blob).notNull()
             }
         }
+        migrator.registerMigration("cancel") { db in
+            try db.alter(table: "job") { t in t.add(column: "cancel_requested", .boolean).notNull().defaults(to: false) }
+        }
         try migrator.migrate(database)
     }
 
-    /// Adds a job, unless `maxQueued` jobs already wait for a worker: the count and the insert
-    /// are one transaction, so submissions at once cannot pass the bound together.
     func insert(_ job: Job, maxQueued: Int = .max) throws {
         let document = try StoredJSON.encoder.encode(job)
         try database.write { db in
@@ -47,7 +49,6 @@ final class JobStore: @unchecked Sendable {
         }.map { try StoredJSON.decoder.decode(Job.self, from: $0) }
     }
 
-    /// Reads, changes and writes one job in a single transaction.
     @discardableResult
     func update(_ id: String, _ change: (inout Job) throws -> Void) throws -> Job {
         try database.write { db in
@@ -62,8 +63,7 @@ final class JobStore: @unchecked Sendable {
         }
     }
 
-    /// Marks the oldest queued job running and returns it.
-    func claimNext() throws -> Job? {
+    func claimNext(worker: String) throws -> Job? {
         let id = try database.read { db in
             try String.fetchOne(db, sql: "SELECT id FROM job WHERE state = 'queued' ORDER BY created, id LIMIT 1")
         }
@@ -72,8 +72,33 @@ final class JobStore: @unchecked Sendable {
             guard job.state == .queued else { return }
             job.state = .running
             job.started = job.started ?? Date()
+            job.worker = worker
         }
-        return job.state == .running ? job : try claimNext()
+        return job.state == .running ? job : try claimNext(worker: worker)
+    }
+
+    func renew(_ id: String, worker: String) throws -> JobLease {
+        let requested = try database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM job WHERE id = ?", arguments: [id])
+        }
+        return requested == true ? .cancelRequested : .held
+    }
+
+    func cancel(_ id: String) throws -> Job {
+        try database.write { db in
+            guard let document = try Data.fetchOne(db, sql: "SELECT document FROM job WHERE id = ?", arguments: [id]) else {
+                throw ServiceError.notFound("no job '\(id)'")
+            }
+            var job = try StoredJSON.decoder.decode(Job.self, from: document)
+            guard !job.state.isFinal else { throw ServiceError.conflict("job '\(id)' has already \(job.state.rawValue)") }
+            if job.state == .queued {
+                job.state = .cancelled
+                job.finished = Date()
+            }
+            try db.execute(sql: "UPDATE job SET state = ?, document = ?, cancel_requested = 1 WHERE id = ?",
+                           arguments: [job.state.rawValue, try StoredJSON.encoder.encode(job), id])
+            return job
+        }
     }
 
     /// Jobs that were running when the process stopped go back to the queue; they resume
@@ -83,9 +108,4 @@ final class JobStore: @unchecked Sendable {
         for id in ids { try update(id) { $0.state = .queued } }
         return ids
     }
-}
-
-/// A submission that found `max_queued_jobs` jobs already waiting.
-struct JobQueueFull: Error {
-    let queued: Int
 }
