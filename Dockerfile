@@ -10,14 +10,15 @@
 #
 # The image listens on every interface (SALIENT_HOST=0.0.0.0), so it refuses to start without a
 # token: mount one as a secret file (above; Compose and Swarm secrets land in /run/secrets/ too)
-# or pass SALIENT_API_TOKEN; SALIENT_READ_TOKEN(_FILE) also guards reads. Kubernetes: deploy/.
+# or pass SALIENT_API_TOKEN; SALIENT_READ_TOKEN(_FILE) also guards reads. Kubernetes: deploy/
+# (one replica, SQLite) and deploy/replicas/ (several, PostgreSQL: docs/REPLICAS.md).
 
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev
+      libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libssl-dev libsqlite3-dev libpq-dev
 # The package lists stay in this throwaway stage: check-runtime-deps.sh resolves with them.
 WORKDIR /src
 # Dependencies first, so a source change does not fetch them again.
