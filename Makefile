@@ -7,7 +7,7 @@ BIN := .build/release/salient
 VENV := .venv
 TORCH_VENV := .venv-torch
 
-.PHONY: all deps build serve test test-zoo fuzz-short venv bench-venv bench bench-clients bench-torchvision zoo-models clean
+.PHONY: all deps build serve test test-zoo test-parity fuzz-short venv bench-venv bench bench-clients bench-torchvision zoo-models clean
 
 all: build
 
@@ -97,3 +97,9 @@ fuzz-short: deps
 
 clean:
 	rm -rf .build .build-checked .build-fuzz
+
+# Every saliency method against Captum's (scripts/captum_parity.py) on torchvision architectures,
+# in .build/captum-parity (about half an hour the first time on two busy cores; kept after).
+test-parity: build bench-venv
+	@test -f .build/captum-parity/efficientnet_b0/meta.json || $(TORCH_VENV)/bin/python scripts/captum_parity.py
+	SALIENT_CAPTUM_PARITY=$(CURDIR)/.build/captum-parity swift test $(SWIFT_BUILD_FLAGS) --disable-testable-imports --filter CaptumParityTests

@@ -4,24 +4,40 @@ import Foundation
 public enum SaliencyMethod: String, CaseIterable, Codable, Sendable {
     /// Simonyan et al. 2013: the gradient of the pre-softmax class score with respect to the input.
     case gradient
-    /// Smilkov et al. 2017: gradients averaged over noisy copies of the input.
+    /// Smilkov et al. 2017: gradient magnitudes averaged over noisy copies of the input (the
+    /// mean of |gradient|, as Captum's `NoiseTunnel(Saliency)` computes it by default).
     case smoothgrad
     /// Sundararajan et al. 2017: the path integral of gradients from a baseline, times the input difference.
     case integratedGradients = "integrated_gradients"
-    /// Selvaraju et al. 2017: the last convolution's activations weighted by their mean gradients.
+    /// Selvaraju et al. 2017: a convolution's activations weighted by their mean gradients.
     case gradcam
     /// Springenberg et al. 2015: gradients through ReLUs that pass only positive signal.
     case guidedBackprop = "guided_backprop"
+
+    /// Integrated-gradients steps and SmoothGrad samples when a request names none.
+    public var defaultSteps: Int? {
+        switch self {
+        case .integratedGradients: return 50
+        case .smoothgrad: return 25
+        default: return nil
+        }
+    }
 }
 
 public struct SaliencyOptions: Sendable {
-    public var smoothGradSamples = 25
-    /// Noise sigma as a fraction of the input's value range.
-    public var smoothGradSigma: Float = 0.15
-    public var integrationSteps = 50
-    /// The input at which integrated gradients start; nil means all zeros.
-    public var baseline: Tensor?
-    /// Copies per forward/backward pass for the sampling methods.
+    /// Integrated-gradients steps or SmoothGrad samples; nil is the method's `defaultSteps`.
+    public var steps: Int?
+    /// SmoothGrad's noise sigma as a fraction of the input's value range.
+    public var sigma: Float = 0.15
+    public var integration = IntegrationRule.gaussLegendre
+    public var baseline = SaliencyBaseline.black
+    /// The black image as the model's preprocessing gives it, [1, C, H, W] (zeros when nil).
+    public var blackInput: Tensor?
+    /// Per channel, the lowest and highest value preprocessing gives (the noise baseline's range).
+    public var channelRanges: [ClosedRange<Float>]?
+    /// Grad-CAM's layer by node name; nil is the last convolution.
+    public var layer: String?
+    /// Copies per forward/backward pass for the sampling methods (the service sizes it by memory).
     public var batchSize = 10
     public var seed: UInt64 = 0
 
@@ -37,6 +53,9 @@ public struct SaliencyResult: Sendable {
     public var logits: [Float]
     /// Integrated gradients only: sum of attributions minus (score at input - score at baseline).
     public var completenessError: Float?
+    /// The sampling methods only: steps run and how many ran in one batch.
+    public var steps: Int?
+    public var batchSize: Int?
 }
 
 /// Computes saliency maps on a graph through an executor's backward pass. Parameters are
@@ -68,122 +87,165 @@ public struct SaliencyComputer {
     public func compute(_ method: SaliencyMethod, input: Tensor, targetClass: Int? = nil,
                         options: SaliencyOptions = SaliencyOptions()) throws -> SaliencyResult {
         precondition(input.shape.first == 1, "saliency explains one image at a time")
-        let first = try scoresAndGradients([input], targetClass: targetClass, rule: method == .guidedBackprop ? .guided : .standard)
-        let logits = first.logits[0]
-        let target = first.target
-        guard target >= 0 && target < logits.count else {
-            throw GraphError(node: scoreNode, "class \(target) is out of range for \(logits.count) classes")
-        }
         let sample = Array(input.shape.dropFirst())
-        var result = SaliencyResult(attribution: first.gradients[0].reshaped(to: sample), targetClass: target,
-                                    score: logits[target], logits: logits)
         switch method {
         case .gradient, .guidedBackprop:
-            break
-        case .smoothgrad:
-            let range = (input.scalars.max() ?? 0) - (input.scalars.min() ?? 0)
-            let sigma = options.smoothGradSigma * range
-            var random = RandomSource(seed: options.seed)
-            let copies = (0..<options.smoothGradSamples).map { _ in input.map { $0 + sigma * random.nextNormal() } }
-            result.attribution = try averageGradient(copies, target: target, options: options).reshaped(to: sample)
-        case .integratedGradients:
-            let baseline = options.baseline ?? Tensor(zeros: input.shape)
-            let steps = options.integrationSteps
-            // Midpoint rule over the straight path from the baseline to the input.
-            let points = (0..<steps).map { k -> Tensor in
-                let alpha = (Float(k) + 0.5) / Float(steps)
-                var point = baseline
-                point.add(input + baseline.map { -$0 }, scaledBy: alpha)
-                return point
-            }
-            let mean = try averageGradient(points, target: target, options: options)
-            var attribution = input
-            for i in 0..<attribution.count { attribution.scalars[i] = (input.scalars[i] - baseline.scalars[i]) * mean.scalars[i] }
-            let baselineScore = try scoresAndGradients([baseline], targetClass: target, rule: .standard).logits[0][target]
-            result.completenessError = attribution.sum() - (logits[target] - baselineScore)
-            result.attribution = attribution.reshaped(to: sample)
+            let pass = try gradientSum(count: 1, batchSize: 1, target: targetClass,
+                                       rule: method == .guidedBackprop ? .guided : .standard,
+                                       fill: { _, slot in input.scalars.withUnsafeBufferPointer { slot.baseAddress!.update(from: $0.baseAddress!, count: input.count) } },
+                                       weight: { _ in 1 })
+            return SaliencyResult(attribution: pass.sum.reshaped(to: sample), targetClass: pass.target,
+                                  score: pass.logits[pass.target], logits: pass.logits)
         case .gradcam:
-            result.attribution = try gradCAM(input, target: target)
+            return try gradCAM(input, targetClass: targetClass, layer: options.layer)
+        case .smoothgrad, .integratedGradients:
+            break
+        }
+        let steps = options.steps ?? method.defaultSteps!
+        let batch = max(1, min(options.batchSize, steps))
+        let baseline = method == .integratedGradients
+            ? options.baseline.tensor(for: input, black: options.blackInput, channelRanges: options.channelRanges, seed: options.seed)
+            : nil
+        let reference = try scores(of: [input] + (baseline.map { [$0] } ?? []))
+        let logits = reference[0]
+        let target = targetClass ?? logits.indices.max { logits[$0] < logits[$1] }!
+        try checkClass(target, classes: logits.count)
+        var result = SaliencyResult(attribution: input, targetClass: target, score: logits[target], logits: logits,
+                                    steps: steps, batchSize: batch)
+        if let baseline {
+            precondition(steps >= options.integration.minimumSteps, "\(options.integration.rawValue) needs more steps")
+            let (alphas, weights) = options.integration.points(steps)
+            let difference = zip(input.scalars, baseline.scalars).map { $0 - $1 }
+            let pass = try gradientSum(count: steps, batchSize: batch, target: target, rule: .standard, fill: { k, slot in
+                let alpha = Float(alphas[k])
+                for i in 0..<difference.count { slot[i] = baseline.scalars[i] + alpha * difference[i] }
+            }, weight: { Float(weights[$0]) })
+            var attribution = pass.sum
+            for i in 0..<attribution.count { attribution.scalars[i] *= difference[i] }
+            result.completenessError = attribution.sum() - (logits[target] - reference[1][target])
+            result.attribution = attribution.reshaped(to: sample)
+        } else {
+            let sigma = options.sigma * ((input.scalars.max() ?? 0) - (input.scalars.min() ?? 0))
+            // One stream of noise in sample order, so that the map does not depend on the batch size.
+            var random = RandomSource(seed: options.seed)
+            let pass = try gradientSum(count: steps, batchSize: batch, target: target, rule: .standard, absolute: true, fill: { _, slot in
+                for i in 0..<input.count { slot[i] = input.scalars[i] + sigma * random.nextNormal() }
+            }, weight: { _ in 1 / Float(steps) })
+            result.attribution = pass.sum.reshaped(to: sample)
         }
         return result
     }
 
-    private func averageGradient(_ inputs: [Tensor], target: Int, options: SaliencyOptions) throws -> Tensor {
-        var sum = Tensor(zeros: inputs[0].shape)
-        for start in stride(from: 0, to: inputs.count, by: max(options.batchSize, 1)) {
-            let chunk = Array(inputs[start..<min(start + options.batchSize, inputs.count)])
-            for g in try scoresAndGradients(chunk, targetClass: target, rule: .standard).gradients { sum.add(g) }
+    private func checkClass(_ target: Int, classes: Int) throws {
+        guard target >= 0 && target < classes else {
+            throw GraphError(node: scoreNode, "class \(target) is out of range for \(classes) classes")
         }
-        return sum.map { $0 / Float(inputs.count) }
     }
 
-    /// One batched forward and backward: the logits of each input and d score[target] / d input.
-    private func scoresAndGradients(_ inputs: [Tensor], targetClass: Int?, rule: GradientRule)
-        throws -> (logits: [[Float]], gradients: [Tensor], target: Int) {
+    /// The scores of each input, one forward pass.
+    private func scores(of inputs: [Tensor]) throws -> [[Float]] {
         let sample = Array(inputs[0].shape.dropFirst())
         let batch = Tensor(shape: [inputs.count] + sample, scalars: inputs.flatMap(\.scalars))
-        let trace = try executor.forward(batch, context: ForwardContext(isTraining: false))
-        let scores = trace.activations[scoreNode]!
+        let scores = try executor.forward(batch, context: ForwardContext(isTraining: false)).activations[scoreNode]!
         let classes = scores.count / inputs.count
-        let logits = (0..<inputs.count).map { Array(scores.scalars[($0 * classes)..<(($0 + 1) * classes)]) }
-        let target = targetClass ?? logits[0].indices.max { logits[0][$0] < logits[0][$1] }!
-        guard target >= 0 && target < classes else { return (logits, [], target) }
-        var seed = Tensor(zeros: scores.shape)
-        for s in 0..<inputs.count { seed.scalars[s * classes + target] = 1 }
-        let inputName = executor.graph.inputName
-        let gradient = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
-                                         rule: rule, returning: [inputName])[inputName] ?? Tensor(zeros: batch.shape)
-        let size = sample.reduce(1, *)
-        let gradients = (0..<inputs.count).map {
-            Tensor(shape: [1] + sample, scalars: Array(gradient.scalars[($0 * size)..<(($0 + 1) * size)]))
-        }
-        return (logits, gradients, target)
+        return (0..<inputs.count).map { Array(scores.scalars[($0 * classes)..<(($0 + 1) * classes)]) }
     }
 
-    /// The last convolution's activations weighted by their spatially averaged gradients,
-    /// rectified and upsampled bilinearly to the input size, as one channel [1, H, W].
-    private func gradCAM(_ input: Tensor, target: Int) throws -> Tensor {
+    /// The sum over `count` inputs of weight(k) * d score[target] / d input_k (of its magnitude
+    /// when `absolute`), run `batchSize` inputs per forward and backward pass; `fill(k, slot)`
+    /// writes input k. Also the first input's scores and the target (its top class when
+    /// `target` is nil).
+    private func gradientSum(count: Int, batchSize: Int, target: Int?, rule: GradientRule, absolute: Bool = false,
+                             fill: (Int, UnsafeMutableBufferPointer<Float>) -> Void, weight: (Int) -> Float)
+        throws -> (sum: Tensor, logits: [Float], target: Int) {
+        let sample = [1] + executor.graph.inputShape
+        let size = sample.reduce(1, *)
+        var sum = Tensor(zeros: sample)
+        var first: [Float] = [], chosen = target ?? 0
+        let inputName = executor.graph.inputName
+        for start in stride(from: 0, to: count, by: batchSize) {
+            let n = min(batchSize, count - start)
+            var batch = Tensor(unfilledShape: [n] + executor.graph.inputShape)
+            batch.scalars.withUnsafeMutableBufferPointer { all in
+                for s in 0..<n { fill(start + s, UnsafeMutableBufferPointer(rebasing: all[(s * size)..<((s + 1) * size)])) }
+            }
+            let trace = try executor.forward(batch, context: ForwardContext(isTraining: false))
+            let scores = trace.activations[scoreNode]!
+            let classes = scores.count / n
+            if start == 0 {
+                first = Array(scores.scalars[0..<classes])
+                chosen = target ?? first.indices.max { first[$0] < first[$1] }!
+                try checkClass(chosen, classes: classes)
+            }
+            var seed = Tensor(zeros: scores.shape)
+            for s in 0..<n { seed.scalars[s * classes + chosen] = 1 }
+            let gradient = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
+                                             rule: rule, returning: [inputName])[inputName] ?? Tensor(zeros: batch.shape)
+            for s in 0..<n {
+                let w = weight(start + s)
+                if absolute {
+                    for i in 0..<size { sum.scalars[i] += w * abs(gradient.scalars[s * size + i]) }
+                } else {
+                    for i in 0..<size { sum.scalars[i] += w * gradient.scalars[s * size + i] }
+                }
+            }
+        }
+        return (sum, first, chosen)
+    }
+
+    /// The nodes Grad-CAM can explain through: those with a spatial output [N, C, H, W].
+    public func spatialLayers() throws -> [String] {
+        let shapes = try executor.graph.shapes(batch: 1)
+        return executor.graph.nodes.filter { shapes[$0.name]?.count == 4 }.map(\.name)
+    }
+
+    /// Grad-CAM: the layer's activations weighted by their spatially averaged gradients,
+    /// summed over channels, rectified and upsampled to the input as PyTorch's
+    /// `F.interpolate(mode="bilinear")` does by default (align_corners false, as Captum's
+    /// `LayerAttribution.interpolate` calls it), as one channel [1, H, W].
+    private func gradCAM(_ input: Tensor, targetClass: Int?, layer name: String?) throws -> SaliencyResult {
         let graph = executor.graph
-        guard let layer = graph.nodes.last(where: { $0.op is Conv2D }) else {
-            throw GraphError(node: graph.name, "gradcam needs a convolution layer and the model has none")
+        let layer: String
+        if let name {
+            guard try spatialLayers().contains(name) else {
+                throw GraphError(node: name, "gradcam's layer must be a node with a spatial output [N, C, H, W] of the "
+                    + "served graph (BatchNorm and activations are fused into the convolution before them)")
+            }
+            layer = name
+        } else {
+            guard let last = graph.nodes.last(where: { $0.op is Conv2D }) else {
+                throw GraphError(node: graph.name, "gradcam needs a convolution layer and the model has none")
+            }
+            layer = last.name
         }
         let trace = try executor.forward(input, context: ForwardContext(isTraining: false))
-        var seed = Tensor(zeros: trace.activations[scoreNode]!.shape)
+        let scores = trace.activations[scoreNode]!
+        let logits = scores.scalars
+        let target = targetClass ?? logits.indices.max { logits[$0] < logits[$1] }!
+        try checkClass(target, classes: logits.count)
+        var seed = Tensor(zeros: scores.shape)
         seed.scalars[target] = 1
         let gradients = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
-                                          returning: [layer.name])
-        let activation = trace.activations[layer.name]!
-        let gradient = gradients[layer.name] ?? Tensor(zeros: activation.shape)
+                                          returning: [layer])
+        let activation = trace.activations[layer]!
+        let gradient = gradients[layer] ?? Tensor(zeros: activation.shape)
         let (k, h, w) = (activation.shape[1], activation.shape[2], activation.shape[3])
-        var cam = [Float](repeating: 0, count: h * w)
+        var cam = Tensor(zeros: [1, 1, h, w])
         for c in 0..<k {
             let plane = c * h * w
             var alpha: Float = 0
             for i in 0..<(h * w) { alpha += gradient.scalars[plane + i] }
             alpha /= Float(h * w)
-            for i in 0..<(h * w) { cam[i] += alpha * activation.scalars[plane + i] }
+            for i in 0..<(h * w) { cam.scalars[i] += alpha * activation.scalars[plane + i] }
         }
         cam = cam.map { max($0, 0) }
         let (outH, outW) = (input.shape[2], input.shape[3])
-        return Tensor(shape: [1, outH, outW], scalars: bilinearResize(cam, height: h, width: w, toHeight: outH, toWidth: outW))
+        let upsample = Resize(targets: [nil, nil, .size(outH), .size(outW)], filter: .linear, coordinateMode: .pytorchHalfPixel)
+        var map = Tensor(zeros: [1, 1, outH, outW])
+        upsample.forward([cam], into: &map, context: ForwardContext(isTraining: false, keepsForBackward: false))
+        return SaliencyResult(attribution: map.reshaped(to: [1, outH, outW]), targetClass: target,
+                              score: logits[target], logits: logits)
     }
-}
-
-/// Bilinear resampling with aligned pixel centres (half-pixel offsets).
-func bilinearResize(_ values: [Float], height: Int, width: Int, toHeight: Int, toWidth: Int) -> [Float] {
-    var out = [Float](repeating: 0, count: toHeight * toWidth)
-    for y in 0..<toHeight {
-        let sy = max(0, min(Float(height - 1), (Float(y) + 0.5) * Float(height) / Float(toHeight) - 0.5))
-        let y0 = Int(sy), y1 = min(y0 + 1, height - 1), fy = sy - Float(y0)
-        for x in 0..<toWidth {
-            let sx = max(0, min(Float(width - 1), (Float(x) + 0.5) * Float(width) / Float(toWidth) - 0.5))
-            let x0 = Int(sx), x1 = min(x0 + 1, width - 1), fx = sx - Float(x0)
-            let top = values[y0 * width + x0] * (1 - fx) + values[y0 * width + x1] * fx
-            let bottom = values[y1 * width + x0] * (1 - fx) + values[y1 * width + x1] * fx
-            out[y * toWidth + x] = top * (1 - fy) + bottom * fy
-        }
-    }
-    return out
 }
 
 /// Collapses an attribution [C, H, W] over its channels for display.

@@ -32,7 +32,7 @@ public struct OfflineRunner {
     /// The rendered PNG and the JSON answer of `POST /v1/models/{name}/saliency`;
     /// `parameters` are that route's query parameters.
     public func saliency(_ image: Data, model name: String?, parameters: [String: String]) throws -> (png: [UInt8], json: Data) {
-        let request = try SaliencyRequest { parameters[$0] }
+        let request = try SaliencyRequest(budgets: classifier.images.budgets) { parameters[$0] }
         let (result, png) = try SaliencyService(classifier: classifier).explain(image, model: model(name), request: request)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -20,6 +20,11 @@ public struct ResourceBudgets: Sendable, Equatable {
     public var maxSaliencyBatchBytes = 256 << 20
     /// Bytes of rendered maps kept for `GET /v1/saliency/{id}.png`, oldest dropped first.
     public var saliencyCacheBytes = 256 << 20
+    /// Integrated-gradients steps or SmoothGrad samples one saliency request may ask for (`steps=`).
+    public var maxSaliencySteps = 256
+    /// Deletion and insertion steps a fidelity score may take (`fidelity_steps=`, 224 by
+    /// default); each step is four images through the model.
+    public var maxFidelitySteps = 448
     /// Input elements (channels x height x width) a model may take.
     public var maxModelInputElements = 3 * 1024 * 1024
     /// Models registered at once, the default model included.
@@ -55,6 +60,8 @@ public struct ResourceBudgets: Sendable, Equatable {
         var max_saliency_pixels: Int?
         var max_saliency_batch_bytes: Int?
         var saliency_cache_bytes: Int?
+        var max_saliency_steps: Int?
+        var max_fidelity_steps: Int?
         var max_model_input_elements: Int?
         var max_models: Int?
         var max_model_versions: Int?
@@ -75,6 +82,8 @@ public struct ResourceBudgets: Sendable, Equatable {
         if let v = f.max_saliency_pixels { maxSaliencyPixels = v }
         if let v = f.max_saliency_batch_bytes { maxSaliencyBatchBytes = v }
         if let v = f.saliency_cache_bytes { saliencyCacheBytes = v }
+        if let v = f.max_saliency_steps { maxSaliencySteps = v }
+        if let v = f.max_fidelity_steps { maxFidelitySteps = v }
         if let v = f.max_model_input_elements { maxModelInputElements = v }
         if let v = f.max_models { maxModels = v }
         if let v = f.max_model_versions { maxModelVersions = v }
@@ -104,6 +113,8 @@ public struct ResourceBudgets: Sendable, Equatable {
         file.max_saliency_pixels = try int("max_saliency_pixels")
         file.max_saliency_batch_bytes = try int("max_saliency_batch_bytes")
         file.saliency_cache_bytes = try int("saliency_cache_bytes")
+        file.max_saliency_steps = try int("max_saliency_steps")
+        file.max_fidelity_steps = try int("max_fidelity_steps")
         file.max_model_input_elements = try int("max_model_input_elements")
         file.max_models = try int("max_models")
         file.max_model_versions = try int("max_model_versions")
@@ -122,7 +133,8 @@ public struct ResourceBudgets: Sendable, Equatable {
         let positive: [(String, Double)] = [
             ("max_request_pixels", Double(maxRequestPixels)), ("max_request_images", Double(maxRequestImages)),
             ("max_image_memory_bytes", Double(maxImageMemoryBytes)), ("max_saliency_pixels", Double(maxSaliencyPixels)),
-            ("max_saliency_batch_bytes", Double(maxSaliencyBatchBytes)),
+            ("max_saliency_batch_bytes", Double(maxSaliencyBatchBytes)), ("max_saliency_steps", Double(maxSaliencySteps)),
+            ("max_fidelity_steps", Double(maxFidelitySteps)),
             ("saliency_cache_bytes", Double(saliencyCacheBytes)), ("max_model_input_elements", Double(maxModelInputElements)),
             ("max_models", Double(maxModels)), ("max_model_versions", Double(maxModelVersions)),
             ("max_import_work", Double(maxImportWork)),

@@ -17,13 +17,24 @@ struct SaliencyRequest {
     var overlay = true
     var alpha: Float = 0.5
     var asJSON = false
+    /// Integrated-gradients steps or SmoothGrad samples; nil is the method's default.
+    var steps: Int?
+    var sigma: Float = 0.15
+    var integration = IntegrationRule.gaussLegendre
+    var baseline = SaliencyBaseline.black
+    /// Grad-CAM's layer by node name; nil is the last convolution.
+    var layer: String?
+    /// Score the map by deletion and insertion (Petsiuk et al.), in this many steps.
+    var fidelity = false
+    var fidelitySteps = FidelityScorer.defaultSteps
 
-    init(_ request: HTTPServerRequest) throws {
-        try self.init(query: request.queryValue)
+    init(_ request: HTTPServerRequest, budgets: ResourceBudgets) throws {
+        try self.init(budgets: budgets, query: request.queryValue)
     }
 
-    /// Reads the parameters through `query`, which answers a parameter's value by name.
-    init(query: (String) -> String?) throws {
+    /// Reads the parameters through `query`, which answers a parameter's value by name; what a
+    /// request may cost is bounded by `budgets` (max_saliency_steps).
+    init(budgets: ResourceBudgets, query: (String) -> String?) throws {
         if let value = query("method") {
             guard let method = SaliencyMethod(rawValue: value) else {
                 throw ServiceError.badParameter("method must be one of \(SaliencyMethod.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -59,6 +70,64 @@ struct SaliencyRequest {
             guard value == "png" || value == "json" else { throw ServiceError.badParameter("format must be png or json") }
             asJSON = value == "json"
         }
+        if let value = query("ig_method") {
+            guard let rule = IntegrationRule(rawValue: value) else {
+                throw ServiceError.badParameter("ig_method must be one of \(IntegrationRule.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            integration = rule
+        }
+        if let value = query("baseline") {
+            guard let baseline = SaliencyBaseline(rawValue: value) else {
+                throw ServiceError.badParameter("baseline must be one of \(SaliencyBaseline.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self.baseline = baseline
+        }
+        if let value = query("steps") {
+            guard let steps = Int(value), steps >= 1 else { throw ServiceError.badParameter("steps must be a whole number from 1") }
+            guard steps <= budgets.maxSaliencySteps else {
+                throw BudgetError.exceeded("steps=\(steps) is more than the \(budgets.maxSaliencySteps) a saliency request may run",
+                                           setting: "max_saliency_steps")
+            }
+            let least = method == .integratedGradients ? integration.minimumSteps : 1
+            guard steps >= least else { throw ServiceError.badParameter("\(integration.rawValue) needs steps of at least \(least)") }
+            self.steps = steps
+        }
+        if let value = query("sigma") {
+            guard let sigma = Float(value), sigma >= 0, sigma <= 10 else {
+                throw ServiceError.badParameter("sigma must be a number from 0 to 10 (a fraction of the input's value range)")
+            }
+            self.sigma = sigma
+        }
+        if let value = query("fidelity") {
+            guard let fidelity = Bool(value) else { throw ServiceError.badParameter("fidelity must be true or false") }
+            self.fidelity = fidelity
+        }
+        if let value = query("fidelity_steps") {
+            guard let steps = Int(value), steps >= 1 else { throw ServiceError.badParameter("fidelity_steps must be a whole number from 1") }
+            guard steps <= budgets.maxFidelitySteps else {
+                throw BudgetError.exceeded("fidelity_steps=\(steps) is more than the \(budgets.maxFidelitySteps) a saliency request "
+                                           + "may run", setting: "max_fidelity_steps")
+            }
+            fidelitySteps = steps
+        }
+        if let value = query("layer") {
+            guard !value.isEmpty else { throw ServiceError.badParameter("layer must name a node") }
+            layer = value
+        }
+    }
+
+    /// The options of the saliency computation for a model whose preprocessing gives `black`
+    /// for a black image and `channelRanges` as each channel's values.
+    func options(black: Tensor, channelRanges: [ClosedRange<Float>]) -> SaliencyOptions {
+        var options = SaliencyOptions()
+        options.steps = steps
+        options.sigma = sigma
+        options.integration = integration
+        options.baseline = baseline
+        options.blackInput = black
+        options.channelRanges = channelRanges
+        options.layer = layer
+        return options
     }
 
     /// The class index to explain, or nil for the top one.

@@ -30,11 +30,78 @@ struct SaliencyService {
         /// Where the rendered map is kept, once the route has stored it.
         var pngURL: String?
         var completenessError: Float?
+        /// Integrated gradients and SmoothGrad: the steps run, and how many ran in one batch.
+        var steps: Int?
+        var batchSize: Int?
+        /// Deletion and insertion scores, when asked for.
+        var fidelity: Fidelity?
         var timingMs: [String: Double]
 
         enum CodingKeys: String, CodingKey {
-            case model, method, `class`, score, probability, map
-            case pngURL = "png_url", completenessError = "completeness_error", timingMs = "timing_ms"
+            case model, method, `class`, score, probability, map, steps, fidelity
+            case pngURL = "png_url", completenessError = "completeness_error", batchSize = "batch_size", timingMs = "timing_ms"
+        }
+    }
+
+    /// Petsiuk et al.'s areas under the deletion and insertion curves, beside a random order's,
+    /// with the curves (the class's probability after each step, from no pixel to all).
+    struct Fidelity: Codable {
+        var deletionAUC: Float
+        var insertionAUC: Float
+        var randomDeletionAUC: Float
+        var randomInsertionAUC: Float
+        var steps: Int
+        var curves: Curves
+
+        struct Curves: Codable {
+            var deletion: [Float]
+            var insertion: [Float]
+            var randomDeletion: [Float]
+            var randomInsertion: [Float]
+
+            enum CodingKeys: String, CodingKey {
+                case deletion, insertion, randomDeletion = "random_deletion", randomInsertion = "random_insertion"
+            }
+        }
+
+        init(_ c: FidelityCurves) {
+            deletionAUC = FidelityCurves.area(c.deletion)
+            insertionAUC = FidelityCurves.area(c.insertion)
+            randomDeletionAUC = FidelityCurves.area(c.randomDeletion)
+            randomInsertionAUC = FidelityCurves.area(c.randomInsertion)
+            steps = c.steps
+            curves = Curves(deletion: c.deletion, insertion: c.insertion, randomDeletion: c.randomDeletion,
+                            randomInsertion: c.randomInsertion)
+        }
+
+        /// The four areas on one line, for the PNG answer's X-Saliency-Fidelity header.
+        var header: String {
+            String(format: "deletion_auc=%.4f; insertion_auc=%.4f; random_deletion_auc=%.4f; random_insertion_auc=%.4f; steps=%d",
+                   deletionAUC, insertionAUC, randomDeletionAUC, randomInsertionAUC, steps)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case deletionAUC = "deletion_auc", insertionAUC = "insertion_auc", randomDeletionAUC = "random_deletion_auc"
+            case randomInsertionAUC = "random_insertion_auc", steps, curves
+        }
+    }
+
+    /// The black image at the model's input size as its preprocessing gives it (inversion included).
+    static func black(_ model: LoadedModel) throws -> Tensor {
+        let (h, w) = (model.inputShape[1], model.inputShape[2])
+        let image = try Image(width: w, height: h, channels: 3, pixels: [UInt8](repeating: 0, count: w * h * 3))
+        let (values, shape) = try model.preprocessing.apply(to: image)
+        return Tensor(shape: shape, scalars: values)
+    }
+
+    /// Each channel's values from 8-bit samples 0 and 255 (the noise baseline's range).
+    static func channelRanges(_ preprocessing: Preprocessing) -> [ClosedRange<Float>] {
+        let channels = preprocessing.color == .grayscale ? 1 : 3
+        return (0..<channels).map { c in
+            let mean = preprocessing.mean[min(c, preprocessing.mean.count - 1)]
+            let std = preprocessing.std[min(c, preprocessing.std.count - 1)]
+            let (a, b) = ((0 - mean) / std, (255 * preprocessing.scale - mean) / std)
+            return min(a, b)...max(a, b)
         }
     }
 
@@ -44,17 +111,32 @@ struct SaliencyService {
     func explain(_ bytes: Data, model: LoadedModel, request: SaliencyRequest) throws -> (result: Result, png: [UInt8]) {
         let target = try request.classIndex(labels: model.labels)
         let picture = try classifier.images.picture(bytes, preprocessing: model.preprocessing)
-        var options = SaliencyOptions()
-        options.batchSize = model.saliencyBatchSize(maxBytes: maxBatchBytes, preferred: options.batchSize)
-        if request.method == .integratedGradients {
-            let black = try Image(width: picture.view.width, height: picture.view.height, channels: 3,
-                                  pixels: [UInt8](repeating: 0, count: picture.view.width * picture.view.height * 3))
-            let (values, shape) = try model.preprocessing.apply(to: black)
-            options.baseline = Tensor(shape: shape, scalars: values)
+        var options = try request.options(black: Self.black(model), channelRanges: Self.channelRanges(model.preprocessing))
+        options.batchSize = model.saliencyBatchSize(maxBytes: maxBatchBytes, preferred: request.steps ?? request.method.defaultSteps ?? 1)
+        if request.method == .gradcam, let layer = request.layer {
+            let layers = try SaliencyComputer(executor: Executor(graph: model.logitsGraph)).spatialLayers()
+            guard layers.contains(layer) else {
+                throw ServiceError.badParameter("layer '\(layer)' is not a node with a spatial output in the served graph (BatchNorm "
+                    + "and activations are fused into the convolution before them); the last ones are "
+                    + layers.suffix(5).joined(separator: ", "))
+            }
         }
         let t0 = DispatchTime.now()
-        let saliency = try model.pool.withExecutor {
-            try SaliencyComputer(executor: $0).compute(request.method, input: picture.input.tensor, targetClass: target, options: options)
+        var fidelityMs: Double?
+        let (saliency, curves) = try model.pool.withExecutor { executor -> (SaliencyResult, FidelityCurves?) in
+            let computer = SaliencyComputer(executor: executor)
+            let saliency = try computer.compute(request.method, input: picture.input.tensor, targetClass: target, options: options)
+            guard request.fidelity else { return (saliency, nil) }
+            let started = DispatchTime.now()
+            let input = picture.input.tensor
+            // Pixels are ordered by the map as drawn; an RGB map by its largest channel.
+            let order = ChannelReduction.maxAbs.apply(saliency.attribution)
+            let steps = min(request.fidelitySteps, input.shape[2] * input.shape[3])
+            let curves = try FidelityScorer(computer: computer).curves(
+                input: input, map: order, target: saliency.targetClass, steps: steps,
+                batchSize: model.saliencyBatchSize(maxBytes: maxBatchBytes, preferred: steps + 1), seed: options.seed)
+            fidelityMs = milliseconds(started, DispatchTime.now())
+            return (saliency, curves)
         }
         let t1 = DispatchTime.now()
         let reduced = request.reduction.apply(saliency.attribution)
@@ -69,9 +151,11 @@ struct SaliencyService {
             class: ClassRef(index: saliency.targetClass, label: model.labels[saliency.targetClass]),
             score: saliency.score, probability: Classifier.softmax(saliency.logits)[saliency.targetClass],
             map: MapValues(width: w, height: h, channels: reduced.rank == 3 ? reduced.shape[0] : 1, values: reduced.scalars),
-            pngURL: nil, completenessError: saliency.completenessError,
+            pngURL: nil, completenessError: saliency.completenessError, steps: saliency.steps,
+            batchSize: saliency.batchSize, fidelity: curves.map(Fidelity.init),
             timingMs: ["decode": picture.input.decodeMs, "preprocess": picture.input.preprocessMs,
-                       "saliency": milliseconds(t0, t1), "render": milliseconds(t1, t2)])
+                       "saliency": milliseconds(t0, t1) - (fidelityMs ?? 0), "render": milliseconds(t1, t2)]
+                .merging(fidelityMs.map { ["fidelity": $0] } ?? [:]) { a, _ in a })
         return (result, png)
     }
 

@@ -184,6 +184,126 @@ final class SaliencyTests: XCTestCase {
         XCTAssertLessThan(abs(error), 0.01 * max(abs(result.score), 1e-3) + 1e-4)
     }
 
+    /// Gauss-Legendre with n points integrates every polynomial of degree up to 2n - 1 exactly
+    /// over [0, 1], and no rule of fewer points does: the nodes and weights are the right ones.
+    func testGaussLegendreIsExactToDegreeTwoNMinusOne() {
+        for n in [1, 2, 3, 4, 7, 8, 20, 50] {
+            let (alphas, weights) = IntegrationRule.gaussLegendre.points(n)
+            XCTAssertEqual(alphas, alphas.sorted(), "ascending, as numpy's leggauss")
+            for degree in 0...(2 * n - 1) {
+                let sum = zip(alphas, weights).reduce(0.0) { $0 + $1.1 * pow($1.0, Double(degree)) }
+                XCTAssertEqual(sum, 1 / Double(degree + 1), accuracy: 1e-12, "n \(n), x^\(degree)")
+            }
+            // The error at degree 2n shrinks factorially: visible in doubles up to n = 8.
+            guard n <= 8 else { continue }
+            let next = zip(alphas, weights).reduce(0.0) { $0 + $1.1 * pow($1.0, Double(2 * n)) }
+            XCTAssertGreaterThan(abs(next - 1 / Double(2 * n + 1)), 1e-12, "n \(n) is not exact at degree 2n")
+        }
+    }
+
+    /// Captum's Riemann rules, written out for four steps (captum/attr/_utils/approximation_methods.py).
+    func testRiemannRulesAreCaptums() {
+        let cases: [(IntegrationRule, [Double], [Double])] = [
+            (.riemannLeft, [0, 0.25, 0.5, 0.75], [0.25, 0.25, 0.25, 0.25]),
+            (.riemannRight, [0.25, 0.5, 0.75, 1], [0.25, 0.25, 0.25, 0.25]),
+            (.riemannMiddle, [0.125, 0.375, 0.625, 0.875], [0.25, 0.25, 0.25, 0.25]),
+            // Captum halves the ends of 1/n, so the trapezoid weights sum to (n - 1) / n.
+            (.riemannTrapezoid, [0, 1.0 / 3, 2.0 / 3, 1], [0.125, 0.25, 0.25, 0.125]),
+        ]
+        for (rule, alphas, weights) in cases {
+            let points = rule.points(4)
+            for (a, b) in zip(points.alphas, alphas) { XCTAssertEqual(a, b, accuracy: 1e-15, "\(rule)") }
+            XCTAssertEqual(points.weights, weights, "\(rule)")
+        }
+    }
+
+    /// Integrated gradients and SmoothGrad give the same map whatever their batch size, and
+    /// say how they ran.
+    func testSamplingMethodsDoNotDependOnTheBatchSize() throws {
+        let computer = SaliencyComputer(executor: Executor(graph: try regionModel()))
+        let input = randomTensor([1, 3, 16, 16], seed: 6)
+        for method in [SaliencyMethod.integratedGradients, .smoothgrad] {
+            var one = SaliencyOptions(), seven = SaliencyOptions()
+            one.steps = 12
+            seven.steps = 12
+            one.batchSize = 1
+            seven.batchSize = 7
+            let a = try computer.compute(method, input: input, targetClass: 2, options: one)
+            let b = try computer.compute(method, input: input, targetClass: 2, options: seven)
+            XCTAssertEqual(a.batchSize, 1)
+            XCTAssertEqual(b.batchSize, 7)
+            XCTAssertEqual(a.steps, 12)
+            let scale = a.attribution.scalars.map(abs).max()!
+            XCTAssertGreaterThan(scale, 0)
+            for (x, y) in zip(a.attribution.scalars, b.attribution.scalars) { XCTAssertEqual(x, y, accuracy: 1e-5 * scale, "\(method)") }
+        }
+    }
+
+    /// Completeness holds with every rule and baseline: to rounding with Gauss-Legendre, to the
+    /// rule's order with Riemann sums (first order for left and right, and for Captum's
+    /// trapezoid, whose weights sum to (n - 1) / n).
+    func testIntegratedGradientsAreCompleteWithEveryRuleAndBaseline() throws {
+        let arch = try Architecture(json: Data(#"{"name":"s","input":{"channels":3,"height":8,"width":8},"layers":[{"type":"conv2d","filters":4,"kernel":3,"activation":"tanh"},{"type":"global_avgpool"},{"type":"flatten"},{"type":"dense","units":3}]}"#.utf8))
+        let computer = SaliencyComputer(executor: Executor(graph: try arch.makeGraph(seed: 4)))
+        let input = randomTensor([1, 3, 8, 8], seed: 5)
+        for rule in IntegrationRule.allCases {
+            for baseline in SaliencyBaseline.allCases {
+                var options = SaliencyOptions()
+                options.integration = rule
+                options.baseline = baseline
+                options.steps = 64
+                options.blackInput = Tensor(shape: input.shape, repeating: -1.5)
+                options.channelRanges = [-2...2, -1...1, 0...1]
+                let result = try computer.compute(.integratedGradients, input: input, options: options)
+                let error = try XCTUnwrap(result.completenessError)
+                let mass = result.attribution.scalars.reduce(0) { $0 + abs($1) }
+                let tolerance: Float = rule == .gaussLegendre ? 1e-4 : rule == .riemannMiddle ? 1e-3 : 4 / 64
+                XCTAssertLessThan(abs(error), tolerance * mass + 1e-6, "\(rule) \(baseline)")
+            }
+        }
+    }
+
+    func testBaselines() {
+        let input = randomTensor([1, 3, 20, 24], seed: 7)
+        let black = Tensor(shape: input.shape, repeating: -2)
+        XCTAssertEqual(SaliencyBaseline.black.tensor(for: input, black: black, channelRanges: nil, seed: 0), black)
+        XCTAssertEqual(SaliencyBaseline.zero.tensor(for: input, black: black, channelRanges: nil, seed: 0), Tensor(zeros: input.shape))
+        let ranges: [ClosedRange<Float>] = [-2...(-1), 0...1, 5...6]
+        let noise = SaliencyBaseline.noise.tensor(for: input, black: black, channelRanges: ranges, seed: 3)
+        XCTAssertEqual(noise, SaliencyBaseline.noise.tensor(for: input, black: black, channelRanges: ranges, seed: 3), "seeded")
+        for c in 0..<3 {
+            let plane = noise.scalars[(c * 480)..<((c + 1) * 480)]
+            XCTAssertTrue(plane.allSatisfy { ranges[c].contains($0) })
+            XCTAssertGreaterThan(plane.max()! - plane.min()!, 0.9, "spread over the range")
+        }
+        // A blur keeps a constant image, keeps the mean of a periodic one, and smooths a step.
+        XCTAssertEqual(GaussianBlur(sigma: 2).apply(Tensor(shape: [1, 1, 9, 9], repeating: 3)).scalars.map { ($0 * 1e4).rounded() },
+                       [Float](repeating: 3e4, count: 81))
+        var step = Tensor(zeros: [1, 1, 1, 40])
+        for x in 20..<40 { step.scalars[x] = 1 }
+        let blurred = GaussianBlur(sigma: 3).apply(step)
+        XCTAssertEqual(blurred.scalars[19] + blurred.scalars[20], 1, accuracy: 1e-5, "symmetric about the edge")
+        XCTAssertGreaterThan(blurred.scalars[17], 0.05)
+        XCTAssertEqual(GaussianBlur.standard(forHeight: 224, width: 224).sigma, 5)
+        XCTAssertEqual(GaussianBlur(sigma: 5).radius, 15)
+    }
+
+    /// Grad-CAM through a named layer; a node without a spatial output is refused by name.
+    func testGradCAMLayerIsChosenByName() throws {
+        let graph = try regionModel()
+        let computer = SaliencyComputer(executor: Executor(graph: graph))
+        let input = randomTensor([1, 3, 16, 16], seed: 8).map { abs($0) }
+        XCTAssertEqual(try computer.spatialLayers(), ["conv"])
+        var named = SaliencyOptions()
+        named.layer = "conv"
+        XCTAssertEqual(try computer.compute(.gradcam, input: input, targetClass: 0, options: named).attribution,
+                       try computer.compute(.gradcam, input: input, targetClass: 0).attribution)
+        named.layer = "flat"
+        XCTAssertThrowsError(try computer.compute(.gradcam, input: input, options: named)) {
+            XCTAssertTrue("\($0)".contains("flat"), "\($0)")
+        }
+    }
+
     func testOutOfRangeClassIsAnError() throws {
         let computer = SaliencyComputer(executor: Executor(graph: try regionModel()))
         XCTAssertThrowsError(try computer.compute(.gradient, input: Tensor(zeros: [1, 3, 16, 16]), targetClass: 7))

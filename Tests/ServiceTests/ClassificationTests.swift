@@ -1,3 +1,4 @@
+import CNN
 import Foundation
 import Imaging
 import XCTest
@@ -59,6 +60,29 @@ final class ClassificationTests: XCTestCase {
         }
     }
 
+    /// The sampling methods' parameters reach the computation: the steps run are the steps
+    /// asked for, in batches, with every rule and baseline; a refused count names its setting.
+    func testSaliencyParametersAreHonored() throws {
+        let photo = try ServiceHarness.photos()[0]
+        for rule in IntegrationRule.allCases {
+            for baseline in SaliencyBaseline.allCases {
+                let json = try harness.post("/v1/models/fashion-cnn/saliency?method=integrated_gradients&steps=6&ig_method="
+                    + "\(rule.rawValue)&baseline=\(baseline.rawValue)&format=json", file: photo)
+                XCTAssertEqual(json.status, 200, json.text)
+                XCTAssertEqual(json.object["steps"] as? Int, 6)
+                XCTAssertEqual(json.object["batch_size"] as? Int, 6, "fashion-cnn's six steps fit max_saliency_batch_bytes")
+                XCTAssertNotNil(json.object["completeness_error"] as? Double)
+            }
+        }
+        let smooth = try harness.post("/v1/models/fashion-cnn/saliency?method=smoothgrad&steps=3&sigma=0.3&format=json", file: photo)
+        XCTAssertEqual(smooth.object["steps"] as? Int, 3, smooth.text)
+        let gradcam = try harness.post("/v1/models/fashion-cnn/saliency?method=gradcam&layer=conv2&format=json", file: photo)
+        XCTAssertEqual(gradcam.status, 200, gradcam.text)
+        let refused = try harness.post("/v1/models/fashion-cnn/saliency?method=smoothgrad&steps=257", file: photo)
+        XCTAssertEqual(refused.status, 422)
+        XCTAssertTrue(refused.text.contains("max_saliency_steps"), refused.text)
+    }
+
     func testBadInputGetsClearErrors() throws {
         let photo = try ServiceHarness.photos()[0]
         let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("garbage-\(UUID())")
@@ -80,6 +104,13 @@ final class ClassificationTests: XCTestCase {
             ("/v1/models/fashion-cnn/saliency?colormap=rainbow", photo, 400, "bad_parameter"),
             ("/v1/models/fashion-cnn/saliency?alpha=2", photo, 400, "bad_parameter"),
             ("/v1/models/fashion-cnn/saliency?format=gif", photo, 400, "bad_parameter"),
+            ("/v1/models/fashion-cnn/saliency?method=integrated_gradients&steps=100000", photo, 422, "limit_exceeded"),
+            ("/v1/models/fashion-cnn/saliency?method=smoothgrad&steps=0", photo, 400, "bad_parameter"),
+            ("/v1/models/fashion-cnn/saliency?method=smoothgrad&sigma=-1", photo, 400, "bad_parameter"),
+            ("/v1/models/fashion-cnn/saliency?method=integrated_gradients&ig_method=simpson", photo, 400, "bad_parameter"),
+            ("/v1/models/fashion-cnn/saliency?method=integrated_gradients&ig_method=riemann_left&steps=1", photo, 400, "bad_parameter"),
+            ("/v1/models/fashion-cnn/saliency?method=integrated_gradients&baseline=gray", photo, 400, "bad_parameter"),
+            ("/v1/models/fashion-cnn/saliency?method=gradcam&layer=nowhere", photo, 400, "bad_parameter"),
         ]
         for (path, file, status, code) in cases {
             let response = try harness.post(path, file: file)

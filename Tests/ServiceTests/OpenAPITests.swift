@@ -91,6 +91,8 @@ final class OpenAPITests: XCTestCase {
             (resolve("#/components/schemas/\(schema)", in: spec) as? [String: Any])?["enum"] as? [String]
         }
         XCTAssertEqual(values("SaliencyMethod"), SaliencyMethod.allCases.map(\.rawValue))
+        XCTAssertEqual(values("IntegrationRule"), IntegrationRule.allCases.map(\.rawValue))
+        XCTAssertEqual(values("SaliencyBaseline"), SaliencyBaseline.allCases.map(\.rawValue))
         XCTAssertEqual(values("Colormap"), Colormap.allCases.map(\.rawValue))
         XCTAssertEqual(values("ChannelReduction"), ChannelReduction.allCases.map(\.rawValue))
         XCTAssertEqual(values("Schedule"), Schedule.allCases.map(\.rawValue))

@@ -425,6 +425,31 @@ def browse(b, args, base, token, read_token, output, checks, work, image):
     if classified:
         checks.run("turning the overlay off disables the opacity and reloads the map", overlay_off)
 
+    def fidelity():
+        src = b.run("return document.getElementById('saliency-image').src")
+        b.find("#saliency-fidelity").click()
+        scores = b.wait_for("""const i = document.getElementById('saliency-image');
+                               const dd = [...document.querySelectorAll('#fidelity-scores dd')];
+                               return i.src !== arguments[0] && !document.getElementById('fidelity').hidden && dd.length === 2 &&
+                                 dd.map((d) => [Number(d.dataset.auc), Number(d.dataset.random), d.textContent])""", src,
+                            message="the fidelity scores")
+        for auc, random, text in scores:
+            expect(0 <= auc <= 1 and 0 <= random <= 1, f"an area outside [0, 1]: {scores}")
+            expect(f"{auc:.3f}" in text and f"{random:.3f}" in text, f"the area is not shown as given: {text!r}")
+        curves = b.run("""return [...document.querySelectorAll('#fidelity-chart .series polyline')].map((p) =>
+                            [p.parentNode.getAttribute('class'), p.getAttribute('points').trim().split(' ').length])""")
+        expect(len(curves) == 4, f"expected four curves, got {curves}")
+        expect(all(n > 100 for _, n in curves), f"a curve has too few points: {curves}")
+        expect({c for c, _ in curves} == {"series deletion", "series insertion", "series deletion random", "series insertion random"},
+               f"curves: {curves}")
+        title = b.run("return document.querySelector('#fidelity-chart title').textContent")
+        expect("deletion AUC" in title and "insertion AUC" in title, f"the chart has no summary: {title!r}")
+        b.find("#saliency-fidelity").click()
+        b.wait_for("return document.getElementById('fidelity').hidden", message="the fidelity section to hide")
+        return f"deletion {scores[0][0]:.3f} (random {scores[0][1]:.3f}), insertion {scores[1][0]:.3f} (random {scores[1][1]:.3f})"
+    if classified:
+        checks.run("fidelity shows both areas beside chance and the four curves", fidelity)
+
     def drop(name, content_type, script_body):
         """Drops a file made in the page by script_body (which returns a Blob) on the drop zone."""
         b.run(f"""return (async () => {{

@@ -2,6 +2,7 @@
 
 import { objectURL, request } from "./api.js";
 import { byId, el, percent, setStatus } from "./dom.js";
+import { drawLineChart } from "./line-chart.js";
 import { fillModelSelect } from "./model-store.js";
 
 export class ClassifyPanel {
@@ -20,7 +21,8 @@ export class ClassifyPanel {
     this.status = byId("classify-status");
     this.list = byId("predictions");
     this.saliencyStatus = byId("saliency-status");
-    this.controls = ["saliency-method", "saliency-colormap", "saliency-reduce", "saliency-overlay", "saliency-alpha"].map(byId);
+    this.controls = ["saliency-method", "saliency-colormap", "saliency-reduce", "saliency-overlay", "saliency-alpha",
+      "saliency-fidelity"].map(byId);
     this.alpha = byId("saliency-alpha");
 
     store.subscribe((models) => fillModelSelect(this.model, models));
@@ -146,6 +148,7 @@ export class ClassifyPanel {
       format: "json",
     });
     if (overlay) query.set("alpha", this.alpha.value);
+    if (byId("saliency-fidelity").checked) query.set("fidelity", "true");
     return query;
   }
 
@@ -201,5 +204,40 @@ export class ClassifyPanel {
     }
     byId("saliency-caption").textContent = facts.join(" · ") + ". ";
     byId("saliency").hidden = false;
+    this.renderFidelity(result.fidelity, result.class.label);
+  }
+
+  /// The four areas (lower deletion and higher insertion than chance are better) and the curves.
+  renderFidelity(fidelity, label) {
+    const section = byId("fidelity");
+    section.hidden = !fidelity;
+    if (!fidelity) return;
+    const area = (v) => Number(v).toFixed(3);
+    const rows = [
+      ["Deletion AUC", fidelity.deletion_auc, fidelity.random_deletion_auc, fidelity.deletion_auc < fidelity.random_deletion_auc],
+      ["Insertion AUC", fidelity.insertion_auc, fidelity.random_insertion_auc, fidelity.insertion_auc > fidelity.random_insertion_auc],
+    ];
+    byId("fidelity-scores").replaceChildren(...rows.flatMap(([name, ours, random, better]) => [
+      el("dt", { textContent: name }),
+      el("dd", { className: better ? "better" : "worse", "data-auc": String(ours), "data-random": String(random),
+                 textContent: `${area(ours)} (random order ${area(random)}: ${better ? "better" : "not better"} than chance)` }),
+    ]));
+    const curves = fidelity.curves;
+    const steps = fidelity.steps;
+    drawLineChart(byId("fidelity-chart"), [
+      { name: "deletion", className: "deletion", values: curves.deletion },
+      { name: "insertion", className: "insertion", values: curves.insertion },
+      { name: "deletion, random order", className: "deletion random", values: curves.random_deletion },
+      { name: "insertion, random order", className: "insertion random", values: curves.random_insertion },
+    ], {
+      yMax: 1,
+      yLabel: `p(${label})`,
+      xLabel: "fraction of pixels changed",
+      xTick: (i) => String(Number((i / steps).toFixed(2))),
+      dots: false,
+      summary: `Fidelity of the map for ${label}: deletion AUC ${area(fidelity.deletion_auc)} against ` +
+        `${area(fidelity.random_deletion_auc)} for a random order; insertion AUC ${area(fidelity.insertion_auc)} against ` +
+        `${area(fidelity.random_insertion_auc)}.`,
+    });
   }
 }

@@ -4,8 +4,9 @@ import { svg } from "./dom.js";
 
 const margins = { height: 260, left: 48, right: 16, top: 16, bottom: 56 };
 
-/// series: [{ name, className, values: [number|null] }] indexed by epoch (1-based on the axis).
-export function drawLineChart(target, series, { yMax, yLabel, summary }) {
+/// series: [{ name, className, values: [number|null] }] indexed by epoch (1-based on the axis), or
+/// by whatever `xTick(i)` labels and `xLabel` names; `dots` false leaves long curves as lines.
+export function drawLineChart(target, series, { yMax, yLabel, summary, xLabel = "epoch", xTick = (i) => String(i + 1), dots = true }) {
   // Draw at the rendered width so the labels keep their size on a phone; hidden charts get a default.
   const rendered = Math.round(target.getBoundingClientRect().width);
   const size = { ...margins, width: rendered > 0 ? Math.max(300, rendered) : 480 };
@@ -28,9 +29,9 @@ export function drawLineChart(target, series, { yMax, yLabel, summary }) {
   }
   const every = Math.ceil(count / 10);
   for (let i = 0; i < count; i += every) {
-    axes.append(svg("text", { x: x(i), y: size.top + plotH + 16, "text-anchor": "middle" }, document.createTextNode(String(i + 1))));
+    axes.append(svg("text", { x: x(i), y: size.top + plotH + 16, "text-anchor": "middle" }, document.createTextNode(xTick(i))));
   }
-  axes.append(svg("text", { x: size.left + plotW / 2, y: size.top + plotH + 32, "text-anchor": "middle" }, document.createTextNode("epoch")));
+  axes.append(svg("text", { x: size.left + plotW / 2, y: size.top + plotH + 32, "text-anchor": "middle" }, document.createTextNode(xLabel)));
   axes.append(svg("text", { x: 12, y: size.top + plotH / 2, "text-anchor": "middle", transform: `rotate(-90 12 ${size.top + plotH / 2})` },
     document.createTextNode(yLabel)));
 
@@ -38,11 +39,12 @@ export function drawLineChart(target, series, { yMax, yLabel, summary }) {
     const points = s.values.map((v, i) => (Number.isFinite(v) ? [x(i), y(v)] : null)).filter(Boolean);
     const group = svg("g", { class: `series ${s.className}` },
       svg("polyline", { points: points.map((p) => p.join(",")).join(" ") }),
-      ...points.map(([cx, cy]) => svg("circle", { cx, cy, r: 3 })));
-    const legendX = size.left + k * 140;
+      ...(dots ? points.map(([cx, cy]) => svg("circle", { cx, cy, r: 3 })) : []));
+    const legendX = size.left + (k % 2) * 170;
+    const legendY = size.height - 8 - (series.length > 2 ? 16 * (1 - Math.floor(k / 2)) : 0);
     group.append(
-      svg("line", { x1: legendX, x2: legendX + 20, y1: size.height - 8, y2: size.height - 8 }),
-      svg("text", { x: legendX + 26, y: size.height - 4, class: "legend-text" }, document.createTextNode(s.name)));
+      svg("line", { x1: legendX, x2: legendX + 20, y1: legendY, y2: legendY }),
+      svg("text", { x: legendX + 26, y: legendY + 4, class: "legend-text" }, document.createTextNode(s.name)));
     return group;
   });
   // The title is the accessible name: what a sighted reader gets from the curves at a glance.

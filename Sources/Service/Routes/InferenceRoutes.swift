@@ -20,7 +20,7 @@ struct InferenceRoutes {
         }
         router.inference("/v1/models/:name/saliency", bodies: .images) { request in
             let model = try registry.model(named: request.parameter("name"), version: request.queryValue("version"))
-            let options = try SaliencyRequest(request)
+            let options = try SaliencyRequest(request, budgets: classifier.images.budgets)
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
             try classifier.images.checkRequest([image])
             let started = DispatchTime.now()
@@ -35,6 +35,7 @@ struct InferenceRoutes {
             fields[.cacheControl] = "no-store"
             fields[HTTPField.Name("X-Saliency-Url")!] = url
             fields[HTTPField.Name("X-Saliency-Class")!] = "\(result.class.index)"
+            if let fidelity = result.fidelity { fields[HTTPField.Name("X-Saliency-Fidelity")!] = fidelity.header }
             return HTTPServerResponse(status: .ok, headerFields: fields, body: Data(png))
         }
         router.get("/v1/saliency/:id.png") { request in

@@ -59,7 +59,7 @@ struct KServeV1Routes {
         router.inference("/v1/models/:name:explain", bodies: Self.bodies) { request in
             let model = try registry.model(named: request.parameter("name"))
             let body = try decode(request, model: model)
-            let options = try SaliencyRequest { body.parameters?[$0].flatMap(Self.text) }
+            let options = try SaliencyRequest(budgets: images.budgets) { body.parameters?[$0].flatMap(Self.text) }
             let encoded = try body.instances.enumerated().map { index, instance -> Data in
                 guard case let .image(bytes) = instance else {
                     throw ServiceError.badParameter("instances[\(index)]: explain draws the map over an image; send {\"b64\": ...}")
