@@ -76,7 +76,7 @@ final class ClassificationTests: XCTestCase {
         }
         let smooth = try harness.post("/v1/models/fashion-cnn/saliency?method=smoothgrad&steps=3&sigma=0.3&format=json", file: photo)
         XCTAssertEqual(smooth.object["steps"] as? Int, 3, smooth.text)
-        let gradcam = try harness.post("/v1/models/fashion-cnn/saliency?method=gradcam&layer=conv2&format=json", file: photo)
+        let gradcam = try harness.post("/v1/models/fashion-cnn/saliency?method=gradcam&layer=relu2&format=json", file: photo)
         XCTAssertEqual(gradcam.status, 200, gradcam.text)
         let refused = try harness.post("/v1/models/fashion-cnn/saliency?method=smoothgrad&steps=257", file: photo)
         XCTAssertEqual(refused.status, 422)
