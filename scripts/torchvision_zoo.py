@@ -19,7 +19,16 @@ DIR/NAME/ (default `.build/torchvision-zoo`):
                     channels, [H, W], top being PyTorch's top class
   saliency_float64.pb  the same in double precision (model.double()), the map without
                     float32 rounding
-  meta.json         opset, seed, preprocessing, top class, PyTorch against onnxruntime
+  meta.json         opset, seed, preprocessing, top class, PyTorch against onnxruntime, and
+                    how far rounding moves Captum's map (float32 against float64, and float64
+                    maps of the model with its weights and input moved by a float32 rounding)
+
+Each BatchNorm right after a convolution is folded into it in the module (torch.fx's `fuse`)
+before anything is measured. The exporter folds them anyway, in eval mode, and rounds the
+folded weights to float32, so the module would otherwise compute a function a rounding away
+from the one the file holds: enough to flip a ReLU or max-pool decision within rounding of a
+tie, so that Captum's map (even its float64 one) was the map of another function than the
+graph's (docs/TORCHVISION-ZOO.md).
 
 The native size is the crop of the model's DEFAULT weights in torchvision; at 224 the
 preprocessing is torchvision's ImageNet evaluation transform (Resize(256), CenterCrop(224),
@@ -52,7 +61,7 @@ IMAGE = os.path.join(IMAGES, "chelsea.png")
 CALIBRATION = ["astronaut.png", "coffee.png", "fish.jpg", "camera.png"]
 DEFAULT_OUT = os.path.join(REPOSITORY, ".build", "torchvision-zoo")
 # Bumped whenever what a model's files hold changes, so cached exports are redone.
-FORMAT = 3
+FORMAT = 4
 
 # Out of scope: the engine is a CNN engine. Each reason names what the family needs beyond it.
 EXCLUDED_PREFIXES = {
@@ -209,6 +218,45 @@ def build(name, seed, calibration=None, modes=None):
     return model
 
 
+def folded(model):
+    """The model with each BatchNorm that follows a convolution folded into it, as the exporter
+    would fold it (see the module docstring), so that the ONNX file holds exactly these weights;
+    the model itself where torch.fx cannot trace it."""
+    from torch.fx.experimental.optimization import fuse
+    try:
+        return fuse(model), True
+    except Exception:  # an untraceable forward: exported as it is, and meta.json says so
+        return model, False
+
+
+PERTURBATIONS = 3
+
+
+def perturbed_maps(model, x, saliency_map):
+    """Float64 maps of `model` (float32 weights, made double) with each weight and input value
+    moved by up to one float32 rounding (a relative 2^-24) at random, PERTURBATIONS times: a
+    map that such moves change is decided by near-ties, whichever side float32 rounding in one
+    engine or another happens to land on. The weights are restored exactly afterwards."""
+    import torch
+
+    generator = torch.Generator().manual_seed(7)
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def moved(tensor):
+        if not tensor.is_floating_point():
+            return tensor
+        return tensor.double() * (1 + 2.0 ** -24 * (2 * torch.rand(tensor.shape, generator=generator, dtype=torch.float64) - 1))
+
+    model.double()
+    maps = []
+    for _ in range(PERTURBATIONS):
+        model.load_state_dict({k: moved(v) for k, v in original.items()})
+        maps.append(saliency_map(model, moved(x)))
+    model.load_state_dict(original)
+    model.float()
+    return maps
+
+
 def prepared_input(preprocessing, path=IMAGE):
     from PIL import Image
     from torchvision import transforms
@@ -266,6 +314,7 @@ def export_one(name, opset, directory):
     seed = seed_for(architecture)
     preprocessing = preprocessing_for(architecture)
     model = build(architecture, seed, calibration_batch(preprocessing) if calibrated else None, extra.get("modes"))
+    model, folded_in_module = folded(model)
     x = prepared_input(preprocessing)
     started = time.time()
     with torch.no_grad():
@@ -303,7 +352,9 @@ def export_one(name, opset, directory):
         torch.set_num_threads(1)
         one_thread = saliency_map(model, x)
         torch.set_num_threads(2)
-    # The same map in double precision: how far float32 rounding alone moves Captum's map.
+    # The same map in double precision: how far float32 rounding alone moves Captum's map; and
+    # double-precision maps a rounding away, which show whether near-ties decide it.
+    perturbed = perturbed_maps(model, x, saliency_map) if calibrated else []
     double = saliency_map(model.double(), x.double())
     del model
 
@@ -323,6 +374,11 @@ def export_one(name, opset, directory):
         # move under rounding alone.
         "float32_float64_pearson": float(np.corrcoef(single.ravel(), double.ravel())[0, 1]),
         "float32_float64_max_diff": float(np.abs(single - double).max() / np.abs(double).max()),
+        # The perturbed float64 maps against the float64 map: the least Pearson, the largest difference.
+        "folded_in_module": folded_in_module,
+        **({"perturbed_pearson": min(float(np.corrcoef(p.ravel(), double.ravel())[0, 1]) for p in perturbed),
+            "perturbed_max_diff": max(float(np.abs(p - double).max() / np.abs(double).max()) for p in perturbed)}
+           if perturbed else {}),
         **({"one_two_threads_pearson": float(np.corrcoef(one_thread.ravel(), single.ravel())[0, 1]),
             "one_two_threads_max_diff": float(np.abs(one_thread - single).max() / np.abs(single).max())}
            if not calibrated else {}),
@@ -346,7 +402,7 @@ def conditioning_one(name):
     x = prepared_input(preprocessing)
     result = {"name": name}
     for statistics, calibration in (("random", None), ("calibrated", calibration_batch(preprocessing))):
-        model = build(name, seed_for(name), calibration)
+        model, _ = folded(build(name, seed_for(name), calibration))
         for p in model.parameters():
             p.requires_grad_(False)
         with torch.no_grad():

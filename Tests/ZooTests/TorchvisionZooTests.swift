@@ -15,9 +15,12 @@ final class TorchvisionZooTests: XCTestCase {
     /// difference relative to the map's largest value...
     static let minimumPearson = 0.999
     static let saliencyTolerance: Float = 1e-3
-    /// ...or, where rounding alone moves Captum's own float32 map further than that from its
-    /// float64 map (ReLU and max-pool decisions within rounding of a tie, which any float32
-    /// engine may take either way), within this many times that distance of the float64 map.
+    /// ...or, where rounding alone moves Captum's own map further than that from its float64 map
+    /// (ReLU and max-pool decisions within rounding of a tie, which any float32 engine may take
+    /// either way), within this many times that distance of the float64 map. Rounding is
+    /// measured twice: Captum's float32 map, and float64 maps of the model with its weights and
+    /// input moved by one float32 rounding; the float32 map alone is one sample of where the
+    /// near-ties fall, and missed RegNet-Y 800MF's (docs/TORCHVISION-ZOO.md).
     static let roundingMargin: Float = 3
     /// The fine-tuning step's first-order decrease of the loss, as a fraction of it: small
     /// enough that the loss's curvature changes it by well under half.
@@ -38,6 +41,10 @@ final class TorchvisionZooTests: XCTestCase {
         /// Captum's float32 map against its float64 map.
         var float32_float64_pearson: Double
         var float32_float64_max_diff: Float
+        /// Float64 maps with weights and input moved by a float32 rounding, against the float64
+        /// map: the least Pearson and the largest difference (absent for issue 18's GoogLeNet).
+        var perturbed_pearson: Double?
+        var perturbed_max_diff: Float?
         /// False for issue 18's GoogLeNet, whose BatchNorm statistics are merely random.
         var calibrated_statistics: Bool
         /// Issue 18's GoogLeNet only: Captum's float32 map at one thread against two.
@@ -147,8 +154,8 @@ final class TorchvisionZooTests: XCTestCase {
         row.pearson = pearson(map.scalars, captum.scalars)
         row.saliencyDifference = maxDifference(map, captum) / (captum.scalars.max() ?? 1)
         row.float64Difference = maxDifference(map, exact) / (exact.scalars.max() ?? 1)
-        row.roundingPearson = meta.float32_float64_pearson
-        row.roundingFloor = meta.float32_float64_max_diff
+        row.roundingPearson = min(meta.float32_float64_pearson, meta.perturbed_pearson ?? 1)
+        row.roundingFloor = max(meta.float32_float64_max_diff, meta.perturbed_max_diff ?? 0)
         guard meta.calibrated_statistics else {
             // Issue 18's GoogLeNet: rounding alone moves Captum's own map, so no float32 map can be
             // held to it; the export must say so, or the suite would blame the engine again.
@@ -163,13 +170,15 @@ final class TorchvisionZooTests: XCTestCase {
                               pearson(map.scalars, exact.scalars))
             return
         }
-        if meta.float32_float64_pearson < Self.minimumPearson {
-            row.failures.append("the reference is ill-conditioned: Captum's float32 map correlates at \(meta.float32_float64_pearson) with its float64 map")
+        if row.roundingPearson! < Self.minimumPearson {
+            row.failures.append("the reference is ill-conditioned: rounding alone moves Captum's map to Pearson \(row.roundingPearson!) "
+                                + "with its float64 map (float32 \(meta.float32_float64_pearson), perturbed float64 \(meta.perturbed_pearson ?? 1))")
         }
-        let withinRounding = row.float64Difference! <= max(Self.saliencyTolerance, Self.roundingMargin * meta.float32_float64_max_diff)
+        let withinRounding = row.float64Difference! <= max(Self.saliencyTolerance, Self.roundingMargin * row.roundingFloor!)
         if !(row.pearson! >= Self.minimumPearson && (row.saliencyDifference! <= Self.saliencyTolerance || withinRounding)) {
             row.failures.append("saliency against Captum's: Pearson \(row.pearson!), largest relative difference \(row.saliencyDifference!) "
-                                + "(\(row.float64Difference!) from the float64 map, where Captum's float32 map is \(meta.float32_float64_max_diff))")
+                                + "(\(row.float64Difference!) from the float64 map, where rounding alone moves Captum's map by \(row.roundingFloor!): "
+                                + "float32 \(meta.float32_float64_max_diff), perturbed float64 \(meta.perturbed_max_diff.map { "\($0)" } ?? "-"))")
         }
     }
 
@@ -257,7 +266,7 @@ final class TorchvisionZooTests: XCTestCase {
     static func table(_ rows: [Row], manifest: Manifest) -> String {
         var lines = [
             "| model | opset | logits max diff (of largest) | saliency Pearson | saliency max rel diff | ours vs float64 max rel diff | "
-                + "Captum float32 vs float64: Pearson / max rel diff | fine-tune step loss | preset | s | |",
+                + "rounding (Captum float32, or perturbed float64, vs float64; the worse): Pearson / max rel diff | fine-tune step loss | preset | s | |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += rows.map(line)
