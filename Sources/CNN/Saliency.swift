@@ -86,18 +86,26 @@ public struct SaliencyComputer {
     /// `input` is one sample [1, C, H, W]; `targetClass` nil means the top-scoring class.
     public func compute(_ method: SaliencyMethod, input: Tensor, targetClass: Int? = nil,
                         options: SaliencyOptions = SaliencyOptions()) throws -> SaliencyResult {
+        try compute(method, input: input, targets: targetClass.map { .classes([$0]) } ?? .top(1), options: options)[0]
+    }
+
+    /// One map per class of `targets`, in its order, from the same forward passes: each pass's
+    /// activations are kept and backpropagated once per class.
+    public func compute(_ method: SaliencyMethod, input: Tensor, targets: SaliencyTargets,
+                        options: SaliencyOptions = SaliencyOptions()) throws -> [SaliencyResult] {
         precondition(input.shape.first == 1, "saliency explains one image at a time")
         let sample = Array(input.shape.dropFirst())
         switch method {
         case .gradient, .guidedBackprop:
-            let pass = try gradientSum(count: 1, batchSize: 1, target: targetClass,
+            let pass = try gradientSum(count: 1, batchSize: 1, targets: targets,
                                        rule: method == .guidedBackprop ? .guided : .standard,
                                        fill: { _, slot in input.scalars.withUnsafeBufferPointer { slot.baseAddress!.update(from: $0.baseAddress!, count: input.count) } },
                                        weight: { _ in 1 })
-            return SaliencyResult(attribution: pass.sum.reshaped(to: sample), targetClass: pass.target,
-                                  score: pass.logits[pass.target], logits: pass.logits)
+            return zip(pass.sums, pass.targets).map { sum, target in
+                SaliencyResult(attribution: sum.reshaped(to: sample), targetClass: target, score: pass.logits[target], logits: pass.logits)
+            }
         case .gradcam:
-            return try gradCAM(input, targetClass: targetClass, layer: options.layer)
+            return try gradCAM(input, targets: targets, layer: options.layer)
         case .smoothgrad, .integratedGradients:
             break
         }
@@ -108,38 +116,36 @@ public struct SaliencyComputer {
             : nil
         let reference = try scores(of: [input] + (baseline.map { [$0] } ?? []))
         let logits = reference[0]
-        let target = targetClass ?? logits.indices.max { logits[$0] < logits[$1] }!
-        try checkClass(target, classes: logits.count)
-        var result = SaliencyResult(attribution: input, targetClass: target, score: logits[target], logits: logits,
-                                    steps: steps, batchSize: batch)
+        let chosen = try targets.resolve(logits, node: scoreNode)
+        let fixed = SaliencyTargets.classes(chosen)
+        var results = chosen.map {
+            SaliencyResult(attribution: input, targetClass: $0, score: logits[$0], logits: logits, steps: steps, batchSize: batch)
+        }
         if let baseline {
             precondition(steps >= options.integration.minimumSteps, "\(options.integration.rawValue) needs more steps")
             let (alphas, weights) = options.integration.points(steps)
             let difference = zip(input.scalars, baseline.scalars).map { $0 - $1 }
-            let pass = try gradientSum(count: steps, batchSize: batch, target: target, rule: .standard, fill: { k, slot in
+            let pass = try gradientSum(count: steps, batchSize: batch, targets: fixed, rule: .standard, fill: { k, slot in
                 let alpha = Float(alphas[k])
                 for i in 0..<difference.count { slot[i] = baseline.scalars[i] + alpha * difference[i] }
             }, weight: { Float(weights[$0]) })
-            var attribution = pass.sum
-            for i in 0..<attribution.count { attribution.scalars[i] *= difference[i] }
-            result.completenessError = attribution.sum() - (logits[target] - reference[1][target])
-            result.attribution = attribution.reshaped(to: sample)
+            for (t, sum) in pass.sums.enumerated() {
+                var attribution = sum
+                for i in 0..<attribution.count { attribution.scalars[i] *= difference[i] }
+                let target = chosen[t]
+                results[t].completenessError = attribution.sum() - (logits[target] - reference[1][target])
+                results[t].attribution = attribution.reshaped(to: sample)
+            }
         } else {
             let sigma = options.sigma * ((input.scalars.max() ?? 0) - (input.scalars.min() ?? 0))
             // One stream of noise in sample order, so that the map does not depend on the batch size.
             var random = RandomSource(seed: options.seed)
-            let pass = try gradientSum(count: steps, batchSize: batch, target: target, rule: .standard, absolute: true, fill: { _, slot in
+            let pass = try gradientSum(count: steps, batchSize: batch, targets: fixed, rule: .standard, absolute: true, fill: { _, slot in
                 for i in 0..<input.count { slot[i] = input.scalars[i] + sigma * random.nextNormal() }
             }, weight: { _ in 1 / Float(steps) })
-            result.attribution = pass.sum.reshaped(to: sample)
+            for (t, sum) in pass.sums.enumerated() { results[t].attribution = sum.reshaped(to: sample) }
         }
-        return result
-    }
-
-    private func checkClass(_ target: Int, classes: Int) throws {
-        guard target >= 0 && target < classes else {
-            throw GraphError(node: scoreNode, "class \(target) is out of range for \(classes) classes")
-        }
+        return results
     }
 
     /// The scores of each input, one forward pass.
@@ -151,17 +157,17 @@ public struct SaliencyComputer {
         return (0..<inputs.count).map { Array(scores.scalars[($0 * classes)..<(($0 + 1) * classes)]) }
     }
 
-    /// The sum over `count` inputs of weight(k) * d score[target] / d input_k (of its magnitude
-    /// when `absolute`), run `batchSize` inputs per forward and backward pass; `fill(k, slot)`
-    /// writes input k. Also the first input's scores and the target (its top class when
-    /// `target` is nil).
-    private func gradientSum(count: Int, batchSize: Int, target: Int?, rule: GradientRule, absolute: Bool = false,
+    /// For each class of `targets`, the sum over `count` inputs of weight(k) * d score[class] /
+    /// d input_k (of its magnitude when `absolute`), run `batchSize` inputs per forward pass and
+    /// one backward pass per class; `fill(k, slot)` writes input k. Also the first input's
+    /// scores and the classes (`targets` resolved on those scores).
+    private func gradientSum(count: Int, batchSize: Int, targets: SaliencyTargets, rule: GradientRule, absolute: Bool = false,
                              fill: (Int, UnsafeMutableBufferPointer<Float>) -> Void, weight: (Int) -> Float)
-        throws -> (sum: Tensor, logits: [Float], target: Int) {
+        throws -> (sums: [Tensor], logits: [Float], targets: [Int]) {
         let sample = [1] + executor.graph.inputShape
         let size = sample.reduce(1, *)
-        var sum = Tensor(zeros: sample)
-        var first: [Float] = [], chosen = target ?? 0
+        var sums: [Tensor] = []
+        var first: [Float] = [], chosen: [Int] = []
         let inputName = executor.graph.inputName
         for start in stride(from: 0, to: count, by: batchSize) {
             let n = min(batchSize, count - start)
@@ -174,23 +180,25 @@ public struct SaliencyComputer {
             let classes = scores.count / n
             if start == 0 {
                 first = Array(scores.scalars[0..<classes])
-                chosen = target ?? first.indices.max { first[$0] < first[$1] }!
-                try checkClass(chosen, classes: classes)
+                chosen = try targets.resolve(first, node: scoreNode)
+                sums = chosen.map { _ in Tensor(zeros: sample) }
             }
-            var seed = Tensor(zeros: scores.shape)
-            for s in 0..<n { seed.scalars[s * classes + chosen] = 1 }
-            let gradient = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
-                                             rule: rule, returning: [inputName])[inputName] ?? Tensor(zeros: batch.shape)
-            for s in 0..<n {
-                let w = weight(start + s)
-                if absolute {
-                    for i in 0..<size { sum.scalars[i] += w * abs(gradient.scalars[s * size + i]) }
-                } else {
-                    for i in 0..<size { sum.scalars[i] += w * gradient.scalars[s * size + i] }
+            for (t, target) in chosen.enumerated() {
+                var seed = Tensor(zeros: scores.shape)
+                for s in 0..<n { seed.scalars[s * classes + target] = 1 }
+                let gradient = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
+                                                 rule: rule, returning: [inputName])[inputName] ?? Tensor(zeros: batch.shape)
+                for s in 0..<n {
+                    let w = weight(start + s)
+                    if absolute {
+                        for i in 0..<size { sums[t].scalars[i] += w * abs(gradient.scalars[s * size + i]) }
+                    } else {
+                        for i in 0..<size { sums[t].scalars[i] += w * gradient.scalars[s * size + i] }
+                    }
                 }
             }
         }
-        return (sum, first, chosen)
+        return (sums, first, chosen)
     }
 
     /// The nodes Grad-CAM can explain through: those with a spatial output [N, C, H, W].
@@ -203,7 +211,7 @@ public struct SaliencyComputer {
     /// summed over channels, rectified and upsampled to the input as PyTorch's
     /// `F.interpolate(mode="bilinear")` does by default (align_corners false, as Captum's
     /// `LayerAttribution.interpolate` calls it), as one channel [1, H, W].
-    private func gradCAM(_ input: Tensor, targetClass: Int?, layer name: String?) throws -> SaliencyResult {
+    private func gradCAM(_ input: Tensor, targets: SaliencyTargets, layer name: String?) throws -> [SaliencyResult] {
         let graph = executor.graph
         let layer: String
         if let name {
@@ -221,30 +229,30 @@ public struct SaliencyComputer {
         let trace = try executor.forward(input, context: ForwardContext(isTraining: false))
         let scores = trace.activations[scoreNode]!
         let logits = scores.scalars
-        let target = targetClass ?? logits.indices.max { logits[$0] < logits[$1] }!
-        try checkClass(target, classes: logits.count)
-        var seed = Tensor(zeros: scores.shape)
-        seed.scalars[target] = 1
-        let gradients = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
-                                          returning: [layer])
         let activation = trace.activations[layer]!
-        let gradient = gradients[layer] ?? Tensor(zeros: activation.shape)
         let (k, h, w) = (activation.shape[1], activation.shape[2], activation.shape[3])
-        var cam = Tensor(zeros: [1, 1, h, w])
-        for c in 0..<k {
-            let plane = c * h * w
-            var alpha: Float = 0
-            for i in 0..<(h * w) { alpha += gradient.scalars[plane + i] }
-            alpha /= Float(h * w)
-            for i in 0..<(h * w) { cam.scalars[i] += alpha * activation.scalars[plane + i] }
-        }
-        cam = cam.map { max($0, 0) }
         let (outH, outW) = (input.shape[2], input.shape[3])
         let upsample = Resize(targets: [nil, nil, .size(outH), .size(outW)], filter: .linear, coordinateMode: .pytorchHalfPixel)
-        var map = Tensor(zeros: [1, 1, outH, outW])
-        upsample.forward([cam], into: &map, context: ForwardContext(isTraining: false, keepsForBackward: false))
-        return SaliencyResult(attribution: map.reshaped(to: [1, outH, outW]), targetClass: target,
-                              score: logits[target], logits: logits)
+        return try targets.resolve(logits, node: scoreNode).map { target in
+            var seed = Tensor(zeros: scores.shape)
+            seed.scalars[target] = 1
+            let gradients = executor.backward(trace, from: scoreNode, gradient: seed, computesParameterGradients: false,
+                                              returning: [layer])
+            let gradient = gradients[layer] ?? Tensor(zeros: activation.shape)
+            var cam = Tensor(zeros: [1, 1, h, w])
+            for c in 0..<k {
+                let plane = c * h * w
+                var alpha: Float = 0
+                for i in 0..<(h * w) { alpha += gradient.scalars[plane + i] }
+                alpha /= Float(h * w)
+                for i in 0..<(h * w) { cam.scalars[i] += alpha * activation.scalars[plane + i] }
+            }
+            cam = cam.map { max($0, 0) }
+            var map = Tensor(zeros: [1, 1, outH, outW])
+            upsample.forward([cam], into: &map, context: ForwardContext(isTraining: false, keepsForBackward: false))
+            return SaliencyResult(attribution: map.reshaped(to: [1, outH, outW]), targetClass: target,
+                                  score: logits[target], logits: logits)
+        }
     }
 }
 

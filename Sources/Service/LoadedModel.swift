@@ -23,6 +23,8 @@ final class LoadedModel: @unchecked Sendable {
     let directory: URL
     /// Requests, executions and their stages since start (the statistics extension).
     let statistics = InferenceStatistics()
+    /// What the latest sanity check found for each saliency method.
+    let sanity = SanityVerdicts()
     /// What one image costs a backward pass (saliency, or a fine-tuning step): every activation
     /// kept for it and the gradients that flow back through them (`saliencyBatchSize`).
     let saliencyBytesPerImage: Int

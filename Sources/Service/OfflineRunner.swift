@@ -33,9 +33,13 @@ public struct OfflineRunner {
     /// `parameters` are that route's query parameters.
     public func saliency(_ image: Data, model name: String?, parameters: [String: String]) throws -> (png: [UInt8], json: Data) {
         let request = try SaliencyRequest(budgets: classifier.images.budgets) { parameters[$0] }
-        let (result, png) = try SaliencyService(classifier: classifier).explain(image, model: model(name), request: request)
+        let explanation = try SaliencyService(classifier: classifier).explain(image, model: model(name), request: request,
+                                                                           grid: request.isSeveral)
+        guard let png = explanation.grid ?? explanation.maps.first else {
+            throw ServiceError.badParameter("normalize=none needs scale= to draw a PNG")
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return (png, try encoder.encode(result))
+        return (png, request.isSeveral ? try encoder.encode(explanation.results) : try encoder.encode(explanation.results[0]))
     }
 }

@@ -25,6 +25,11 @@ public struct ResourceBudgets: Sendable, Equatable {
     /// Deletion and insertion steps a fidelity score may take (`fidelity_steps=`, 224 by
     /// default); each step is four images through the model.
     public var maxFidelitySteps = 448
+    /// Classes one saliency request may explain at once (`class=top3`, `class=1,5,9`).
+    public var maxSaliencyClasses = 10
+    /// Passes (a forward and a backward) one sanity check may run: methods x (layers + 1) maps,
+    /// integrated gradients and SmoothGrad counting their steps.
+    public var maxSanityPasses = 2000
     /// Input elements (channels x height x width) a model may take.
     public var maxModelInputElements = 3 * 1024 * 1024
     /// Models registered at once, the default model included.
@@ -62,6 +67,8 @@ public struct ResourceBudgets: Sendable, Equatable {
         var saliency_cache_bytes: Int?
         var max_saliency_steps: Int?
         var max_fidelity_steps: Int?
+        var max_saliency_classes: Int?
+        var max_sanity_passes: Int?
         var max_model_input_elements: Int?
         var max_models: Int?
         var max_model_versions: Int?
@@ -84,6 +91,8 @@ public struct ResourceBudgets: Sendable, Equatable {
         if let v = f.saliency_cache_bytes { saliencyCacheBytes = v }
         if let v = f.max_saliency_steps { maxSaliencySteps = v }
         if let v = f.max_fidelity_steps { maxFidelitySteps = v }
+        if let v = f.max_saliency_classes { maxSaliencyClasses = v }
+        if let v = f.max_sanity_passes { maxSanityPasses = v }
         if let v = f.max_model_input_elements { maxModelInputElements = v }
         if let v = f.max_models { maxModels = v }
         if let v = f.max_model_versions { maxModelVersions = v }
@@ -115,6 +124,8 @@ public struct ResourceBudgets: Sendable, Equatable {
         file.saliency_cache_bytes = try int("saliency_cache_bytes")
         file.max_saliency_steps = try int("max_saliency_steps")
         file.max_fidelity_steps = try int("max_fidelity_steps")
+        file.max_saliency_classes = try int("max_saliency_classes")
+        file.max_sanity_passes = try int("max_sanity_passes")
         file.max_model_input_elements = try int("max_model_input_elements")
         file.max_models = try int("max_models")
         file.max_model_versions = try int("max_model_versions")
@@ -134,7 +145,8 @@ public struct ResourceBudgets: Sendable, Equatable {
             ("max_request_pixels", Double(maxRequestPixels)), ("max_request_images", Double(maxRequestImages)),
             ("max_image_memory_bytes", Double(maxImageMemoryBytes)), ("max_saliency_pixels", Double(maxSaliencyPixels)),
             ("max_saliency_batch_bytes", Double(maxSaliencyBatchBytes)), ("max_saliency_steps", Double(maxSaliencySteps)),
-            ("max_fidelity_steps", Double(maxFidelitySteps)),
+            ("max_fidelity_steps", Double(maxFidelitySteps)), ("max_saliency_classes", Double(maxSaliencyClasses)),
+            ("max_sanity_passes", Double(maxSanityPasses)),
             ("saliency_cache_bytes", Double(saliencyCacheBytes)), ("max_model_input_elements", Double(maxModelInputElements)),
             ("max_models", Double(maxModels)), ("max_model_versions", Double(maxModelVersions)),
             ("max_import_work", Double(maxImportWork)),

@@ -130,7 +130,9 @@ final class OpenAPITests: XCTestCase {
         })
         let ok = try XCTUnwrap((operation["responses"] as? [String: Any])?["200"] as? [String: Any])
         let documented = Set(((ok["headers"] as? [String: Any]) ?? [:]).keys.map { $0.lowercased() })
-        // fidelity=true: the one header sent only on request is sent too.
+        // fidelity=true and a sanity check of the method first: the headers sent only then are sent too.
+        let sanity = try harness.post("/v1/models/fashion-cnn/saliency/sanity?methods=gradient&layers=1", file: try ServiceHarness.photos()[0])
+        XCTAssertEqual(sanity.status, 200, sanity.text)
         let response = try harness.post("/v1/models/fashion-cnn/saliency?fidelity=true", file: try ServiceHarness.photos()[0])
         XCTAssertEqual(response.status, 200, response.text)
         let sent = Set(response.headers.keys.filter { $0.hasPrefix("x-saliency") || $0 == "cache-control" })

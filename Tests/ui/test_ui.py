@@ -450,6 +450,27 @@ def browse(b, args, base, token, read_token, output, checks, work, image):
     if classified:
         checks.run("fidelity shows both areas beside chance and the four curves", fidelity)
 
+    def sanity():
+        b.find("#sanity-run").click()
+        rows = b.wait_for("""const t = document.getElementById('sanity-table');
+                             const rows = [...document.querySelectorAll('#sanity-body tr')];
+                             return !t.hidden && rows.length === 5 && !document.getElementById('sanity-run').disabled &&
+                               rows.map((r) => [r.dataset.method, r.dataset.flagged, r.cells.length, r.lastChild.textContent])""",
+                          message="the sanity check's table", timeout=120)
+        layers = b.run("return document.querySelectorAll('#sanity-head th').length") - 3
+        expect(layers == 4, f"fashion-cnn has four weighted layers, the table shows {layers}")
+        for method, flagged, cells, verdict in rows:
+            expect(cells == layers + 3, f"{method}: {cells} cells")
+            expect(verdict == ("flagged" if flagged == "true" else "passed"), f"{method}: {flagged} shown as {verdict!r}")
+        flagged = [m for m, f, _, _ in rows if f == "true"]
+        shown = b.wait_for("""const c = document.getElementById('saliency-caption').textContent;
+                              return c.includes('sanity check') && c""", message="the verdict in the map's caption")
+        method = b.run("return document.getElementById('saliency-method').value")
+        expect(("flagged" in shown) == (method in flagged), f"{method} is {'flagged' if method in flagged else 'passed'}: {shown!r}")
+        return f"flagged: {', '.join(flagged) or 'none'}"
+    if classified:
+        checks.run("the sanity check shows each method's correlations and its verdict, and the map's caption says it", sanity)
+
     def drop(name, content_type, script_body):
         """Drops a file made in the page by script_body (which returns a Blob) on the drop zone."""
         b.run(f"""return (async () => {{

@@ -32,6 +32,7 @@ export class ClassifyPanel {
     for (const control of this.controls) control.addEventListener("change", () => this.showSaliency());
     this.alpha.addEventListener("input", () => (byId("saliency-alpha-value").value = this.alpha.value));
     byId("saliency-overlay").addEventListener("change", () => (this.alpha.disabled = !byId("saliency-overlay").checked));
+    byId("sanity-run").addEventListener("click", () => this.runSanityCheck());
   }
 
   /// Selects a model by name (used when a job has produced a new one).
@@ -202,9 +203,62 @@ export class ClassifyPanel {
     if (result.completeness_error !== undefined && result.completeness_error !== null) {
       facts.push(`completeness error ${Number(result.completeness_error).toExponential(2)}`);
     }
-    byId("saliency-caption").textContent = facts.join(" · ") + ". ";
+    if (result.sanity) {
+      facts.push(result.sanity.flagged
+        ? `flagged by the sanity check: this method's maps barely change when the model is randomized ` +
+          `(mean Spearman ${Number(result.sanity.mean_spearman).toFixed(2)})`
+        : `passed the sanity check (mean Spearman ${Number(result.sanity.mean_spearman).toFixed(2)})`);
+    }
+    const caption = byId("saliency-caption");
+    caption.textContent = facts.join(" · ") + ". ";
+    caption.classList.toggle("flagged", Boolean(result.sanity && result.sanity.flagged));
     byId("saliency").hidden = false;
     this.renderFidelity(result.fidelity, result.class.label);
+  }
+
+  /// Cascading randomization of the chosen model on the chosen image: one row per method, its
+  /// correlation with the trained model's map after each layer, flagged methods marked.
+  async runSanityCheck() {
+    if (!this.file) return setStatus(byId("sanity-status"), "Choose an image first.", "error");
+    const model = this.model.value;
+    const button = byId("sanity-run");
+    button.disabled = true;
+    setStatus(byId("sanity-status"), `Randomizing ${model}'s layers one by one and comparing every method's maps…`);
+    try {
+      const query = new URLSearchParams(this.chosen ? { class: String(this.chosen.index) } : {});
+      const response = await request("POST", `/v1/models/${encodeURIComponent(model)}/saliency/sanity?${query}`, {
+        body: this.file,
+        contentType: this.file.type || "application/octet-stream",
+      });
+      const check = await response.json();
+      this.renderSanity(check);
+      setStatus(byId("sanity-status"), check.flagged.length
+        ? `Flagged: ${check.flagged.join(", ")}. Their maps barely change when ${model}'s weights are replaced by noise.`
+        : "No method flagged: every map changes when the model's weights are replaced by noise.");
+      this.showSaliency();
+    } catch (error) {
+      setStatus(byId("sanity-status"), error.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  renderSanity(check) {
+    const number = (v) => (v === null || v === undefined ? "constant map" : Number(v).toFixed(2));
+    byId("sanity-caption").textContent = `Spearman correlation of each method's map of ${check.class.label} with the trained ` +
+      `model's, after randomizing each layer (top first, cumulative); flagged at a mean of ${check.threshold} or more.`;
+    byId("sanity-head").replaceChildren(
+      el("th", { scope: "col", textContent: "Method" }),
+      ...check.layers.map((layer) => el("th", { scope: "col", textContent: `+ ${layer}` })),
+      el("th", { scope: "col", textContent: "Mean" }),
+      el("th", { scope: "col", textContent: "Verdict" }));
+    byId("sanity-body").replaceChildren(...check.methods.map((m) => el("tr", { className: m.flagged ? "flagged" : "passed",
+      "data-method": m.method, "data-flagged": String(m.flagged) },
+      el("th", { scope: "row", textContent: m.method }),
+      ...m.spearman.map((v) => el("td", { textContent: number(v) })),
+      el("td", { textContent: number(m.mean_spearman) }),
+      el("td", { textContent: m.flagged ? "flagged" : "passed" }))));
+    byId("sanity-table").hidden = false;
   }
 
   /// The four areas (lower deletion and higher insertion than chance are better) and the curves.

@@ -24,19 +24,36 @@ struct InferenceRoutes {
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
             try classifier.images.checkRequest([image])
             let started = DispatchTime.now()
-            var (result, png) = try saliency.explain(image, model: model, request: options)
+            let grid = options.isSeveral && !options.asJSON
+            var explanation = try saliency.explain(image, model: model, request: options, grid: grid)
             metrics.recordInference(model: model.name, kind: "saliency", seconds: seconds(since: started))
-            let url = "/v1/saliency/\(try cache.store(png)).png"
-            result.pngURL = url
-            if options.asJSON { return try .json(result) }
+            for (k, png) in explanation.maps.enumerated() { explanation.results[k].pngURL = "/v1/saliency/\(try cache.store(png)).png" }
+            if options.asJSON { return options.isSeveral ? try .json(explanation.results) : try .json(explanation.results[0]) }
+            let results = explanation.results
+            guard let png = grid ? explanation.grid : explanation.maps.first else {
+                throw ServiceError.badParameter("normalize=none needs scale= to draw a PNG")
+            }
             var fields = HTTPFields()
             fields[.contentType] = "image/png"
             // One user's photo under the map: no shared cache may keep it.
             fields[.cacheControl] = "no-store"
-            fields[HTTPField.Name("X-Saliency-Url")!] = url
-            fields[HTTPField.Name("X-Saliency-Class")!] = "\(result.class.index)"
-            if let fidelity = result.fidelity { fields[HTTPField.Name("X-Saliency-Fidelity")!] = fidelity.header }
+            fields[HTTPField.Name("X-Saliency-Url")!] = grid ? "/v1/saliency/\(try cache.store(png)).png" : results[0].pngURL
+            // Several classes: one entry per map, in the grid's order (left to right, then down).
+            fields[HTTPField.Name("X-Saliency-Class")!] = results.map { "\($0.class.index)" }.joined(separator: ",")
+            let fidelity = results.compactMap { $0.fidelity?.header }
+            if !fidelity.isEmpty { fields[HTTPField.Name("X-Saliency-Fidelity")!] = fidelity.joined(separator: ", ") }
+            if let sanity = results[0].sanity { fields[HTTPField.Name("X-Saliency-Sanity")!] = sanity.header }
             return HTTPServerResponse(status: .ok, headerFields: fields, body: Data(png))
+        }
+        router.inference("/v1/models/:name/saliency/sanity", bodies: .images) { request in
+            let model = try registry.model(named: request.parameter("name"), version: request.queryValue("version"))
+            let check = try SanityRequest(request, budgets: classifier.images.budgets)
+            guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
+            try classifier.images.checkRequest([image])
+            let started = DispatchTime.now()
+            let answer = try saliency.sanityCheck(image, model: model, request: check)
+            metrics.recordInference(model: model.name, kind: "sanity", seconds: seconds(since: started))
+            return try .json(answer)
         }
         router.get("/v1/saliency/:id.png") { request in
             guard let png = cache.png(id: try request.parameter("id")) else {

@@ -35,7 +35,20 @@ struct KServeV1Routes {
     }
 
     struct Explanations: Encodable {
-        var explanations: [SaliencyService.Result]
+        var explanations: [Explanation]
+    }
+
+    /// One instance's explanation: its map, or with several classes asked for, an array of them.
+    enum Explanation: Encodable {
+        case one(SaliencyService.Result)
+        case several([SaliencyService.Result])
+
+        func encode(to encoder: Encoder) throws {
+            switch self {
+            case let .one(result): try result.encode(to: encoder)
+            case let .several(results): try results.encode(to: encoder)
+            }
+        }
     }
 
     /// KServe's SDK sends application/json; curl's `-d` sends it as a form, which only clients
@@ -59,7 +72,8 @@ struct KServeV1Routes {
         router.inference("/v1/models/:name:explain", bodies: Self.bodies) { request in
             let model = try registry.model(named: request.parameter("name"))
             let body = try decode(request, model: model)
-            let options = try SaliencyRequest(budgets: images.budgets) { body.parameters?[$0].flatMap(Self.text) }
+            // The answer is JSON whatever `format` says (normalize=none needs no scale= then).
+            let options = try SaliencyRequest(budgets: images.budgets) { $0 == "format" ? "json" : body.parameters?[$0].flatMap(Self.text) }
             let encoded = try body.instances.enumerated().map { index, instance -> Data in
                 guard case let .image(bytes) = instance else {
                     throw ServiceError.badParameter("instances[\(index)]: explain draws the map over an image; send {\"b64\": ...}")
@@ -67,12 +81,12 @@ struct KServeV1Routes {
                 return bytes
             }
             try images.checkRequest(encoded)
-            let explanations = try encoded.map { bytes -> SaliencyService.Result in
+            let explanations = try encoded.map { bytes -> Explanation in
                 let started = DispatchTime.now()
-                var (result, png) = try saliency.explain(bytes, model: model, request: options)
+                var explanation = try saliency.explain(bytes, model: model, request: options)
                 metrics.recordInference(model: model.name, kind: "explain", seconds: seconds(since: started))
-                result.pngURL = "/v1/saliency/\(try cache.store(png)).png"
-                return result
+                for (k, png) in explanation.maps.enumerated() { explanation.results[k].pngURL = "/v1/saliency/\(try cache.store(png)).png" }
+                return options.isSeveral ? .several(explanation.results) : .one(explanation.results[0])
             }
             return try .json(Explanations(explanations: explanations))
         }
