@@ -33,13 +33,14 @@ public struct OfflineRunner {
     /// `parameters` are that route's query parameters.
     public func saliency(_ image: Data, model name: String?, parameters: [String: String]) throws -> (png: [UInt8], json: Data) {
         let request = try SaliencyRequest(budgets: classifier.images.budgets) { parameters[$0] }
-        let explanation = try SaliencyService(classifier: classifier).explain(image, model: model(name), request: request,
-                                                                           grid: request.isSeveral)
+        let loaded = try model(name)
+        let several = request.isSeveral(labels: loaded.labels)
+        let explanation = try SaliencyService(classifier: classifier).explain(image, model: loaded, request: request, grid: several)
         guard let png = explanation.grid ?? explanation.maps.first else {
             throw ServiceError.badParameter("normalize=none needs scale= to draw a PNG")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return (png, request.isSeveral ? try encoder.encode(explanation.results) : try encoder.encode(explanation.results[0]))
+        return (png, several ? try encoder.encode(explanation.results) : try encoder.encode(explanation.results[0]))
     }
 }

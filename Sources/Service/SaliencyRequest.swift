@@ -161,12 +161,12 @@ struct SaliencyRequest {
         }
     }
 
-    /// Whether the answer is one map per class (an array, or a grid of PNGs): `class=topK` with
-    /// K of 2 or more, or a list of classes.
-    var isSeveral: Bool {
+    /// Whether the answer is one map per class (an array, or a grid of PNGs) for a model with
+    /// `labels`: `class=topK` with K of 2 or more, or a list of classes (not one label with commas).
+    func isSeveral(labels: [String]) -> Bool {
         switch target {
         case let .top(count): return count > 1
-        case let .named(value): return value.contains(",")
+        case let .named(value): return value.contains(",") && !labels.contains(value)
         }
     }
 

@@ -38,6 +38,9 @@ extension SaliencyService {
     /// past `max_sanity_passes`; the work runs on one of the model's executors, as saliency does.
     func sanityCheck(_ bytes: Data, model: LoadedModel, request: SanityRequest) throws -> SanityAnswer {
         let budgets = classifier.images.budgets
+        guard !request.maps.isSeveral(labels: model.labels) else {
+            throw ServiceError.badParameter("a sanity check explains one class: class= top, an index or a label")
+        }
         let scoreNode = model.logitsGraph.outputName
         let all = model.graph.randomizableLayers(upTo: scoreNode)
         guard !all.isEmpty else { throw ServiceError.badParameter("the model has no convolution or dense layer to randomize") }

@@ -16,7 +16,6 @@ struct SanityRequest {
 
     init(budgets: ResourceBudgets, query: (String) -> String?) throws {
         maps = try SaliencyRequest(budgets: budgets) { $0 == "format" ? "json" : query($0) }
-        guard !maps.isSeveral else { throw ServiceError.badParameter("a sanity check explains one class: class= top, an index or a label") }
         if let value = query("methods") {
             let names = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             methods = try names.map { name in

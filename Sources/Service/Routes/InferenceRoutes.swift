@@ -24,11 +24,11 @@ struct InferenceRoutes {
             guard let image = try RequestImages.extract(request).first else { throw ServiceError.badParameter("no image") }
             try classifier.images.checkRequest([image])
             let started = DispatchTime.now()
-            let grid = options.isSeveral && !options.asJSON
+            let several = options.isSeveral(labels: model.labels), grid = several && !options.asJSON
             var explanation = try saliency.explain(image, model: model, request: options, grid: grid)
             metrics.recordInference(model: model.name, kind: "saliency", seconds: seconds(since: started))
             for (k, png) in explanation.maps.enumerated() { explanation.results[k].pngURL = "/v1/saliency/\(try cache.store(png)).png" }
-            if options.asJSON { return options.isSeveral ? try .json(explanation.results) : try .json(explanation.results[0]) }
+            if options.asJSON { return several ? try .json(explanation.results) : try .json(explanation.results[0]) }
             let results = explanation.results
             guard let png = grid ? explanation.grid : explanation.maps.first else {
                 throw ServiceError.badParameter("normalize=none needs scale= to draw a PNG")

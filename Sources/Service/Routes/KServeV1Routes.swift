@@ -86,7 +86,7 @@ struct KServeV1Routes {
                 var explanation = try saliency.explain(bytes, model: model, request: options)
                 metrics.recordInference(model: model.name, kind: "explain", seconds: seconds(since: started))
                 for (k, png) in explanation.maps.enumerated() { explanation.results[k].pngURL = "/v1/saliency/\(try cache.store(png)).png" }
-                return options.isSeveral ? .several(explanation.results) : .one(explanation.results[0])
+                return options.isSeveral(labels: model.labels) ? .several(explanation.results) : .one(explanation.results[0])
             }
             return try .json(Explanations(explanations: explanations))
         }
