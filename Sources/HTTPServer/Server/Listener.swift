@@ -10,12 +10,15 @@ final class Listener: @unchecked Sendable {
     let fd: Int32
     let port: Int
     private let queue = DispatchQueue(label: "http.listener")
+    /// Marks the listener queue, so that a pause asked for while accepting takes effect before the next accept.
+    private let onListenerQueue = DispatchSpecificKey<Bool>()
     private var source: DispatchSourceRead?
     private var suspended = false
     private var stopped = false
 
     init(host: String, port: Int, backlog: Int32) throws {
         fd = try Socket.listen(host: host, port: port, backlog: backlog)
+        queue.setSpecific(key: onListenerQueue, value: true)
         do {
             self.port = try Socket.localPort(fd)
         } catch {
@@ -53,13 +56,22 @@ final class Listener: @unchecked Sendable {
         }
     }
 
-    /// Leaves new connections in the kernel backlog until `resumeAccepting`.
+    /// Leaves new connections in the kernel backlog until `resumeAccepting`. Asked for from
+    /// `onAccept` (the connection that reached the limit), it holds at once: queued behind the
+    /// accept loop instead, the loop would take one more connection from the backlog only to
+    /// refuse it.
     func pauseAccepting() {
-        queue.async { [self] in
-            guard !stopped, !suspended, let source else { return }
-            source.suspend()
-            suspended = true
+        if DispatchQueue.getSpecific(key: onListenerQueue) == true {
+            suspendSource()
+        } else {
+            queue.async { [self] in suspendSource() }
         }
+    }
+
+    private func suspendSource() {
+        guard !stopped, !suspended, let source else { return }
+        source.suspend()
+        suspended = true
     }
 
     func resumeAccepting() {
