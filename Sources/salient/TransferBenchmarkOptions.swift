@@ -17,8 +17,11 @@ struct TransferBenchmarkOptions: ParsableArguments {
     @Flag(name: .customLong("rebuild-base"), help: "With --transfer: train the base model again even if it is cached.")
     var rebuildBase = false
     @Option(name: .customLong("base-epochs"), help: "With --transfer: the base model's epochs.") var baseEpochs: Int?
-    @Flag(name: .customLong("base-augment"), help: "With --transfer: augment the base model's training images.")
-    var baseAugment = false
+    /// On by default: a base trained on crops and brightness shifts learns features that hold
+    /// for the new classes better (docs/DECISIONS.md, "The transfer benchmark's base is trained augmented").
+    @Flag(name: .customLong("base-augment"), inversion: .prefixedNo,
+          help: "With --transfer: augment the base model's training images (crops and brightness).")
+    var baseAugment = true
     @Option(name: .customLong("learning-rates"), help: "With --transfer: the candidate rates, comma-separated, or auto (the range test).")
     var learningRates: String?
     @Option(name: .customLong("development"), help: "With --transfer: score on this many other training images per class instead of the test set.")
