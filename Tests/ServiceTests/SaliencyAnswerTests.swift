@@ -43,6 +43,28 @@ final class SaliencyAnswerTests: XCTestCase {
                         "one class is one object, as before")
     }
 
+    /// ImageNet's labels hold commas ("tench, Tinca tinca"): a value that is one whole label is
+    /// that one class, and a list names such a class by its index.
+    func testALabelWithCommasIsOneClass() throws {
+        let export = try harness.curl("/v1/models/fashion-cnn/export?format=onnx")
+        let file = harness.dataDirectory.appendingPathComponent("commas.onnx")
+        try export.body.write(to: file)
+        var labels = FashionMNIST.labels
+        labels[8] = "Bag, handbag"
+        let upload = try harness.curl("/v1/models", ["-F", "file=@\(file.path)", "-F", "name=commas",
+                                                     "-F", "labels=\(labels.joined(separator: "\n"))", "-F", "preprocessing=fashion-mnist"])
+        XCTAssertEqual(upload.status, 201, upload.text)
+        let photo = try photo()
+        let one = try harness.post("/v1/models/commas/saliency?format=json&class=Bag,%20handbag", file: photo)
+        XCTAssertEqual((one.object["class"] as? [String: Any])?["label"] as? String, "Bag, handbag", one.text)
+        let png = try harness.post("/v1/models/commas/saliency?class=Bag,%20handbag", file: photo)
+        XCTAssertEqual(png.headers["x-saliency-class"], "8", "one map, not a grid")
+        let list = try harness.post("/v1/models/commas/saliency?format=json&class=8,Sneaker", file: photo)
+        XCTAssertEqual((list.json as? [[String: Any]])?.count, 2, list.text)
+        let sanity = try harness.post("/v1/models/commas/saliency/sanity?methods=gradient&layers=1&class=Bag,%20handbag", file: photo)
+        XCTAssertEqual((sanity.object["class"] as? [String: Any])?["index"] as? Int, 8, sanity.text)
+    }
+
     func testSeveralClassesAsPNGAreOneGridInTheirOrder() throws {
         let photo = try photo()
         let original = try ImageDecoder.decode(Data(contentsOf: photo))
