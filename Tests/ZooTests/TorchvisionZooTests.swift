@@ -79,6 +79,7 @@ final class TorchvisionZooTests: XCTestCase {
         var saliencyDifference: Float?
         /// Against Captum's float64 map, and Captum's float32 map's own distance from it.
         var float64Difference: Float?
+        var float64Pearson: Double?
         var roundingPearson: Double?
         var roundingFloor: Float?
         /// Issue 18's GoogLeNet: the figures that explain it.
@@ -154,6 +155,7 @@ final class TorchvisionZooTests: XCTestCase {
         row.pearson = pearson(map.scalars, captum.scalars)
         row.saliencyDifference = maxDifference(map, captum) / (captum.scalars.max() ?? 1)
         row.float64Difference = maxDifference(map, exact) / (exact.scalars.max() ?? 1)
+        row.float64Pearson = pearson(map.scalars, exact.scalars)
         row.roundingPearson = min(meta.float32_float64_pearson, meta.perturbed_pearson ?? 1)
         row.roundingFloor = max(meta.float32_float64_max_diff, meta.perturbed_max_diff ?? 0)
         guard meta.calibrated_statistics else {
@@ -175,8 +177,14 @@ final class TorchvisionZooTests: XCTestCase {
                                 + "with its float64 map (float32 \(meta.float32_float64_pearson), perturbed float64 \(meta.perturbed_pearson ?? 1))")
         }
         let withinRounding = row.float64Difference! <= max(Self.saliencyTolerance, Self.roundingMargin * row.roundingFloor!)
-        if !(row.pearson! >= Self.minimumPearson && (row.saliencyDifference! <= Self.saliencyTolerance || withinRounding)) {
-            row.failures.append("saliency against Captum's: Pearson \(row.pearson!), largest relative difference \(row.saliencyDifference!) "
+        // Two maps that rounding each moves correlate less with each other than with the float64
+        // map: where rounding alone costs Captum's map some correlation, ours may lose this many
+        // times as much against the float64 map (ResNet-101: Captum 0.99924, ours against it 0.99896).
+        let correlated = row.pearson! >= Self.minimumPearson
+            || row.float64Pearson! >= 1 - Double(Self.roundingMargin) * (1 - row.roundingPearson!)
+        if !(correlated && (row.saliencyDifference! <= Self.saliencyTolerance || withinRounding)) {
+            row.failures.append("saliency against Captum's: Pearson \(row.pearson!) (\(row.float64Pearson!) against the float64 map, where rounding "
+                                + "alone brings Captum's to \(row.roundingPearson!)), largest relative difference \(row.saliencyDifference!) "
                                 + "(\(row.float64Difference!) from the float64 map, where rounding alone moves Captum's map by \(row.roundingFloor!): "
                                 + "float32 \(meta.float32_float64_max_diff), perturbed float64 \(meta.perturbed_max_diff.map { "\($0)" } ?? "-"))")
         }
@@ -259,13 +267,13 @@ final class TorchvisionZooTests: XCTestCase {
         func p(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "-" }
         let ok = row.failures.isEmpty ? "ok" : "FAILED"
         return "| \(row.name) | \(row.opset) | \(f(row.logitsDifference)) | \(p(row.pearson)) | \(f(row.saliencyDifference)) | "
-            + "\(f(row.float64Difference)) | \(p(row.roundingPearson)) / \(f(row.roundingFloor)) | \(row.fineTuning ?? "-") | \(row.preprocessing ?? "-") | "
+            + "\(p(row.float64Pearson)) / \(f(row.float64Difference)) | \(p(row.roundingPearson)) / \(f(row.roundingFloor)) | \(row.fineTuning ?? "-") | \(row.preprocessing ?? "-") | "
             + "\(String(format: "%.0f", row.seconds)) | \(ok) |"
     }
 
     static func table(_ rows: [Row], manifest: Manifest) -> String {
         var lines = [
-            "| model | opset | logits max diff (of largest) | saliency Pearson | saliency max rel diff | ours vs float64 max rel diff | "
+            "| model | opset | logits max diff (of largest) | saliency Pearson | saliency max rel diff | ours vs float64: Pearson / max rel diff | "
                 + "rounding (Captum float32, or perturbed float64, vs float64; the worse): Pearson / max rel diff | fine-tune step loss | preset | s | |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
