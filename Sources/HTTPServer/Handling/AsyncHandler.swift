@@ -1,6 +1,7 @@
 import Dispatch
 import HTTPTypes
 import Foundation
+import Synchronization
 
 /// A request handler written with Swift concurrency.
 public typealias AsyncHTTPHandler = @Sendable (HTTPServerRequest) async throws -> HTTPServerResponse
@@ -32,18 +33,17 @@ extension Router {
 }
 
 /// Hands a task's result to the thread waiting for it.
-private final class TaskOutcome: @unchecked Sendable {
+private final class TaskOutcome: Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private var result: Result<HTTPServerResponse, Error>?
+    private let result = Mutex<Result<HTTPServerResponse, Error>?>(nil)
 
     func finish(_ result: Result<HTTPServerResponse, Error>) {
-        self.result = result
+        self.result.withLock { $0 = result }
         done.signal()
     }
 
     func wait() -> Result<HTTPServerResponse, Error> {
         done.wait()
-        // The semaphore orders the write in finish() before this read.
-        return result!
+        return result.withLock { $0! }
     }
 }

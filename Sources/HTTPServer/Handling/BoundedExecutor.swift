@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import Synchronization
 
 /// Runs at most `width` jobs at a time; the rest wait without holding a thread, so a burst of
 /// requests cannot make Dispatch spawn a thread per blocked handler.
@@ -14,48 +14,52 @@ import Foundation
 /// Dispatch keeps about one thread per core on them, so handlers that block (on an inference
 /// slot, a batch, a lock) would keep the other jobs, and the `.quick` pool's, from starting
 /// while the cores sit idle.
-final class BoundedExecutor: @unchecked Sendable {
+final class BoundedExecutor: Sendable {
     typealias Job = @Sendable () -> Void
 
-    private let lock = NSLock()
-    private var waiting: [String: FIFO<Job>] = [:]
-    /// Classes in the order they were first seen; `turn` is the one served next.
-    private var classes: [String] = []
-    private var turn = 0
-    private var idleLanes: [DispatchQueue]
+    private struct State {
+        var waiting: [String: FIFO<Job>] = [:]
+        /// Classes in the order they were first seen; `turn` is the one served next.
+        var classes: [String] = []
+        var turn = 0
+        var idleLanes: [DispatchQueue]
+    }
+
+    private let state: Mutex<State>
 
     init(width: Int) {
         precondition(width > 0, "An executor needs at least one slot")
-        idleLanes = (0..<width).map { DispatchQueue(label: "http.handler.\($0)", qos: .userInitiated) }
+        state = Mutex(State(idleLanes: (0..<width).map { DispatchQueue(label: "http.handler.\($0)", qos: .userInitiated) }))
     }
 
     /// Runs `job` now, or queues it behind the others of its class; false, and nothing queued,
     /// when `limit` jobs of the class are already waiting.
     func submit(_ job: @escaping Job, queue name: String, limit: Int) -> Bool {
-        lock.lock()
-        guard let lane = idleLanes.popLast() else {
-            guard waiting[name, default: FIFO()].count < limit else {
-                lock.unlock()
-                return false
-            }
-            if waiting[name] == nil { classes.append(name) }
-            waiting[name, default: FIFO()].append(job)
-            lock.unlock()
-            return true
+        enum Outcome { case start(DispatchQueue), queued, refused }
+        let outcome: Outcome = state.withLock { state in
+            if let lane = state.idleLanes.popLast() { return .start(lane) }
+            guard state.waiting[name, default: FIFO()].count < limit else { return .refused }
+            if state.waiting[name] == nil { state.classes.append(name) }
+            state.waiting[name, default: FIFO()].append(job)
+            return .queued
         }
-        lock.unlock()
-        start(job, on: lane)
-        return true
+        switch outcome {
+        case .start(let lane):
+            start(job, on: lane)
+            return true
+        case .queued: return true
+        case .refused: return false
+        }
     }
 
     /// Whether a job of the class would be refused now.
     func isFull(queue name: String, limit: Int) -> Bool {
-        lock.withLock { idleLanes.isEmpty && (waiting[name]?.count ?? 0) >= limit }
+        state.withLock { $0.idleLanes.isEmpty && ($0.waiting[name]?.count ?? 0) >= limit }
     }
 
     /// Jobs waiting, by class.
     var depths: [String: Int] {
-        lock.withLock { waiting.mapValues(\.count) }
+        state.withLock { $0.waiting.mapValues(\.count) }
     }
 
     private func start(_ job: @escaping Job, on lane: DispatchQueue) {
@@ -65,18 +69,19 @@ final class BoundedExecutor: @unchecked Sendable {
         }
     }
 
+    /// Starts the next waiting job, the classes taking turns, on `lane`, or returns it to the idle ones.
     private func jobFinished(on lane: DispatchQueue) {
-        lock.lock()
-        for step in 0..<classes.count {
-            let index = (turn + step) % classes.count
-            guard let next = waiting[classes[index]]?.popFirst() else { continue }
-            turn = (index + 1) % classes.count
-            lock.unlock()
-            start(next, on: lane)
-            return
+        let next: Job? = state.withLock { state in
+            for step in 0..<state.classes.count {
+                let index = (state.turn + step) % state.classes.count
+                guard let next = state.waiting[state.classes[index]]?.popFirst() else { continue }
+                state.turn = (index + 1) % state.classes.count
+                return next
+            }
+            state.idleLanes.append(lane)
+            return nil
         }
-        idleLanes.append(lane)
-        lock.unlock()
+        if let next { start(next, on: lane) }
     }
 }
 

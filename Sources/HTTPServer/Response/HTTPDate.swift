@@ -3,23 +3,20 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
+import Synchronization
 
 /// The IMF-fixdate for the Date header, formatted at most once per second.
-final class HTTPDate: @unchecked Sendable {
-    private let lock = NSLock()
-    private var cachedSecond = 0
-    private var cached = ""
+final class HTTPDate: Sendable {
+    private let cached = Mutex((second: time_t(0), text: ""))
 
     var now: String {
         var seconds = time(nil)
-        lock.lock()
-        defer { lock.unlock() }
-        if seconds != cachedSecond {
-            cachedSecond = seconds
-            cached = Self.format(&seconds)
+        return cached.withLock { cached in
+            if seconds != cached.second {
+                cached = (seconds, Self.format(&seconds))
+            }
+            return cached.text
         }
-        return cached
     }
 
     static func format(_ seconds: inout time_t) -> String {

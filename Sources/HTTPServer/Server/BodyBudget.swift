@@ -1,28 +1,27 @@
-import Foundation
+import Synchronization
 
 /// The bytes of request bodies a server holds at once, across every connection: each body
 /// reserves its bytes as they arrive and gives them back when its handler is done, so no number
 /// of connections or queued requests can hold more than `limit`.
-final class BodyBudget: @unchecked Sendable {
+final class BodyBudget: Sendable {
     let limit: Int
-    private let lock = NSLock()
-    private var used = 0
+    private let used = Mutex(0)
 
     init(limit: Int) {
         self.limit = limit
     }
 
     /// The bytes held now.
-    var inUse: Int { lock.withLock { used } }
+    var inUse: Int { used.withLock { $0 } }
 
     /// Whether `bytes` more would fit now: a declared length that would not is refused on its head.
     func hasRoom(for bytes: Int) -> Bool {
-        lock.withLock { bytes <= limit - used }
+        used.withLock { bytes <= limit - $0 }
     }
 
     /// Takes `bytes` if they fit.
     fileprivate func take(_ bytes: Int) -> Bool {
-        lock.withLock {
+        used.withLock { used in
             guard bytes <= limit - used else { return false }
             used += bytes
             return true
@@ -30,16 +29,15 @@ final class BodyBudget: @unchecked Sendable {
     }
 
     fileprivate func give(_ bytes: Int) {
-        lock.withLock { used -= bytes }
+        used.withLock { $0 -= bytes }
     }
 }
 
 /// One request's share of a `BodyBudget`, returned when it is released or dropped, whichever
 /// comes first, so that a request lost with its connection cannot leak budget.
-final class BodyReservation: @unchecked Sendable {
+final class BodyReservation: Sendable {
     private let budget: BodyBudget
-    private let lock = NSLock()
-    private var bytes = 0
+    private let bytes = Mutex(0)
 
     init(budget: BodyBudget) {
         self.budget = budget
@@ -49,12 +47,12 @@ final class BodyReservation: @unchecked Sendable {
     func grow(by count: Int) -> Bool {
         guard count > 0 else { return true }
         guard budget.take(count) else { return false }
-        lock.withLock { bytes += count }
+        bytes.withLock { $0 += count }
         return true
     }
 
     func release() {
-        let held = lock.withLock {
+        let held = bytes.withLock { bytes in
             defer { bytes = 0 }
             return bytes
         }
