@@ -36,7 +36,7 @@ final class ComputeThreads: @unchecked Sendable {
 }
 
 /// A thread of its own that runs one caller's work at a time while the caller waits.
-private final class ComputeThread: @unchecked Sendable {
+private final class ComputeThread: Sendable {
     private let mailbox = Mailbox()
 
     init(name: String) {

@@ -2,6 +2,7 @@
 import CMalloc
 #endif
 import Foundation
+import Synchronization
 
 /// Gives the free memory malloc keeps back to the system, checked every few seconds: when the
 /// resident memory malloc does not count as in use has grown by more than `slack` since the last
@@ -13,43 +14,53 @@ import Foundation
 /// one pass in `interval` faults its pages in again. Growth of resident memory alone is not the
 /// signal: after a trim at a burst's peak, what the burst freed next was never given back, since
 /// the process did not grow again.
-final class HeapTrimmer: @unchecked Sendable {
-    private let timer: DispatchSourceTimer
-    private let lock = NSLock()
-    private var started = false
-    /// Resident bytes not in use by malloc just after the last trim (or at start): code, stacks,
-    /// and free blocks still resident.
-    private var trimmedOverhead = 0
+final class HeapTrimmer: Sendable {
+    /// The timer is in the lock too: Dispatch's sources are not `Sendable`.
+    private let state: Mutex<State>
+
+    private struct State {
+        let timer: DispatchSourceTimer
+        var started = false
+        /// Resident bytes not in use by malloc just after the last trim (or at start): code,
+        /// stacks, and free blocks still resident.
+        var trimmedOverhead = 0
+    }
+
     /// Free bytes kept untouched whatever is in use.
     static let slack = 16 << 20
 
     init(interval: Double = 5) {
-        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "heap trimmer", qos: .utility))
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "heap trimmer", qos: .utility))
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(500))
-        timer.setEventHandler { [weak self] in self?.check() }
+        state = Mutex(State(timer: timer))
+        state.withLock { $0.timer.setEventHandler { [weak self] in self?.check() } }
     }
 
     private func check() {
         let memory = ProcessMemory.current
+        let trimmedOverhead = state.withLock { $0.trimmedOverhead }
         guard memory.residentOverhead > trimmedOverhead + Self.slack, memory.heapFreeBytes > Self.slack else { return }
         #if os(Linux)
         _ = malloc_trim(0)
         #endif
-        trimmedOverhead = ProcessMemory.current.residentOverhead
+        let overhead = ProcessMemory.current.residentOverhead
+        state.withLock { $0.trimmedOverhead = overhead }
     }
 
     func start() {
-        lock.withLock {
-            guard !started else { return }
-            started = true
-            trimmedOverhead = ProcessMemory.current.residentOverhead
-            timer.resume()
+        state.withLock { state in
+            guard !state.started else { return }
+            state.started = true
+            state.trimmedOverhead = ProcessMemory.current.residentOverhead
+            state.timer.resume()
         }
     }
 
     deinit {
         // Dispatch traps when a suspended source is released.
-        if !started { timer.resume() }
-        timer.cancel()
+        state.withLock { state in
+            if !state.started { state.timer.resume() }
+            state.timer.cancel()
+        }
     }
 }

@@ -5,7 +5,7 @@ import Imaging
 
 /// A model ready to serve: its card, its graph cut at the logits, how to feed it, and the
 /// executors that run it.
-final class LoadedModel: @unchecked Sendable {
+final class LoadedModel: Sendable {
     let name: String
     /// Which of the model's versions this is.
     let version: Int

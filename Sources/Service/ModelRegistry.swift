@@ -2,6 +2,7 @@ import CNN
 import Foundation
 import HTTPServer
 import Logging
+import Synchronization
 
 /// The models the service stores and serves, by name and version.
 ///
@@ -11,16 +12,16 @@ import Logging
 /// lives in a `ModelIndex`; every version of a loaded model is kept in memory, ready. A version
 /// whose weights do not match its card's SHA-256, or that does not import, is refused with a
 /// logged reason, listed as unavailable with that reason, and never served.
-final class ModelRegistry: @unchecked Sendable {
+final class ModelRegistry: Sendable {
     let index: ModelIndex
     private let configuration: ServiceConfiguration
     private let logger: Logger
-    private let lock = NSLock()
-    private var entries: [String: Entry] = [:]
+    private let entries = Mutex<[String: Entry]>([:])
     /// The threads every model computes on.
     let threads: ComputeThreads
     /// One import at a time: a second upload is answered 503 at once rather than holding its body
-    /// (up to `max_upload_bytes`) while it waits. Version numbers are taken under it.
+    /// (up to `max_upload_bytes`) while it waits. Version numbers are taken under it. A lock that
+    /// guards no value but a stretch of work (import, store, load), tried or waited for.
     private let importing = NSLock()
 
     /// A stored model and the versions of it in memory.
@@ -83,7 +84,7 @@ final class ModelRegistry: @unchecked Sendable {
     @discardableResult
     private func reload(_ name: String, record: ModelRecord?? = nil, reusing current: Entry? = nil) throws -> Entry? {
         guard let record = try record ?? index.record(named: name) else {
-            lock.withLock { _ = entries.removeValue(forKey: name) }
+            entries.withLock { _ = $0.removeValue(forKey: name) }
             return nil
         }
         var entry = Entry(record: record)
@@ -106,7 +107,7 @@ final class ModelRegistry: @unchecked Sendable {
             }
         }
         let loaded = entry
-        lock.withLock { entries[name] = loaded }
+        entries.withLock { $0[name] = loaded }
         return entry
     }
 
@@ -117,7 +118,7 @@ final class ModelRegistry: @unchecked Sendable {
         importing.lock()
         defer { importing.unlock() }
         let record = try index.record(named: name)
-        let current = lock.withLock { entries[name] }
+        let current = entries.withLock { $0[name] }
         switch (record, current) {
         case (nil, nil): return
         case let (record?, current?) where record.matches(current.record): return
@@ -129,7 +130,7 @@ final class ModelRegistry: @unchecked Sendable {
 
     /// Every model in line with the index: the periodic reconciliation behind the notifications.
     func synchronizeAll() throws {
-        let names = Set(try index.names()).union(lock.withLock { entries.keys })
+        let names = Set(try index.names()).union(entries.withLock { Array($0.keys) })
         for name in names.sorted() { try synchronize(name) }
     }
 
@@ -174,12 +175,12 @@ final class ModelRegistry: @unchecked Sendable {
 
     /// A stored model, loaded or not.
     func entry(named name: String) throws -> Entry {
-        guard let entry = lock.withLock({ entries[name] }) else { throw ServiceError.notFound("no model named '\(name)'") }
+        guard let entry = entries.withLock({ $0[name] }) else { throw ServiceError.notFound("no model named '\(name)'") }
         return entry
     }
 
     /// Every stored model, by name.
-    var entriesByName: [Entry] { lock.withLock { entries.values.sorted { $0.name < $1.name } } }
+    var entriesByName: [Entry] { entries.withLock { entries in entries.values.sorted { $0.name < $1.name } } }
 
     /// The default version of every loaded model, by name.
     var all: [LoadedModel] { entriesByName.compactMap(\.defaultModel) }
@@ -220,7 +221,7 @@ final class ModelRegistry: @unchecked Sendable {
         // Registrations all hold the import lock, so none can take this number meanwhile; the
         // index is asked too, for a folder stored since start that was never loaded.
         let stored = try index.record(named: name)?.state.nextVersion ?? 1
-        let version = max(stored, lock.withLock { entries[name]?.record.state.nextVersion } ?? 1)
+        let version = max(stored, entries.withLock { $0[name]?.record.state.nextVersion } ?? 1)
         let weights = files[card.onnxFile ?? Checkpoint.weightsFile] ?? Data()
         var card = card
         card.weightsSHA256 = Checksum.sha256(weights)
@@ -228,9 +229,9 @@ final class ModelRegistry: @unchecked Sendable {
                                     graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
                                     directory: index.directory(of: name, version: version, files: files), configuration: configuration,
                                     threads: threads)
-        try lock.withLock {
+        try entries.withLock { entries in
             // Checked again: another change may have finished while this one imported.
-            try roomLocked(for: name)
+            try checkRoom(for: name, in: entries)
             var entry = entries[name] ?? Entry(record: ModelRecord(name: name, versions: [], state: ModelState(
                 defaultVersion: nil, nextVersion: version, isLoaded: true)))
             let directory = try index.store(version: version, of: name, card: card, files: files)
@@ -250,10 +251,10 @@ final class ModelRegistry: @unchecked Sendable {
     /// Refuses, before anything is imported, a new name when the registry holds `max_models`, a
     /// new version of a model at `max_model_versions`, and a version of an unloaded model.
     func checkRoom(for name: String) throws {
-        try lock.withLock { try roomLocked(for: name) }
+        try entries.withLock { try checkRoom(for: name, in: $0) }
     }
 
-    private func roomLocked(for name: String) throws {
+    private func checkRoom(for name: String, in entries: [String: Entry]) throws {
         let budgets = configuration.budgets
         guard let entry = entries[name] else {
             guard entries.count < budgets.maxModels else {
@@ -278,7 +279,7 @@ final class ModelRegistry: @unchecked Sendable {
         guard name != configuration.defaultModel else {
             throw ServiceError.conflict("'\(name)' is the default model and cannot be deleted")
         }
-        try lock.withLock {
+        try entries.withLock { entries in
             entries.removeValue(forKey: name)
             try index.remove(name: name)
         }
@@ -286,7 +287,7 @@ final class ModelRegistry: @unchecked Sendable {
 
     /// Removes one version; the default version stays until another is made the default.
     func removeVersion(_ version: String, of name: String) throws {
-        try lock.withLock {
+        try entries.withLock { entries in
             guard var entry = entries[name] else { throw ServiceError.notFound("no model named '\(name)'") }
             guard let number = Int(version), entry.record.version(number) != nil else {
                 throw ServiceError.notFound("model '\(name)' has no version '\(version)'")
@@ -306,7 +307,7 @@ final class ModelRegistry: @unchecked Sendable {
 
     /// Makes a stored version the default: after a fine-tuning job, the way back to the version before.
     func setDefaultVersion(_ version: Int, of name: String) throws -> Entry {
-        let entry: Entry = try lock.withLock {
+        let entry: Entry = try entries.withLock { entries in
             guard var entry = entries[name] else { throw ServiceError.notFound("no model named '\(name)'") }
             guard entry.record.version(version) != nil else {
                 throw ServiceError.notFound("model '\(name)' has no version \(version); its versions are "
@@ -330,7 +331,7 @@ final class ModelRegistry: @unchecked Sendable {
         guard name != configuration.defaultModel else {
             throw ServiceError.conflict("'\(name)' is the default model and cannot be unloaded")
         }
-        try lock.withLock {
+        try entries.withLock { entries in
             guard var entry = entries[name] else { throw ServiceError.notFound("no model named '\(name)'") }
             entry.record.state.isLoaded = false
             try index.setState(entry.record.state, of: name)

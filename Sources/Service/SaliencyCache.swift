@@ -1,17 +1,32 @@
 import CNN
 import Foundation
+import Synchronization
 
 /// Rendered maps kept on disk under `data/saliency/<id>.png`: at most `capacity` of them and
 /// `capacityBytes` together (`saliency_cache_entries`, `saliency_cache_bytes`); the oldest are
 /// removed first.
-final class SaliencyCache: @unchecked Sendable {
+final class SaliencyCache: Sendable {
     let directory: URL
     private let capacity: Int
     private let capacityBytes: Int
-    private let lock = NSLock()
-    /// Ids oldest first, with their sizes.
-    private var order: [(id: String, bytes: Int)] = []
-    private var totalBytes = 0
+    private let entries: Mutex<Entries>
+
+    private struct Entries {
+        /// Ids oldest first, with their sizes.
+        var order: [(id: String, bytes: Int)]
+        var totalBytes: Int
+
+        /// Drops the oldest entries until both capacities hold; returns their ids.
+        mutating func evict(capacity: Int, capacityBytes: Int) -> [String] {
+            var evicted: [String] = []
+            while order.count > capacity || (totalBytes > capacityBytes && !order.isEmpty) {
+                let oldest = order.removeFirst()
+                totalBytes -= oldest.bytes
+                evicted.append(oldest.id)
+            }
+            return evicted
+        }
+    }
 
     init(directory: URL, capacity: Int, capacityBytes: Int = .max) throws {
         self.directory = directory
@@ -26,20 +41,23 @@ final class SaliencyCache: @unchecked Sendable {
                 return (url, values?.contentModificationDate ?? .distantPast, values?.fileSize ?? 0)
             }
             .sorted { $0.date < $1.date }
-        order = existing.map { ($0.url.deletingPathExtension().lastPathComponent, $0.bytes) }
-        totalBytes = order.reduce(0) { $0 + $1.bytes }
-        evict()
+        let order = existing.map { (id: $0.url.deletingPathExtension().lastPathComponent, bytes: $0.bytes) }
+        var stored = Entries(order: order, totalBytes: order.reduce(0) { $0 + $1.bytes })
+        let evicted = stored.evict(capacity: self.capacity, capacityBytes: self.capacityBytes)
+        entries = Mutex(stored)
+        remove(evicted)
     }
 
     /// Stores a PNG and returns its id.
     func store(_ png: [UInt8]) throws -> String {
         let id = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         try AtomicFile.write(Data(png), to: directory.appendingPathComponent("\(id).png"))
-        lock.withLock {
-            order.append((id, png.count))
-            totalBytes += png.count
-            evict()
+        let evicted = entries.withLock { entries in
+            entries.order.append((id, png.count))
+            entries.totalBytes += png.count
+            return entries.evict(capacity: capacity, capacityBytes: capacityBytes)
         }
+        remove(evicted)
         return id
     }
 
@@ -49,13 +67,9 @@ final class SaliencyCache: @unchecked Sendable {
     }
 
     /// Entries and bytes held now.
-    var usage: (entries: Int, bytes: Int) { lock.withLock { (order.count, totalBytes) } }
+    var usage: (entries: Int, bytes: Int) { entries.withLock { ($0.order.count, $0.totalBytes) } }
 
-    private func evict() {
-        while order.count > capacity || (totalBytes > capacityBytes && !order.isEmpty) {
-            let oldest = order.removeFirst()
-            totalBytes -= oldest.bytes
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent("\(oldest.id).png"))
-        }
+    private func remove(_ ids: [String]) {
+        for id in ids { try? FileManager.default.removeItem(at: directory.appendingPathComponent("\(id).png")) }
     }
 }

@@ -4,10 +4,10 @@ import HTTPServer
 import Logging
 
 /// The whole service: registry, inference, saliency and routes on one HTTP server.
-public final class SalientService: @unchecked Sendable {
+public final class SalientService: Sendable {
     public let configuration: ServiceConfiguration
     let registry: ModelRegistry
-    let metrics = ServiceMetrics()
+    let metrics: ServiceMetrics
     let server: HTTPServer
     private let router: Router
     let jobWorker: JobWorker
@@ -45,8 +45,7 @@ public final class SalientService: @unchecked Sendable {
         let cache = try SaliencyCache(directory: configuration.dataURL.appendingPathComponent("saliency"),
                                       capacity: configuration.saliencyCacheEntries,
                                       capacityBytes: configuration.budgets.saliencyCacheBytes)
-        metrics.imageMemory = imageMemory
-        metrics.saliencyCache = cache
+        metrics = ServiceMetrics(imageMemory: imageMemory, saliencyCache: cache)
         ModelRoutes(registry: registry, configuration: configuration).register(on: routes)
         let saliency = SaliencyService(classifier: classifier, maxBatchBytes: configuration.budgets.maxSaliencyBatchBytes)
         InferenceRoutes(registry: registry, classifier: classifier, saliency: saliency, cache: cache, metrics: metrics)
@@ -93,7 +92,7 @@ public final class SalientService: @unchecked Sendable {
             logger.warning("no web UI folder", metadata: ["path": "\(configuration.publicDirectory)"])
         }
         server = HTTPServer(configuration: configuration.httpServer, router: router, logger: logger, observer: metrics.http)
-        metrics.server = server
+        metrics.observe(server)
     }
 
     public var port: Int? { server.port }

@@ -1,23 +1,38 @@
 import Foundation
 import HTTPServer
+import Synchronization
 
 /// Service-level metrics beside the HTTP server's: inference time per model, queue depth, batch
 /// sizes and models loaded, in Prometheus text.
-final class ServiceMetrics: @unchecked Sendable {
+final class ServiceMetrics: Sendable {
     let http = HTTPMetrics()
-    /// The server whose queues and buffered bodies are reported; set once it exists.
-    weak var server: HTTPServer?
-    private let lock = NSLock()
     private let bounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
     private let batchSizeBounds = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-    private var histograms: [String: (buckets: [Int], sum: Double, count: Int)] = [:]
-    /// The shared budgets whose use is reported, once the service has made them.
-    var imageMemory: ImageMemory?
-    var saliencyCache: SaliencyCache?
+    private let histograms = Mutex<[String: (buckets: [Int], sum: Double, count: Int)]>([:])
+    /// The shared budgets whose use is reported.
+    private let imageMemory: ImageMemory
+    private let saliencyCache: SaliencyCache
+    /// The server whose queues and buffered bodies are reported, once it exists: it is made
+    /// after these metrics, which observe it, and holds them through its routes, so not strongly.
+    private let observed = Mutex(ObservedServer())
+
+    private struct ObservedServer {
+        weak var server: HTTPServer?
+    }
+
+    init(imageMemory: ImageMemory, saliencyCache: SaliencyCache) {
+        self.imageMemory = imageMemory
+        self.saliencyCache = saliencyCache
+    }
+
+    /// The server to report on.
+    func observe(_ server: HTTPServer) {
+        observed.withLock { $0.server = server }
+    }
 
     func recordInference(model: String, kind: String, seconds: Double) {
         let key = "model=\"\(model)\",kind=\"\(kind)\""
-        lock.withLock {
+        histograms.withLock { histograms in
             var h = histograms[key] ?? ([Int](repeating: 0, count: bounds.count), 0, 0)
             for (i, bound) in bounds.enumerated() where seconds <= bound { h.buckets[i] += 1 }
             h.sum += seconds
@@ -30,17 +45,15 @@ final class ServiceMetrics: @unchecked Sendable {
         var lines = [http.prometheusText(prefix: "salient_http")]
         lines.append("# HELP salient_inference_seconds Time to classify or explain one image, decode included.")
         lines.append("# TYPE salient_inference_seconds histogram")
-        lock.withLock {
-            for (key, h) in histograms.sorted(by: { $0.key < $1.key }) {
-                for (i, bound) in bounds.enumerated() {
-                    lines.append("salient_inference_seconds_bucket{\(key),le=\"\(bound)\"} \(h.buckets[i])")
-                }
-                lines.append("salient_inference_seconds_bucket{\(key),le=\"+Inf\"} \(h.count)")
-                lines.append("salient_inference_seconds_sum{\(key)} \(h.sum)")
-                lines.append("salient_inference_seconds_count{\(key)} \(h.count)")
+        for (key, h) in histograms.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            for (i, bound) in bounds.enumerated() {
+                lines.append("salient_inference_seconds_bucket{\(key),le=\"\(bound)\"} \(h.buckets[i])")
             }
+            lines.append("salient_inference_seconds_bucket{\(key),le=\"+Inf\"} \(h.count)")
+            lines.append("salient_inference_seconds_sum{\(key)} \(h.sum)")
+            lines.append("salient_inference_seconds_count{\(key)} \(h.count)")
         }
-        if let server {
+        if let server = observed.withLock({ $0.server }) {
             lines.append("# HELP salient_http_queued_requests Requests waiting for a handler, by route class (max_queued_*).")
             lines.append("# TYPE salient_http_queued_requests gauge")
             let queued = server.queuedRequests
@@ -78,7 +91,7 @@ final class ServiceMetrics: @unchecked Sendable {
     /// Memory of the process and of the shared budgets.
     private func resourceLines() -> [String] {
         let memory = ProcessMemory.current
-        var lines = [
+        let lines = [
             "# HELP process_resident_memory_bytes Resident memory size in bytes.",
             "# TYPE process_resident_memory_bytes gauge",
             "process_resident_memory_bytes \(memory.residentBytes)",
@@ -89,19 +102,17 @@ final class ServiceMetrics: @unchecked Sendable {
             "# TYPE salient_heap_free_bytes gauge",
             "salient_heap_free_bytes \(memory.heapFreeBytes)",
         ]
-        if let usage = imageMemory?.usage {
-            lines += ["# HELP salient_image_memory_reserved_bytes Memory reserved by images being decoded and rendered (max_image_memory_bytes).",
-                      "# TYPE salient_image_memory_reserved_bytes gauge",
-                      "salient_image_memory_reserved_bytes \(usage.reserved)",
-                      "# HELP salient_image_memory_high_water_bytes The most ever reserved at once.",
-                      "# TYPE salient_image_memory_high_water_bytes gauge",
-                      "salient_image_memory_high_water_bytes \(usage.highWater)"]
-        }
-        if let usage = saliencyCache?.usage {
-            lines += ["# HELP salient_saliency_cache_bytes Bytes of rendered maps kept (saliency_cache_bytes).",
-                      "# TYPE salient_saliency_cache_bytes gauge",
-                      "salient_saliency_cache_bytes \(usage.bytes)"]
-        }
-        return lines
+        let images = imageMemory.usage, cache = saliencyCache.usage
+        return lines + [
+            "# HELP salient_image_memory_reserved_bytes Memory reserved by images being decoded and rendered (max_image_memory_bytes).",
+            "# TYPE salient_image_memory_reserved_bytes gauge",
+            "salient_image_memory_reserved_bytes \(images.reserved)",
+            "# HELP salient_image_memory_high_water_bytes The most ever reserved at once.",
+            "# TYPE salient_image_memory_high_water_bytes gauge",
+            "salient_image_memory_high_water_bytes \(images.highWater)",
+            "# HELP salient_saliency_cache_bytes Bytes of rendered maps kept (saliency_cache_bytes).",
+            "# TYPE salient_saliency_cache_bytes gauge",
+            "salient_saliency_cache_bytes \(cache.bytes)",
+        ]
     }
 }

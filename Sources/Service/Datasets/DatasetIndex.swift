@@ -21,7 +21,7 @@ protocol DatasetIndex: AnyObject, Sendable {
 }
 
 /// Datasets as folders: `datasets/<id>/` holds its class folders and `dataset.json`.
-final class FolderDatasetIndex: DatasetIndex, @unchecked Sendable {
+final class FolderDatasetIndex: DatasetIndex, Sendable {
     static let manifestFile = "dataset.json"
     let root: URL
 

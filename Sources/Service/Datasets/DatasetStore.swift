@@ -1,6 +1,7 @@
 import CNN
 import Foundation
 import Imaging
+import Synchronization
 
 /// Datasets: uploads unpacked into one folder per class, listed in a `DatasetIndex`.
 ///
@@ -10,12 +11,13 @@ import Imaging
 /// an upload writes to disk is bounded by the pixels it holds: bytes after the image's end,
 /// metadata segments and unknown chunks are never stored. Uploads within `max_datasets` and
 /// `max_dataset_bytes` only; one at a time, so the quota holds.
-final class DatasetStore: @unchecked Sendable {
+final class DatasetStore: Sendable {
     let index: DatasetIndex
     private let limits: ArchiveLimits
     private let images: ImagePreparation
     private let budgets: ResourceBudgets
-    private let uploading = NSLock()
+    /// Set while an upload unpacks.
+    private let uploading = Atomic(false)
 
     init(index: DatasetIndex, limits: ArchiveLimits, images: ImagePreparation, budgets: ResourceBudgets) {
         self.index = index
@@ -34,10 +36,10 @@ final class DatasetStore: @unchecked Sendable {
         let archive = try ZipArchive(data, limits: limits)
         // One upload at a time, so the quotas hold; another is told to come back rather than
         // hold its archive in memory while it waits.
-        guard uploading.try() else {
+        guard uploading.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw BudgetError.busy("another dataset is being unpacked; one upload runs at a time", setting: nil, retryAfterSeconds: 2)
         }
-        defer { uploading.unlock() }
+        defer { uploading.store(false, ordering: .releasing) }
         let existing = try index.all()
         guard existing.count < budgets.maxDatasets else {
             throw BudgetError.quota("the server holds \(existing.count) datasets, its limit; delete one first", setting: "max_datasets")

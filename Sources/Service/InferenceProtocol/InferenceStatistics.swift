@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One model version's inference counts and durations since start, as the statistics extension
 /// reports them (`GET /v2/models/{m}/stats`, which perf_analyzer reads to split its latency
@@ -9,7 +10,7 @@ import Foundation
 /// together is eight inferences and one execution. A request's stages are recorded together
 /// when it succeeds, so any two snapshots differ by as many of each stage as of successes:
 /// perf_analyzer stops if its window sees more inputs than computations.
-final class InferenceStatistics: @unchecked Sendable {
+final class InferenceStatistics: Sendable {
     enum Stage: String, CaseIterable {
         case success, fail, queue
         case computeInput = "compute_input", computeInfer = "compute_infer", computeOutput = "compute_output"
@@ -46,46 +47,36 @@ final class InferenceStatistics: @unchecked Sendable {
         var batches: [Int: Duration]
     }
 
-    private let lock = NSLock()
-    private var stages: [Stage: Duration] = [:]
-    private var inferenceCount: UInt64 = 0
-    private var executionCount: UInt64 = 0
-    private var lastInference: UInt64 = 0
-    private var batches: [Int: Duration] = [:]
+    private let counts = Mutex(Snapshot(stages: [:], inferenceCount: 0, executionCount: 0, lastInference: 0, batches: [:]))
 
     /// A request that succeeded after `total` nanoseconds, and its stages.
     func recordSuccess(total: UInt64, _ timing: RequestTiming) {
-        lock.withLock {
-            stages[.success, default: Duration()].add(total)
-            stages[.queue, default: Duration()].add(timing.queue)
-            stages[.computeInput, default: Duration()].add(timing.input)
-            stages[.computeInfer, default: Duration()].add(timing.infer)
-            stages[.computeOutput, default: Duration()].add(timing.output)
+        counts.withLock { counts in
+            counts.stages[.success, default: Duration()].add(total)
+            counts.stages[.queue, default: Duration()].add(timing.queue)
+            counts.stages[.computeInput, default: Duration()].add(timing.input)
+            counts.stages[.computeInfer, default: Duration()].add(timing.infer)
+            counts.stages[.computeOutput, default: Duration()].add(timing.output)
         }
     }
 
     /// A request that failed after `total` nanoseconds, once bound to the model.
     func recordFailure(total: UInt64) {
-        lock.withLock { stages[.fail, default: Duration()].add(total) }
+        counts.withLock { $0.stages[.fail, default: Duration()].add(total) }
     }
 
     /// One run of the model over `batchSize` inputs.
     func recordExecution(batchSize: Int, nanoseconds: UInt64) {
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
-        lock.withLock {
-            executionCount += 1
-            inferenceCount += UInt64(batchSize)
-            lastInference = now
-            batches[batchSize, default: Duration()].add(nanoseconds)
+        counts.withLock { counts in
+            counts.executionCount += 1
+            counts.inferenceCount += UInt64(batchSize)
+            counts.lastInference = now
+            counts.batches[batchSize, default: Duration()].add(nanoseconds)
         }
     }
 
-    var snapshot: Snapshot {
-        lock.withLock {
-            Snapshot(stages: stages, inferenceCount: inferenceCount, executionCount: executionCount,
-                     lastInference: lastInference, batches: batches)
-        }
-    }
+    var snapshot: Snapshot { counts.withLock { $0 } }
 }
 
 /// Nanoseconds from `start` to now.

@@ -1,16 +1,16 @@
 import Foundation
+import Synchronization
 
 /// Publishes the progress of jobs that run on other replicas to this replica's event streams,
 /// from the job's row: an epoch appended, progress moved, the state changed. Asked when the
 /// shared queue announces a change to a job, and now and then for every watched job in case a
 /// notification was missed. Jobs running here publish their own events as they happen.
-final class JobEventRelay: @unchecked Sendable {
+final class JobEventRelay: Sendable {
     private let store: JobQueue
     private let events: JobEvents
-    private let isRunningHere: (String) -> Bool
-    private let lock = NSLock()
+    private let isRunningHere: @Sendable (String) -> Bool
     /// What was last published per watched job.
-    private var seen: [String: Seen] = [:]
+    private let seen = Mutex<[String: Seen]>([:])
 
     private struct Seen {
         var epochs: Int
@@ -18,7 +18,7 @@ final class JobEventRelay: @unchecked Sendable {
         var progress: JobProgress?
     }
 
-    init(store: JobQueue, events: JobEvents, isRunningHere: @escaping (String) -> Bool) {
+    init(store: JobQueue, events: JobEvents, isRunningHere: @escaping @Sendable (String) -> Bool) {
         self.store = store
         self.events = events
         self.isRunningHere = isRunningHere
@@ -26,7 +26,7 @@ final class JobEventRelay: @unchecked Sendable {
 
     /// What a new stream was sent first: changes from there on are relayed.
     func streamStarted(with job: Job) {
-        lock.withLock {
+        seen.withLock { seen in
             if seen[job.id] == nil { seen[job.id] = Seen(epochs: job.metrics.count, state: job.state, progress: job.progress) }
         }
     }
@@ -40,7 +40,7 @@ final class JobEventRelay: @unchecked Sendable {
     /// Every watched job, against its row.
     func refresh() {
         let watched = Set(events.watchedJobs)
-        lock.withLock { seen = seen.filter { watched.contains($0.key) } }
+        seen.withLock { seen in seen = seen.filter { watched.contains($0.key) } }
         for id in watched { relay(id) }
     }
 
@@ -48,7 +48,7 @@ final class JobEventRelay: @unchecked Sendable {
         guard !isRunningHere(id), let job = try? store.job(id) else { return }
         let now = Seen(epochs: job.metrics.count, state: job.state, progress: job.progress)
         // A stream sends the job as it is when it starts: only what changes after is news.
-        guard let before = lock.withLock({ () -> Seen? in
+        guard let before = seen.withLock({ seen -> Seen? in
             defer { seen[id] = now }
             return seen[id]
         }) else { return }

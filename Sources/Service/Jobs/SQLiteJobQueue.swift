@@ -4,7 +4,7 @@ import GRDB
 /// The job queue in SQLite (`data/jobs.sqlite`): one row per job, its state in a column for
 /// the queue's queries and the whole job as JSON. One process owns the file, so a claim needs
 /// no lease.
-final class SQLiteJobQueue: JobQueue, @unchecked Sendable {
+final class SQLiteJobQueue: JobQueue, Sendable {
     private let database: DatabaseQueue
 
     init(path: URL) throws {

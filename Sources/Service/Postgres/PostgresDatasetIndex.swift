@@ -2,7 +2,7 @@ import Foundation
 
 /// Datasets' metadata in the shared database; their images in the shared store under the
 /// content address of the whole tree.
-final class PostgresDatasetIndex: DatasetIndex, @unchecked Sendable {
+final class PostgresDatasetIndex: DatasetIndex, Sendable {
     private let database: PostgresDatabase
     private let objects: ContentStore
 

@@ -6,7 +6,7 @@ import Foundation
 /// runs; once its replica dies, the lease runs out and another replica resumes the job from its
 /// last checkpoint. Every change is announced with NOTIFY on `salient_jobs`, carrying the job's
 /// id ("queued" for a new job), so other replicas' event streams and idle workers hear of it.
-final class PostgresJobQueue: JobQueue, @unchecked Sendable {
+final class PostgresJobQueue: JobQueue, Sendable {
     private let database: PostgresDatabase
     private let lease: TimeInterval
 

@@ -5,7 +5,7 @@ import Foundation
 /// version number and whether it is loaded) and one per version (its card, and the content
 /// address of its files in the shared store). Every change is announced with NOTIFY on
 /// `salient_models`, carrying the model's name, when it commits.
-final class PostgresModelIndex: ModelIndex, @unchecked Sendable {
+final class PostgresModelIndex: ModelIndex, Sendable {
     private let database: PostgresDatabase
     private let objects: ContentStore
 

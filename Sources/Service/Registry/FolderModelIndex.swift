@@ -6,7 +6,7 @@ import Foundation
 /// (`card.json` directly in `models/<name>/`) is version 1 where it lies, so a read-only volume
 /// of such folders is served as it is; without `model.json` the highest version is the default
 /// and the model is loaded.
-final class FolderModelIndex: ModelIndex, @unchecked Sendable {
+final class FolderModelIndex: ModelIndex, Sendable {
     let root: URL
     static let stateFile = "model.json"
 
