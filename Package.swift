@@ -15,6 +15,9 @@ let optimize: [SwiftSetting] = [.unsafeFlags(cpu, .when(configuration: .release)
 // keeps them on, for the test run with checks that `make test` builds in .build-checked.
 let checked = ProcessInfo.processInfo.environment["SALIENT_CHECKED"] != nil
 let engine: [SwiftSetting] = [.unsafeFlags((checked ? [] : ["-Ounchecked"]) + cpu, .when(configuration: .release))]
+// Swift 6 language mode target by target (docs/DECISIONS.md): every library target is in it;
+// the `salient` command and the tests stay in Swift 5 mode.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 // Linux only: the code calls Glibc (its sockets by name, malloc_trim through <malloc.h>) outside
 // any `#if canImport(Darwin)`, so no Apple platform is claimed.
@@ -47,21 +50,20 @@ let package = Package(
         .target(name: "CNN", dependencies: [
             "CKernels", "COpenBLAS", "CZlib",
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ], swiftSettings: engine),
-        // Swift 6 language mode target by target (docs/DECISIONS.md): Imaging and HTTPServer so far.
+        ], swiftSettings: engine + swift6),
         .target(name: "Imaging", dependencies: ["CJPEG", "CTurboJPEG", "CPNG", "CZlib"],
-                swiftSettings: optimize + [.swiftLanguageMode(.v6)]),
+                swiftSettings: optimize + swift6),
         .target(name: "HTTPServer", dependencies: [
             "CZlib", "COpenSSL",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: [.swiftLanguageMode(.v6)]),
+        ], swiftSettings: swift6),
         .target(name: "Service", dependencies: [
             "CNN", "Imaging", "HTTPServer", "COpenSSL", "CMalloc", "CPostgres",
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
-        ], resources: [.copy("Resources/models"), .copy("Resources/openapi.json")]),
+        ], resources: [.copy("Resources/models"), .copy("Resources/openapi.json")], swiftSettings: swift6),
         .executableTarget(name: "salient", dependencies: [
             "Service", "CNN", "Imaging", "CMalloc",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -31,8 +31,8 @@ extension Tensor {
 }
 
 extension TensorView {
-    /// Where an empty tensor's view points; never read or written.
-    fileprivate static let empty = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    /// Where an empty tensor's view points; never read or written, so sharing it is safe.
+    fileprivate nonisolated(unsafe) static let empty = UnsafeMutablePointer<Float>.allocate(capacity: 1)
 }
 
 /// Runs `body` with read-only views of `tensors`, each valid for the call.

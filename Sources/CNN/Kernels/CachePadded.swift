@@ -11,3 +11,6 @@ struct CachePadded<Value: ~Copyable>: ~Copyable {
         self.value = value
     }
 }
+
+/// Padding adds nothing to share: a padded value is as sendable as the value.
+extension CachePadded: Sendable where Value: Sendable & ~Copyable {}

@@ -15,7 +15,7 @@ extension ONNXOperatorSet {
         },
     ]
 
-    private static func activation(_ make: @escaping (ONNXNodeReader) -> Activation) -> Converter {
+    private static func activation(_ make: @escaping @Sendable (ONNXNodeReader) -> Activation) -> Converter {
         { r, b in [try b.apply(ActivationLayer(make(r)), [b.input(r, 0)], for: r)] }
     }
 

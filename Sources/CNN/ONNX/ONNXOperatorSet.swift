@@ -2,7 +2,7 @@
 enum ONNXOperatorSet {
     /// Converts one node: returns the values of its outputs, in order (trailing optional
     /// outputs the engine does not produce are left out).
-    typealias Converter = (ONNXNodeReader, ONNXGraphBuilder) throws -> [ONNXValue]
+    typealias Converter = @Sendable (ONNXNodeReader, ONNXGraphBuilder) throws -> [ONNXValue]
 
     static let converters: [String: Converter] = [convolution, activations, normalization, arithmetic, shapes, resizing]
         .reduce(into: [:]) { all, family in all.merge(family) { first, _ in first } }

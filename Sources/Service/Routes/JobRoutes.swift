@@ -46,7 +46,7 @@ struct JobRoutes {
     /// Progress and epochs as they happen, then the job's state; the stream ends after a final state.
     private static func stream(_ id: String, store: JobQueue, events: JobEvents, relay: JobEventRelay?,
                                to writer: ResponseBodyWriter) {
-        @Sendable func send(_ name: String, _ value: some Encodable) {
+        @Sendable func send(_ name: String, _ value: any Encodable) {
             guard let data = try? StoredJSON.encoder.encode(value) else { return }
             writer.send(ServerSentEvent(event: name, data: String(decoding: data, as: UTF8.self)))
         }
