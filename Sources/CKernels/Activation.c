@@ -56,6 +56,7 @@ SALIENT_AVX2 void activate(salient_activation_kind kind, float alpha, float beta
     case salient_hard_swish: activate(salient_hard_swish, 0, 0, x, bias, addend, pre, y, count); break;        \
     case salient_tanh: activate(salient_tanh, 0, 0, x, bias, addend, pre, y, count); break;                    \
     case salient_silu: activate(salient_silu, 0, 0, x, bias, addend, pre, y, count); break;                    \
+    case salient_gelu: activate(salient_gelu, 0, 0, x, bias, addend, pre, y, count); break;                    \
     }
 
 __attribute__((target("avx2,fma")))
@@ -112,6 +113,12 @@ SALIENT_AVX2 __m256 derivative8(salient_activation_kind kind, float alpha, float
         const __m256 s = salient_sigmoid8(x);
         return _mm256_mul_ps(s, _mm256_fmadd_ps(x, oneMinusSigmoid8(x, s), one));
     }
+    case salient_gelu: {
+        // Phi(x) + x phi(x), phi(x) = e^(-x^2 / 2) / sqrt(2 pi).
+        const __m256 density = _mm256_mul_ps(salient_exp8(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(x, x))),
+                                             _mm256_set1_ps(0.39894228040143268f));
+        return _mm256_fmadd_ps(x, density, salient_normal_cdf8(x));
+    }
     }
     return one;
 }
@@ -158,6 +165,7 @@ SALIENT_AVX2 void backward(salient_activation_kind kind, float alpha, float beta
     case salient_hard_swish: backward(salient_hard_swish, 0, 0, fromOutput, v, g, dx, count); break;           \
     case salient_tanh: backward(salient_tanh, 0, 0, fromOutput, v, g, dx, count); break;                       \
     case salient_silu: backward(salient_silu, 0, 0, fromOutput, v, g, dx, count); break;                       \
+    case salient_gelu: backward(salient_gelu, 0, 0, fromOutput, v, g, dx, count); break;                       \
     }
 
 __attribute__((target("avx2,fma")))
@@ -186,6 +194,7 @@ static float activate1(const salient_activation *a, float x) {
     case salient_hard_swish: return x * fminf(fmaxf(x / 6 + 0.5f, 0), 1);
     case salient_tanh: return tanhf(x);
     case salient_silu: return x / (1 + expf(-x));
+    case salient_gelu: return 0.5f * x * erfcf(-x * 0.70710678f);
     }
     return x;
 }
@@ -201,6 +210,7 @@ static float derivative1(const salient_activation *a, float x) {
     case salient_hard_swish: return x < -3 ? 0 : x > 3 ? 1 : x / 3 + 0.5f;
     case salient_tanh: { const float t = tanhf(x); return 1 - t * t; }
     case salient_silu: { const float s = 1 / (1 + expf(-x)); return s * (1 + x * (1 - s)); }
+    case salient_gelu: return 0.5f * erfcf(-x * 0.70710678f) + x * 0.39894228f * expf(-0.5f * x * x);
     }
     return 1;
 }

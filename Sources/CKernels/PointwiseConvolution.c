@@ -242,6 +242,7 @@ void salient_pointwise_convolution(const float *packed, int depth, int outChanne
     case salient_hard_swish: SALIENT_CONVOLVE(salient_hard_swish, 0, 0)
     case salient_tanh: SALIENT_CONVOLVE(salient_tanh, 0, 0)
     case salient_silu: SALIENT_CONVOLVE(salient_silu, 0, 0)
+    case salient_gelu: SALIENT_CONVOLVE(salient_gelu, 0, 0)
     }
 #undef SALIENT_CONVOLVE
 }

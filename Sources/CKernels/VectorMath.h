@@ -73,6 +73,38 @@ SALIENT_AVX2 __m256 salient_hard_sigmoid8(__m256 x, float alpha, float beta) {
     return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), z));
 }
 
+/// Phi(x) = (1 + erf(x / sqrt 2)) / 2 for GELU, with erf as N. Juffa's faithfully rounded erff
+/// (the form onnxruntime's MLAS uses): t + t p(t^2) below t = |z| = 0.921875, 1 - e^-r(t) with
+/// r(t) = t + t q(t) above. Above the split 1 - erf(t) is e^-r itself, so for x < 0, where
+/// 1 + erf(z) would cancel to a few bits (to 0 below x = -5.5 in floats), Phi comes out with
+/// e^-r's relative accuracy instead; no clamp, so that Phi(-inf) is 0 and NaN stays NaN.
+SALIENT_AVX2 __m256 salient_normal_cdf8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    const __m256 t = _mm256_mul_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(0.70710678118654752f));
+    const __m256 s = _mm256_mul_ps(t, t);
+    __m256 p = _mm256_set1_ps(-5.99104969e-4f);
+    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(4.99339588e-3f));
+    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(-2.67667342e-2f));
+    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.12818025e-1f));
+    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(-3.76124859e-1f));
+    p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(1.28379151e-1f));
+    const __m256 small = _mm256_fmadd_ps(p, t, t);
+    __m256 q = _mm256_set1_ps(1.72948930e-5f);
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-3.83208680e-4f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(3.88393435e-3f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-2.42545605e-2f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.06777847e-1f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(6.34846687e-1f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.28717512e-1f));
+    const __m256 tail = salient_exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_fmadd_ps(q, t, t)));
+    // 1 + erf(|z|) and 1 - erf(|z|) (erfc), each from the branch its |z| takes.
+    const __m256 big = _mm256_cmp_ps(t, _mm256_set1_ps(0.921875f), _CMP_GT_OQ);
+    const __m256 upper = _mm256_blendv_ps(_mm256_add_ps(one, small), _mm256_sub_ps(_mm256_set1_ps(2.0f), tail), big);
+    const __m256 lower = _mm256_blendv_ps(_mm256_sub_ps(one, small), tail, big);
+    const __m256 negative = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_blendv_ps(upper, lower, negative));
+}
+
 /// f(x) for one of the activations; `kind` is a constant wherever this is inlined, so the
 /// switch folds away.
 SALIENT_AVX2 __m256 salient_activate8(salient_activation_kind kind, float alpha, float beta, __m256 x) {
@@ -91,6 +123,7 @@ SALIENT_AVX2 __m256 salient_activate8(salient_activation_kind kind, float alpha,
         const __m256 one = _mm256_set1_ps(1.0f);
         return _mm256_div_ps(x, _mm256_add_ps(one, salient_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
     }
+    case salient_gelu: return _mm256_mul_ps(x, salient_normal_cdf8(x));
     }
     return x;
 }

@@ -9,13 +9,16 @@ public enum Activation: Equatable, Sendable {
     case tanh
     /// x · sigmoid(x) (swish), which exporters write as a Sigmoid and a Mul.
     case silu
+    /// x Phi(x), Phi the standard normal distribution function (ONNX Gelu, which exporters
+    /// before opset 20 write as 0.5 x (1 + erf(x / sqrt 2)) in five nodes).
+    case gelu
 
     public static let relu6 = Activation.clip(min: 0, max: 6)
 
     /// A fused activation keeps only its output, so its derivative must follow from the output.
     var isInvertibleFromOutput: Bool {
         switch self {
-        case .hardSwish, .silu: return false
+        case .hardSwish, .silu, .gelu: return false
         case let .leakyReLU(alpha): return alpha > 0
         default: return true
         }
@@ -58,6 +61,7 @@ public enum Activation: Equatable, Sendable {
         case .hardSwish: return "hard_swish"
         case .tanh: return "tanh"
         case .silu: return "silu"
+        case .gelu: return "gelu"
         }
     }
 }

@@ -1,9 +1,12 @@
 /// Rewrites a graph for inference: Dropout goes, a BatchNorm after a convolution is folded into the
 /// convolution's weights and bias, any other BatchNorm becomes a per-channel affine pass, a
 /// per-channel constant Mul or Add after either is folded in too, a residual Add of a
-/// convolution's output is done by the convolution, x · sigmoid(x) becomes one SiLU, an
-/// activation after a convolution (or an invertible one after a dense layer or affine pass) is
-/// fused into its output pass, and squeeze-and-excitation blocks become one operator. The result computes the same
+/// convolution's output is done by the convolution, x · sigmoid(x) becomes one SiLU, GELU's
+/// five-node formula one GELU (Graph+GELU.swift) and a layer normalization spelled out one
+/// LayerNorm (Graph+LayerNorm.swift), a channels-last stretch between Transposes runs
+/// channels-first (Graph+ChannelsFirst.swift), an activation after a convolution (or an invertible one
+/// after a dense layer or affine pass) is fused into its output pass, and squeeze-and-excitation
+/// blocks become one operator. The result computes the same
 /// function in inference mode with fewer passes over memory, and still supports backward
 /// (saliency). The original graph and its parameters are left untouched, so training keeps
 /// its BatchNorm layers.
@@ -11,7 +14,7 @@ extension Graph {
     public func optimizedForInference() throws -> Graph {
         // Folding first leaves convolutions right before the Adds; the ReLU after an Add fuses
         // only once the Add is part of the convolution.
-        try withoutDropout().gatesFused().producersFused().residualsFused().producersFused().excitationsFused()
+        try withoutDropout().gatesFused().gelusFused().layerNormsFused().channelsFirst().producersFused().residualsFused().producersFused().excitationsFused()
     }
 
     /// Each squeeze-and-excitation block as exporters write it, x · gate(conv(act(conv(pool(x))))),

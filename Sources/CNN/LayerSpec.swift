@@ -119,6 +119,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         case "tanh": return .tanh
         case "hard_swish": return .hardSwish
         case "silu", "swish": return .silu
+        case "gelu": return .gelu
         case "leaky_relu": return .leakyReLU(alpha: 0.01)
         case let other?: throw ShapeError("unknown activation '\(other)'")
         }
@@ -168,7 +169,7 @@ public struct LayerSpec: Codable, Equatable, Sendable {
         case "batchnorm": return BatchNorm(name: name, channels: channels, epsilon: epsilon ?? 1e-5, momentum: momentum ?? 0.1)
         case "dropout": return Dropout(rate: rate ?? 0.5)
         case "flatten": return Flatten()
-        case "relu", "relu6", "sigmoid", "tanh", "hard_swish", "silu", "leaky_relu":
+        case "relu", "relu6", "sigmoid", "tanh", "hard_swish", "silu", "gelu", "leaky_relu":
             return ActivationLayer(try LayerSpec.activation(named: type)!)
         case "softmax": return Softmax(axis: axis ?? 1)
         case "add": return Elementwise(.add)

@@ -65,6 +65,38 @@ final class ActivationKernelTests: XCTestCase {
         }
     }
 
+    /// GELU against x Phi(x) in Double, over [-14, 14]: within 10 ulp from x = -2 up (9 at -1.97,
+    /// where erfc as e^-r(t) is 2e-7 off); between -6 and -2, where 0.5 x (1 + erf(x / sqrt 2))
+    /// in floats would keep only ~1e-7 |x| absolutely (nothing at all below -5.5), relatively
+    /// within 3e-4 (the polynomial was fitted for erf, not for erfc's tail); below -6, where GELU
+    /// is under 6e-9, within 2e-12.
+    func testGELUIsAccurateIncludingItsNegativeTail() {
+        let x = sweep(-14, 14) + [1e-3, -1e-3, 1e-20, -1e-20, 1.3037, -1.3037, 1.3038, -1.3038]
+        let y = forward(.gelu, x)
+        var worst: (ulps: Int64, x: Float) = (0, 0)
+        var worstTail: (relative: Double, x: Float) = (0, 0)
+        for (xi, yi) in zip(x, y) {
+            let expected = Double(xi) * 0.5 * erfc(-Double(xi) / 2.0.squareRoot())
+            if xi >= -2 {
+                let error = abs(expected) < 1e-30 ? 0 : ulps(yi, Float(expected))
+                if error > worst.ulps { worst = (error, xi) }
+            } else if xi >= -6 {
+                let relative = abs(Double(yi) - expected) / abs(expected)
+                if relative > worstTail.relative { worstTail = (relative, xi) }
+            } else {
+                XCTAssertEqual(Double(yi), expected, accuracy: 2e-12, "gelu(\(xi))")
+            }
+        }
+        XCTAssertLessThanOrEqual(worst.ulps, 10, "gelu is \(worst.ulps) ulp off at \(worst.x)")
+        XCTAssertLessThanOrEqual(worstTail.relative, 3e-4, "gelu is \(worstTail.relative) off at \(worstTail.x)")
+        let special = forward(.gelu, [0, .infinity, -.infinity, .nan, -200, 200])
+        XCTAssertEqual(special[0], 0)
+        XCTAssertEqual(special[1], .infinity)
+        XCTAssertTrue(special[3].isNaN)
+        XCTAssertEqual(special[4], 0)
+        XCTAssertEqual(special[5], 200)
+    }
+
     func testSpecialValues() {
         let x: [Float] = [0, -0, .infinity, -.infinity, .nan, 100, -100, 89, -89, 1e-40]
         XCTAssertEqual(forward(.sigmoid, x).prefix(9).map { $0.isNaN ? -1 : $0 }, [0.5, 0.5, 1, 0, -1, 1, 0, 1, 0])
@@ -105,6 +137,7 @@ final class ActivationKernelTests: XCTestCase {
             (.sigmoid, { sigmoid($0) * (1 - sigmoid($0)) }),
             (.tanh, { 1 - tanh($0) * tanh($0) }),
             (.silu, { sigmoid($0) * (1 + $0 * (1 - sigmoid($0))) }),
+            (.gelu, { 0.5 * erfc(-$0 / 2.0.squareRoot()) + $0 * exp(-$0 * $0 / 2) / (2 * Double.pi).squareRoot() }),
             (.hardSwish, { $0 < -3 ? 0 : $0 > 3 ? 1 : $0 / 3 + 0.5 }),
             (.hardSigmoid(alpha: 0.2, beta: 0.5), { abs($0) < 2.5 ? 0.2 : 0 }),
             (.relu6, { $0 > 0 && $0 < 6 ? 1 : 0 }),

@@ -137,6 +137,36 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
+    /// Grouped convolutions of 8 to 56 channels a group (the direct kernel's range, one group at a
+    /// time) and just outside it (4 and 64 a group, im2col): 3x3 at strides 1 and 2 as RegNet
+    /// and ResNeXt have them, 5x5 and 2x2, output channels a group in fours and not, odd planes,
+    /// batches, residuals and activations, one to three threads.
+    func testGroupedMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        let cases: [(cin: Int, cout: Int, groups: Int, kernel: Int, stride: Int, pad: Int, height: Int, width: Int, batch: Int)] = [
+            (32, 32, 2, 3, 1, 1, 14, 14, 1), (48, 48, 3, 3, 2, 1, 15, 13, 2), (64, 128, 4, 3, 1, 1, 7, 9, 1),
+            (112, 112, 2, 3, 2, 1, 10, 10, 1), (24, 36, 3, 3, 1, 0, 9, 17, 2), (40, 40, 5, 5, 1, 2, 11, 8, 1),
+            (16, 16, 2, 2, 2, 0, 8, 8, 1), (16, 20, 2, 3, 1, 1, 6, 21, 1), (32, 32, 8, 3, 1, 1, 9, 9, 1),
+            (128, 128, 2, 3, 1, 1, 5, 5, 1), (96, 96, 2, 3, 1, 1, 1, 1, 1),
+        ]
+        let activations: [Activation?] = [.relu, nil, .silu, .relu6]
+        var generator = RandomSource(seed: 17)
+        for (index, c) in cases.enumerated() {
+            EngineThreads.set(1 + index % 3)
+            let weight = random([c.cout, c.cin / c.groups, c.kernel, c.kernel], &generator, scale: 0.3)
+            let conv = Conv2D(weight: Parameter(name: "w", value: weight),
+                              bias: index % 4 == 2 ? nil : Parameter(name: "b", value: random([c.cout], &generator)),
+                              stride: (c.stride, c.stride), padding: .explicit(top: c.pad, left: c.pad, bottom: c.pad, right: c.pad),
+                              groups: c.groups, activation: activations[index % activations.count])
+            let x = random([c.batch, c.cin, c.height, c.width], &generator)
+            let outputShape = try conv.outputShape(for: [x.shape])
+            let residual = index.isMultiple(of: 3) ? random(outputShape, &generator) : nil
+            try check(conv, x, residual: residual, groups: c.groups, stride: (c.stride, c.stride), top: c.pad, left: c.pad,
+                      "case \(index) \(c) on \(EngineThreads.count) threads")
+        }
+    }
+
     func testDepthwiseMatchesTheDefinition() throws {
         let previous = EngineThreads.count
         defer { EngineThreads.set(previous) }

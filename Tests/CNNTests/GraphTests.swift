@@ -330,6 +330,169 @@ final class InferenceOptimizerTests: XCTestCase {
         assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
     }
 
+    /// Layer normalization as PyTorch exports it before opset 17 (ReduceMean, Sub, Pow 2,
+    /// ReduceMean, Add epsilon, Sqrt, Div, Mul by the weight, Add of the bias), channels-last
+    /// between Transposes as in ConvNeXt, becomes one LayerNorm holding the same weight and bias
+    /// Parameters; one without a bias too; one whose centred input another node reads stays.
+    func testSpelledOutLayerNormBecomesOneNode() throws {
+        func scalar(_ name: String, _ value: Float) -> Node { Node(name: name, op: Constant(Tensor(shape: [], scalars: [value])), inputs: []) }
+        func weight(_ name: String, seed: UInt64) -> Node {
+            Node(name: name, op: Constant(weight: Parameter(name: name, value: randomTensor([4], seed: seed))), inputs: [])
+        }
+        func norm(_ p: String, _ x: String, bias: String?, epsilon: String = "eps") -> [Node] {
+            [Node(name: "\(p)/mean", op: ReduceMean(axes: [-1]), inputs: [x]),
+             Node(name: "\(p)/sub", op: Elementwise(.sub), inputs: [x, "\(p)/mean"]),
+             Node(name: "\(p)/pow", op: Power(), inputs: ["\(p)/sub", "two"]),
+             Node(name: "\(p)/var", op: ReduceMean(axes: [3]), inputs: ["\(p)/pow"]),
+             Node(name: "\(p)/add", op: Elementwise(.add), inputs: ["\(p)/var", epsilon]),
+             Node(name: "\(p)/sqrt", op: Pointwise(.sqrt), inputs: ["\(p)/add"]),
+             Node(name: "\(p)/div", op: Elementwise(.div), inputs: ["\(p)/sub", "\(p)/sqrt"]),
+             Node(name: "\(p)/mul", op: Elementwise(.mul), inputs: ["\(p)/div", "\(p).weight"])]
+                + (bias.map { [Node(name: "\(p)/out", op: Elementwise(.add), inputs: ["\(p)/mul", $0])] } ?? [])
+        }
+        let conv = Conv2D(weight: Parameter(name: "w", value: randomTensor([4, 3, 3, 3], seed: 1)),
+                          bias: Parameter(name: "b", value: randomTensor([4], seed: 2)),
+                          padding: .explicit(top: 1, left: 1, bottom: 1, right: 1))
+        var nodes = [Node(name: "c", op: conv, inputs: ["input"]), Node(name: "last", op: Transpose(permutation: [0, 2, 3, 1]), inputs: ["c"]),
+                     scalar("two", 2), scalar("eps", 1e-6), scalar("eps5", 1e-5),
+                     weight("n1.weight", seed: 3), weight("n1.bias", seed: 4), weight("n2.weight", seed: 5), weight("n3.weight", seed: 6)]
+        nodes += norm("n1", "last", bias: "n1.bias")
+        nodes += norm("n2", "n1/out", bias: nil, epsilon: "eps5")
+        nodes += norm("n3", "n2/mul", bias: nil)
+        nodes += [Node(name: "reads_centred", op: Elementwise(.add), inputs: ["n3/mul", "n3/sub"]),
+                  Node(name: "first", op: Transpose(permutation: [0, 3, 1, 2]), inputs: ["reads_centred"])]
+        let graph = try Graph(name: "norms", inputShape: [3, 5, 6], nodes: nodes, outputName: "first")
+        let optimized = try graph.optimizedForInference()
+        let first = try XCTUnwrap(optimized.node(named: "n1/out")?.op as? LayerNorm)
+        XCTAssertEqual(optimized.node(named: "n1/out")?.inputs, ["last"])
+        XCTAssertEqual(first.epsilon, 1e-6)
+        XCTAssertEqual(first.axis, -1)
+        XCTAssertTrue(first.scale === (graph.node(named: "n1.weight")?.op as? Constant)?.parameters.first, "the same weight trains")
+        let second = try XCTUnwrap(optimized.node(named: "n2/mul")?.op as? LayerNorm)
+        XCTAssertNil(second.shift)
+        XCTAssertEqual(second.epsilon, 1e-5)
+        XCTAssertNotNil(optimized.node(named: "n3/div"), "a normalization whose centred input is read elsewhere stays")
+
+        let x = randomTensor([2, 3, 5, 6], seed: 7)
+        let expected = try Executor(graph: graph).infer(x)
+        assertClose(try Executor(graph: optimized).infer(x), expected, rtol: 1e-4, atol: 1e-5, "fused")
+        let g = randomTensor(expected.shape, seed: 8)
+        func inputGradient(_ graph: Graph) throws -> Tensor {
+            let executor = Executor(graph: graph)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
+        }
+        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
+    }
+
+    /// ConvNeXt's block as exported (depthwise 7x7, Transpose to channels-last, LayerNorm, Linear,
+    /// GELU, Linear, Transpose back, layer scale, residual Add) and its LayerNorm2d (Transpose,
+    /// LayerNorm, Transpose) run channels-first: no Transpose left, the GELU, the layer scale and
+    /// the residual inside the second 1x1 convolution; a channels-last stretch holding an
+    /// operator with no NCHW form (Softmax) keeps its Transposes. Inference, the input gradient
+    /// and an export round trip agree with the graph as written.
+    func testChannelsLastStretchesRunChannelsFirst() throws {
+        func weight(_ name: String, _ shape: [Int], seed: UInt64) -> Parameter {
+            Parameter(name: name, value: randomTensor(shape, seed: seed, scale: 0.5))
+        }
+        let c = 6
+        let graph = try Graph(name: "convnext", inputShape: [c, 7, 5], nodes: [
+            Node(name: "dw", op: Conv2D(weight: weight("dw.w", [c, 1, 7, 7], seed: 1), bias: weight("dw.b", [c], seed: 2),
+                                        padding: .explicit(top: 3, left: 3, bottom: 3, right: 3), groups: c), inputs: ["input"]),
+            Node(name: "last", op: Transpose(permutation: [0, 2, 3, 1]), inputs: ["dw"]),
+            Node(name: "norm", op: LayerNorm(scale: weight("n.g", [c], seed: 3), shift: weight("n.b", [c], seed: 4), epsilon: 1e-6),
+                 inputs: ["last"]),
+            Node(name: "fc1", op: Dense(weight: weight("fc1.w", [4 * c, c], seed: 5), bias: weight("fc1.b", [4 * c], seed: 6),
+                                        appliesToLastAxis: true), inputs: ["norm"]),
+            Node(name: "gelu", op: ActivationLayer(.gelu), inputs: ["fc1"]),
+            Node(name: "fc2", op: Dense(weight: weight("fc2.w", [c, 4 * c], seed: 7), bias: weight("fc2.b", [c], seed: 8),
+                                        appliesToLastAxis: true), inputs: ["gelu"]),
+            Node(name: "first", op: Transpose(permutation: [0, 3, 1, 2]), inputs: ["fc2"]),
+            Node(name: "layer_scale", op: Constant(weight: weight("gamma", [c, 1, 1], seed: 9)), inputs: []),
+            Node(name: "scaled", op: Elementwise(.mul), inputs: ["layer_scale", "first"]),
+            Node(name: "block", op: Elementwise(.add), inputs: ["scaled", "input"]),
+            Node(name: "last2", op: Transpose(permutation: [0, 2, 3, 1]), inputs: ["block"]),
+            Node(name: "norm2", op: LayerNorm(scale: weight("m.g", [c], seed: 10), shift: nil, epsilon: 1e-6), inputs: ["last2"]),
+            Node(name: "first2", op: Transpose(permutation: [0, 3, 1, 2]), inputs: ["norm2"]),
+            Node(name: "last3", op: Transpose(permutation: [0, 2, 3, 1]), inputs: ["first2"]),
+            Node(name: "softmax", op: Softmax(axis: -1), inputs: ["last3"]),
+            Node(name: "first3", op: Transpose(permutation: [0, 3, 1, 2]), inputs: ["softmax"]),
+        ], outputName: "first3")
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual(optimized.nodes.map(\.name), ["dw", "norm", "gelu", "block", "first2", "last3", "softmax", "first3"])
+        XCTAssertTrue(optimized.node(named: "norm")?.op is ChannelNorm)
+        XCTAssertEqual((optimized.node(named: "gelu")?.op as? Conv2D)?.activation, .gelu)
+        XCTAssertEqual(optimized.node(named: "block")?.inputs, ["gelu", "input"], "the residual joins the second convolution")
+        XCTAssertTrue(optimized.node(named: "first2")?.op is ChannelNorm)
+
+        let x = randomTensor([2, c, 7, 5], seed: 11)
+        let expected = try Executor(graph: graph).infer(x)
+        assertClose(try Executor(graph: optimized).infer(x), expected, rtol: 1e-4, atol: 1e-5, "channels-first")
+        let reimported = try ONNXImporter.load(data: try ONNXExporter.export(optimized))
+        assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-4, atol: 1e-5, "exported")
+        let g = randomTensor(expected.shape, seed: 12)
+        func inputGradient(_ graph: Graph) throws -> Tensor {
+            let executor = Executor(graph: graph)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
+        }
+        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
+    }
+
+    /// GELU spelled out as exporters write it becomes one activation: PyTorch's form (x / sqrt 2,
+    /// erf, + 1, times x, times 0.5) after a convolution, which absorbs it; the other
+    /// association with a Mul by 1 / sqrt 2 after a Dense layer over the last axis (ConvNeXt's
+    /// MLP); and a formula whose erf another node also reads stays as it is. Inference, the input
+    /// gradient and an export round trip agree with the unfused graph.
+    func testGELUFormulaBecomesOneActivation() throws {
+        func scalar(_ name: String, _ value: Float) -> Node { Node(name: name, op: Constant(Tensor(shape: [], scalars: [value])), inputs: []) }
+        let conv = Conv2D(weight: Parameter(name: "w", value: randomTensor([4, 3, 3, 3], seed: 1)),
+                          bias: Parameter(name: "b", value: randomTensor([4], seed: 2)),
+                          padding: .explicit(top: 1, left: 1, bottom: 1, right: 1))
+        let dense = Dense(weight: Parameter(name: "d", value: randomTensor([6, 5], seed: 3)),
+                          bias: Parameter(name: "e", value: randomTensor([6], seed: 4)), appliesToLastAxis: true)
+        let graph = try Graph(name: "gelu", inputShape: [3, 7, 5], nodes: [
+            Node(name: "c", op: conv, inputs: ["input"]),
+            scalar("root2", Float(2).squareRoot()), scalar("one", 1), scalar("half", 0.5), scalar("inverse_root2", Float(0.5).squareRoot()),
+            Node(name: "c/div", op: Elementwise(.div), inputs: ["c", "root2"]),
+            Node(name: "c/erf", op: Pointwise(.erf), inputs: ["c/div"]),
+            Node(name: "c/add", op: Elementwise(.add), inputs: ["c/erf", "one"]),
+            Node(name: "c/mul", op: Elementwise(.mul), inputs: ["c", "c/add"]),
+            Node(name: "c/gelu", op: Elementwise(.mul), inputs: ["c/mul", "half"]),
+            Node(name: "fc", op: dense, inputs: ["c/gelu"]),
+            Node(name: "fc/scaled", op: Elementwise(.mul), inputs: ["inverse_root2", "fc"]),
+            Node(name: "fc/erf", op: Pointwise(.erf), inputs: ["fc/scaled"]),
+            Node(name: "fc/add", op: Elementwise(.add), inputs: ["one", "fc/erf"]),
+            Node(name: "fc/half", op: Elementwise(.mul), inputs: ["half", "fc"]),
+            Node(name: "fc/gelu", op: Elementwise(.mul), inputs: ["fc/add", "fc/half"]),
+            Node(name: "kept/div", op: Elementwise(.div), inputs: ["fc/gelu", "root2"]),
+            Node(name: "kept/erf", op: Pointwise(.erf), inputs: ["kept/div"]),
+            Node(name: "kept/add", op: Elementwise(.add), inputs: ["kept/erf", "one"]),
+            Node(name: "kept/mul", op: Elementwise(.mul), inputs: ["fc/gelu", "kept/add"]),
+            Node(name: "kept/gelu", op: Elementwise(.mul), inputs: ["kept/mul", "half"]),
+            Node(name: "out", op: Elementwise(.add), inputs: ["kept/gelu", "kept/erf"]),
+        ], outputName: "out")
+        let optimized = try graph.optimizedForInference()
+        XCTAssertEqual((optimized.node(named: "c/gelu")?.op as? Conv2D)?.activation, .gelu)
+        XCTAssertEqual((optimized.node(named: "fc/gelu")?.op as? ActivationLayer)?.activation, .gelu)
+        XCTAssertEqual(optimized.node(named: "fc/gelu")?.inputs, ["fc"])
+        XCTAssertNotNil(optimized.node(named: "kept/mul"), "a formula whose erf is read elsewhere stays")
+        XCTAssertNil(optimized.node(named: "c/erf"))
+
+        let x = randomTensor([2, 3, 7, 5], seed: 5)
+        let expected = try Executor(graph: graph).infer(x)
+        assertClose(try Executor(graph: optimized).infer(x), expected, rtol: 1e-5, atol: 1e-5, "fused")
+        let reimported = try ONNXImporter.load(data: try ONNXExporter.export(optimized))
+        assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-5, atol: 1e-5, "exported")
+        let g = randomTensor(expected.shape, seed: 6)
+        func inputGradient(_ graph: Graph) throws -> Tensor {
+            let executor = Executor(graph: graph)
+            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
+            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
+        }
+        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-4, atol: 1e-5, "input gradient")
+    }
+
     /// Squeeze-and-excitation as EfficientNet exports it (GlobalAveragePool, Conv, SiLU, Conv,
     /// Sigmoid, Mul) and as RegNetY's ReduceMean form with ReLU and a hard sigmoid: each becomes one
     /// node, in inference, backward, parameter gradients and export alike; a pool that another node

@@ -124,7 +124,7 @@ final class ONNXExportTests: XCTestCase {
                  inputs: ["last"]),
             Node(name: "expand", op: Dense(weight: parameter("fc1.weight", [8, 4]), bias: parameter("fc1.bias", [8]),
                                            appliesToLastAxis: true), inputs: ["norm"]),
-            Node(name: "gelu", op: Pointwise(.gelu), inputs: ["expand"]),
+            Node(name: "gelu", op: ActivationLayer(.gelu), inputs: ["expand"]),
             Node(name: "gelu_tanh", op: Pointwise(.geluTanh), inputs: ["gelu"]),
             Node(name: "project", op: Dense(weight: parameter("fc2.weight", [4, 8]), bias: nil, appliesToLastAxis: true),
                  inputs: ["gelu_tanh"]),

@@ -116,6 +116,21 @@ final class ONNXOperatorGradientTests: XCTestCase {
         checkGradients(image, [randomTensor([2, 3, 2, 2])])
     }
 
+    /// ChannelNorm is LayerNorm over NCHW's channels: the same values as Transposes around a
+    /// LayerNorm over the last axis, on planes wider than its block of positions, and gradients
+    /// against finite differences, with and without a shift.
+    func testChannelNormIsLayerNormOverChannels() throws {
+        let (scale, shift) = (parameter("g", [5], seed: 6), parameter("b", [5], seed: 7))
+        let x = randomTensor([2, 5, 23, 31]).map { 3 * $0 + 1 }
+        let last = try run(Transpose(permutation: [0, 2, 3, 1]), [x])
+        let normalized = try run(LayerNorm(scale: scale, shift: shift, epsilon: 1e-5), [last])
+        let expected = try run(Transpose(permutation: [0, 3, 1, 2]), [normalized])
+        assertClose(try run(ChannelNorm(scale: scale, shift: shift, epsilon: 1e-5), [x]), expected, rtol: 1e-5, atol: 2e-6)
+        checkGradients(ChannelNorm(scale: scale, shift: shift, epsilon: 1e-5), [randomTensor([2, 5, 3, 2])])
+        checkGradients(ChannelNorm(scale: parameter("h", [3], seed: 8), shift: nil, epsilon: 1e-6), [randomTensor([1, 3, 4, 1])])
+        XCTAssertThrowsError(try ChannelNorm(scale: scale, shift: nil, epsilon: 0).outputShape(for: [[1, 4, 2, 2]]))
+    }
+
     func testPointwiseFunctions() throws {
         let x = Tensor(shape: [4], scalars: [0.25, 1, 2, 4])
         XCTAssertEqual(try run(Pointwise(.sqrt), [x]).scalars, [0.5, 1, Float(2).squareRoot(), 2])
@@ -123,18 +138,19 @@ final class ONNXOperatorGradientTests: XCTestCase {
         let erf = try run(Pointwise(.erf), [x]).scalars
         XCTAssertEqual(erf[1], 0.8427008, accuracy: 1e-6)
         // GELU(1) = Phi(1) = 0.8413447; the tanh form is within 1e-3 of it.
-        XCTAssertEqual(try run(Pointwise(.gelu), [x]).scalars[1], 0.8413447, accuracy: 1e-6)
+        XCTAssertEqual(try run(ActivationLayer(.gelu), [x]).scalars[1], 0.8413447, accuracy: 1e-6)
         XCTAssertEqual(try run(Pointwise(.geluTanh), [x]).scalars[1], 0.8413447, accuracy: 1e-3)
-        XCTAssertEqual(try run(Pointwise(.gelu), [Tensor(shape: [1], scalars: [-2])]).scalars[0], -0.0455003, accuracy: 1e-6)
+        XCTAssertEqual(try run(ActivationLayer(.gelu), [Tensor(shape: [1], scalars: [-2])]).scalars[0], -0.0455003, accuracy: 1e-6)
     }
 
     func testPointwiseGradients() throws {
         let positive = randomTensor([3, 5]).map { abs($0) + 0.5 }
         checkGradients(Pointwise(.sqrt), [positive])
         checkGradients(Pointwise(.reciprocal), [positive])
-        for function in [Pointwise.Function.erf, .gelu, .geluTanh] {
+        for function in [Pointwise.Function.erf, .geluTanh] {
             checkGradients(Pointwise(function), [randomTensor([3, 5]).map { 2 * $0 }])
         }
+        checkGradients(ActivationLayer(.gelu), [randomTensor([3, 5]).map { 2 * $0 }])
     }
 
     func testPowerBroadcastsAndSquares() throws {

@@ -15,6 +15,8 @@ typedef enum {
     salient_hard_swish,
     salient_tanh,
     salient_silu,
+    /// x Phi(x), Phi the standard normal distribution function (GELU, not its tanh approximation).
+    salient_gelu,
 } salient_activation_kind;
 
 typedef struct {
@@ -38,7 +40,7 @@ void salient_activation_backward(const salient_activation *activation, const flo
                                  float *dx, size_t count);
 
 /// dx[i] = gradient[i] * f'(x) computed from the output y[i] = f(x), for the activations whose
-/// derivative follows from their output (all but hard swish and SiLU).
+/// derivative follows from their output (all but hard swish, SiLU and GELU).
 void salient_activation_backward_from_output(const salient_activation *activation, const float *y,
                                              const float *gradient, float *dx, size_t count);
 

@@ -12,6 +12,7 @@ extension Activation {
         case .hardSwish: return salient_activation(kind: salient_hard_swish, alpha: 0, beta: 0)
         case .tanh: return salient_activation(kind: salient_tanh, alpha: 0, beta: 0)
         case .silu: return salient_activation(kind: salient_silu, alpha: 0, beta: 0)
+        case .gelu: return salient_activation(kind: salient_gelu, alpha: 0, beta: 0)
         }
     }
 

@@ -11,7 +11,8 @@ extension ONNXOperatorSet {
         "Gelu": { r, b in
             let approximate = r.string("approximate") ?? "none"
             guard approximate == "none" || approximate == "tanh" else { throw r.error("approximate '\(approximate)' is not supported") }
-            return [try b.apply(Pointwise(approximate == "tanh" ? .geluTanh : .gelu), [b.input(r, 0)], for: r)]
+            let op: Operator = approximate == "tanh" ? Pointwise(.geluTanh) : ActivationLayer(.gelu)
+            return [try b.apply(op, [b.input(r, 0)], for: r)]
         },
     ]
 

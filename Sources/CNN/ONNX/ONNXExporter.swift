@@ -204,6 +204,14 @@ struct ONNXExportWriter {
             var inputs = [x, initializer("\(norm.scale.name)", floats: norm.scale.value.reshaped(to: shape))]
             if let shift = norm.shift { inputs.append(initializer("\(shift.name)", floats: shift.value.reshaped(to: shape))) }
             add("LayerNormalization", inputs, out, [.int("axis", norm.axis), .float("epsilon", norm.epsilon)])
+        case let norm as ChannelNorm:
+            // The channels-last form PyTorch exports for ConvNeXt's LayerNorm2d.
+            let (last, normalized) = (uniqueName("\(out)/channels_last"), uniqueName("\(out)/normalized"))
+            add("Transpose", [x], last, [.ints("perm", [0, 2, 3, 1])])
+            var inputs = [last, initializer("\(norm.scale.name)", floats: norm.scale.value)]
+            if let shift = norm.shift { inputs.append(initializer("\(shift.name)", floats: shift.value)) }
+            add("LayerNormalization", inputs, normalized, [.int("axis", -1), .float("epsilon", norm.epsilon)])
+            add("Transpose", [normalized], out, [.ints("perm", [0, 3, 1, 2])])
         case let pointwise as Pointwise: emit(pointwise.function, input: x, output: out)
         case is Power: add("Pow", node.inputs, out)
         case let resize as Resize: try emit(resize, input: x, output: out)
@@ -236,48 +244,52 @@ struct ONNXExportWriter {
         case .silu:
             add("Sigmoid", [input], "\(output)/sigmoid")
             add("Mul", [input, "\(output)/sigmoid"], output)
+        case .gelu: emitGELU(tanhApproximation: false, input: input, output: output)
+        }
+    }
+
+    private mutating func emit(_ function: Pointwise.Function, input: String, output: String) {
+        switch function {
+        case .sqrt: add("Sqrt", [input], output)
+        case .reciprocal: add("Reciprocal", [input], output)
+        case .erf: add("Erf", [input], output)
+        case .geluTanh: emitGELU(tanhApproximation: true, input: input, output: output)
         }
     }
 
     /// GELU has no operator before opset 20: it is spelled out as PyTorch spells it.
-    private mutating func emit(_ function: Pointwise.Function, input: String, output: String) {
+    private mutating func emitGELU(tanhApproximation: Bool, input: String, output: String) {
         // Literals are Constant nodes: an initializer read as data imports as a trainable weight.
         func scalar(_ value: Float) -> String {
             let name = uniqueName("\(output)/constant")
             add("Constant", [], name, [.tensor("value", ONNXTensor(Tensor(shape: [], scalars: [value])))])
             return name
         }
-        switch function {
-        case .sqrt: add("Sqrt", [input], output)
-        case .reciprocal: add("Reciprocal", [input], output)
-        case .erf: add("Erf", [input], output)
-        case .gelu, .geluTanh:
-            let inner: String
-            if function == .gelu {
-                // x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
-                let scaled = uniqueName("\(output)/scaled")
-                add("Div", [input, scalar(Float(2).squareRoot())], scaled)
-                inner = uniqueName("\(output)/erf")
-                add("Erf", [scaled], inner)
-            } else {
-                // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
-                let cube = uniqueName("\(output)/cube")
-                add("Pow", [input, scalar(3)], cube)
-                let term = uniqueName("\(output)/term")
-                add("Mul", [cube, scalar(0.044715)], term)
-                let sum = uniqueName("\(output)/sum")
-                add("Add", [input, term], sum)
-                let scaled = uniqueName("\(output)/scaled")
-                add("Mul", [sum, scalar(Float((2 / Double.pi).squareRoot()))], scaled)
-                inner = uniqueName("\(output)/tanh")
-                add("Tanh", [scaled], inner)
-            }
-            let shifted = uniqueName("\(output)/shifted")
-            add("Add", [inner, scalar(1)], shifted)
-            let product = uniqueName("\(output)/product")
-            add("Mul", [input, shifted], product)
-            add("Mul", [product, scalar(0.5)], output)
+        let inner: String
+        if !tanhApproximation {
+            // x Phi(x) = 0.5 x (1 + erf(x / sqrt 2))
+            let scaled = uniqueName("\(output)/scaled")
+            add("Div", [input, scalar(Float(2).squareRoot())], scaled)
+            inner = uniqueName("\(output)/erf")
+            add("Erf", [scaled], inner)
+        } else {
+            // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+            let cube = uniqueName("\(output)/cube")
+            add("Pow", [input, scalar(3)], cube)
+            let term = uniqueName("\(output)/term")
+            add("Mul", [cube, scalar(0.044715)], term)
+            let sum = uniqueName("\(output)/sum")
+            add("Add", [input, term], sum)
+            let scaled = uniqueName("\(output)/scaled")
+            add("Mul", [sum, scalar(Float((2 / Double.pi).squareRoot()))], scaled)
+            inner = uniqueName("\(output)/tanh")
+            add("Tanh", [scaled], inner)
         }
+        let shifted = uniqueName("\(output)/shifted")
+        add("Add", [inner, scalar(1)], shifted)
+        let product = uniqueName("\(output)/product")
+        add("Mul", [input, shifted], product)
+        add("Mul", [product, scalar(0.5)], output)
     }
 
     /// Resize with scales (the batch axis is free, so sizes cannot be written); each scale is the

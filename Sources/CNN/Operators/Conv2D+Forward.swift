@@ -41,9 +41,9 @@ extension Conv2D {
             } else if isPointwise {
                 pointwiseForward(X, Wt, Y, batch: n, plane: p, finish: finish, context: context)
             } else if let direct = DirectConvolution(inChannels: cin, outChannels: cout, groups: groups, window: w) {
-                direct.forward(X, weight: Wt, Y, batch: n, workspace: context.workspace) { image, rows in
-                    finishRows(Y + image * cout * p + rows.lowerBound * w.outputWidth, channels: 0..<cout, stride: p,
-                               count: rows.count * w.outputWidth, finish: finish)
+                direct.forward(X, weight: Wt, Y, batch: n, workspace: context.workspace) { image, channels, rows in
+                    finishRows(Y + (image * cout + channels.lowerBound) * p + rows.lowerBound * w.outputWidth,
+                               channels: channels, stride: p, count: rows.count * w.outputWidth, finish: finish)
                 }
             } else if !context.isTraining, let filters = winogradFilters(for: w) {
                 filters.forward(X, Y, batch: n, window: w, workspace: context.workspace) { plane, rows, channels in

@@ -1,12 +1,11 @@
 import Foundation
 
 /// Pointwise functions that exporters emit outside activations: Sqrt, Reciprocal and Erf
-/// (LayerNorm and GELU as older opsets spell them out) and GELU itself (opset 20).
+/// (LayerNorm and GELU as older opsets spell them out) and GELU's tanh approximation (opset
+/// 20's Gelu with approximate = "tanh"; the exact GELU is an `Activation`, vectorized).
 public final class Pointwise: Operator {
     public enum Function: String, Sendable {
         case sqrt, reciprocal, erf
-        /// x Phi(x), Phi the standard normal distribution function.
-        case gelu
         /// GELU's tanh approximation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
         case geluTanh = "gelu_tanh"
     }
@@ -25,8 +24,6 @@ public final class Pointwise: Operator {
 
     private static let tanhScale = Float((2 / Double.pi).squareRoot())
     private static let twoOverRootPi = Float(2 / Double.pi.squareRoot())
-    private static let inverseRootTwo = Float(1 / 2.0.squareRoot())
-    private static let inverseRootTwoPi = Float(1 / (2 * Double.pi).squareRoot())
 
     /// The switch sits outside the loops, so that each loop is one function.
     private func apply(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
@@ -34,7 +31,6 @@ public final class Pointwise: Operator {
         case .sqrt: for i in 0..<count { y[i] = x[i].squareRoot() }
         case .reciprocal: for i in 0..<count { y[i] = 1 / x[i] }
         case .erf: for i in 0..<count { y[i] = Foundation.erf(x[i]) }
-        case .gelu: for i in 0..<count { y[i] = 0.5 * x[i] * (1 + Foundation.erf(x[i] * Self.inverseRootTwo)) }
         case .geluTanh:
             for i in 0..<count {
                 let v = x[i]
@@ -58,13 +54,6 @@ public final class Pointwise: Operator {
                     case .sqrt: for i in 0..<g.count { g[i] *= 0.5 / y[i] }
                     case .reciprocal: for i in 0..<g.count { g[i] *= -y[i] * y[i] }
                     case .erf: for i in 0..<g.count { g[i] *= Self.twoOverRootPi * Foundation.exp(-x[i] * x[i]) }
-                    case .gelu:
-                        // d/dx x Phi(x) = Phi(x) + x phi(x).
-                        for i in 0..<g.count {
-                            let v = x[i]
-                            let phi = Self.inverseRootTwoPi * Foundation.exp(-0.5 * v * v)
-                            g[i] *= 0.5 * (1 + Foundation.erf(v * Self.inverseRootTwo)) + v * phi
-                        }
                     case .geluTanh:
                         for i in 0..<g.count {
                             let v = x[i]
