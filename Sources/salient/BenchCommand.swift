@@ -19,7 +19,10 @@ struct Bench: ParsableCommand {
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
     @Flag(help: "Only the transfer-learning benchmark: fine-tuning, a linear probe, the last layer only and training from scratch on 5 to 50 images per class of Fashion-MNIST 5-9, from a base trained on 0-4 (with --json: {\"shots\": ...}, the table on standard error).") var transfer = false
     @OptionGroup var transferOptions: TransferBenchmarkOptions
-    @Flag(help: "Only saliency latency beside PyTorch + Captum; with --onnx, time that model's gradient saliency instead of its inference.") var saliency = false
+    @Flag(help: "Only saliency latency beside PyTorch + Captum; with --onnx, time that model's saliency (--method) instead of its inference.") var saliency = false
+    @Option(help: "With --onnx --saliency: the method timed (gradient, smoothgrad, integrated_gradients, gradcam, guided_backprop).") var method = SaliencyMethod.gradient
+    @Option(help: "With --onnx --saliency: integrated-gradients steps or SmoothGrad samples (the method's default when absent).") var steps: Int?
+    @Option(name: .customLong("saliency-batch"), help: "With --onnx --saliency: steps or samples per forward and backward pass.") var saliencyBatch = SaliencyOptions().batchSize
     @Flag(help: "Only training throughput beside PyTorch.") var training = false
     @Flag(help: "Only the memory of one planned inference of each zoo model.") var memory = false
     @Flag(help: "Only decoding, preprocessing and saliency rendering of a large photo.") var imaging = false
@@ -37,12 +40,16 @@ struct Bench: ParsableCommand {
             return
         }
         if let onnx, saliency {
-            let ours = try SaliencyBenchmark.time(onnx, threads: threads, runs: runs, clock: cpuTime ? .threadCPU : .wall)
+            var options = SaliencyOptions()
+            options.steps = steps
+            options.batchSize = saliencyBatch
+            let ours = try SaliencyBenchmark.time(onnx, threads: threads, runs: runs, clock: cpuTime ? .threadCPU : .wall,
+                                                  method: method, options: options)
             if json {
-                print(#"{"model":"\#(URL(fileURLWithPath: onnx).lastPathComponent)","threads":\#(threads),"saliency":"gradient","median_ms":\#(ours.median),"min_ms":\#(ours.min),"runs":\#(runs)}"#)
+                print(#"{"model":"\#(URL(fileURLWithPath: onnx).lastPathComponent)","threads":\#(threads),"saliency":"\#(method.rawValue)","steps":\#(steps ?? method.defaultSteps ?? 1),"batch":\#(saliencyBatch),"median_ms":\#(ours.median),"min_ms":\#(ours.min),"runs":\#(runs)}"#)
             } else {
                 print(URL(fileURLWithPath: onnx).deletingPathExtension().lastPathComponent.padded(to: 32)
-                      + String(format: " %7d %12.1f  (gradient saliency, ms)", threads, ours.median))
+                      + String(format: " %7d %12.1f  (%@ saliency, ms)", threads, ours.median, method.rawValue))
             }
             return
         }
@@ -221,3 +228,5 @@ struct Bench: ParsableCommand {
         return (median, answer["output"] as? [Double] ?? [])
     }
 }
+
+extension SaliencyMethod: ExpressibleByArgument {}

@@ -50,9 +50,10 @@ struct SaliencyBenchmark {
         }
     }
 
-    /// The median and minimum of `compute(.gradient)` on the graph as the service prepares it for
+    /// The median and minimum of `compute(method)` on the graph as the service prepares it for
     /// saliency: cut at the pre-softmax scores and optimized for inference.
-    static func time(_ path: String, threads: Int, runs: Int, clock: BenchClock = .wall) throws -> (median: Double, min: Double) {
+    static func time(_ path: String, threads: Int, runs: Int, clock: BenchClock = .wall, method: SaliencyMethod = .gradient,
+                     options: SaliencyOptions = SaliencyOptions()) throws -> (median: Double, min: Double) {
         EngineThreads.set(threads)
         let loaded = try ONNXImporter.load(path: path)
         let scoreNode = SaliencyComputer(executor: Executor(graph: loaded)).scoreNode
@@ -62,7 +63,7 @@ struct SaliencyBenchmark {
         let shape = [1] + graph.inputShape
         let input = Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(sin(0.01 * Double($0))) })
         return try measure(runs: runs, clock: clock) {
-            _ = try computer.compute(.gradient, input: input, targetClass: SaliencyBenchmark.targetClass)
+            _ = try computer.compute(method, input: input, targetClass: SaliencyBenchmark.targetClass, options: options)
         }
     }
 }
