@@ -280,12 +280,7 @@ final class InferenceOptimizerTests: XCTestCase {
         assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-5, atol: 1e-5, "exported")
 
         let g = randomTensor(expected.shape, seed: 6)
-        func inputGradient(_ graph: Graph) throws -> Tensor {
-            let executor = Executor(graph: graph)
-            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
-            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
-        }
-        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-4, atol: 1e-5, "input gradient")
+        assertClose(try inputGradient(of: optimized, input: x, outputGradient: g), try inputGradient(of: graph, input: x, outputGradient: g), rtol: 1e-4, atol: 1e-5, "input gradient")
     }
 
     /// EfficientNet's swish as exported (Sigmoid, then Mul with the Sigmoid's input) and
@@ -322,12 +317,7 @@ final class InferenceOptimizerTests: XCTestCase {
         assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-4, atol: 1e-4, "exported")
 
         let g = randomTensor(expected.shape, seed: 8)
-        func inputGradient(_ graph: Graph) throws -> Tensor {
-            let executor = Executor(graph: graph)
-            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
-            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
-        }
-        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
+        assertClose(try inputGradient(of: optimized, input: x, outputGradient: g), try inputGradient(of: graph, input: x, outputGradient: g), rtol: 1e-3, atol: 1e-4, "input gradient")
     }
 
     /// Layer normalization as PyTorch exports it before opset 17 (ReduceMean, Sub, Pow 2,
@@ -377,12 +367,7 @@ final class InferenceOptimizerTests: XCTestCase {
         let expected = try Executor(graph: graph).infer(x)
         assertClose(try Executor(graph: optimized).infer(x), expected, rtol: 1e-4, atol: 1e-5, "fused")
         let g = randomTensor(expected.shape, seed: 8)
-        func inputGradient(_ graph: Graph) throws -> Tensor {
-            let executor = Executor(graph: graph)
-            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
-            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
-        }
-        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
+        assertClose(try inputGradient(of: optimized, input: x, outputGradient: g), try inputGradient(of: graph, input: x, outputGradient: g), rtol: 1e-3, atol: 1e-4, "input gradient")
     }
 
     /// ConvNeXt's block as exported (depthwise 7x7, Transpose to channels-last, LayerNorm, Linear,
@@ -431,12 +416,7 @@ final class InferenceOptimizerTests: XCTestCase {
         let reimported = try ONNXImporter.load(data: try ONNXExporter.export(optimized))
         assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-4, atol: 1e-5, "exported")
         let g = randomTensor(expected.shape, seed: 12)
-        func inputGradient(_ graph: Graph) throws -> Tensor {
-            let executor = Executor(graph: graph)
-            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
-            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
-        }
-        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-3, atol: 1e-4, "input gradient")
+        assertClose(try inputGradient(of: optimized, input: x, outputGradient: g), try inputGradient(of: graph, input: x, outputGradient: g), rtol: 1e-3, atol: 1e-4, "input gradient")
     }
 
     /// GELU spelled out as exporters write it becomes one activation: PyTorch's form (x / sqrt 2,
@@ -485,12 +465,7 @@ final class InferenceOptimizerTests: XCTestCase {
         let reimported = try ONNXImporter.load(data: try ONNXExporter.export(optimized))
         assertClose(try Executor(graph: reimported).infer(x), expected, rtol: 1e-5, atol: 1e-5, "exported")
         let g = randomTensor(expected.shape, seed: 6)
-        func inputGradient(_ graph: Graph) throws -> Tensor {
-            let executor = Executor(graph: graph)
-            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
-            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
-        }
-        assertClose(try inputGradient(optimized), try inputGradient(graph), rtol: 1e-4, atol: 1e-5, "input gradient")
+        assertClose(try inputGradient(of: optimized, input: x, outputGradient: g), try inputGradient(of: graph, input: x, outputGradient: g), rtol: 1e-4, atol: 1e-5, "input gradient")
     }
 
     /// Squeeze-and-excitation as EfficientNet exports it (GlobalAveragePool, Conv, SiLU, Conv,
@@ -592,13 +567,16 @@ final class InferenceOptimizerTests: XCTestCase {
         for (a, b) in zip(actual.scalars, expected.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
 
         let g = randomTensor(expected.shape, seed: 11)
-        func inputGradient(_ graph: Graph) throws -> Tensor {
-            let executor = Executor(graph: graph)
-            let trace = try executor.forward(x, context: ForwardContext(isTraining: false))
-            return try XCTUnwrap(executor.backward(trace, gradient: g, computesParameterGradients: false)["input"])
-        }
-        let (dOptimized, dOriginal) = (try inputGradient(optimized), try inputGradient(graph))
+        let (dOptimized, dOriginal) = (try inputGradient(of: optimized, input: x, outputGradient: g), try inputGradient(of: graph, input: x, outputGradient: g))
         XCTAssertGreaterThan(dOriginal.scalars.map(abs).max() ?? 0, 0)
         for (a, b) in zip(dOptimized.scalars, dOriginal.scalars) { XCTAssertEqual(a, b, accuracy: 1e-5) }
     }
+}
+
+/// The gradient of `outputGradient · f(input)` with respect to the graph's input, in inference
+/// mode: what saliency backpropagates, so a rewrite must leave it as it was.
+private func inputGradient(of graph: Graph, input: Tensor, outputGradient: Tensor) throws -> Tensor {
+    let executor = Executor(graph: graph)
+    let trace = try executor.forward(input, context: ForwardContext(isTraining: false))
+    return try XCTUnwrap(executor.backward(trace, gradient: outputGradient, computesParameterGradients: false)["input"])
 }
