@@ -22,8 +22,9 @@ final class LoadedModel: Sendable {
     let batcher: InferenceBatcher
     let directory: URL
     /// Requests, executions and their stages since start (the statistics extension).
-    let statistics = InferenceStatistics()
-    /// What the latest sanity check found for each saliency method.
+    let statistics: InferenceStatistics
+    /// What the latest sanity check found for each saliency method (a renumbered copy, never
+    /// served before, starts with none).
     let sanity = SanityVerdicts()
     /// What one image costs a backward pass (saliency, or a fine-tuning step): every activation
     /// kept for it and the gradients that flow back through them (`saliencyBatchSize`).
@@ -40,6 +41,7 @@ final class LoadedModel: Sendable {
         self.card = card
         self.graph = graph
         self.directory = directory
+        statistics = InferenceStatistics()
         // Checked before anything costly is built: the input size, the description, then its fit to the model.
         let elements = graph.inputShape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
         guard elements > 0, elements <= configuration.budgets.maxModelInputElements else {
@@ -65,6 +67,23 @@ final class LoadedModel: Sendable {
         guard classes == card.labels.count else {
             throw GraphError(node: card.name, "the model scores \(classes) classes but the card has \(card.labels.count) labels")
         }
+    }
+
+    /// `model` under another version number and folder, sharing everything built: for a
+    /// registration whose number another replica took at the same moment, before either serves.
+    init(renumbering model: LoadedModel, as version: Int, directory: URL) {
+        name = model.name
+        self.version = version
+        card = model.card
+        graph = model.graph
+        logitsGraph = model.logitsGraph
+        preprocessing = model.preprocessing
+        analysis = model.analysis
+        pool = model.pool
+        batcher = model.batcher
+        self.directory = directory
+        statistics = model.statistics
+        saliencyBytesPerImage = model.saliencyBytesPerImage
     }
 
     /// Copies of the input one saliency pass takes (SmoothGrad's noisy copies, integrated

@@ -15,7 +15,7 @@ import Synchronization
 final class ModelRegistry: Sendable {
     let index: ModelIndex
     private let configuration: ServiceConfiguration
-    private let logger: Logger
+    let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
     /// The threads every model computes on.
     let threads: ComputeThreads
@@ -218,34 +218,43 @@ final class ModelRegistry: Sendable {
                                      retryAfterSeconds: 2)
         }
         defer { importing.unlock() }
-        // Registrations all hold the import lock, so none can take this number meanwhile; the
-        // index is asked too, for a folder stored since start that was never loaded.
+        // Registrations here all hold the import lock, so none of this replica's can take this
+        // number meanwhile; the index is asked too, for a version stored elsewhere since.
         let stored = try index.record(named: name)?.state.nextVersion ?? 1
-        let version = max(stored, entries.withLock { $0[name]?.record.state.nextVersion } ?? 1)
+        let proposed = max(stored, entries.withLock { $0[name]?.record.state.nextVersion } ?? 1)
         let weights = files[card.onnxFile ?? Checkpoint.weightsFile] ?? Data()
         var card = card
         card.weightsSHA256 = Checksum.sha256(weights)
-        let model = try LoadedModel(card: card, version: version,
+        var model = try LoadedModel(card: card, version: proposed,
                                     graph: ModelFormats.graph(card: card, weights: weights, budget: importBudget),
-                                    directory: index.directory(of: name, version: version, files: files), configuration: configuration,
-                                    threads: threads)
-        try entries.withLock { entries in
+                                    directory: index.directory(of: name, version: proposed, files: files),
+                                    configuration: configuration, threads: threads)
+        let version = try entries.withLock { entries in
             // Checked again: another change may have finished while this one imported.
             try checkRoom(for: name, in: entries)
-            var entry = entries[name] ?? Entry(record: ModelRecord(name: name, versions: [], state: ModelState(
-                defaultVersion: nil, nextVersion: version, isLoaded: true)))
-            let directory = try index.store(version: version, of: name, card: card, files: files)
-            var state = entry.record.state
-            state.nextVersion = version + 1
-            if makeDefault || state.defaultVersion == nil { state.defaultVersion = version }
-            try index.setState(state, of: name)
-            entry.record.versions.append(ModelVersionRecord(version: version, card: .success(card), directory: directory))
+            let (version, state) = try index.add(proposed: proposed, of: name, card: card, files: files, makeDefault: makeDefault)
+            if version.version != proposed || version.directory != model.directory {
+                // Another replica added a version of this model at the same moment and took the number.
+                model = LoadedModel(renumbering: model, as: version.version, directory: version.directory)
+            }
+            var entry = entries[name] ?? Entry(record: ModelRecord(name: name, versions: [], state: state))
+            entry.record.versions.append(version)
+            entry.record.versions.sort { $0.version < $1.version }
             entry.record.state = state
-            entry.loaded[version] = model
+            entry.loaded[version.version] = model
             entries[name] = entry
+            return version.version
         }
         logger.info("registered model", metadata: ["model": "\(name)", "version": "\(version)"])
         return model
+    }
+
+    /// The version of `name` that the job `job` registered, as the index stores it now (another
+    /// replica may have registered it), or nil.
+    func storedVersion(of name: String, madeBy job: String) throws -> Int? {
+        try index.record(named: name)?.versions.first { version in
+            (try? version.card.get())?.provenance["job"] == .string(job)
+        }?.version
     }
 
     /// Refuses, before anything is imported, a new name when the registry holds `max_models`, a

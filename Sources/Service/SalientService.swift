@@ -71,7 +71,7 @@ public final class SalientService: Sendable {
                                                  maxTrainingSetBytes: configuration.budgets.maxTrainingSetBytes,
                                                  jobsRoot: configuration.dataURL.appendingPathComponent("jobs")),
                                workers: configuration.jobWorkers, name: configuration.replicaName,
-                               renewInterval: configuration.jobLeaseSeconds / 3, logger: logger)
+                               leaseSeconds: configuration.jobLeaseSeconds, logger: logger)
         jobWorker = worker
         let relay = stores.database.map { _ in JobEventRelay(store: jobs, events: events, isRunningHere: worker.isRunningHere) }
         JobRoutes(store: jobs, worker: worker, events: events, relay: relay, registry: registry, datasets: datasets,

@@ -155,6 +155,9 @@ extension Train {
             case let .epoch(m):
                 bar.finish(String(format: "stage %d epoch %d: train loss %.4f, validation loss %.4f, validation accuracy %.4f",
                                   m.stage, m.epoch, m.trainLoss, m.validationLoss ?? .nan, m.validationAccuracy ?? .nan))
+            case .saving:
+                // One process owns this checkpoint: it is always written.
+                break
             }
             return true
         }) else { return }

@@ -7,12 +7,16 @@ Starts PostgreSQL from Debian's `postgresql` package (initdb into a temporary fo
 start on a free port on 127.0.0.1, stopped at the end) and three replicas on free ports with
 `--database-url` and the same `--data-dir`; the third runs no job workers, so it is the replica
 that did not run the job. Checks: a model uploaded to replica 1 classifies on replica 3 within
-2 s; deleted on 2, gone on 1 and 3 within 2 s; a job submitted to replica 2 runs once; kill -9
-of the replica running it, and the other finishes it from its last checkpoint with no epoch run
-twice; the job's events stream from replica 3 throughout; PostgreSQL stopped: requests that
-need it fail fast with 503 while classification goes on, and everything recovers once it is
-back. Then classification throughput through a round-robin client over the three replicas beside
-one replica (printed, never asserted). Waits on conditions, never for fixed times.
+2 s; deleted on 2, gone on 1 and 3 within 2 s; three uploads of one name on three replicas at
+once become three consecutive versions; a job submitted to replica 2 runs; kill -9 of the
+replica running it, and the other takes it over from its last checkpoint; the killed replica
+rejoins; PostgreSQL stopped while the job runs, for longer than the job's lease: requests that
+need it fail fast with 503 while classification goes on on every replica, the job's worker
+pauses, and everything recovers once it is back (a model uploaded then classifies everywhere
+within 2 s); the job ends once, no epoch run twice or lost, its model registered once, its
+events streamed from replica 3 throughout. Then classification throughput through a round-robin
+client over the three replicas beside one replica (printed, never asserted). Waits on
+conditions; the one fixed wait keeps PostgreSQL down past the lease.
 
 Prints PASS or FAIL per check; exits 1 on any failure. Prints SKIP and exits 0 only when
 PostgreSQL's server programs are not installed (`make deps` installs them).
@@ -30,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import random
 import time
 import uuid
 from pathlib import Path
@@ -40,6 +45,8 @@ from test_ui import dataset_zip, stripes  # noqa: E402
 
 SYNC_SECONDS = 2.0
 LEASE_SECONDS = 6
+# Per stage: long enough that the job still runs after a kill, a takeover and the database's restart.
+JOB_EPOCHS = 30
 
 
 def expect(condition, message):
@@ -239,7 +246,7 @@ def main():
                     for i in range(3)]
         wait_for(lambda: all(r.ready() for r in replicas), 120, "three replicas ready")
         run_checks(checks, replicas, database, work, args,
-                   restart=lambda old: Replica(binary, old.name, data, database.url, config, work, workers=1))
+                   restart=lambda name: Replica(binary, name, data, database.url, config, work, workers=1))
     finally:
         for replica in replicas:
             replica.stop()
@@ -257,7 +264,6 @@ def main():
 
 def run_checks(checks, replicas, database, work, args, restart):
     r1, r2, r3 = replicas
-    import random
     image = stripes(True, random.Random(3))
     card = get_json(r1.port, "/v1/models/fashion-cnn")
     preprocessing = json.dumps(card.get("preprocessing") or card.get("card", {}).get("preprocessing"))
@@ -292,25 +298,53 @@ def run_checks(checks, replicas, database, work, args, restart):
 
     checks.run("a model uploaded to replica 1 classifies on replica 3 within 2 s", upload_syncs)
     checks.run("a model deleted on replica 2 is gone on replicas 1 and 3 within 2 s", delete_syncs)
-    checks.run("a job submitted to replica 2 runs once; kill -9 of its replica, another finishes it from its checkpoint",
-               lambda: job_survives_kill(replicas, work))
-
-    def rejoin():
-        for index, replica in enumerate(replicas):
-            if replica.process.poll() is not None:
-                replicas[index] = restart(replica)
-                wait_for(replicas[index].ready, 120, f"{replica.name} to start again")
-                expect(classify_status(replicas[index].port, "stripes", image) == 200, "the restarted replica lacks 'stripes'")
-        return "the killed replica started again and serves every model"
-
-    checks.run("the killed replica rejoins", rejoin)
-    checks.run("PostgreSQL stopped: 503 at once where it is needed, classification goes on; all recovers after",
-               lambda: database_restart(replicas, database, image, upload))
+    checks.run("one name uploaded on three replicas at once: three consecutive versions, served everywhere",
+               lambda: concurrent_versions(replicas, upload, image))
+    job = {}
+    if checks.run("a job submitted to replica 2 runs; kill -9 of its replica, which rejoins as a new pod; another takes the "
+                  "job over from its checkpoint", lambda: job_survives_kill(replicas, work, job, restart)):
+        checks.run(f"PostgreSQL stopped mid-job for {LEASE_SECONDS + 2} s: 503 at once, classification goes on; all recovers",
+                   lambda: database_restart(replicas, database, image, upload, job))
+        checks.run("the job ends once: no epoch run twice or lost, its model registered once, streamed from replica 3",
+                   lambda: job_ends_once(replicas, job))
     checks.run("classification throughput: round-robin over three replicas beside one",
                lambda: throughput(replicas, image, args.results))
 
 
-def job_survives_kill(replicas, work):
+def job_state(replica, job):
+    return get_json(replica.port, f"/v1/jobs/{job}")
+
+
+def concurrent_versions(replicas, upload, image):
+    barrier = threading.Barrier(len(replicas))
+    answers = [None] * len(replicas)
+
+    def send(index):
+        barrier.wait()
+        answers[index] = upload(replicas[index], "twins")
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(replicas))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = [status for status, _, _ in answers]
+    expect(statuses == [201] * len(replicas), f"uploads at once answered {statuses}: {[b[:200] for _, b, _ in answers]}")
+    versions = sorted(json.loads(body)["version"] for _, body, _ in answers)
+    expect(versions == list(range(1, len(replicas) + 1)), f"versions {versions}")
+    for replica in replicas:
+        wait_for(lambda: sorted(v["version"] for v in get_json(replica.port, "/v1/models/twins")["versions"]) == versions,
+                 SYNC_SECONDS, f"versions {versions} listed on {replica.name}")
+        for version in versions:
+            status = request(replica.port, "POST", f"/v1/models/twins/classify?version={version}", image,
+                             {"Content-Type": "image/png"})[0]
+            expect(status == 200, f"version {version} on {replica.name}: {status}")
+    status, body, _ = request(replicas[0].port, "DELETE", "/v1/models/twins")
+    expect(status == 204, f"delete: {status} {body[:200]!r}")
+    return f"versions {versions}, each listed and classifying on every replica"
+
+
+def job_survives_kill(replicas, work, job, restart):
     r1, r2, r3 = replicas
     archive = Path(work) / "stripes.zip"
     dataset_zip(archive, per_class=150)
@@ -318,74 +352,137 @@ def job_survives_kill(replicas, work):
     expect(status == 201, f"dataset upload on replica 1: {status} {body[:300]!r}")
     dataset = json.loads(body)["id"]
     expect(dataset in [d["id"] for d in get_json(r3.port, "/v1/datasets")["datasets"]], "the dataset is not listed on replica 3")
-    job_request = {"base_model": "fashion-cnn", "dataset": dataset, "output_model": "stripes", "epochs": 10,
+    job_request = {"base_model": "fashion-cnn", "dataset": dataset, "output_model": "stripes", "epochs": JOB_EPOCHS,
                    "batch_size": 16, "learning_rate": 0.001, "early_stopping_patience": 100, "augment": False}
     status, body, _ = request(r2.port, "POST", "/v1/jobs", json.dumps(job_request).encode(), {"Content-Type": "application/json"})
     expect(status == 202, f"job on replica 2: {status} {body[:300]!r}")
-    job = json.loads(body)["id"]
-    stream = EventStream(r3.port, job)
+    job["id"] = json.loads(body)["id"]
+    job["stream"] = stream = EventStream(r3.port, job["id"])
     stream.start()
-
-    def job_state():
-        return get_json(r3.port, f"/v1/jobs/{job}")
-
-    running = wait_for(lambda: (lambda j: j if j["state"] == "running" and len(j["metrics"]) >= 2 else None)(job_state()),
+    running = wait_for(lambda: (lambda j: j if j["state"] == "running" and len(j["metrics"]) >= 2 else None)(job_state(r3, job["id"])),
                        300, "the job to finish two epochs")
     first = next(r for r in replicas if r.name == running["worker"])
     expect(first is not r3, "the replica without workers claimed the job")
-    done_before = len(job_state()["metrics"])
+    done_before = len(job_state(r3, job["id"])["metrics"])
     first.kill()
     killed = time.monotonic()
-    second = next(r for r in (r1, r2) if r is not first)
-    resumed = wait_for(lambda: (lambda j: j if j["worker"] == second.name else None)(job_state()), LEASE_SECONDS * 4 + 30,
-                       f"{second.name} to take the job over")
+    # As a Deployment replaces a pod: a new one, under a new name, while the job's lease runs out.
+    index = replicas.index(first)
+    replicas[index] = restart(f"{first.name}-new")
+    wait_for(replicas[index].ready, 120, f"{replicas[index].name} to start")
+    expect(classify_status(replicas[index].port, "fashion-cnn", stripes(True, random.Random(3))) == 200,
+           "the new replica does not classify")
+    workers = {r.name for r in replicas if r is not r3}
+    resumed = wait_for(lambda: (lambda j: j if j["worker"] in workers else None)(job_state(r3, job["id"])),
+                       LEASE_SECONDS * 4 + 30, "a live replica to take the job over")
     takeover = time.monotonic() - killed
-    final = wait_for(lambda: (lambda j: j if j["state"] in ("succeeded", "failed", "cancelled") else None)(job_state()), 600,
-                     "the job to end")
+    expect(resumed["state"] == "running", f"taken over in state {resumed['state']}")
+    second = next(r for r in replicas if r.name == resumed["worker"])
+    expect(second.log_text().count("job started") == 1, f"the job did not start once on {second.name}")
+    return (f"ran on {first.name}, killed after {done_before} epochs, {replicas[index].name} started, taken over by "
+            f"{second.name} {takeover:.1f} s after the kill (lease {LEASE_SECONDS} s) at epoch {len(resumed['metrics'])}")
+
+
+def job_ends_once(replicas, job):
+    r3 = replicas[2]
+    final = wait_for(lambda: (lambda j: j if j["state"] in ("succeeded", "failed", "cancelled") else None)(job_state(r3, job["id"])),
+                     600, "the job to end")
     expect(final["state"] == "succeeded", f"the job ended {final['state']}: {final.get('error')}")
+    stream = job["stream"]
     stream.join(timeout=30)
     expect(not stream.is_alive(), "the event stream on replica 3 did not end with the job")
     expect(stream.error is None, f"the event stream failed: {stream.error}")
     epochs = [(e["stage"], e["epoch"]) for e in stream.named("epoch")]
     expect(len(epochs) == len(set(epochs)), f"an epoch ran twice: {epochs}")
-    expect(len(epochs) >= len(final["metrics"]) - 1, f"replica 3 streamed {len(epochs)} epochs of {len(final['metrics'])}")
-    expect(stream.named("state")[-1]["state"] == "succeeded", "the stream's last state is not succeeded")
     finals = [(m["stage"], m["epoch"]) for m in final["metrics"]]
     expect(len(finals) == len(set(finals)), f"the job's metrics repeat an epoch: {finals}")
-    starts = [r.log_text().count(f"job started") for r in (r1, r2, r3)]
-    expect(sum(starts) == 2 and starts[2] == 0, f"job starts per replica {starts}: expected one on each of the two workers")
-    expect(resumed["state"] == "running", f"taken over in state {resumed['state']}")
-    wait_for(lambda: classify_status(second.port, "stripes", encode_png(28, 28, bytes(784), channels=1)) == 200, SYNC_SECONDS,
-             "the job's model to serve")
-    return (f"ran on {first.name}, killed after {done_before} epochs, taken over by {second.name} {takeover:.1f} s later "
-            f"(lease {LEASE_SECONDS} s); {len(epochs)} epoch events on replica 3, none twice")
+    for stage in {s for s, _ in finals}:
+        numbers = sorted(e for s, e in finals if s == stage)
+        expect(numbers == list(range(1, len(numbers) + 1)), f"stage {stage} lost an epoch: {numbers}")
+    # The stream opens with the job as it stands (epochs before it included), then sends what follows.
+    opening = stream.named("state")[0]
+    before = [(m["stage"], m["epoch"]) for m in opening["metrics"]]
+    expect(not set(before) & set(epochs), f"epochs {sorted(set(before) & set(epochs))} sent again after the stream opened")
+    expect(set(before) | set(epochs) == set(finals), f"replica 3 streamed {sorted(set(before) | set(epochs))}, the job ran {finals}")
+    expect(stream.named("state")[-1]["state"] == "succeeded", "the stream's last state is not succeeded")
+    starts = [r.log_text().count("job started") for r in replicas]
+    expect(starts[2] == 0, "the replica without workers started the job")
+    versions = get_json(r3.port, "/v1/models/stripes")["versions"]
+    made = [v["version"] for v in versions if (v.get("provenance") or {}).get("job") == job["id"]]
+    expect(len(made) == 1, f"the job registered versions {made} of 'stripes'")
+    for replica in replicas:
+        wait_for(lambda: classify_status(replica.port, "stripes", encode_png(28, 28, bytes(784), channels=1)) == 200,
+                 SYNC_SECONDS, f"the job's model to serve on {replica.name}")
+    return (f"{len(finals)} epochs once each (stages {sorted({s for s, _ in finals})}), {len(epochs)} epoch events on replica 3, "
+            f"job starts per replica {starts}, ended by {final['worker']}, version {made[0]} of 'stripes'")
 
 
-def database_restart(replicas, database, image, upload):
+def database_restart(replicas, database, image, upload, job):
+    """Stops PostgreSQL while the job runs, for longer than its lease, so that its worker cannot
+    renew and must wait, and another replica could claim the job once the database is back."""
     alive = [r for r in replicas if r.process.poll() is None]
+    running = job_state(alive[-1], job["id"])
+    expect(running["state"] == "running", f"the job is {running['state']} before the restart")
+    worker = next(r for r in alive if r.name == running["worker"])
+    paused_before = worker.log_text().count("job paused")
+    classifications = {"ok": 0, "failed": []}
+    stop_classifying = threading.Event()
+
+    def classify_meanwhile():
+        turn = 0
+        while not stop_classifying.is_set():
+            replica = alive[turn % len(alive)]
+            turn += 1
+            status = classify_status(replica.port, "fashion-cnn", image)
+            if status == 200:
+                classifications["ok"] += 1
+            else:
+                classifications["failed"].append((replica.name, status))
+
+    classifier = threading.Thread(target=classify_meanwhile)
+    classifier.start()
     database.stop()
+    stopped = time.monotonic()
+    slowest = 0.0
     try:
         for replica in alive:
+            for target in ("/v1/jobs", f"/v1/jobs/{job['id']}", "/v1/datasets"):
+                started = time.monotonic()
+                status, body, headers = request(replica.port, "GET", target, timeout=10)
+                slowest = max(slowest, time.monotonic() - started)
+                expect(status == 503, f"GET {target} on {replica.name} with the database down: {status} {body[:200]!r}")
+                expect(json.loads(body)["error"]["code"] == "database_unavailable", f"503 body {body[:200]!r}")
+                expect("retry-after" in {k.lower() for k in headers}, "the 503 has no Retry-After")
             started = time.monotonic()
-            status, body, headers = request(replica.port, "GET", "/v1/jobs", timeout=10)
-            elapsed = time.monotonic() - started
-            expect(status == 503, f"GET /v1/jobs on {replica.name} with the database down: {status} {body[:200]!r}")
-            expect(elapsed < 3, f"the 503 took {elapsed:.1f} s")
-            expect("retry-after" in {k.lower() for k in headers}, "the 503 has no Retry-After")
-        status, body, _ = upload(alive[0], "while-down")
-        expect(status == 503, f"an upload with the database down: {status} {body[:200]!r}")
-        for replica in alive:
-            expect(classify_status(replica.port, "fashion-cnn", image) == 200, f"classification on {replica.name} stopped")
+            status, body, _ = upload(replica, "while-down")
+            slowest = max(slowest, time.monotonic() - started)
+            expect(status == 503, f"an upload on {replica.name} with the database down: {status} {body[:200]!r}")
+        expect(slowest < 3, f"a 503 took {slowest:.1f} s")
+        # Past the lease: the worker could not renew and waits; its lease has run out in the database.
+        time.sleep(max(0.0, LEASE_SECONDS + 2 - (time.monotonic() - stopped)))
+        expect(worker.log_text().count("job paused") > paused_before, f"{worker.name} did not pause the job without its lease")
     finally:
         database.start()
+        down = time.monotonic() - stopped
+        stop_classifying.set()
+        classifier.join()
+    expect(not classifications["failed"], f"classification failed while the database was down: {classifications['failed'][:5]}")
     for replica in alive:
         wait_for(lambda: request(replica.port, "GET", "/v1/jobs")[0] == 200, 30, f"{replica.name} to reach the database again")
-    status, body, _ = upload(alive[-1], "after-restart")
+    recovered = time.monotonic() - stopped - down
+    status, body, _ = upload(alive[0], "after-restart")
     expect(status == 201, f"upload after the restart: {status} {body[:200]!r}")
-    for replica in alive:
-        wait_for(lambda: classify_status(replica.port, "after-restart", image) == 200, SYNC_SECONDS + 1,
-                 f"'after-restart' on {replica.name}")
-    return f"{len(alive)} replicas answered 503 at once while it was down and caught up after"
+    uploaded = time.monotonic()
+    for replica in alive[1:]:
+        wait_for(lambda: classify_status(replica.port, "after-restart", image) == 200, SYNC_SECONDS,
+                 f"'after-restart' on {replica.name} (LISTEN again)")
+    synced = time.monotonic() - uploaded
+    after = wait_for(lambda: (lambda j: j if j["progress"] != running["progress"] or j["state"] != "running" else None)(
+        job_state(alive[-1], job["id"])), 60, "the job to go on after the restart")
+    return (f"down {down:.1f} s: 503s in at most {slowest * 1000:.0f} ms on {len(alive)} replicas, "
+            f"{classifications['ok']} classifications meanwhile, none failed; {worker.name} paused the job; "
+            f"all answering {recovered:.1f} s after the start; an upload after it on every replica in {synced * 1000:.0f} ms; "
+            f"the job goes on on {after['worker']}")
 
 
 def throughput(replicas, image, results):

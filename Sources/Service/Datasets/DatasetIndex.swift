@@ -4,7 +4,7 @@ import Foundation
 /// Which datasets exist and where their images lie: the dataset store's metadata, apart from
 /// unpacking. A folder of manifests by default (`FolderDatasetIndex`); PostgreSQL when replicas
 /// share it (`PostgresDatasetIndex`).
-protocol DatasetIndex: AnyObject, Sendable {
+package protocol DatasetIndex: AnyObject, Sendable {
     /// Where an upload unpacks before `add` puts it in place, on the same volume as the datasets.
     var stagingRoot: URL { get }
     func all() throws -> [Dataset]
@@ -66,9 +66,13 @@ final class FolderDatasetIndex: DatasetIndex, Sendable {
 }
 
 enum FileTree {
-    /// Bytes of every regular file under `root`.
+    /// Bytes of every regular file under `root` (a folder's own size, its entries, is not counted).
     static func bytes(under root: URL) -> Int {
-        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.fileSizeKey]) else { return 0 }
-        return walker.compactMap { ($0 as? URL).flatMap { try? $0.resourceValues(forKeys: [.fileSizeKey]).fileSize } }.reduce(0, +)
+        let keys: Set<URLResourceKey> = [.fileSizeKey, .isRegularFileKey]
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: Array(keys)) else { return 0 }
+        return walker.compactMap { item -> Int? in
+            guard let values = try? (item as? URL)?.resourceValues(forKeys: keys), values.isRegularFile == true else { return nil }
+            return values.fileSize
+        }.reduce(0, +)
     }
 }

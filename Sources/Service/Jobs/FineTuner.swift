@@ -7,6 +7,10 @@ public enum FineTuningEvent: Sendable {
     case epoch(JobEpochMetrics)
     /// The plan as it stands: after the head is replaced, the range test, each stage's start and the end.
     case plan(TransferPlan)
+    /// About to write what outlives the run: an epoch's checkpoint, or the trained model.
+    /// Returning false stops the run without writing it (a worker that cannot be sure it still
+    /// holds the job's lease).
+    case saving
 }
 
 public struct FineTuningOutcome: Sendable {
@@ -204,6 +208,7 @@ public final class FineTuner {
         var sinceImprovement = 0
         var stoppedEarly = false
         var checkpointError: Error?
+        var withheld = false
         try trainer.fit(train, validation: validation, options: options, startEpoch: state.epochsDone,
                         augment: request.augment ? { augmentation.apply(&$0, &$1) } : nil) { event in
             switch event {
@@ -232,6 +237,10 @@ public final class FineTuner {
                 stoppedEarly = request.earlyStoppingPatience > 0 && sinceImprovement >= request.earlyStoppingPatience
                 state.stageFinished = stoppedEarly || m.epoch == epochs
                 state.plan = plan
+                guard checkpoint == nil || report(.saving) else {
+                    withheld = true
+                    return false
+                }
                 do {
                     if let checkpoint { try state.save(weights: graph.namedTensors, best: best, to: checkpoint) }
                 } catch {
@@ -242,6 +251,6 @@ public final class FineTuner {
             }
         }
         if let checkpointError { throw checkpointError }
-        return state.stageFinished
+        return state.stageFinished && !withheld
     }
 }

@@ -29,6 +29,11 @@ public struct JobEpochMetrics: Codable, Sendable, Equatable {
     }
 }
 
+extension JobEpochMetrics {
+    /// The same epoch of the same stage (stage 2 counts its epochs from 1 again).
+    func isSameEpoch(as other: JobEpochMetrics) -> Bool { stage == other.stage && epoch == other.epoch }
+}
+
 public struct ClassMetrics: Codable, Sendable, Equatable {
     public var label: String
     public var precision: Float
@@ -61,7 +66,7 @@ public struct Job: Codable, Sendable {
         case confusionMatrix = "confusion_matrix", perClass = "per_class", outputModel = "output_model"
     }
 
-    init(id: String, request: JobRequest, created: Date) {
+    package init(id: String, request: JobRequest, created: Date) {
         self.id = id
         self.state = .queued
         self.request = request

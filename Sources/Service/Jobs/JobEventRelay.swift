@@ -13,7 +13,9 @@ final class JobEventRelay: Sendable {
     private let seen = Mutex<[String: Seen]>([:])
 
     private struct Seen {
-        var epochs: Int
+        /// Epochs by stage and number, not by count: a row may miss an epoch for a while (its
+        /// worker lost the database) and gain it later, out of order.
+        var epochs: [JobEpochMetrics]
         var state: JobState
         var progress: JobProgress?
     }
@@ -27,7 +29,7 @@ final class JobEventRelay: Sendable {
     /// What a new stream was sent first: changes from there on are relayed.
     func streamStarted(with job: Job) {
         seen.withLock { seen in
-            if seen[job.id] == nil { seen[job.id] = Seen(epochs: job.metrics.count, state: job.state, progress: job.progress) }
+            if seen[job.id] == nil { seen[job.id] = Seen(epochs: job.metrics, state: job.state, progress: job.progress) }
         }
     }
 
@@ -46,16 +48,18 @@ final class JobEventRelay: Sendable {
 
     private func relay(_ id: String) {
         guard !isRunningHere(id), let job = try? store.job(id) else { return }
-        let now = Seen(epochs: job.metrics.count, state: job.state, progress: job.progress)
         // A stream sends the job as it is when it starts: only what changes after is news.
-        guard let before = seen.withLock({ seen -> Seen? in
-            defer { seen[id] = now }
-            return seen[id]
+        guard let (before, new) = seen.withLock({ seen -> (Seen, [JobEpochMetrics])? in
+            guard let before = seen[id] else {
+                seen[id] = Seen(epochs: job.metrics, state: job.state, progress: job.progress)
+                return nil
+            }
+            let new = job.metrics.filter { metrics in !before.epochs.contains { $0.isSameEpoch(as: metrics) } }
+            seen[id] = Seen(epochs: before.epochs + new, state: job.state, progress: job.progress)
+            return (before, new)
         }) else { return }
-        if now.epochs > before.epochs {
-            for metrics in job.metrics[before.epochs...] { events.publish(id, .epoch(metrics)) }
-        }
-        if let progress = now.progress, progress != before.progress { events.publish(id, .progress(progress)) }
-        if now.state != before.state || (job.state.isFinal && now.epochs != before.epochs) { events.publish(id, .state(job)) }
+        for metrics in new { events.publish(id, .epoch(metrics)) }
+        if let progress = job.progress, progress != before.progress { events.publish(id, .progress(progress)) }
+        if job.state != before.state || (job.state.isFinal && !new.isEmpty) { events.publish(id, .state(job)) }
     }
 }

@@ -35,14 +35,31 @@ struct JobRunner {
         let started = Date()
         guard let outcome = try tuner.run(train: train, validation: validation, checkpoint: checkpointDirectory(job.id),
                                           report: report) else { return .stopped }
-        try register(tuner: tuner, outcome: outcome, base: base, job: job, seconds: Date().timeIntervalSince(started))
+        let seconds = Date().timeIntervalSince(started)
+        // The trained model is worth waiting for the shared database a while: the worker's
+        // `.saving` answer waits for its lease and says no once the job is another's.
+        while true {
+            guard report(.saving) else { return .stopped }
+            do {
+                try register(tuner: tuner, outcome: outcome, base: base, job: job, seconds: seconds)
+                break
+            } catch is DatabaseUnavailable {
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
         return .succeeded(outcome, labels: folder.classes)
     }
 
     /// Native models are registered with their new architecture; other graphs as ONNX, when
     /// this build can export ONNX.
+    /// A job resumed after its model was registered (its worker lost the database or died
+    /// before it could record the end) finds that version and registers nothing more.
     private func register(tuner: FineTuner, outcome: FineTuningOutcome, base: LoadedModel, job: Job, seconds: Double) throws {
         let provenance: [String: JSONValue] = ["job": .string(job.id)]
+        if let version = try registry.storedVersion(of: job.outputModel, madeBy: job.id) {
+            registry.logger.notice("the job's model was registered before", metadata: ["job": "\(job.id)", "version": "\(version)"])
+            return
+        }
         if base.card.architecture != nil {
             let card = try TransferLearning.card(tuner: tuner, outcome: outcome, base: base.card, dataset: job.request.dataset,
                                                  seconds: seconds, provenance: provenance)

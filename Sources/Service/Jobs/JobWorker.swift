@@ -5,8 +5,8 @@ import Logging
 /// its own threads while a job trains. On shutdown a running job stops after its current
 /// step and stays `running` in the store, to resume from its checkpoint at the next start (or,
 /// on a shared queue, on another replica once its lease runs out). While a job runs, its lease
-/// is renewed every `renewInterval`; a cancel asked on any replica, or a lease another worker
-/// took over, stops it after the current step.
+/// is renewed (`JobLeaseKeeper`), and the job waits while the lease is not certain; a cancel
+/// asked on any replica, or a lease another worker took over, stops it after the current step.
 final class JobWorker: @unchecked Sendable {
     private let store: JobQueue
     private let events: JobEvents
@@ -17,22 +17,21 @@ final class JobWorker: @unchecked Sendable {
     private var stopping = false
     private var started = false
     private var cancelRequests: Set<String> = []
-    /// Jobs this replica runs now.
-    private var running: Set<String> = []
-    /// Jobs whose lease another worker took: they stop without writing their end.
-    private var lostLeases: Set<String> = []
+    /// The jobs this replica runs now, by id, with their leases.
+    private var leases: [String: JobLeaseKeeper] = [:]
     /// Who claims jobs: this replica's name.
     let name: String
-    private let renewInterval: TimeInterval
+    /// How long a claim holds a job without a renewal (`job_lease_seconds`).
+    private let leaseSeconds: TimeInterval
     private let finished = DispatchGroup()
     /// How often progress is written to the store; events go out on every step.
     private let progressInterval: TimeInterval = 1
 
-    init(store: JobQueue, events: JobEvents, runner: JobRunner, workers: Int, name: String, renewInterval: TimeInterval,
+    init(store: JobQueue, events: JobEvents, runner: JobRunner, workers: Int, name: String, leaseSeconds: TimeInterval,
          logger: Logger) {
         self.store = store
         self.name = name
-        self.renewInterval = renewInterval
+        self.leaseSeconds = leaseSeconds
         self.events = events
         self.runner = runner
         self.workers = workers
@@ -64,6 +63,7 @@ final class JobWorker: @unchecked Sendable {
         let wasStarted = condition.withLock {
             stopping = true
             condition.broadcast()
+            leases.values.forEach { $0.interrupt() }
             return started
         }
         if wasStarted { finished.wait() }
@@ -81,18 +81,20 @@ final class JobWorker: @unchecked Sendable {
     }
 
     private func loop() {
-        while let job = next() {
-            run(job)
+        while let taken = next() {
+            run(taken.claim, claimed: taken.claimed)
         }
     }
 
-    /// The next job to run, waiting while the queue is empty; nil once stopping.
-    private func next() -> Job? {
+    /// The next job to run and when it was claimed, waiting while the queue is empty; nil once
+    /// stopping.
+    private func next() -> (claim: JobClaim, claimed: TimeInterval)? {
         condition.lock()
         defer { condition.unlock() }
         while !stopping {
+            let asked = JobLeaseKeeper.now
             do {
-                if let job = try store.claimNext(worker: name) { return job }
+                if let claim = try store.claimNext(worker: name) { return (claim, asked) }
             } catch {
                 logger.error("cannot read the job queue", metadata: ["error": "\(error)"])
             }
@@ -103,42 +105,36 @@ final class JobWorker: @unchecked Sendable {
 
     /// Whether this replica runs the job now (its events are published here as they happen).
     func isRunningHere(_ id: String) -> Bool {
-        condition.withLock { running.contains(id) }
+        condition.withLock { leases[id] != nil }
     }
 
-    private func shouldContinue(_ id: String) -> Bool {
-        condition.withLock { !stopping && !cancelRequests.contains(id) && !lostLeases.contains(id) }
-    }
-
-    /// Renews the job's lease every `renewInterval` until the returned timer is cancelled. A
-    /// renewal that cannot reach the store is retried at the next tick: the lease outlives a few.
-    private func renewing(_ id: String) -> DispatchSourceTimer {
-        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "salient-lease-\(id)"))
-        timer.schedule(deadline: .now() + renewInterval, repeating: renewInterval)
-        timer.setEventHandler { [self] in
-            switch try? store.renew(id, worker: name) {
-            case .cancelRequested: condition.withLock { _ = cancelRequests.insert(id) }
-            case .lost:
-                logger.warning("job taken over by another worker", metadata: ["job": "\(id)"])
-                condition.withLock { _ = lostLeases.insert(id) }
-            case .held, nil: break
-            }
+    /// Whether to take the next step: not stopping, not cancelled, and the lease certainly held
+    /// (waiting for it while the database is away).
+    private func shouldContinue(_ id: String, lease: JobLeaseKeeper) -> Bool {
+        guard let standing = lease.standingWhenCertain(), standing == .held else {
+            if lease.lastStanding == .cancelRequested { condition.withLock { _ = cancelRequests.insert(id) } }
+            return false
         }
-        timer.resume()
-        return timer
+        return condition.withLock { !stopping && !cancelRequests.contains(id) }
     }
 
-    private func run(_ job: Job) {
-        let id = job.id
-        events.publish(id, .state(job))
+    private func run(_ claim: JobClaim, claimed: TimeInterval) {
+        let id = claim.job.id
+        let lease = JobLeaseKeeper(queue: store, claim: claim, claimed: claimed, lease: leaseSeconds, logger: logger)
+        events.publish(id, .state(claim.job))
         logger.info("job started", metadata: ["job": "\(id)", "worker": "\(name)"])
-        let renewal = renewing(id)
-        condition.withLock { _ = running.insert(id) }
-        defer { condition.withLock { _ = running.remove(id) } }
+        condition.withLock { leases[id] = lease }
+        lease.start()
+        defer {
+            lease.stop()
+            condition.withLock { _ = leases.removeValue(forKey: id) }
+        }
         var lastSaved = Date.distantPast
         var lastProgress: JobProgress?
+        // Epochs not written to the job's row yet (the database was away): written with the next.
+        var unsaved: [JobEpochMetrics] = []
         let result: Result<JobRunner.Outcome, Error> = Result {
-            try runner.run(job) { event in
+            try runner.run(claim.job) { event in
                 switch event {
                 case let .progress(progress):
                     lastProgress = progress
@@ -147,49 +143,82 @@ final class JobWorker: @unchecked Sendable {
                     // and a failed write must not stop the training.
                     if Date().timeIntervalSince(lastSaved) > progressInterval {
                         lastSaved = Date()
-                        _ = try? store.update(id) { $0.progress = progress }
+                        _ = try? store.update(claim) { $0.progress = progress }
                     }
                 case let .epoch(metrics):
                     events.publish(id, .epoch(metrics))
-                    _ = try? store.update(id) { $0.metrics.append(metrics) }
+                    unsaved.append(metrics)
+                    let written = try? store.update(claim) { job in
+                        for metrics in unsaved where !job.metrics.contains(where: { $0.isSameEpoch(as: metrics) }) {
+                            job.metrics.append(metrics)
+                        }
+                    }
+                    if written != nil { unsaved.removeAll() }
                 case let .plan(plan):
                     events.publish(id, .plan(plan))
-                    _ = try? store.update(id) { $0.transfer = plan }
+                    _ = try? store.update(claim) { $0.transfer = plan }
+                case .saving:
+                    // What outlives this run is written only under a lease certainly held;
+                    // a cancel or a shutdown still lets the epoch just trained be kept.
+                    guard let standing = lease.standingWhenCertain() else { return false }
+                    return standing != .lost
                 }
-                return shouldContinue(id)
+                return shouldContinue(id, lease: lease)
             }
         }
-        renewal.cancel()
-        let (cancelled, lost) = condition.withLock { (cancelRequests.remove(id) != nil, lostLeases.remove(id) != nil) }
-        guard !lost else { return }
-        let final: Job
-        do {
-            final = try store.update(id) { job in
-                job.progress = lastProgress ?? job.progress
-                switch result {
-                case let .success(.succeeded(outcome, labels)):
-                    job.state = .succeeded
-                    job.metrics = outcome.metrics
-                    job.labels = labels
-                    job.confusionMatrix = outcome.report?.confusionMatrix
-                    job.perClass = outcome.report?.perClass
-                    job.transfer = outcome.plan
-                case .success(.stopped):
-                    guard cancelled else { return }
-                    job.state = .cancelled
-                case let .failure(error):
-                    job.state = .failed
-                    job.error = "\(error)"
-                }
-                job.finished = Date()
-            }
-        } catch {
-            logger.error("cannot record the job's end", metadata: ["job": "\(id)", "error": "\(error)"])
-            return
-        }
-        guard final.state.isFinal else { return }
+        let cancelled = condition.withLock { cancelRequests.remove(id) != nil }
+        guard let final = recordEnd(claim, result: result, cancelled: cancelled, lastProgress: lastProgress, lease: lease),
+              final.state.isFinal else { return }
         try? FileManager.default.removeItem(at: runner.checkpointDirectory(id).deletingLastPathComponent())
         logger.info("job ended", metadata: ["job": "\(id)", "state": "\(final.state.rawValue)"])
         events.publish(id, .state(final))
+    }
+
+    /// Writes how the job ended, retrying while the database is away and the claim is not lost
+    /// (the lease is still renewed meanwhile): a finished job whose end was not recorded would
+    /// be run again from its checkpoint by another replica. Nil when nothing was written: the
+    /// claim was lost (another replica runs the job now), or the service stops first.
+    private func recordEnd(_ claim: JobClaim, result: Result<JobRunner.Outcome, Error>, cancelled: Bool,
+                           lastProgress: JobProgress?, lease: JobLeaseKeeper) -> Job? {
+        if case .success(.stopped) = result, !cancelled { return nil }
+        if case let .failure(error) = result, error is DatabaseUnavailable {
+            // Not the job's fault: it stays running, and once its lease runs out a worker
+            // (maybe this one) resumes it from its checkpoint.
+            logger.warning("job interrupted: the database is unavailable", metadata: ["job": "\(claim.job.id)", "error": "\(error)"])
+            return nil
+        }
+        while true {
+            guard lease.lastStanding != .lost else { return nil }
+            do {
+                return try store.update(claim) { job in
+                    job.progress = lastProgress ?? job.progress
+                    switch result {
+                    case let .success(.succeeded(outcome, labels)):
+                        job.state = .succeeded
+                        job.metrics = outcome.metrics
+                        job.labels = labels
+                        job.confusionMatrix = outcome.report?.confusionMatrix
+                        job.perClass = outcome.report?.perClass
+                        job.transfer = outcome.plan
+                    case .success(.stopped):
+                        job.state = .cancelled
+                    case let .failure(error):
+                        job.state = .failed
+                        job.error = "\(error)"
+                    }
+                    job.finished = Date()
+                }
+            } catch is DatabaseUnavailable {
+                let halted = condition.withLock { () -> Bool in
+                    if !self.stopping { _ = condition.wait(until: Date().addingTimeInterval(0.5)) }
+                    return self.stopping
+                }
+                if halted { break }
+            } catch {
+                break
+            }
+        }
+        logger.error("cannot record the job's end", metadata: ["job": "\(claim.job.id)"])
+        return nil
     }
 }

@@ -63,7 +63,14 @@ final class SQLiteJobQueue: JobQueue, Sendable {
         }
     }
 
-    func claimNext(worker: String) throws -> Job? {
+    /// One process owns the queue, so a claim is held until its job ends: while it runs, only
+    /// its own worker writes it.
+    @discardableResult
+    func update(_ claim: JobClaim, _ change: (inout Job) throws -> Void) throws -> Job? {
+        try update(claim.job.id, change)
+    }
+
+    func claimNext(worker: String) throws -> JobClaim? {
         let id = try database.read { db in
             try String.fetchOne(db, sql: "SELECT id FROM job WHERE state = 'queued' ORDER BY created, id LIMIT 1")
         }
@@ -74,12 +81,12 @@ final class SQLiteJobQueue: JobQueue, Sendable {
             job.started = job.started ?? Date()
             job.worker = worker
         }
-        return job.state == .running ? job : try claimNext(worker: worker)
+        return job.state == .running ? JobClaim(job: job, token: UUID().uuidString) : try claimNext(worker: worker)
     }
 
-    func renew(_ id: String, worker: String) throws -> JobLease {
+    func renew(_ claim: JobClaim) throws -> JobLease {
         let requested = try database.read { db in
-            try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM job WHERE id = ?", arguments: [id])
+            try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM job WHERE id = ?", arguments: [claim.job.id])
         }
         return requested == true ? .cancelRequested : .held
     }

@@ -5,15 +5,17 @@ import Foundation
 /// replicas storing the same content write the same folder, and different content never
 /// shares a path. A folder is written in a staging folder beside it, every file synced, and
 /// renamed into place whole, so it is either absent or complete.
-struct ContentStore {
-    let root: URL
+package struct ContentStore {
+    package let root: URL
 
-    init(root: URL) throws {
+    package init(root: URL) throws {
         self.root = root
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     }
 
-    func folder(_ address: String) -> URL { root.appendingPathComponent(address) }
+    /// Spelled as a directory whether or not it exists yet (Foundation adds the trailing slash
+    /// to an existing folder only), so one address is always one equal URL.
+    package func folder(_ address: String) -> URL { root.appendingPathComponent(address, isDirectory: true) }
 
     /// The address of a set of named files: SHA-256 over their names and their own SHA-256s.
     static func address(of files: [String: Data]) -> String {

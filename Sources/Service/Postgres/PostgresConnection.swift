@@ -2,19 +2,19 @@ import CPostgres
 import Foundation
 
 /// What PostgreSQL answered an error with, or why a connection failed.
-struct PostgresError: Error, CustomStringConvertible {
+package struct PostgresError: Error, CustomStringConvertible {
     /// The SQLSTATE code (such as 40001), nil when the connection itself failed.
-    let state: String?
+    package let state: String?
     let message: String
     /// True when the connection is gone: the next use reconnects.
     let connectionLost: Bool
 
-    var description: String { state.map { "PostgreSQL \($0): \(message)" } ?? "PostgreSQL: \(message)" }
+    package var description: String { state.map { "PostgreSQL \($0): \(message)" } ?? "PostgreSQL: \(message)" }
 }
 
 /// One libpq connection, used by one thread at a time. Parameters and results travel as text,
 /// which PostgreSQL converts to and from the columns' types.
-final class PostgresConnection {
+package final class PostgresConnection {
     private let connection: OpaquePointer
 
     init(url: String) throws {
@@ -37,7 +37,7 @@ final class PostgresConnection {
 
     /// Runs one statement with `$1`... parameters (nil is NULL) and returns its rows.
     @discardableResult
-    func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
+    package func query(_ sql: String, _ parameters: [String?] = []) throws -> [[String?]] {
         // The strings must outlive the call: strdup'd copies, freed after.
         let copies = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { copies.forEach { free($0) } }
@@ -80,7 +80,7 @@ final class PostgresConnection {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         try query("BEGIN")
         do {
             let value = try body()

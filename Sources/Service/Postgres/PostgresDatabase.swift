@@ -5,8 +5,8 @@ import Logging
 
 /// The PostgreSQL database replicas share (`database_url`): a bounded pool of libpq connections,
 /// the schema brought up to date at start, and fast refusals while the server is unreachable.
-final class PostgresDatabase: @unchecked Sendable {
-    let url: String
+package final class PostgresDatabase: @unchecked Sendable {
+    package let url: String
     private let condition = NSCondition()
     private var idle: [PostgresConnection] = []
     private var open = 0
@@ -16,7 +16,7 @@ final class PostgresDatabase: @unchecked Sendable {
     private var downUntil = Date.distantPast
 
     /// `url` is a libpq connection URI (postgresql://user:password@host:port/db?sslmode=...).
-    init(url: String, maxConnections: Int = 8) {
+    package init(url: String, maxConnections: Int = 8) {
         // A reachable address that does not answer fails in 2 s, not in the TCP timeout.
         var url = url
         if !url.contains("connect_timeout=") { url += (url.contains("?") ? "&" : "?") + "connect_timeout=2" }
@@ -28,7 +28,7 @@ final class PostgresDatabase: @unchecked Sendable {
     /// Runs `body` on a connection of the pool. A connection that turns out to be lost is
     /// dropped and the call refused with 503 (`DatabaseUnavailable`); a pooled connection that
     /// went stale while idle (the server restarted) is replaced once before giving up.
-    func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    package func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         for attempt in 0..<2 {
             let (connection, reused) = try checkOut()
             do {
@@ -47,12 +47,12 @@ final class PostgresDatabase: @unchecked Sendable {
     }
 
     /// `body` in a transaction on a connection of the pool.
-    func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    package func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try withConnection { connection in try connection.transaction { try body(connection) } }
     }
 
     /// A connection of its own, outside the pool (the listener's).
-    func connect() throws -> PostgresConnection {
+    package func connect() throws -> PostgresConnection {
         do {
             return try PostgresConnection(url: url)
         } catch let error as PostgresError {
@@ -109,7 +109,7 @@ final class PostgresDatabase: @unchecked Sendable {
 
     /// Applies the migrations the database has not seen, in order, each in its own transaction,
     /// under an advisory lock so that replicas starting together apply each once.
-    func migrate(_ migrations: [PostgresMigration], logger: Logger) throws {
+    package func migrate(_ migrations: [PostgresMigration], logger: Logger) throws {
         let connection = try connect()
         // Held by this session until it closes: replicas starting together migrate one at a time
         // (CREATE TABLE IF NOT EXISTS itself is not safe against a concurrent one).
@@ -131,18 +131,18 @@ final class PostgresDatabase: @unchecked Sendable {
 }
 
 /// One step of the schema, applied once per database.
-struct PostgresMigration {
-    let version: Int
-    let name: String
-    let sql: String
+package struct PostgresMigration {
+    package let version: Int
+    package let name: String
+    package let sql: String
 }
 
 /// The shared database cannot be reached now: 503, to be retried.
-struct DatabaseUnavailable: HTTPResponseError, CustomStringConvertible {
-    let reason: String
-    var status: HTTPResponse.Status { .serviceUnavailable }
-    var code: String { "database_unavailable" }
-    var message: String { "the shared database is unavailable: \(reason)" }
-    var headerFields: HTTPFields { [.retryAfter: "1"] }
-    var description: String { message }
+package struct DatabaseUnavailable: HTTPResponseError, CustomStringConvertible {
+    package let reason: String
+    package var status: HTTPResponse.Status { .serviceUnavailable }
+    package var code: String { "database_unavailable" }
+    package var message: String { "the shared database is unavailable: \(reason)" }
+    package var headerFields: HTTPFields { [.retryAfter: "1"] }
+    package var description: String { message }
 }

@@ -2,27 +2,27 @@ import Foundation
 
 /// Datasets' metadata in the shared database; their images in the shared store under the
 /// content address of the whole tree.
-final class PostgresDatasetIndex: DatasetIndex, Sendable {
+package final class PostgresDatasetIndex: DatasetIndex, Sendable {
     private let database: PostgresDatabase
     private let objects: ContentStore
 
-    init(database: PostgresDatabase, objects: ContentStore) {
+    package init(database: PostgresDatabase, objects: ContentStore) {
         self.database = database
         self.objects = objects
     }
 
-    var stagingRoot: URL { objects.root }
+    package var stagingRoot: URL { objects.root }
 
-    func all() throws -> [Dataset] {
+    package func all() throws -> [Dataset] {
         try database.withConnection { try $0.query("SELECT document FROM salient_dataset ORDER BY id") }
             .map { try StoredJSON.decoder.decode(Dataset.self, from: Data(($0[0] ?? "").utf8)) }
     }
 
-    func dataset(_ id: String) throws -> Dataset? {
+    package func dataset(_ id: String) throws -> Dataset? {
         try row(id).map { try StoredJSON.decoder.decode(Dataset.self, from: Data(($0[0] ?? "").utf8)) }
     }
 
-    func directory(of dataset: Dataset) throws -> URL {
+    package func directory(of dataset: Dataset) throws -> URL {
         guard let object = try row(dataset.id)?[1] else { throw ServiceError.notFound("no dataset '\(dataset.id)'") }
         return objects.folder(object)
     }
@@ -31,7 +31,7 @@ final class PostgresDatasetIndex: DatasetIndex, Sendable {
         try database.withConnection { try $0.query("SELECT document, object FROM salient_dataset WHERE id = $1", [id]) }.first
     }
 
-    func add(_ dataset: Dataset, from staging: URL) throws {
+    package func add(_ dataset: Dataset, from staging: URL) throws {
         let bytes = FileTree.bytes(under: staging)
         let document = String(decoding: try StoredJSON.encoder.encode(dataset), as: UTF8.self)
         let address = ContentStore.address(of: try ContentStore.digests(under: staging))
@@ -43,7 +43,7 @@ final class PostgresDatasetIndex: DatasetIndex, Sendable {
         }
     }
 
-    func remove(_ id: String) throws {
+    package func remove(_ id: String) throws {
         try database.transaction { connection in
             guard let address = try connection.query("DELETE FROM salient_dataset WHERE id = $1 RETURNING object", [id]).first?[0] else {
                 return
@@ -56,7 +56,7 @@ final class PostgresDatasetIndex: DatasetIndex, Sendable {
         }
     }
 
-    func storedBytes() throws -> Int {
+    package func storedBytes() throws -> Int {
         try database.withConnection { try $0.query("SELECT COALESCE(SUM(bytes), 0) FROM salient_dataset") }.first?[0]
             .flatMap { Int($0) } ?? 0
     }

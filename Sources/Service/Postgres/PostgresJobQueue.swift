@@ -6,16 +6,16 @@ import Foundation
 /// runs; once its replica dies, the lease runs out and another replica resumes the job from its
 /// last checkpoint. Every change is announced with NOTIFY on `salient_jobs`, carrying the job's
 /// id ("queued" for a new job), so other replicas' event streams and idle workers hear of it.
-final class PostgresJobQueue: JobQueue, Sendable {
+package final class PostgresJobQueue: JobQueue, Sendable {
     private let database: PostgresDatabase
     private let lease: TimeInterval
 
-    init(database: PostgresDatabase, lease: TimeInterval) {
+    package init(database: PostgresDatabase, lease: TimeInterval) {
         self.database = database
         self.lease = lease
     }
 
-    func insert(_ job: Job, maxQueued: Int) throws {
+    package func insert(_ job: Job, maxQueued: Int) throws {
         let document = String(decoding: try StoredJSON.encoder.encode(job), as: UTF8.self)
         try database.transaction { connection in
             // One submission counts at a time, across replicas, so the bound holds.
@@ -28,19 +28,19 @@ final class PostgresJobQueue: JobQueue, Sendable {
         }
     }
 
-    func job(_ id: String) throws -> Job {
+    package func job(_ id: String) throws -> Job {
         guard let row = try database.withConnection({ try $0.query("SELECT document FROM salient_job WHERE id = $1", [id]) }).first else {
             throw ServiceError.notFound("no job '\(id)'")
         }
         return try decode(row[0])
     }
 
-    func all() throws -> [Job] {
+    package func all() throws -> [Job] {
         try database.withConnection { try $0.query("SELECT document FROM salient_job ORDER BY created, id") }.map { try decode($0[0]) }
     }
 
     @discardableResult
-    func update(_ id: String, _ change: (inout Job) throws -> Void) throws -> Job {
+    package func update(_ id: String, _ change: (inout Job) throws -> Void) throws -> Job {
         try database.transaction { connection in
             guard let row = try connection.query("SELECT document FROM salient_job WHERE id = $1 FOR UPDATE", [id]).first else {
                 throw ServiceError.notFound("no job '\(id)'")
@@ -52,7 +52,20 @@ final class PostgresJobQueue: JobQueue, Sendable {
         }
     }
 
-    func claimNext(worker: String) throws -> Job? {
+    @discardableResult
+    package func update(_ claim: JobClaim, _ change: (inout Job) throws -> Void) throws -> Job? {
+        try database.transaction { connection in
+            guard let row = try connection.query(
+                "SELECT document FROM salient_job WHERE id = $1 AND lease_token = $2 AND state = 'running' FOR UPDATE",
+                [claim.job.id, claim.token]).first else { return nil }
+            var job = try decode(row[0])
+            try change(&job)
+            try write(job, on: connection)
+            return job
+        }
+    }
+
+    package func claimNext(worker: String) throws -> JobClaim? {
         try database.transaction { connection in
             guard let row = try connection.query("""
                 SELECT document FROM salient_job
@@ -63,25 +76,27 @@ final class PostgresJobQueue: JobQueue, Sendable {
             job.state = .running
             job.started = job.started ?? Date()
             job.worker = worker
+            let token = UUID().uuidString.lowercased()
             try write(job, on: connection)
-            try connection.query("UPDATE salient_job SET worker = $2, lease_until = now() + $3 * interval '1 second' WHERE id = $1",
-                                 [job.id, worker, "\(lease)"])
-            return job
+            try connection.query("""
+                UPDATE salient_job SET worker = $2, lease_token = $3, lease_until = now() + $4 * interval '1 second' WHERE id = $1
+                """, [job.id, worker, token, "\(lease)"])
+            return JobClaim(job: job, token: token)
         }
     }
 
-    func renew(_ id: String, worker: String) throws -> JobLease {
+    package func renew(_ claim: JobClaim) throws -> JobLease {
         let rows = try database.withConnection { connection in
             try connection.query("""
                 UPDATE salient_job SET lease_until = now() + $3 * interval '1 second'
-                WHERE id = $1 AND worker = $2 AND state = 'running' RETURNING cancel_requested
-                """, [id, worker, "\(lease)"])
+                WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING cancel_requested
+                """, [claim.job.id, claim.token, "\(lease)"])
         }
         guard let row = rows.first else { return .lost }
         return row[0] == "t" ? .cancelRequested : .held
     }
 
-    func cancel(_ id: String) throws -> Job {
+    package func cancel(_ id: String) throws -> Job {
         try database.transaction { connection in
             guard let row = try connection.query("SELECT document FROM salient_job WHERE id = $1 FOR UPDATE", [id]).first else {
                 throw ServiceError.notFound("no job '\(id)'")
@@ -99,7 +114,7 @@ final class PostgresJobQueue: JobQueue, Sendable {
     }
 
     /// Nothing to do: a job whose replica stopped waits for its lease to run out.
-    func requeueInterrupted() throws -> [String] { [] }
+    package func requeueInterrupted() throws -> [String] { [] }
 
     private func write(_ job: Job, on connection: PostgresConnection) throws {
         try connection.query("UPDATE salient_job SET state = $2, document = $3 WHERE id = $1",

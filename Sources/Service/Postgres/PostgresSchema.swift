@@ -1,7 +1,7 @@
 /// The shared database's schema, one migration per change; a migration once landed never
 /// changes (add the next instead).
-enum PostgresSchema {
-    static let migrations = [
+package enum PostgresSchema {
+    package static let migrations = [
         PostgresMigration(version: 1, name: "registry, datasets and jobs", sql: """
             CREATE TABLE salient_model (
                 name text PRIMARY KEY,
@@ -37,6 +37,11 @@ enum PostgresSchema {
                 cancel_requested boolean NOT NULL DEFAULT false
             );
             CREATE INDEX salient_job_queue ON salient_job (state, created, id);
+            """),
+        // A claim's own token: a worker name is a replica's, and two claims of one replica (two
+        // workers, or a worker that stalled past its lease) must not pass for each other.
+        PostgresMigration(version: 2, name: "job claim tokens", sql: """
+            ALTER TABLE salient_job ADD COLUMN lease_token text;
             """),
     ]
 

@@ -64,6 +64,18 @@ final class FolderModelIndex: ModelIndex, Sendable {
         return directory
     }
 
+    /// One process owns the folder and adds versions under the registry's import lock, so
+    /// `proposed` is always free.
+    func add(proposed: Int, of name: String, card: ModelCard, files: [String: Data],
+             makeDefault: Bool) throws -> (version: ModelVersionRecord, state: ModelState) {
+        var state = try record(named: name)?.state ?? ModelState(defaultVersion: nil, nextVersion: proposed, isLoaded: true)
+        let directory = try store(version: proposed, of: name, card: card, files: files)
+        state.nextVersion = max(state.nextVersion, proposed + 1)
+        if makeDefault || state.defaultVersion == nil { state.defaultVersion = proposed }
+        try setState(state, of: name)
+        return (ModelVersionRecord(version: proposed, card: .success(card), directory: directory), state)
+    }
+
     func setState(_ state: ModelState, of name: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
