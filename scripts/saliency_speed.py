@@ -1,7 +1,7 @@
-"""Integrated gradients and SmoothGrad, ours beside Captum's, timed in turn in one run.
+"""Saliency methods, ours beside Captum's, timed in turn in one run.
 
-usage: saliency_speed.py [--salient BIN] [--models a,b] [--threads 1,2] [--steps N] [--batch B]
-                         [--rounds R] [--runs K]
+usage: saliency_speed.py [--salient BIN] [--models a,b] [--threads 1,2] [--methods m,n] [--steps N]
+                         [--batch B] [--rounds R] [--runs K]
 
 Run with the `.venv-torch` environment. Each torchvision model (weights=None, seed 0: latency
 does not depend on the weights) is exported to .build/bench-models/NAME-dynamic.onnx (opset 17,
@@ -11,7 +11,10 @@ SmoothGrad samples) BATCH at a time: Captum's IntegratedGradients(model).attribu
 n_steps=N, internal_batch_size=B) (Gauss-Legendre, zero baseline) and
 NoiseTunnel(Saliency(model)).attribute(x, nt_type="smoothgrad", nt_samples=N,
 nt_samples_batch_size=B, stdevs=0.15 * range), ours `salient bench --onnx --saliency --method
-... --steps N --saliency-batch B --json`. Each round runs our side (a process of its own: a
+... --steps N --saliency-batch B --json`. The one-pass methods (--methods gradient,
+guided_backprop,gradcam) are Saliency(model) with abs=True, GuidedBackprop(model) and
+LayerGradCam on the last Conv2d with ReLU, upsampled by LayerAttribution.interpolate
+(bilinear), beside ours on the graph's last convolution. Each round runs our side (a process of its own: a
 warm-up call, then K timed) and Captum's (in this process, the same) one after the other, the
 order alternating between rounds, so that a machine whose load changes slows both alike; the
 ratio is taken per round. Prints a Markdown table (medians over rounds) and the raw rounds as
@@ -58,16 +61,34 @@ def exported(name, net):
     return path
 
 
+def last_convolution(net):
+    """Grad-CAM's default layer on both sides: the last convolution (ours: the graph's last Conv)."""
+    return [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+
+
 def captum_call(net, method, steps, batch):
-    from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+    from captum.attr import (GuidedBackprop, IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel,
+                             Saliency)
     x = saliency_input()
     if method == "integrated_gradients":
         explainer = IntegratedGradients(net)
         return lambda: explainer.attribute(x, target=CLASS, n_steps=steps, internal_batch_size=batch)
-    explainer = NoiseTunnel(Saliency(net))
-    stdevs = SIGMA * float(x.max() - x.min())
-    return lambda: explainer.attribute(x, nt_type="smoothgrad", nt_samples=steps, nt_samples_batch_size=batch,
-                                       stdevs=stdevs, target=CLASS)
+    if method == "smoothgrad":
+        explainer = NoiseTunnel(Saliency(net))
+        stdevs = SIGMA * float(x.max() - x.min())
+        return lambda: explainer.attribute(x, nt_type="smoothgrad", nt_samples=steps, nt_samples_batch_size=batch,
+                                           stdevs=stdevs, target=CLASS)
+    if method == "gradient":
+        explainer = Saliency(net)
+        return lambda: explainer.attribute(x, target=CLASS, abs=True)
+    if method == "guided_backprop":
+        explainer = GuidedBackprop(net)
+        return lambda: explainer.attribute(x, target=CLASS)
+    if method == "gradcam":
+        explainer = LayerGradCam(net, last_convolution(net))
+        return lambda: LayerAttribution.interpolate(explainer.attribute(x, target=CLASS, relu_attributions=True),
+                                                    x.shape[2:], interpolate_mode="bilinear")
+    raise ValueError(f"unknown method {method}")
 
 
 def time_captum(call, threads, runs):
@@ -81,9 +102,13 @@ def time_captum(call, threads, runs):
     return statistics.median(times)
 
 
+MULTI_PASS = {"integrated_gradients", "smoothgrad"}
+
+
 def time_ours(salient, path, method, threads, steps, batch, runs):
+    counts = ["--steps", str(steps), "--saliency-batch", str(batch)] if method in MULTI_PASS else []
     output = subprocess.run([salient, "bench", "--onnx", path, "--saliency", "--method", method, "--threads", str(threads),
-                             "--steps", str(steps), "--saliency-batch", str(batch), "--runs", str(runs), "--json"],
+                             *counts, "--runs", str(runs), "--json"],
                             check=True, capture_output=True, text=True, cwd=REPOSITORY).stdout
     return json.loads(output.strip().splitlines()[-1])["median_ms"]
 
@@ -93,7 +118,8 @@ def main():
     parser.add_argument("--salient", default=os.path.join(REPOSITORY, ".build", "release", "salient"))
     parser.add_argument("--models", default="resnet50,mobilenet_v2,efficientnet_b0")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--methods", default="integrated_gradients,smoothgrad")
+    parser.add_argument("--methods", default="integrated_gradients,smoothgrad",
+                        help="any of integrated_gradients, smoothgrad, gradient, guided_backprop, gradcam")
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
