@@ -38,8 +38,10 @@ final class AdmissionTests: XCTestCase {
         XCTAssertEqual(refused.header("connection"), "close")
         XCTAssertEqual(server.server.bufferedBodyBytes, 0)
 
-        // A client that sends its body at once is answered before it has sent a tenth of it, and
-        // nothing it sends is kept.
+        // A client that sends its body at once is answered long before it has sent all of it, and
+        // nothing it sends is kept. How much it gets out first is the two sockets' buffers (a few
+        // MB each on loopback) plus what it sends before this test's reading thread runs: 29 MB
+        // once on two busy cores. A server that read the body before refusing would take all 200.
         let eager = try server.client(timeout: 10)
         try eager.send("POST /guarded HTTP/1.1\r\nHost: t\r\nContent-Length: \(size)\r\n\r\n")
         let piece = [UInt8](repeating: 0x41, count: 1024 * 1024)
@@ -58,7 +60,7 @@ final class AdmissionTests: XCTestCase {
         }
         XCTAssertEqual(answered.wait(timeout: .now() + 10), .success)
         XCTAssertEqual(eagerResponse.value?.status, 401)
-        XCTAssertLessThan(sent, size / 10, "the refusal came while the body was still being sent")
+        XCTAssertLessThan(sent, size / 2, "the refusal came while the body was still being sent")
         XCTAssertEqual(handled.value, 0)
 
         // With the token the same request is invited and handled.
