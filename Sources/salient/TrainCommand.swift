@@ -42,7 +42,16 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("frozen-batchnorm"), help: "With --dataset: running, batch or train.") var frozenBatchNorm: FrozenBatchNorm?
     @Flag(name: .customLong("no-flip"), help: "With --dataset: augment without flipping images left to right.") var noFlip = false
     @Option(help: "adamw or sgd.") var optimizer = "adamw"
-    @Option(name: .customLong("weight-decay")) var weightDecay: Float = 1e-4
+    @Option(name: .customLong("weight-decay"), help: "Decay toward zero (with --dataset: under --regularization weight_decay).")
+    var weightDecay: Float = 1e-4
+    @Option(help: "With --dataset: weight_decay, or l2_sp to pull the base's weights toward their pretrained values.")
+    var regularization = Regularization.weightDecay
+    @Option(name: .customLong("l2-sp-alpha"), help: "With --regularization l2_sp: the pull toward the pretrained weights (default 0.1).")
+    var l2SPAlpha: Float?
+    @Option(name: .customLong("l2-sp-beta"), help: "With --regularization l2_sp: the new head's decay toward zero (default 0.01).")
+    var l2SPBeta: Float?
+    @Option(name: .customLong("label-smoothing"), help: "With --dataset: train toward (1 - e) onehot + e / classes (default 0).")
+    var labelSmoothing: Float?
     @Option(help: "one_cycle, cosine or constant.") var schedule = "one_cycle"
     @Option var seed: UInt64 = 0
     @Option(help: "Use only the first N training images.") var limit: Int?
@@ -133,6 +142,11 @@ extension Train {
         request.frozenBatchNorm = frozenBatchNorm ?? request.frozenBatchNorm
         request.horizontalFlip = !noFlip
         request.optimizer = optimizer
+        request.regularization = regularization
+        request.weightDecay = weightDecay
+        request.l2SPAlpha = l2SPAlpha ?? request.l2SPAlpha
+        request.l2SPBeta = l2SPBeta ?? request.l2SPBeta
+        request.labelSmoothing = labelSmoothing ?? request.labelSmoothing
         request.schedule = schedule
         request.freeze = freeze
         request.validationSplit = validationSplit

@@ -33,6 +33,14 @@ struct TransferBenchmarkOptions: ParsableArguments {
     @Option(name: .customLong("head-share"), help: "With --transfer: the share of a two-stage arm's steps spent on the head.") var headShare: Float?
     @Option(name: .customLong("steps-scale"), help: "With --transfer: multiply every shot count's steps.") var stepsScale: Float?
     @Option(name: .customLong("discriminative-factor"), help: "With --transfer: each earlier layer group's rate divisor.") var discriminativeFactor: Float?
+    @Option(name: .customLong("regularization"), help: "With --transfer: the fine-tuning arms' weight_decay or l2_sp.")
+    var regularization: Regularization?
+    @Option(name: .customLong("l2-sp-alpha"), help: "With --transfer and --regularization l2_sp: the pull toward the base's weights.")
+    var l2SPAlpha: Float?
+    @Option(name: .customLong("l2-sp-beta"), help: "With --transfer and --regularization l2_sp: the new head's decay toward zero.")
+    var l2SPBeta: Float?
+    @Option(name: .customLong("label-smoothing"), help: "With --transfer: the fine-tuning arms' label smoothing.")
+    var labelSmoothing: Float?
     @Flag(name: .customLong("no-augment"), help: "With --transfer: no augmentation in any arm.") var noAugment = false
     @Option(name: .customLong("flip"), help: "With --transfer: the augmentation's horizontal flip probability (default 0).") var flip: Float?
     @Option(name: .customLong("crop-scale"), help: "With --transfer: the augmentation's smallest crop, as a share of the area.") var cropScale: Float?
@@ -59,6 +67,10 @@ struct TransferBenchmarkOptions: ParsableArguments {
         benchmark.frozenBatchNorm = frozenBatchNorm ?? benchmark.frozenBatchNorm
         benchmark.headShare = headShare ?? benchmark.headShare
         benchmark.discriminativeFactor = discriminativeFactor ?? benchmark.discriminativeFactor
+        benchmark.regularization = regularization ?? benchmark.regularization
+        benchmark.l2SPAlpha = l2SPAlpha ?? benchmark.l2SPAlpha
+        benchmark.l2SPBeta = l2SPBeta ?? benchmark.l2SPBeta
+        benchmark.labelSmoothing = labelSmoothing ?? benchmark.labelSmoothing
         benchmark.augment = !noAugment
         benchmark.augmentation.flipProbability = flip ?? benchmark.augmentation.flipProbability
         benchmark.augmentation.minimumScale = cropScale ?? benchmark.augmentation.minimumScale
@@ -79,3 +91,4 @@ struct TransferBenchmarkOptions: ParsableArguments {
 
 extension HeadPooling: ExpressibleByArgument {}
 extension FrozenBatchNorm: ExpressibleByArgument {}
+extension Regularization: ExpressibleByArgument {}

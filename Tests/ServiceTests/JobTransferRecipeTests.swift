@@ -199,4 +199,47 @@ final class JobTransferRecipeTests: XCTestCase {
             XCTAssertEqual(tuner.graph.namedTensors[name]?.scalars, tensor.scalars, "\(name) is the best epoch's")
         }
     }
+
+    /// `regularization: l2_sp` (and `label_smoothing`) is what a job asks for in JSON, with limits; in
+    /// training it holds the base's layers nearer their pretrained weights than the same run
+    /// without the pull (alpha 0), and neither run decays the body toward zero.
+    func testL2SPHoldsTheBodyNearThePretrainedWeights() throws {
+        let json = #"{"base_model": "b", "dataset": "d", "output_model": "o", "regularization": "l2_sp", "l2_sp_alpha": 2.5}"#
+        let decoded = try JSONDecoder().decode(JobRequest.self, from: Data(json.utf8))
+        XCTAssertEqual(decoded.regularization, .l2SP)
+        XCTAssertEqual(decoded.l2SPAlpha, 2.5)
+        XCTAssertEqual(decoded.l2SPBeta, JobRequest(baseModel: "b", dataset: "d", outputModel: "o").l2SPBeta)
+        XCTAssertNil(decoded.problem)
+        XCTAssertThrowsError(try JSONDecoder().decode(JobRequest.self, from: Data(json.replacingOccurrences(of: "l2_sp\"", with: "l3\"").utf8)))
+        XCTAssertEqual(request { $0.l2SPAlpha = -1 }.problem, "l2_sp_alpha must be 0 to 100")
+        XCTAssertEqual(request { $0.l2SPBeta = .nan }.problem, "l2_sp_beta must be 0 to 100")
+        XCTAssertEqual(request { $0.weightDecay = 1 }.problem, "weight_decay must be in [0, 1)")
+        XCTAssertEqual(try JSONDecoder().decode(JobRequest.self, from: Data(json.replacingOccurrences(of: "}", with: #", "label_smoothing": 0.1}"#).utf8))
+            .labelSmoothing, 0.1)
+        XCTAssertEqual(request { $0.labelSmoothing = 1 }.problem, "label_smoothing must be in [0, 1)")
+
+        let base = try fashionCNN()
+        let pretrained = base.namedTensors
+        func distanceFromBase(alpha: Float) throws -> Float {
+            let tuner = try FineTuner(base: try fashionCNN(), labels: ["left", "right"], request: request {
+                $0.regularization = .l2SP
+                $0.l2SPAlpha = alpha
+                $0.epochs = 4
+                $0.learningRate = 1e-2
+            })
+            XCTAssertEqual(tuner.penalty?.alpha, alpha)
+            let head = Set(tuner.headNodes.flatMap { name in tuner.graph.node(named: name)!.op.parameters.map(\.name) })
+            XCTAssertEqual(Set(tuner.penalty!.fresh.map(\.name)), head, "the new head decays toward zero")
+            XCTAssertEqual(Set(tuner.penalty!.anchored.map(\.parameter.name)), Set(tuner.graph.parameters.map(\.name)).subtracting(head))
+            _ = try tuner.run(train: squares(count: 24, seed: 1, flipped: true), validation: nil, checkpoint: nil) { _ in true }
+            var squares: Float = 0
+            for p in tuner.penalty!.anchored.map(\.parameter) {
+                squares += zip(p.value.scalars, pretrained[p.name]!.scalars).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+            }
+            return squares.squareRoot()
+        }
+        let free = try distanceFromBase(alpha: 0), held = try distanceFromBase(alpha: 100)
+        XCTAssertGreaterThan(free, 0, "stage 2 trains the body")
+        XCTAssertLessThan(held, free / 2, "alpha 100 holds the body nearer the base (\(held) against \(free) without)")
+    }
 }

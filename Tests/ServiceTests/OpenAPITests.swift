@@ -100,6 +100,7 @@ final class OpenAPITests: XCTestCase {
         XCTAssertEqual(values("HeadChoice"), HeadChoice.allCases.map(\.rawValue))
         XCTAssertEqual(values("HeadPooling"), HeadPooling.allCases.map(\.rawValue))
         XCTAssertEqual(values("FrozenBatchNorm"), FrozenBatchNorm.allCases.map(\.rawValue))
+        XCTAssertEqual(values("Regularization"), Regularization.allCases.map(\.rawValue))
     }
 
     /// Every field of a job request and of a job's transfer plan is described, and nothing else.

@@ -31,6 +31,10 @@ public final class Trainer {
     public let optimizer: Optimizer
     private let executor: Executor
     public var random: RandomSource
+    /// A penalty on the weights (L2-SP) whose gradient each step adds before the update.
+    public var penalty: StartingPointPenalty?
+    /// Training steps aim at (1 - ε) onehot + ε / classes; evaluation scores the plain labels.
+    public var labelSmoothing: Float = 0
 
     public init(graph: Graph, optimizer: Optimizer, seed: UInt64 = 0) {
         self.graph = graph
@@ -39,14 +43,16 @@ public final class Trainer {
         self.random = RandomSource(seed: seed)
     }
 
-    /// Forward in training mode, softmax cross-entropy, backward, update. Returns the batch loss.
+    /// Forward in training mode, softmax cross-entropy, backward, the penalty's gradient, update.
+    /// Returns the batch's cross-entropy against its (smoothed) targets, without the penalty.
     @discardableResult
     public func step(_ batch: LabeledImages, learningRate: Float) throws -> Float {
         let context = ForwardContext(isTraining: true, random: random)
         let trace = try executor.forward(batch.images, context: context)
         random = context.random
-        let (loss, gradient) = softmaxCrossEntropy(logits: trace.output, labels: batch.labels)
+        let (loss, gradient) = softmaxCrossEntropy(logits: trace.output, labels: batch.labels, labelSmoothing: labelSmoothing)
         _ = executor.backward(trace, gradient: gradient, computesParameterGradients: true, returning: [])
+        penalty?.accumulateGradients()
         optimizer.step(learningRate: learningRate)
         return loss
     }

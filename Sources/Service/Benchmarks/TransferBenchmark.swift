@@ -45,6 +45,12 @@ public struct TransferBenchmark: Sendable {
     public var head = HeadDesign(pooling: .auto, hiddenUnits: 0, dropout: 0)
     public var frozenBatchNorm = FrozenBatchNorm.running
     public var discriminativeFactor: Float = 3
+    /// The fine-tuning arms' regularization (scratch keeps AdamW's decay toward zero: it has no starting point).
+    public var regularization = Regularization.weightDecay
+    public var l2SPAlpha: Float = 0.1
+    public var l2SPBeta: Float = 0.01
+    /// The fine-tuning arms' label smoothing.
+    public var labelSmoothing: Float = 0
     public var augment = true
     /// The augmentation every arm applies when `augment` is set: crops and brightness, no flips
     /// (Fashion-MNIST's shoes all point left, so a flipped shot is an image the test never shows;
@@ -135,6 +141,9 @@ public struct TransferBenchmark: Sendable {
                            validationFraction * 100)),
             "head: \(head.pooling.rawValue) pooling, \(head.hiddenUnits) hidden units, dropout \(head.dropout); frozen BatchNorm: "
                 + frozenBatchNorm.rawValue + (keepsRunningStatistics ? " (every BatchNorm on running statistics)" : "")
+                + "; fine-tuning regularization: " + (regularization == .l2SP
+                    ? String(format: "L2-SP, alpha %g toward the base's weights, beta %g on the new head", l2SPAlpha, l2SPBeta)
+                    : "weight decay 1e-4") + (labelSmoothing > 0 ? String(format: ", label smoothing %g", labelSmoothing) : "")
                 + "; scratch: " + (scratchWithNewHead ? "body and new head" : base.architecture.name),
             "",
             "shots  " + arms.map { $0.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined() + "transfer - scratch",
@@ -264,6 +273,9 @@ public struct TransferBenchmark: Sendable {
         request.headDropout = head.dropout
         request.frozenBatchNorm = frozenBatchNorm
         request.discriminativeFactor = discriminativeFactor
+        request.regularization = regularization
+        (request.l2SPAlpha, request.l2SPBeta) = (l2SPAlpha, l2SPBeta)
+        request.labelSmoothing = labelSmoothing
         if arm == .probe {
             request.freeze = "body"
             (request.headEpochs, request.epochs) = (epochs, epochs)

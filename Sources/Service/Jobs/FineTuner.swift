@@ -38,6 +38,8 @@ public final class FineTuner {
     public var augmentation = Augmentation()
     /// Every BatchNorm layer, frozen or not, normalizes by the running statistics in every stage.
     public var keepsRunningStatistics = false
+    /// With `regularization: l2_sp`, the penalty holding the base's weights as they were before any training.
+    public let penalty: StartingPointPenalty?
 
     public var headNodes: [String] { replacement.headNodes }
     public var bodyGroups: [[String]] { replacement.bodyGroups }
@@ -48,6 +50,14 @@ public final class FineTuner {
         graph = replacement.graph
         self.labels = labels
         self.request = request
+        if request.regularization == .l2SP {
+            let head = Set(replacement.headNodes)
+            penalty = StartingPointPenalty(
+                pretrained: graph.nodes.filter { !head.contains($0.name) }.flatMap { $0.op.parameters }, alpha: request.l2SPAlpha,
+                fresh: graph.nodes.filter { head.contains($0.name) }.flatMap { $0.op.parameters }, beta: request.l2SPBeta)
+        } else {
+            penalty = nil
+        }
         augmentation.flipProbability = request.horizontalFlip ? augmentation.flipProbability : 0
         var fixed: Float?
         if case let .fixed(rate) = request.learningRate { fixed = rate }
@@ -165,6 +175,8 @@ public final class FineTuner {
     private func findLearningRate(_ train: LabeledImages, report: (FineTuningEvent) -> Bool) throws -> LearningRateFinder.Result? {
         let groups = parameterGroups(stage: 1)
         let trainer = Trainer(graph: graph, optimizer: makeOptimizer(groups), seed: request.seed)
+        trainer.penalty = penalty
+        trainer.labelSmoothing = request.labelSmoothing
         let finder = LearningRateFinder()
         let augmentation = self.augmentation
         var step = 0, stopped = false
@@ -177,8 +189,10 @@ public final class FineTuner {
         return stopped ? nil : result
     }
 
+    /// The optimizer of a stage; with L2-SP it decays nothing toward zero, as the penalty takes that role.
     private func makeOptimizer(_ groups: [ParameterGroup]) -> Optimizer {
-        request.optimizer == "sgd" ? SGD(groups: groups, momentum: 0.9, weightDecay: 1e-4) : AdamW(groups: groups, weightDecay: 1e-4)
+        let decay = request.regularization == .weightDecay ? request.weightDecay : 0
+        return request.optimizer == "sgd" ? SGD(groups: groups, momentum: 0.9, weightDecay: decay) : AdamW(groups: groups, weightDecay: decay)
     }
 
     /// Whether an epoch's validation figures beat the best so far: higher accuracy, or as high
@@ -195,6 +209,8 @@ public final class FineTuner {
         let stage = state.stage
         let epochs = request.epochs(stage: stage)
         let trainer = Trainer(graph: graph, optimizer: makeOptimizer(parameterGroups(stage: stage)), seed: request.seed &+ UInt64(stage))
+        trainer.penalty = penalty
+        trainer.labelSmoothing = request.labelSmoothing
         let options = FitOptions(epochs: epochs, batchSize: min(request.batchSize, train.count),
                                  learningRate: peakLearningRate(stage: stage), schedule: request.schedule,
                                  seed: request.seed &+ UInt64(stage))

@@ -39,6 +39,16 @@ public enum FrozenBatchNorm: String, Codable, Sendable, CaseIterable {
     case train
 }
 
+/// What keeps fine-tuning's weights from fitting the few training images too closely.
+public enum Regularization: String, Codable, Sendable, CaseIterable {
+    /// Decoupled weight decay toward zero on every trained weight at `weight_decay` (AdamW's; SGD adds it to the gradient).
+    case weightDecay = "weight_decay"
+    /// L2-SP (Li et al. 2018): the base's weights are pulled toward their pretrained values at
+    /// `l2_sp_alpha` and the new head's toward zero at `l2_sp_beta`, as a penalty in the loss,
+    /// instead of any decay toward zero.
+    case l2SP = "l2_sp"
+}
+
 /// What `POST /v1/jobs` asks for; every field but the first three has a default.
 public struct JobRequest: Codable, Sendable, Equatable {
     public var baseModel: String
@@ -62,6 +72,14 @@ public struct JobRequest: Codable, Sendable, Equatable {
     public var freeze = "none"
     public var frozenBatchNorm = FrozenBatchNorm.running
     public var discriminativeFactor: Float = 3
+    public var regularization = Regularization.weightDecay
+    /// The decay toward zero with `weight_decay`.
+    public var weightDecay: Float = 1e-4
+    /// L2-SP's strength toward the pretrained weights (α) and toward zero for the new head (β).
+    public var l2SPAlpha: Float = 0.1
+    public var l2SPBeta: Float = 0.01
+    /// ε of the smoothed training targets, (1 - ε) onehot + ε / classes; 0 for plain labels.
+    public var labelSmoothing: Float = 0
     public var augment = true
     /// Whether augmentation flips images left to right (off for images whose orientation is a class cue).
     public var horizontalFlip = true
@@ -74,6 +92,8 @@ public struct JobRequest: Codable, Sendable, Equatable {
         case batchSize = "batch_size", learningRate = "learning_rate", optimizer, schedule, head
         case headPooling = "head_pooling", headHiddenUnits = "head_hidden_units", headDropout = "head_dropout", freeze
         case frozenBatchNorm = "frozen_batchnorm", discriminativeFactor = "discriminative_factor"
+        case regularization, weightDecay = "weight_decay", l2SPAlpha = "l2_sp_alpha", l2SPBeta = "l2_sp_beta"
+        case labelSmoothing = "label_smoothing"
         case augment, horizontalFlip = "horizontal_flip", validationSplit = "validation_split", earlyStoppingPatience = "early_stopping_patience", seed
     }
 
@@ -100,6 +120,11 @@ public struct JobRequest: Codable, Sendable, Equatable {
         freeze = try c.decodeIfPresent(String.self, forKey: .freeze) ?? freeze
         frozenBatchNorm = try c.decodeIfPresent(FrozenBatchNorm.self, forKey: .frozenBatchNorm) ?? frozenBatchNorm
         discriminativeFactor = try c.decodeIfPresent(Float.self, forKey: .discriminativeFactor) ?? discriminativeFactor
+        regularization = try c.decodeIfPresent(Regularization.self, forKey: .regularization) ?? regularization
+        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? weightDecay
+        l2SPAlpha = try c.decodeIfPresent(Float.self, forKey: .l2SPAlpha) ?? l2SPAlpha
+        l2SPBeta = try c.decodeIfPresent(Float.self, forKey: .l2SPBeta) ?? l2SPBeta
+        labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? labelSmoothing
         augment = try c.decodeIfPresent(Bool.self, forKey: .augment) ?? augment
         horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? horizontalFlip
         validationSplit = try c.decodeIfPresent(Float.self, forKey: .validationSplit) ?? validationSplit
@@ -139,6 +164,10 @@ public struct JobRequest: Codable, Sendable, Equatable {
         if !(headDropout >= 0 && headDropout < 1) { return "head_dropout must be in [0, 1)" }
         if freeze != "body", freeze != "none", (Int(freeze) ?? -1) < 0 { return "freeze must be body, none or a number of layer groups" }
         if !(discriminativeFactor >= 1 && discriminativeFactor <= 1000) { return "discriminative_factor must be 1 to 1000" }
+        if !(weightDecay >= 0 && weightDecay < 1) { return "weight_decay must be in [0, 1)" }
+        if !(l2SPAlpha >= 0 && l2SPAlpha <= 100) { return "l2_sp_alpha must be 0 to 100" }
+        if !(l2SPBeta >= 0 && l2SPBeta <= 100) { return "l2_sp_beta must be 0 to 100" }
+        if !(labelSmoothing >= 0 && labelSmoothing < 1) { return "label_smoothing must be in [0, 1)" }
         if !(validationSplit >= 0 && validationSplit < 1) { return "validation_split must be in [0, 1)" }
         if earlyStoppingPatience < 0 { return "early_stopping_patience must not be negative" }
         return nil
