@@ -52,6 +52,7 @@ struct Train: ParsableCommand {
     var l2SPBeta: Float?
     @Option(name: .customLong("label-smoothing"), help: "With --dataset: train toward (1 - e) onehot + e / classes (default 0).")
     var labelSmoothing: Float?
+    @Option(help: "With --dataset: mixup's alpha (0: none).") var mixup: Float?
     @Option(help: "one_cycle, cosine or constant.") var schedule = "one_cycle"
     @Option var seed: UInt64 = 0
     @Option(help: "Use only the first N training images.") var limit: Int?
@@ -147,6 +148,7 @@ extension Train {
         request.l2SPAlpha = l2SPAlpha ?? request.l2SPAlpha
         request.l2SPBeta = l2SPBeta ?? request.l2SPBeta
         request.labelSmoothing = labelSmoothing ?? request.labelSmoothing
+        request.mixup = mixup ?? request.mixup
         request.schedule = schedule
         request.freeze = freeze
         request.validationSplit = validationSplit

@@ -41,6 +41,8 @@ struct TransferBenchmarkOptions: ParsableArguments {
     var l2SPBeta: Float?
     @Option(name: .customLong("label-smoothing"), help: "With --transfer: the fine-tuning arms' label smoothing.")
     var labelSmoothing: Float?
+    @Option(name: .customLong("mixup"), help: "With --transfer: the fine-tuning arms' mixup alpha (0: none).")
+    var mixup: Float?
     @Flag(name: .customLong("no-augment"), help: "With --transfer: no augmentation in any arm.") var noAugment = false
     @Option(name: .customLong("flip"), help: "With --transfer: the augmentation's horizontal flip probability (default 0).") var flip: Float?
     @Option(name: .customLong("crop-scale"), help: "With --transfer: the augmentation's smallest crop, as a share of the area.") var cropScale: Float?
@@ -71,6 +73,7 @@ struct TransferBenchmarkOptions: ParsableArguments {
         benchmark.l2SPAlpha = l2SPAlpha ?? benchmark.l2SPAlpha
         benchmark.l2SPBeta = l2SPBeta ?? benchmark.l2SPBeta
         benchmark.labelSmoothing = labelSmoothing ?? benchmark.labelSmoothing
+        benchmark.mixup = mixup ?? benchmark.mixup
         benchmark.augment = !noAugment
         benchmark.augmentation.flipProbability = flip ?? benchmark.augmentation.flipProbability
         benchmark.augmentation.minimumScale = cropScale ?? benchmark.augmentation.minimumScale

@@ -200,7 +200,7 @@ final class JobTransferRecipeTests: XCTestCase {
         }
     }
 
-    /// `regularization: l2_sp` (and `label_smoothing`) is what a job asks for in JSON, with limits; in
+    /// `regularization: l2_sp` (and `label_smoothing`, `mixup`) is what a job asks for in JSON, with limits; in
     /// training it holds the base's layers nearer their pretrained weights than the same run
     /// without the pull (alpha 0), and neither run decays the body toward zero.
     func testL2SPHoldsTheBodyNearThePretrainedWeights() throws {
@@ -217,6 +217,9 @@ final class JobTransferRecipeTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(JobRequest.self, from: Data(json.replacingOccurrences(of: "}", with: #", "label_smoothing": 0.1}"#).utf8))
             .labelSmoothing, 0.1)
         XCTAssertEqual(request { $0.labelSmoothing = 1 }.problem, "label_smoothing must be in [0, 1)")
+        XCTAssertEqual(try JSONDecoder().decode(JobRequest.self, from: Data(json.replacingOccurrences(of: "}", with: #", "mixup": 0.4}"#).utf8))
+            .mixup, 0.4)
+        XCTAssertEqual(request { $0.mixup = -0.4 }.problem, "mixup must be 0 to 10")
 
         let base = try fashionCNN()
         let pretrained = base.namedTensors

@@ -35,6 +35,8 @@ public final class Trainer {
     public var penalty: StartingPointPenalty?
     /// Training steps aim at (1 - ε) onehot + ε / classes; evaluation scores the plain labels.
     public var labelSmoothing: Float = 0
+    /// Blends each training batch with a shuffled copy of itself (nil: no mixup).
+    public var mixup: Mixup?
 
     public init(graph: Graph, optimizer: Optimizer, seed: UInt64 = 0) {
         self.graph = graph
@@ -43,14 +45,16 @@ public final class Trainer {
         self.random = RandomSource(seed: seed)
     }
 
-    /// Forward in training mode, softmax cross-entropy, backward, the penalty's gradient, update.
+    /// Mixup if set, forward in training mode, softmax cross-entropy, backward, the penalty's gradient, update.
     /// Returns the batch's cross-entropy against its (smoothed) targets, without the penalty.
     @discardableResult
     public func step(_ batch: LabeledImages, learningRate: Float) throws -> Float {
+        let mixed = mixup?.mix(batch, random: &random)
         let context = ForwardContext(isTraining: true, random: random)
-        let trace = try executor.forward(batch.images, context: context)
+        let trace = try executor.forward(mixed?.images ?? batch.images, context: context)
         random = context.random
-        let (loss, gradient) = softmaxCrossEntropy(logits: trace.output, labels: batch.labels, labelSmoothing: labelSmoothing)
+        let (loss, gradient) = mixed.map { Mixup.loss(logits: trace.output, labels: batch.labels, mixed: $0, labelSmoothing: labelSmoothing) }
+            ?? softmaxCrossEntropy(logits: trace.output, labels: batch.labels, labelSmoothing: labelSmoothing)
         _ = executor.backward(trace, gradient: gradient, computesParameterGradients: true, returning: [])
         penalty?.accumulateGradients()
         optimizer.step(learningRate: learningRate)

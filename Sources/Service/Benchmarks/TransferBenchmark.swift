@@ -51,6 +51,8 @@ public struct TransferBenchmark: Sendable {
     public var l2SPBeta: Float = 0.01
     /// The fine-tuning arms' label smoothing.
     public var labelSmoothing: Float = 0
+    /// The fine-tuning arms' mixup α (0: none).
+    public var mixup: Float = 0
     public var augment = true
     /// The augmentation every arm applies when `augment` is set: crops and brightness, no flips
     /// (Fashion-MNIST's shoes all point left, so a flipped shot is an image the test never shows;
@@ -144,6 +146,7 @@ public struct TransferBenchmark: Sendable {
                 + "; fine-tuning regularization: " + (regularization == .l2SP
                     ? String(format: "L2-SP, alpha %g toward the base's weights, beta %g on the new head", l2SPAlpha, l2SPBeta)
                     : "weight decay 1e-4") + (labelSmoothing > 0 ? String(format: ", label smoothing %g", labelSmoothing) : "")
+                + (mixup > 0 ? String(format: ", mixup alpha %g", mixup) : "")
                 + "; scratch: " + (scratchWithNewHead ? "body and new head" : base.architecture.name),
             "",
             "shots  " + arms.map { $0.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0) }.joined() + "transfer - scratch",
@@ -276,6 +279,7 @@ public struct TransferBenchmark: Sendable {
         request.regularization = regularization
         (request.l2SPAlpha, request.l2SPBeta) = (l2SPAlpha, l2SPBeta)
         request.labelSmoothing = labelSmoothing
+        request.mixup = mixup
         if arm == .probe {
             request.freeze = "body"
             (request.headEpochs, request.epochs) = (epochs, epochs)

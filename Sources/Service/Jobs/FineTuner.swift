@@ -177,6 +177,7 @@ public final class FineTuner {
         let trainer = Trainer(graph: graph, optimizer: makeOptimizer(groups), seed: request.seed)
         trainer.penalty = penalty
         trainer.labelSmoothing = request.labelSmoothing
+        trainer.mixup = request.mixup > 0 ? Mixup(alpha: request.mixup) : nil
         let finder = LearningRateFinder()
         let augmentation = self.augmentation
         var step = 0, stopped = false
@@ -211,6 +212,7 @@ public final class FineTuner {
         let trainer = Trainer(graph: graph, optimizer: makeOptimizer(parameterGroups(stage: stage)), seed: request.seed &+ UInt64(stage))
         trainer.penalty = penalty
         trainer.labelSmoothing = request.labelSmoothing
+        trainer.mixup = request.mixup > 0 ? Mixup(alpha: request.mixup) : nil
         let options = FitOptions(epochs: epochs, batchSize: min(request.batchSize, train.count),
                                  learningRate: peakLearningRate(stage: stage), schedule: request.schedule,
                                  seed: request.seed &+ UInt64(stage))

@@ -80,6 +80,8 @@ public struct JobRequest: Codable, Sendable, Equatable {
     public var l2SPBeta: Float = 0.01
     /// ε of the smoothed training targets, (1 - ε) onehot + ε / classes; 0 for plain labels.
     public var labelSmoothing: Float = 0
+    /// Mixup's α (each batch blended with a shuffled copy, λ ~ Beta(α, α)); 0 for none.
+    public var mixup: Float = 0
     public var augment = true
     /// Whether augmentation flips images left to right (off for images whose orientation is a class cue).
     public var horizontalFlip = true
@@ -93,7 +95,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         case headPooling = "head_pooling", headHiddenUnits = "head_hidden_units", headDropout = "head_dropout", freeze
         case frozenBatchNorm = "frozen_batchnorm", discriminativeFactor = "discriminative_factor"
         case regularization, weightDecay = "weight_decay", l2SPAlpha = "l2_sp_alpha", l2SPBeta = "l2_sp_beta"
-        case labelSmoothing = "label_smoothing"
+        case labelSmoothing = "label_smoothing", mixup
         case augment, horizontalFlip = "horizontal_flip", validationSplit = "validation_split", earlyStoppingPatience = "early_stopping_patience", seed
     }
 
@@ -125,6 +127,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         l2SPAlpha = try c.decodeIfPresent(Float.self, forKey: .l2SPAlpha) ?? l2SPAlpha
         l2SPBeta = try c.decodeIfPresent(Float.self, forKey: .l2SPBeta) ?? l2SPBeta
         labelSmoothing = try c.decodeIfPresent(Float.self, forKey: .labelSmoothing) ?? labelSmoothing
+        mixup = try c.decodeIfPresent(Float.self, forKey: .mixup) ?? mixup
         augment = try c.decodeIfPresent(Bool.self, forKey: .augment) ?? augment
         horizontalFlip = try c.decodeIfPresent(Bool.self, forKey: .horizontalFlip) ?? horizontalFlip
         validationSplit = try c.decodeIfPresent(Float.self, forKey: .validationSplit) ?? validationSplit
@@ -168,6 +171,7 @@ public struct JobRequest: Codable, Sendable, Equatable {
         if !(l2SPAlpha >= 0 && l2SPAlpha <= 100) { return "l2_sp_alpha must be 0 to 100" }
         if !(l2SPBeta >= 0 && l2SPBeta <= 100) { return "l2_sp_beta must be 0 to 100" }
         if !(labelSmoothing >= 0 && labelSmoothing < 1) { return "label_smoothing must be in [0, 1)" }
+        if !(mixup >= 0 && mixup <= 10) { return "mixup must be 0 to 10" }
         if !(validationSplit >= 0 && validationSplit < 1) { return "validation_split must be in [0, 1)" }
         if earlyStoppingPatience < 0 { return "early_stopping_patience must not be negative" }
         return nil
