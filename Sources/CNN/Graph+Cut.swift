@@ -20,11 +20,17 @@ extension Graph {
     public func classifierCut() throws -> ClassifierCut {
         let shapes = try self.shapes(batch: 1)
         let needed = ancestors(of: outputName)
-        // Everything after a pooling to one value per channel is classifier, though it may be
-        // rank 4 again (ConvNeXt's LayerNorm runs channels-last on [N, 1, 1, C]).
+        // Everything computed from a pooling to one value per channel alone is classifier,
+        // though it may be rank 4 again (ConvNeXt's LayerNorm runs channels-last on
+        // [N, 1, 1, C]). A node that also reads a feature map is not: squeeze-and-excitation
+        // scales the map by its pooled weights, and the map goes on through the body.
+        let dependsOnInput = inputDependents()
         var pooled: Set<String> = []
-        for node in nodes where node.inputs.contains(where: pooled.contains) || Graph.poolsPlane(node, shapes: shapes) {
-            pooled.insert(node.name)
+        for node in nodes {
+            let data = node.inputs.filter(dependsOnInput.contains)
+            if Graph.poolsPlane(node, shapes: shapes) || (!data.isEmpty && data.allSatisfy(pooled.contains)) {
+                pooled.insert(node.name)
+            }
         }
         func isSpatial(_ name: String) -> Bool {
             guard let shape = shapes[name], shape.count == 4, !pooled.contains(name) else { return false }
@@ -87,15 +93,21 @@ extension Graph {
         return found
     }
 
+    /// The graph input and every node whose output depends on it (not constants).
+    private func inputDependents() -> Set<String> {
+        var found: Set<String> = [inputName]
+        for node in nodes where node.inputs.contains(where: found.contains) {
+            found.insert(node.name)
+        }
+        return found
+    }
+
     /// The nodes of `needed` after `cut` that depend on it, when every one of them reads only
     /// the cut, each other, or nodes that do not depend on the input (constants); nil when
     /// some path to the output goes around the cut.
     private func tail(after cut: String, within needed: Set<String>) -> Set<String>? {
         var tail: Set<String> = []
-        var dependsOnInput: Set<String> = [inputName]
-        for node in nodes {
-            if node.inputs.contains(where: dependsOnInput.contains) { dependsOnInput.insert(node.name) }
-        }
+        let dependsOnInput = inputDependents()
         for node in nodes where needed.contains(node.name) && node.name != cut {
             let readsTail = node.inputs.contains { $0 == cut || tail.contains($0) }
             guard readsTail else { continue }

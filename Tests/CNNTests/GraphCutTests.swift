@@ -61,6 +61,44 @@ final class GraphCutTests: XCTestCase {
         XCTAssertTrue(cut.removed.allSatisfy { (shapes[$0]?.count ?? 0) < 4 || shapes[$0]!.suffix(2) == [1, 1] }, "\(cut.removed)")
     }
 
+    /// Squeeze-and-excitation (EfficientNet, MobileNetV3, RegNetY) pools the map inside the
+    /// body and multiplies the map by what it computes from the pooling: the map goes on, so
+    /// the cut is still at the last feature map before the classifier, not before the first
+    /// such block (which once left EfficientNet-B0 two convolutions of its 81).
+    func testSqueezeAndExcitationInsideTheBodyDoesNotMoveTheCut() throws {
+        var initializers = weights("c1", [4, 3, 3, 3], seed: 1).merging(weights("se1", [2, 4, 1, 1], seed: 4)) { a, _ in a }
+        initializers.merge(weights("se2", [4, 2, 1, 1], seed: 5)) { a, _ in a }
+        initializers.merge(weights("c2", [8, 4, 1, 1], seed: 2)) { a, _ in a }
+        initializers["fc.w"] = .init(shape: [10, 8], values: (0..<80).map { Float($0 % 7) * 0.05 - 0.15 })
+        initializers["fc.b"] = .init(shape: [10], repeating: 0)
+        let model = ONNXModelWriter(inputs: [("x", [1, 3, 8, 8])], outputs: ["y"], nodes: [
+            conv("c1", "x", "a1"), .init(type: "Relu", inputs: ["a1"], outputs: ["r1"], name: "relu1"),
+            .init(type: "GlobalAveragePool", inputs: ["r1"], outputs: ["squeezed"], name: "se.pool"),
+            conv("se1", "squeezed", "e1", pads: 0), .init(type: "Relu", inputs: ["e1"], outputs: ["e1r"], name: "se.relu"),
+            conv("se2", "e1r", "e2", pads: 0), .init(type: "Sigmoid", inputs: ["e2"], outputs: ["scale"], name: "se.sigmoid"),
+            .init(type: "Mul", inputs: ["r1", "scale"], outputs: ["excited"], name: "se.mul"),
+            conv("c2", "excited", "a2", pads: 0), .init(type: "Relu", inputs: ["a2"], outputs: ["r2"], name: "relu2"),
+            .init(type: "GlobalAveragePool", inputs: ["r2"], outputs: ["p"], name: "pool"),
+            .init(type: "Flatten", inputs: ["p"], outputs: ["f"], name: "flatten"),
+            .init(type: "Gemm", inputs: ["f", "fc.w", "fc.b"], outputs: ["y"], name: "fc", int: ["transB": 1]),
+        ], floatInitializers: initializers).data
+        let graph = try ONNXImporter.load(data: model)
+        let cut = try graph.classifierCut()
+        XCTAssertEqual(cut.featureShape, [8, 8, 8], "the feature map after the last convolution, past the block")
+        XCTAssertTrue(cut.pools)
+        XCTAssertFalse(graph.nodes.filter { cut.removed.contains($0.name) }.contains { $0.op is Conv2D },
+                       "the head holds no convolution: \(cut.removed)")
+        var pool = LayerSpec(type: "global_avgpool")
+        pool.name = "new_pool"
+        var output = LayerSpec(type: "dense")
+        output.name = "new_output"
+        output.units = 3
+        let replaced = try graph.replacingTail(at: cut.node, removing: cut.removed,
+                                               with: [pool, LayerSpec(type: "flatten"), output], seed: 1)
+        XCTAssertEqual(replaced.nodes.filter { $0.op is Conv2D }.count, graph.nodes.filter { $0.op is Conv2D }.count,
+                       "every convolution of the body is kept")
+    }
+
     func testSqueezeNetsClassScoringConvolutionBelongsToTheHead() throws {
         let initializers = weights("c1", [4, 3, 3, 3], seed: 1).merging(weights("conv10", [10, 4, 1, 1], seed: 3)) { a, _ in a }
         let model = ONNXModelWriter(inputs: [("x", [1, 3, 8, 8])], outputs: ["y"], nodes: [

@@ -226,6 +226,13 @@ final class TorchvisionZooTests: XCTestCase {
     /// the ones that count.
     private func fineTuningStep(_ graph: Graph, input: Tensor, _ row: inout Row) throws -> String {
         let replaced = try HeadReplacement.replacing(of: graph, classes: 2, choice: .classifier, seed: 1).graph
+        // torchvision's heads are pooling and dense layers, SqueezeNet's one class-scoring
+        // convolution: a cut that takes more left the body without its convolutions (it took
+        // all but two of EfficientNet-B0's, cut before its first squeeze-and-excitation block).
+        let convolutions = { (g: Graph) in g.nodes.filter { $0.op is Conv2D }.count }
+        if convolutions(replaced) < convolutions(graph) - 1 {
+            row.failures.append("fine-tuning: the classifier cut kept \(convolutions(replaced)) of the \(convolutions(graph)) convolutions")
+        }
         let batch = Tensor(shape: [2] + input.shape.dropFirst(), scalars: input.scalars + input.scalars.map { -$0 })
         let labels = [0, 1]
         let executor = Executor(graph: replaced)
