@@ -94,6 +94,11 @@ final class GradientTests: XCTestCase {
         checker.check(Elementwise(.add), [x, x.map { $0 * 0.5 }, randomTensor([3, 1, 1], seed: 14)])
         checker.check(Elementwise(.sub), [x, randomTensor([5], seed: 15)])
         checker.check(Elementwise(.mul), [x, randomTensor([1, 3, 4, 1], seed: 16)])
+        // The one-pass routes: alike, a channel scale on either side, a scalar.
+        checker.check(Elementwise(.mul), [x, randomTensor([2, 3, 4, 5], seed: 20)])
+        checker.check(Elementwise(.mul), [x, randomTensor([2, 3, 1, 1], seed: 21)])
+        checker.check(Elementwise(.mul), [randomTensor([2, 3, 1, 1], seed: 22), x])
+        checker.check(Elementwise(.mul), [x, randomTensor([1], seed: 23)])
         checker.check(Elementwise(.div), [x, randomTensor([4, 5], seed: 17).map { $0 > 0 ? $0 + 1 : $0 - 1 }])
         checker.check(Concat(axis: 1), [x, randomTensor([2, 2, 4, 5], seed: 18)])
         checker.check(Concat(axis: -1), [x, randomTensor([2, 3, 4, 1], seed: 19)])
