@@ -154,12 +154,15 @@ final class AdmissionTests: XCTestCase {
         let announcer = try server.client(timeout: 20)
         try announcer.send("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n")
         try announcer.send(Array(body.prefix(1000)))
+        // Counted before the holder connects: were the holder's head read first, the announcer's
+        // declared length would no longer fit and be refused on its head (a CI run saw it).
+        waitUntil("the announcer's first bytes to be counted") { server.server.bufferedBodyBytes == 1000 }
 
         let holder = try server.client(timeout: 20)
         try holder.send("POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n")
         try holder.send(body)
         XCTAssertTrue(gate.waitForStarted(1))
-        waitUntil("the announcer's first bytes to be counted") { server.server.bufferedBodyBytes == body.count + 1000 }
+        waitUntil("the holder's body to be counted beside them") { server.server.bufferedBodyBytes == body.count + 1000 }
 
         // A declared length that does not fit is refused on its head.
         let declared = try server.client()
