@@ -63,6 +63,44 @@ final class ONNXOperatorGradientTests: XCTestCase {
         XCTAssertThrowsError(try Slice(starts: [0], ends: [1], axes: [2]).outputShape(for: [[3]]))
     }
 
+    /// The forward pass copies runs of consecutive scalars, in pieces when there are few; every
+    /// kind of slice (a channel split of whole planes, rows of planes, steps and negative steps
+    /// inside and outside the run, the whole tensor) takes the same scalars as the definition,
+    /// element by element, on one thread and on two.
+    func testSliceCopiesTheElementsOfTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        let x = randomTensor([2, 6, 48, 48])
+        // Each slice beside the indices it takes on each axis, resolved by hand.
+        let all = [Array(0..<2), Array(0..<6), Array(0..<48), Array(0..<48)]
+        let slices: [(Slice, [[Int]])] = [
+            (Slice(starts: [0], ends: [3], axes: [1]), [all[0], [0, 1, 2], all[2], all[3]]),
+            (Slice(starts: [3], ends: [6], axes: [1]), [all[0], [3, 4, 5], all[2], all[3]]),
+            (Slice(starts: [1, 2], ends: [2, 5], axes: [0, 1]), [[1], [2, 3, 4], all[2], all[3]]),
+            (Slice(starts: [5, 40], ends: [45, 2], axes: [2, 3], steps: [1, -3]),
+             [all[0], all[1], Array(5..<45), Array(stride(from: 40, to: 2, by: -3))]),
+            (Slice(starts: [-1, 0], ends: [Int.min, 48], axes: [1, 2], steps: [-2, 2]),
+             [all[0], [5, 3, 1], Array(stride(from: 0, to: 48, by: 2)), all[3]]),
+            (Slice(starts: [0], ends: [Int.max], axes: [0]), all),
+        ]
+        for threads in [1, 2] {
+            EngineThreads.set(threads)
+            for (slice, indices) in slices {
+                var expected: [Float] = []
+                for i in indices[0] {
+                    for j in indices[1] {
+                        for k in indices[2] {
+                            for l in indices[3] { expected.append(x.scalars[((i * 6 + j) * 48 + k) * 48 + l]) }
+                        }
+                    }
+                }
+                let y = try run(slice, [x])
+                XCTAssertEqual(y.shape, indices.map(\.count))
+                XCTAssertEqual(y.scalars, expected, "\(slice.starts) \(slice.ends) \(slice.axes) \(slice.steps) on \(threads) threads")
+            }
+        }
+    }
+
     func testSliceGradients() throws {
         checkGradients(Slice(starts: [1, 3], ends: [3, 0], axes: [1, 2], steps: [1, -2]), [randomTensor([2, 3, 5])])
     }
