@@ -48,7 +48,12 @@ struct DirectConvolution {
         let packedCount = salient_direct_convolution_packed_count(&shape)
         let cost = 2 * packedCount * bandRows * width
         workspace.withBuffers(scratch * threads, packedCount * groups) { buffer, packed in
-            for g in 0..<groups { salient_direct_convolution_pack(&shape, weight + g * packedCount, packed + g * packedCount) }
+            // Packed by both threads: on one, RegNetX-400MF's 16 grouped layers spent 0.3 ms
+            // (2% of the network) with the other thread idle.
+            parallelFor(groups, cost: packedCount) { range in
+                var shape = shape
+                for g in range { salient_direct_convolution_pack(&shape, weight + g * packedCount, packed + g * packedCount) }
+            }
             // Bands of one group next to each other, so that a thread's bands share its weights.
             parallelChunks(batch * groups * bands, cost: cost, threads: threads) { slot, range in
                 for task in range {
