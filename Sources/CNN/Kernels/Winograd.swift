@@ -86,9 +86,12 @@ struct WinogradFilters: DerivedFilters {
         let bandTiles = Swift.max(64, (1 << 18) / (16 * (ci + co)))
         let cachedTileRows = Swift.min(tileRows, (bandTiles + tileColumns - 1) / tileColumns)
         let bandsPerImage = Swift.max(1, (threads + n - 1) / n)
-        let bandTileRows = Swift.min(cachedTileRows, (tileRows + bandsPerImage - 1) / bandsPerImage)
-        let bands = (tileRows + bandTileRows - 1) / bandTileRows
-        func rows(ofBand b: Int) -> Range<Int> { (b * bandTileRows)..<Swift.min(tileRows, (b + 1) * bandTileRows) }
+        let widestBand = Swift.min(cachedTileRows, (tileRows + bandsPerImage - 1) / bandsPerImage)
+        let bands = (tileRows + widestBand - 1) / widestBand
+        // The rows dealt out as evenly as they go: SqueezeNet's 55x55 layers (28 tile rows) in
+        // bands of 8, 8, 8 and 4 gave one of two threads 16 rows and the other 12.
+        let bandTileRows = (tileRows + bands - 1) / bands
+        func rows(ofBand b: Int) -> Range<Int> { (tileRows * b / bands)..<(tileRows * (b + 1) / bands) }
         // A batch of small planes, a band per image, goes several images to a band (up to about
         // 256 tiles): U is packed once for all of them, and the 16 GEMMs are that much wider
         // than a 14x14 plane's 49 tiles.

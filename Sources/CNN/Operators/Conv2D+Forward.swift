@@ -130,14 +130,14 @@ extension Conv2D {
             unrolledForwardGathered(X, Wt, Y, workspace: workspace, batch: n, window: w, imagesPerGEMM: images, finish: finish)
             return
         }
-        let bandRows = Conv2D.bandRows(rows: Ho, width: Wo, depth: k, images: n, threads: EngineThreads.count)
-        let bands = (Ho + bandRows - 1) / bandRows
+        let bands = Conv2D.bands(rows: Ho, width: Wo, depth: k, images: n, threads: EngineThreads.count)
+        let bandRows = (Ho + bands - 1) / bands
         for g in 0..<groups {
             let filters = Wt + g * coutg * k
             forEachBand(n * bands, scratch: k * bandRows * Wo, cost: 2 * k * coutg * bandRows * Wo,
                         workspace: workspace) { band, col, splitsGEMM in
                 let (s, b) = band.quotientAndRemainder(dividingBy: bands)
-                let rows = (b * bandRows)..<Swift.min(Ho, (b + 1) * bandRows)
+                let rows = (Ho * b / bands)..<(Ho * (b + 1) / bands)
                 let (width, column) = (rows.count * Wo, rows.lowerBound * Wo)
                 // A band that all threads multiply is unrolled by all of them, a share of channels each.
                 let (input, taps) = (X + (s * cin + g * cg) * hw, kernel.h * kernel.w)
@@ -185,18 +185,21 @@ extension Conv2D {
         }
     }
 
-    /// The output rows of one band: few enough that the band's panel of unrolled columns fits
-    /// in cache, at least 256 columns wide so that GEMM stays efficient, and, when bands are few,
-    /// more of them (down to 128 columns) so that each thread has about four to claim and they
-    /// finish together, their number a multiple of the thread count.
-    static func bandRows(rows: Int, width: Int, depth: Int, images: Int, threads: Int) -> Int {
+    /// How many bands of output rows an image is cut into: each band few enough rows that its
+    /// panel of unrolled columns fits in cache, at least 256 columns wide so that GEMM stays
+    /// efficient, and, when bands are few, more of them (down to 128 columns) so that each thread
+    /// has about four to claim and they finish together, their number a multiple of the thread
+    /// count. The rows are dealt out evenly (a band has `rows / bands` rows or one more): rounding
+    /// the rows per band up instead made 14 rows in 8 bands 7 bands of 2, an odd number for two
+    /// threads.
+    static func bands(rows: Int, width: Int, depth: Int, images: Int, threads: Int) -> Int {
         let columns = Swift.max(256, (1 << 17) / Swift.max(depth, 1))
         var bands = Swift.min(rows, Swift.max(1, (rows * width) / columns))
         if images * bands < 4 * threads && bands > 1 {
             bands = Swift.max(bands, Swift.min(rows, (4 * threads + images - 1) / images, rows * width / 128))
             bands = Swift.min(rows, (bands + threads - 1) / threads * threads)
         }
-        return (rows + bands - 1) / bands
+        return bands
     }
 
     /// Adds the bias and applies the activation in one pass over whole output planes.
