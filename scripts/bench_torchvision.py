@@ -18,6 +18,13 @@ interrupted run resumes and outliers can be rerun with --only ... --redo) record
 one-minute load average beside the figures; --table prints the Markdown table of the file,
 the last row of each model and part winning. With --lock, each model's rows are timed holding
 an exclusive flock on FILE, so that benchmarks sharing a machine take turns model by model.
+
+With --session-nice N, every timed command runs in a session of its own whose autogroup has
+nice N (`/proc/self/autogroup`; below 0 needs root). Linux schedules by autogroup when
+/proc/sys/kernel/sched_autogroup_enabled is 1: each session gets an equal share of the CPUs
+whatever the nice values inside it, so one busy process of another session (SwiftPM runs its
+compilers and test binaries at nice 0 even under `nice -n 19 swift build`) left a two-thread
+benchmark about one core, for onnxruntime and for ours (docs/DECISIONS.md, session 5).
 """
 import argparse
 import contextlib
@@ -33,10 +40,21 @@ SCRIPTS = os.path.join(REPOSITORY, "scripts")
 TIMEOUT = 3600  # seconds for one side of one row: the largest models' saliency at one thread
 
 
+SESSION_NICE = None  # --session-nice
+
+
+def own_session():
+    """In the child, after setsid: the new session's autogroup at nice SESSION_NICE."""
+    with open("/proc/self/autogroup", "w") as f:
+        f.write(str(SESSION_NICE))
+
+
 def run_json(command):
     """The last line of `command`'s output as JSON, or {"error": ...}."""
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, cwd=REPOSITORY)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, cwd=REPOSITORY,
+                              start_new_session=SESSION_NICE is not None,
+                              preexec_fn=own_session if SESSION_NICE is not None else None)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {TIMEOUT} s"}
     lines = done.stdout.strip().splitlines()
@@ -72,7 +90,8 @@ def inference(args, name, path, runs):
                              + (["cpu"] if cpu else []))
         reference.pop("output", None)
         rows.append({"model": name, "part": "inference", "threads": threads, "clock": "cpu" if cpu else "wall",
-                     "ours": ours, "reference": reference, "reference_name": "onnxruntime", "load": load()})
+                     "ours": ours, "reference": reference, "reference_name": "onnxruntime", "load": load(),
+                     "session_nice": SESSION_NICE})
     return rows
 
 
@@ -87,7 +106,7 @@ def saliency(args, name, path, runs):
                                      str(threads), str(runs)] + (["cpu"] if threads == 1 else [])) for threads in (1, 2)}
     return [{"model": name, "part": "saliency", "threads": threads, "clock": "cpu" if threads == 1 else "wall",
              "ours": ours[threads], "reference": references[threads], "reference_name": "PyTorch+Captum",
-             "load": max(started, load())} for threads in (1, 2)]
+             "load": max(started, load()), "session_nice": SESSION_NICE} for threads in (1, 2)]
 
 
 def size(path):
@@ -159,7 +178,11 @@ def main():
     parser.add_argument("--redo", action="store_true", help="time models that --out already holds again")
     parser.add_argument("--lock", help="a file to hold an exclusive flock on while a model is timed")
     parser.add_argument("--table", action="store_true", help="print the Markdown table of --out and stop")
+    parser.add_argument("--session-nice", type=int,
+                        help="time each command in a session of its own at this autogroup nice (-20..19)")
     args = parser.parse_args()
+    global SESSION_NICE
+    SESSION_NICE = args.session_nice
     if args.table:
         table(args.out)
         return
