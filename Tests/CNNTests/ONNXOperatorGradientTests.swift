@@ -63,10 +63,11 @@ final class ONNXOperatorGradientTests: XCTestCase {
         XCTAssertThrowsError(try Slice(starts: [0], ends: [1], axes: [2]).outputShape(for: [[3]]))
     }
 
-    /// The forward pass copies runs of consecutive scalars, in pieces when there are few; every
-    /// kind of slice (a channel split of whole planes, rows of planes, steps and negative steps
-    /// inside and outside the run, the whole tensor) takes the same scalars as the definition,
-    /// element by element, on one thread and on two.
+    /// Forward and backward copy runs of consecutive scalars, in pieces when there are few;
+    /// every kind of slice (a channel split of whole planes, rows of planes, steps and negative
+    /// steps inside and outside the run, the whole tensor) takes the same scalars as the
+    /// definition, element by element, and puts the gradient back in their places, on one
+    /// thread and on two.
     func testSliceCopiesTheElementsOfTheDefinition() throws {
         let previous = EngineThreads.count
         defer { EngineThreads.set(previous) }
@@ -86,17 +87,26 @@ final class ONNXOperatorGradientTests: XCTestCase {
         for threads in [1, 2] {
             EngineThreads.set(threads)
             for (slice, indices) in slices {
-                var expected: [Float] = []
+                var taken: [Int] = []
                 for i in indices[0] {
                     for j in indices[1] {
                         for k in indices[2] {
-                            for l in indices[3] { expected.append(x.scalars[((i * 6 + j) * 48 + k) * 48 + l]) }
+                            for l in indices[3] { taken.append(((i * 6 + j) * 48 + k) * 48 + l) }
                         }
                     }
                 }
+                let name = "\(slice.starts) \(slice.ends) \(slice.axes) \(slice.steps) on \(threads) threads"
                 let y = try run(slice, [x])
                 XCTAssertEqual(y.shape, indices.map(\.count))
-                XCTAssertEqual(y.scalars, expected, "\(slice.starts) \(slice.ends) \(slice.axes) \(slice.steps) on \(threads) threads")
+                XCTAssertEqual(y.scalars, taken.map { x.scalars[$0] }, name)
+                // Backward puts each output gradient where its scalar came from, zero elsewhere.
+                let g = randomTensor(y.shape)
+                var expected = [Float](repeating: 0, count: x.count)
+                for (o, i) in taken.enumerated() { expected[i] = g.scalars[o] }
+                let context = ForwardContext(isTraining: false)
+                let dx = slice.backward([x], output: y, outputGradient: g,
+                                        context: BackwardContext(forward: context, computesParameterGradients: false))
+                XCTAssertEqual(dx[0]?.scalars, expected, name)
             }
         }
     }

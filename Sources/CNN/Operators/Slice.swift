@@ -69,7 +69,28 @@ public final class Slice: Operator {
     /// pieces by both threads, where listing every element's offset first took a fifth of the
     /// network at one thread and left the other thread idle.
     public func forward(_ inputs: [TensorView], into output: TensorView, context: ForwardContext) {
-        let shape = inputs[0].shape
+        let (x, y) = (UnsafePointer(inputs[0].scalars), output.scalars)
+        forEachRun(of: inputs[0].shape) { input, output, count in (y + output).update(from: x + input, count: count) }
+    }
+
+    /// The output gradient's runs written back to where they were taken from: a slice takes
+    /// each input scalar at most once, so the rest of the gradient stays zero.
+    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
+                         context: BackwardContext) -> [Tensor?] {
+        var gradient = Tensor(zeros: inputs[0].shape)
+        outputGradient.scalars.withUnsafeBufferPointer { g in
+            gradient.scalars.withUnsafeMutableBufferPointer { dx in
+                let (from, to) = (g.baseAddress!, dx.baseAddress!)
+                forEachRun(of: inputs[0].shape) { input, output, count in (to + input).update(from: from + output, count: count) }
+            }
+        }
+        return [gradient]
+    }
+
+    /// Calls `body(input, output, count)` for runs of `count` consecutive scalars that the slice
+    /// of an input of `shape` takes from offset `input` into offset `output`, together covering
+    /// the output once, split across the engine's threads.
+    private func forEachRun(of shape: [Int], _ body: (_ input: Int, _ output: Int, _ count: Int) -> Void) {
         let r = try! ranges(for: shape)
         let strides = Tensor.strides(of: shape)
         // The trailing axes taken whole, and the axis before them when it steps by one, are one
@@ -88,7 +109,6 @@ public final class Slice: Operator {
         }
         let runs = r.count[..<outer].reduce(1, *)
         guard runs > 0, run > 0 else { return }
-        let (x, y) = (UnsafePointer(inputs[0].scalars), output.scalars)
         /// The input offset of run `q`'s first scalar.
         func offset(ofRun q: Int) -> Int {
             var (rest, offset) = (q, base)
@@ -106,7 +126,7 @@ public final class Slice: Operator {
                 for unit in units {
                     let (q, piece) = unit.quotientAndRemainder(dividingBy: pieces)
                     let part = (run * piece / pieces)..<(run * (piece + 1) / pieces)
-                    (y + q * run + part.lowerBound).update(from: x + offset(ofRun: q) + part.lowerBound, count: part.count)
+                    body(offset(ofRun: q) + part.lowerBound, q * run + part.lowerBound, part.count)
                 }
             }
             return
@@ -120,7 +140,7 @@ public final class Slice: Operator {
             }
             var from = offset(ofRun: range.lowerBound)
             for q in range {
-                (y + q * run).update(from: x + from, count: run)
+                body(from, q * run, run)
                 var axis = outer - 1
                 while axis >= 0 {
                     index[axis] += 1
@@ -132,35 +152,5 @@ public final class Slice: Operator {
                 }
             }
         }
-    }
-
-    public func backward(_ inputs: [Tensor], output: Tensor, outputGradient: Tensor,
-                         context: BackwardContext) -> [Tensor?] {
-        var gradient = Tensor(zeros: inputs[0].shape)
-        let offsets = sourceOffsets(for: inputs[0].shape)
-        outputGradient.scalars.withUnsafeBufferPointer { g in
-            gradient.scalars.withUnsafeMutableBufferPointer { dx in
-                for (i, offset) in offsets.enumerated() { dx[offset] += g[i] }
-            }
-        }
-        return [gradient]
-    }
-
-    /// The input offset of every output element, in output order.
-    private func sourceOffsets(for shape: [Int]) -> [Int] {
-        let r = try! ranges(for: shape)
-        let strides = Tensor.strides(of: shape)
-        var offsets = [0]
-        for axis in 0..<shape.count {
-            let base = offsets
-            offsets.removeAll(keepingCapacity: true)
-            offsets.reserveCapacity(base.count * r.count[axis])
-            for offset in base {
-                for j in 0..<r.count[axis] {
-                    offsets.append(offset + (r.first[axis] + j * r.step[axis]) * strides[axis])
-                }
-            }
-        }
-        return offsets
     }
 }
