@@ -2,6 +2,7 @@
 Captum's gradient saliency as references, for `make test-zoo` (Tests/ZooTests).
 
 usage: torchvision_zoo.py [--out DIR] [--only NAME,...] [--force] [--list]
+       torchvision_zoo.py --undetermined [--only NAME,...]
        torchvision_zoo.py --conditioning [--only NAME,...]
 
 Run with the `.venv-torch` environment (`make bench-venv`: torch, torchvision, captum, onnx,
@@ -19,9 +20,14 @@ DIR/NAME/ (default `.build/torchvision-zoo`):
                     channels, [H, W], top being PyTorch's top class
   saliency_float64.pb  the same in double precision (model.double()), the map without
                     float32 rounding
-  meta.json         opset, seed, preprocessing, top class, PyTorch against onnxruntime, and
-                    how far rounding moves Captum's map (float32 against float64, and float64
-                    maps of the model with its weights and input moved by a float32 rounding)
+  saliency_gradient_float64.pb  the float64 input gradient itself, [C, H, W], signed
+  flips.pb          for each ReLU decision float32 rounding may take either way (its input
+                    within 8 float32 errors of its layer from zero), the change of that gradient
+                    when it goes the other way, [F, C, H, W]; only when there are 1 to 32
+  meta.json         opset, seed, preprocessing, top class, PyTorch against onnxruntime, how far
+                    rounding moves Captum's map (float32 against float64, and float64 maps of
+                    the model with its weights and input moved by a float32 rounding), and how
+                    many ReLU decisions are undetermined in float32
 
 Each BatchNorm right after a convolution is folded into it in the module (torch.fx's `fuse`)
 before anything is measured. The exporter folds them anyway, in eval mode, and rounds the
@@ -34,6 +40,10 @@ The native size is the crop of the model's DEFAULT weights in torchvision; at 22
 preprocessing is torchvision's ImageNet evaluation transform (Resize(256), CenterCrop(224),
 bilinear), otherwise the DEFAULT weights' own transform (Inception v3: 342 then 299;
 EfficientNet v2-S: 384; the larger EfficientNets and RegNet-Y 128GF as torchvision states).
+
+--undetermined adds saliency_gradient_float64.pb, flips.pb and their meta.json fields to
+existing exports without exporting again (the module is rebuilt from its seed, and its float64
+map must come out as exported).
 
 --conditioning exports nothing: for each model it prints how far float32 rounding alone moves
 Captum's map (float32 against float64, Pearson and largest difference), with BatchNorm's
@@ -257,6 +267,124 @@ def perturbed_maps(model, x, saliency_map):
     return maps
 
 
+# A ReLU decision is undetermined in float32 when its input lies within this many times the
+# float32 error of its layer (PyTorch's float32 module against float64, root mean square over the
+# layer) from zero: another float32 engine, summing in another order, may take either side.
+UNDETERMINED_MARGIN = 8
+# At most this many undetermined decisions get a flipped gradient each; past it the map is
+# decided by rounding in too many places to explain one by one (ill-conditioned).
+MOST_FLIPS = 32
+# Candidates differentiated per float64 pass (its activations are this many samples').
+FLIP_BATCH = 8
+
+
+def undetermined_decisions(model, x, top):
+    """The ReLU decisions of `model` (float32, its ReLUs modules) that float32 rounding can flip,
+    and what flipping each does to the float64 input gradient of logit `top`.
+
+    Returns (count, gradient, flips): how many decisions lie within UNDETERMINED_MARGIN float32
+    errors of zero, the float64 gradient [C, H, W], and, when count <= MOST_FLIPS, one [C, H, W]
+    change per decision, smallest margin first. Flipping decision i (pre-activation z_i, the
+    logit's gradient g_i at its output) adds -g_i dz_i/dx where it passed and +g_i dz_i/dx where it
+    blocked: the backward pass is linear in the masks, so a set of flips adds their changes, up to
+    paths through two flipped units (second order in changes already small)."""
+    import copy
+    import torch
+
+    class Masked(torch.autograd.Function):
+        """ReLU whose backward hands the gradient at its output to `upstream`."""
+        @staticmethod
+        def forward(ctx, t, key, upstream):
+            mask = (t > 0).to(t.dtype)
+            ctx.save_for_backward(mask)
+            ctx.key, ctx.upstream = key, upstream
+            return t * mask
+
+        @staticmethod
+        def backward(ctx, g):
+            (mask,) = ctx.saved_tensors
+            if ctx.upstream is not None:
+                ctx.upstream[ctx.key] = g.detach()
+            return g * mask, None, None
+
+    class Recorded(torch.nn.Module):
+        """A ReLU module that records its input per call (a module may run several times)."""
+        def __init__(self, label, state):
+            super().__init__()
+            self.label, self.state = label, state
+
+        def forward(self, t):
+            calls = self.state["calls"]
+            key = (self.label, calls.get(self.label, 0))
+            calls[self.label] = key[1] + 1
+            self.state["inputs"][key] = t
+            return Masked.apply(t, key, self.state["upstream"])
+
+    def recorded(m):
+        state = {"calls": {}, "inputs": {}, "upstream": None}
+        for name, module in list(m.named_modules()):
+            for child_name, child in list(module.named_children()):
+                if isinstance(child, torch.nn.ReLU):
+                    setattr(module, child_name, Recorded(f"{name}.{child_name}".lstrip("."), state))
+        return state
+
+    single, double = copy.deepcopy(model).float(), copy.deepcopy(model).double()
+    for p in list(single.parameters()) + list(double.parameters()):
+        p.requires_grad_(False)
+    state32, state64 = recorded(single), recorded(double)
+    with torch.no_grad():
+        single(x.float())
+    inputs32 = {k: v.double() for k, v in state32["inputs"].items()}
+    del single
+    state64["upstream"] = {}
+    x64 = x.double().clone().requires_grad_()
+    (gradient,) = torch.autograd.grad(double(x64)[0, top], x64)
+    inputs64 = {k: v.detach() for k, v in state64["inputs"].items()}
+    upstream, state64["upstream"] = state64["upstream"], None
+    candidates = []
+    for key, z in inputs64.items():
+        error = (inputs32[key] - z).pow(2).mean().sqrt().item()
+        if error == 0:  # computed exactly in float32 (a ReLU on the input itself): nothing to flip
+            continue
+        margins = (z.abs() / max(error, 1e-300)).flatten()
+        for index in torch.nonzero(margins < UNDETERMINED_MARGIN).flatten().tolist():
+            candidates.append((margins[index].item(), key, index))
+    candidates.sort(key=lambda c: c[0])
+    if not candidates or len(candidates) > MOST_FLIPS:
+        return len(candidates), gradient[0], []
+    # dz_i/dx for several candidates at once: one sample per candidate, each differentiating its own unit.
+    flips = []
+    for start in range(0, len(candidates), FLIP_BATCH):
+        group = candidates[start:start + FLIP_BATCH]
+        state64["calls"].clear()
+        batch = x.double().repeat(len(group), 1, 1, 1).requires_grad_()
+        double(batch)
+        chosen = sum(state64["inputs"][key][i].flatten()[index] for i, (_, key, index) in enumerate(group))
+        (unit_gradients,) = torch.autograd.grad(chosen, batch)
+        for i, (_, key, index) in enumerate(group):
+            passed = inputs64[key].flatten()[index].item() > 0
+            g = upstream[key].flatten()[index].item()
+            flips.append((-g if passed else g) * unit_gradients[i])
+    return len(candidates), gradient[0], flips
+
+
+def save_undetermined(model, x, top, directory):
+    """Writes saliency_gradient_float64.pb and, when there are any to explain, flips.pb; returns
+    the meta.json fields."""
+    import numpy as np
+    import torch
+
+    count, gradient, flips = undetermined_decisions(model, x, top)
+    save_tensor(gradient.numpy(), os.path.join(directory, "saliency_gradient_float64.pb"))
+    path = os.path.join(directory, "flips.pb")
+    if flips:
+        save_tensor(torch.stack(flips).numpy(), path)
+    elif os.path.exists(path):
+        os.remove(path)
+    return {"undetermined_relu": count, "flips": len(flips),
+            "undetermined_margin": UNDETERMINED_MARGIN, "most_flips": MOST_FLIPS}
+
+
 def prepared_input(preprocessing, path=IMAGE):
     from PIL import Image
     from torchvision import transforms
@@ -346,6 +474,7 @@ def export_one(name, opset, directory):
         return saliency.detach().amax(dim=1)[0].double().numpy()
 
     single = saliency_map(model, x)
+    undetermined = save_undetermined(model, x, top, directory) if calibrated else {}
     if not calibrated:
         # Issue 18's GoogLeNet: PyTorch against itself at one thread and at two, whose float32
         # sums round differently.
@@ -376,6 +505,8 @@ def export_one(name, opset, directory):
         "float32_float64_max_diff": float(np.abs(single - double).max() / np.abs(double).max()),
         # The perturbed float64 maps against the float64 map: the least Pearson, the largest difference.
         "folded_in_module": folded_in_module,
+        # ReLU decisions within float32 error of zero, and their flips (see undetermined_decisions).
+        **undetermined,
         **({"perturbed_pearson": min(float(np.corrcoef(p.ravel(), double.ravel())[0, 1]) for p in perturbed),
             "perturbed_max_diff": max(float(np.abs(p - double).max() / np.abs(double).max()) for p in perturbed)}
            if perturbed else {}),
@@ -442,6 +573,37 @@ def conditioning(names, out):
             json.dump(list(results.values()), f, indent=1)
 
 
+def undetermined_one(name, out):
+    """Adds the undetermined decisions to an existing export (see undetermined_decisions),
+    rebuilding the module it was exported from; its float64 map must come out as exported."""
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    torch.set_num_threads(2)
+    directory = os.path.join(out, name)
+    with open(os.path.join(directory, "meta.json")) as f:
+        meta = json.load(f)
+    extra = EXTRAS.get(name, {})
+    architecture = extra.get("architecture", name)
+    if not extra.get("calibrated", True):
+        return meta
+    preprocessing = preprocessing_for(architecture)
+    model, _ = folded(build(architecture, seed_for(architecture), calibration_batch(preprocessing), extra.get("modes")))
+    x = prepared_input(preprocessing)
+    fields = save_undetermined(model, x, meta["top"], directory)
+    gradient = numpy_helper.to_array(onnx.load_tensor(os.path.join(directory, "saliency_gradient_float64.pb")))
+    exported = numpy_helper.to_array(onnx.load_tensor(os.path.join(directory, "saliency_float64.pb")))
+    rebuilt = np.abs(gradient).max(axis=0)
+    if np.abs(rebuilt - exported).max() > 1e-6 * np.abs(exported).max():
+        raise SystemExit(f"{name}: the rebuilt module's float64 map is not the exported one")
+    meta.update(fields)
+    with open(os.path.join(directory, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    return meta
+
+
 def cached(directory, opset):
     try:
         with open(os.path.join(directory, "meta.json")) as f:
@@ -460,7 +622,20 @@ def main():
     parser.add_argument("--conditioning", action="store_true", help="how far rounding moves Captum's maps (see above)")
     parser.add_argument("--one", nargs=2, metavar=("NAME", "OPSET"), help=argparse.SUPPRESS)
     parser.add_argument("--conditioning-one", metavar="NAME", help=argparse.SUPPRESS)
+    parser.add_argument("--undetermined", action="store_true",
+                        help="add the undetermined ReLU decisions to existing exports (see above)")
     args = parser.parse_args()
+
+    if args.undetermined:
+        for name in (args.only.split(",") if args.only else sorted(os.listdir(args.out))):
+            if not os.path.exists(os.path.join(args.out, name, "meta.json")):
+                continue
+            run = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
+                                  f"import torchvision_zoo as z; m = z.undetermined_one({name!r}, {args.out!r}); "
+                                  f"print(m.get('undetermined_relu', '-'), m.get('flips', '-'))"], capture_output=True, text=True)
+            result = run.stdout.strip() if run.returncode == 0 else "FAILED " + (run.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"{name:24} undetermined ReLU decisions, flips: {result}", flush=True)
+        return
 
     if args.conditioning_one:
         print(json.dumps(conditioning_one(args.conditioning_one)))

@@ -23,8 +23,10 @@ final class TorchvisionZooTests: XCTestCase {
     /// near-ties fall, and missed RegNet-Y 800MF's (docs/TORCHVISION-ZOO.md).
     static let roundingMargin: Float = 3
     /// The fine-tuning step's first-order decrease of the loss, as a fraction of it: small
-    /// enough that the loss's curvature changes it by well under half.
-    static let fineTuningDecrease = 1e-3
+    /// enough that the loss's curvature changes it by well under half. Where the float32 loss
+    /// itself moves by rounding as much as that (ResNet-152: PyTorch's own float32 step achieves
+    /// 0.53 of it, its float64 step 1.00), a step ten times larger must achieve it instead.
+    static let fineTuningDecreases = [1e-3, 1e-2]
 
     struct Meta: Decodable {
         struct Preprocessing: Decodable {
@@ -50,6 +52,12 @@ final class TorchvisionZooTests: XCTestCase {
         /// Issue 18's GoogLeNet only: Captum's float32 map at one thread against two.
         var one_two_threads_pearson: Double?
         var one_two_threads_max_diff: Float?
+        /// ReLU decisions within float32 error of zero, and how many of them have a flip in flips.pb
+        /// (none past most_flips); absent in exports made before they were measured.
+        var undetermined_relu: Int?
+        var flips: Int?
+        var most_flips: Int?
+        var undetermined_margin: Double?
     }
 
     struct Manifest: Decodable {
@@ -82,6 +90,10 @@ final class TorchvisionZooTests: XCTestCase {
         var float64Pearson: Double?
         var roundingPearson: Double?
         var roundingFloor: Float?
+        var undetermined: Int?
+        /// Flips of undetermined decisions that explain our gradient, and what is left unexplained.
+        var flipped: Int?
+        var explainedDifference: Float?
         /// Issue 18's GoogLeNet: the figures that explain it.
         var note: String?
         var fineTuning: String?
@@ -158,6 +170,12 @@ final class TorchvisionZooTests: XCTestCase {
         row.float64Pearson = pearson(map.scalars, exact.scalars)
         row.roundingPearson = min(meta.float32_float64_pearson, meta.perturbed_pearson ?? 1)
         row.roundingFloor = max(meta.float32_float64_max_diff, meta.perturbed_max_diff ?? 0)
+        row.undetermined = meta.undetermined_relu
+        let undetermined = try UndeterminedDecisions(directory: directory, meta: meta)
+        if let undetermined {
+            let (flipped, difference) = undetermined.explain(saliency.attribution)
+            (row.flipped, row.explainedDifference) = (flipped.count, difference)
+        }
         guard meta.calibrated_statistics else {
             // Issue 18's GoogLeNet: rounding alone moves Captum's own map, so no float32 map can be
             // held to it; the export must say so, or the suite would blame the engine again.
@@ -172,7 +190,15 @@ final class TorchvisionZooTests: XCTestCase {
                               pearson(map.scalars, exact.scalars))
             return
         }
-        if row.roundingPearson! < Self.minimumPearson {
+        // Past most_flips undetermined decisions (measured, not assumed) the map is decided by
+        // rounding in too many places for any float32 engine, PyTorch's included, to be held to
+        // 0.999 against it: ours is then held to the float64 map by the rounding rule below.
+        let illConditioned = (meta.undetermined_relu ?? 0) > (meta.most_flips ?? .max)
+        if illConditioned {
+            row.note = "ill-conditioned: \(meta.undetermined_relu!) ReLU decisions within \(meta.undetermined_margin ?? 0) float32 errors of zero "
+                + "(at most \(meta.most_flips!) are explained one by one); "
+                + String(format: "Captum's float32 map against its float64 map Pearson %.6f, ours %.6f", meta.float32_float64_pearson, row.float64Pearson!)
+        } else if row.roundingPearson! < Self.minimumPearson {
             row.failures.append("the reference is ill-conditioned: rounding alone moves Captum's map to Pearson \(row.roundingPearson!) "
                                 + "with its float64 map (float32 \(meta.float32_float64_pearson), perturbed float64 \(meta.perturbed_pearson ?? 1))")
         }
@@ -182,7 +208,9 @@ final class TorchvisionZooTests: XCTestCase {
         // times as much against the float64 map (ResNet-101: Captum 0.99924, ours against it 0.99896).
         let correlated = row.pearson! >= Self.minimumPearson
             || row.float64Pearson! >= 1 - Double(Self.roundingMargin) * (1 - row.roundingPearson!)
-        if !(correlated && (row.saliencyDifference! <= Self.saliencyTolerance || withinRounding)) {
+        // Or every difference is a decision rounding may take either way, each flipped exactly.
+        let explained = (row.explainedDifference ?? .infinity) <= Self.saliencyTolerance
+        if !(correlated && (row.saliencyDifference! <= Self.saliencyTolerance || withinRounding || explained)) {
             row.failures.append("saliency against Captum's: Pearson \(row.pearson!) (\(row.float64Pearson!) against the float64 map, where rounding "
                                 + "alone brings Captum's to \(row.roundingPearson!)), largest relative difference \(row.saliencyDifference!) "
                                 + "(\(row.float64Difference!) from the float64 map, where rounding alone moves Captum's map by \(row.roundingFloor!): "
@@ -253,17 +281,20 @@ final class TorchvisionZooTests: XCTestCase {
             row.failures.append("fine-tuning: loss \(before), squared gradient norm \(squares)")
             return "failed"
         }
-        // w -= rate * g lowers the loss by rate * |g|^2 to first order.
-        let rate = Float(Self.fineTuningDecrease * Double(before) / squares)
-        // Applied directly: an optimizer's state would hold another copy of RegNet-Y 128GF's 2.6 GB.
-        for p in parameters { p.value.add(p.gradient, scaledBy: -rate) }
-        let (after, _) = try loss()
-        let predicted = Float(Self.fineTuningDecrease) * before, achieved = before - after
-        let ok = after.isFinite && achieved > 0.5 * predicted && achieved < 1.5 * predicted
-        if !ok {
-            row.failures.append("fine-tuning: loss \(before) -> \(after), a step predicted to lower it by \(predicted)")
+        var steps: [String] = []
+        for decrease in Self.fineTuningDecreases {
+            // w -= rate * g lowers the loss by rate * |g|^2 to first order.
+            let rate = Float(decrease * Double(before) / squares)
+            // Applied directly: an optimizer's state would hold another copy of RegNet-Y 128GF's 2.6 GB.
+            for p in parameters { p.value.add(p.gradient, scaledBy: -rate) }
+            let (after, _) = try loss()
+            for p in parameters { p.value.add(p.gradient, scaledBy: rate) }
+            let predicted = Float(decrease) * before, achieved = before - after
+            steps.append(String(format: "%.4f -> %.4f (%.2f of predicted)", before, after, achieved / predicted))
+            if after.isFinite && achieved > 0.5 * predicted && achieved < 1.5 * predicted { return steps.joined(separator: "; ") }
         }
-        return String(format: "%.4f -> %.4f", before, after)
+        row.failures.append("fine-tuning: steps predicted to lower the loss by \(Self.fineTuningDecreases) of it: \(steps.joined(separator: "; "))")
+        return steps.joined(separator: "; ")
     }
 
     static let chelsea = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -274,15 +305,17 @@ final class TorchvisionZooTests: XCTestCase {
         func p(_ v: Double?) -> String { v.map { String(format: "%.6f", $0) } ?? "-" }
         let ok = row.failures.isEmpty ? "ok" : "FAILED"
         return "| \(row.name) | \(row.opset) | \(f(row.logitsDifference)) | \(p(row.pearson)) | \(f(row.saliencyDifference)) | "
-            + "\(p(row.float64Pearson)) / \(f(row.float64Difference)) | \(p(row.roundingPearson)) / \(f(row.roundingFloor)) | \(row.fineTuning ?? "-") | \(row.preprocessing ?? "-") | "
+            + "\(p(row.float64Pearson)) / \(f(row.float64Difference)) | \(p(row.roundingPearson)) / \(f(row.roundingFloor)) | "
+            + "\(row.undetermined.map(String.init) ?? "-") / \(row.flipped.map(String.init) ?? "-") / \(f(row.explainedDifference)) | \(row.fineTuning ?? "-") | \(row.preprocessing ?? "-") | "
             + "\(String(format: "%.0f", row.seconds)) | \(ok) |"
     }
 
     static func table(_ rows: [Row], manifest: Manifest) -> String {
         var lines = [
             "| model | opset | logits max diff (of largest) | saliency Pearson | saliency max rel diff | ours vs float64: Pearson / max rel diff | "
-                + "rounding (Captum float32, or perturbed float64, vs float64; the worse): Pearson / max rel diff | fine-tune step loss | preset | s | |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+                + "rounding (Captum float32, or perturbed float64, vs float64; the worse): Pearson / max rel diff | "
+                + "undetermined ReLU decisions / flipped / gradient diff after flips | fine-tune step loss | preset | s | |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         lines += rows.map(line)
         let catalogue = rows.filter { !$0.extra }
