@@ -282,7 +282,8 @@ def undetermined_decisions(model, x, top):
     """The ReLU decisions of `model` (float32, its ReLUs modules) that float32 rounding can flip,
     and what flipping each does to the float64 input gradient of logit `top`.
 
-    Returns (count, gradient, flips): how many decisions lie within UNDETERMINED_MARGIN float32
+    Returns (calls, count, gradient, flips): how many ReLU module calls were instrumented (a
+    functional F.relu, as GoogLeNet's and Inception v3's, is not), how many decisions lie within UNDETERMINED_MARGIN float32
     errors of zero, the float64 gradient [C, H, W], and, when count <= MOST_FLIPS, one [C, H, W]
     change per decision, smallest margin first. Flipping decision i (pre-activation z_i, the
     logit's gradient g_i at its output) adds -g_i dz_i/dx where it passed and +g_i dz_i/dx where it
@@ -351,7 +352,7 @@ def undetermined_decisions(model, x, top):
             candidates.append((margins[index].item(), key, index))
     candidates.sort(key=lambda c: c[0])
     if not candidates or len(candidates) > MOST_FLIPS:
-        return len(candidates), gradient[0], []
+        return len(inputs64), len(candidates), gradient[0], []
     # dz_i/dx for several candidates at once: one sample per candidate, each differentiating its own unit.
     flips = []
     for start in range(0, len(candidates), FLIP_BATCH):
@@ -365,7 +366,7 @@ def undetermined_decisions(model, x, top):
             passed = inputs64[key].flatten()[index].item() > 0
             g = upstream[key].flatten()[index].item()
             flips.append((-g if passed else g) * unit_gradients[i])
-    return len(candidates), gradient[0], flips
+    return len(inputs64), len(candidates), gradient[0], flips
 
 
 def save_undetermined(model, x, top, directory):
@@ -374,14 +375,14 @@ def save_undetermined(model, x, top, directory):
     import numpy as np
     import torch
 
-    count, gradient, flips = undetermined_decisions(model, x, top)
+    calls, count, gradient, flips = undetermined_decisions(model, x, top)
     save_tensor(gradient.numpy(), os.path.join(directory, "saliency_gradient_float64.pb"))
     path = os.path.join(directory, "flips.pb")
     if flips:
         save_tensor(torch.stack(flips).numpy(), path)
     elif os.path.exists(path):
         os.remove(path)
-    return {"undetermined_relu": count, "flips": len(flips),
+    return {"relu_calls": calls, "undetermined_relu": count, "flips": len(flips),
             "undetermined_margin": UNDETERMINED_MARGIN, "most_flips": MOST_FLIPS}
 
 

@@ -55,6 +55,8 @@ final class TorchvisionZooTests: XCTestCase {
         /// ReLU decisions within float32 error of zero, and how many of them have a flip in flips.pb
         /// (none past most_flips); absent in exports made before they were measured.
         var undetermined_relu: Int?
+        /// ReLU module calls instrumented; 0 where the model applies F.relu (GoogLeNet, Inception v3).
+        var relu_calls: Int?
         var flips: Int?
         var most_flips: Int?
         var undetermined_margin: Double?
@@ -170,7 +172,7 @@ final class TorchvisionZooTests: XCTestCase {
         row.float64Pearson = pearson(map.scalars, exact.scalars)
         row.roundingPearson = min(meta.float32_float64_pearson, meta.perturbed_pearson ?? 1)
         row.roundingFloor = max(meta.float32_float64_max_diff, meta.perturbed_max_diff ?? 0)
-        row.undetermined = meta.undetermined_relu
+        row.undetermined = meta.relu_calls == 0 ? nil : meta.undetermined_relu
         let undetermined = try UndeterminedDecisions(directory: directory, meta: meta)
         if let undetermined {
             let (flipped, difference) = undetermined.explain(saliency.attribution)
