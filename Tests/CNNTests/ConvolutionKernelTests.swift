@@ -120,7 +120,7 @@ final class ConvolutionKernelTests: XCTestCase {
             (1, 1, 1, 1, 1, 1), (3, 5, 1, 7, 1, 2), (16, 96, 13, 17, 1, 1), (24, 13, 9, 9, 1, 3), (7, 6, 33, 41, 1, 1),
             (17, 7, 1, 33, 1, 1), (96, 24, 35, 33, 1, 1), (130, 70, 37, 29, 1, 2), (12, 18, 11, 13, 3, 2),
             (64, 65, 7, 7, 1, 1), (8, 12, 5, 3, 4, 1), (200, 40, 16, 16, 2, 1), (10, 8, 3, 6, 1, 2), (9, 13, 1, 50, 1, 1),
-            (72, 20, 5, 10, 1, 2), (400, 26, 7, 7, 1, 1),
+            (72, 20, 5, 10, 1, 2), (400, 26, 7, 7, 1, 1), (300, 14, 9, 10, 1, 1),
         ]
         let activations: [Activation?] = [nil, .relu6, .silu, .hardSwish]
         var generator = RandomSource(seed: 31)
@@ -181,10 +181,14 @@ final class ConvolutionKernelTests: XCTestCase {
                     index += 1
                     guard height + pads.0 + pads.2 >= kernel.0, width + pads.1 + pads.3 >= kernel.1 else { continue }
                     EngineThreads.set(1 + index % 2)
-                    let (channels, multiplier, batch) = (1 + index % 4, 1 + index % 5 / 4, 1 + index % 3 / 2)
+                    // Up to four channels, or eleven: a block of eight and a partial one for the kernel
+                    // that runs eight channels at a time.
+                    let channels = index % 4 == 3 ? 11 : 1 + index % 4
+                    let (multiplier, batch) = (1 + index % 5 / 4, 1 + index % 3 / 2)
                     let out = channels * multiplier
                     let conv = Conv2D(weight: Parameter(name: "w", value: random([out, 1, kernel.0, kernel.1], &generator)),
-                                      bias: Parameter(name: "b", value: random([out], &generator)), stride: stride,
+                                      bias: index % 7 == 5 ? nil : Parameter(name: "b", value: random([out], &generator)),
+                                      stride: stride,
                                       padding: .explicit(top: pads.0, left: pads.1, bottom: pads.2, right: pads.3),
                                       groups: channels, activation: activations[index % activations.count])
                     let x = random([batch, channels, height, width], &generator)

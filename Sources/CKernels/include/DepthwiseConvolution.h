@@ -31,6 +31,19 @@ void salient_depthwise_forward(const salient_depthwise *shape, const float *x, c
                                const float *residual, const salient_activation *activation, float *pre, float *y,
                                float *scratch);
 
+/// Floats of scratch one call of `salient_depthwise_forward_channel_block` needs.
+size_t salient_depthwise_channel_block_scratch(const salient_depthwise *shape);
+
+/// Up to eight channels' output planes at once (`channels` of them, each filter applied to its
+/// own input plane: a multiplier of one), with the channels in the vector lanes: x, residual,
+/// pre and y point at the first channel's plane, the others following one plane apart; filter
+/// at its taps, the others following; `bias` (NULL or `channels` floats). The finish is
+/// `salient_depthwise_forward`'s.
+void salient_depthwise_forward_channel_block(const salient_depthwise *shape, int channels, const float *x,
+                                             const float *filter, const float *bias, const float *residual,
+                                             const salient_activation *activation, float *pre, float *y,
+                                             float *scratch);
+
 /// The gradient of one input plane, dx = Σ over the output plane gradient gy of each tap's
 /// contribution (written, not accumulated), and, when `filterGradient` is not NULL, the filter's
 /// gradient added to it.
