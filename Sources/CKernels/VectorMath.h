@@ -42,10 +42,35 @@ SALIENT_AVX2 __m256 salient_exp8(__m256 x) {
     return _mm256_mul_ps(_mm256_mul_ps(y, first), second);
 }
 
+/// exp(x) as `salient_exp8` for the functions that only add it to 1 (sigmoid, SiLU): x clamped
+/// to [-88, 89] and 2^n applied at once, so results below the smallest normal float come out 0
+/// (where 1 + e^x is 1 anyway) and n = 128 from x = 88.4 up gives +inf, as e^x does from 88.72
+/// (so that sigmoid(-89) and SiLU(-100) are 0, not 1 / e^88). Five operations fewer than the
+/// two-step scaling: SiLU's finish cost as much as the product in the pointwise kernel's shallow
+/// layers (16 -> 96 channels on 112x112: 85 GFLOP/s with ReLU, 31 with SiLU, 37 with this).
+SALIENT_AVX2 __m256 salient_exp8_beside_one(__m256 x) {
+    x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
+    x = _mm256_max_ps(_mm256_set1_ps(-88.0f), x);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    // n in [-127, 128]: biased exponent 0 reads as zero, 255 as infinity.
+    const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(scale));
+}
+
 /// 1 / (1 + e^-x): within 3 ulp (exp's error, one rounding in the sum and one in the division).
 SALIENT_AVX2 __m256 salient_sigmoid8(__m256 x) {
     const __m256 one = _mm256_set1_ps(1.0f);
-    return _mm256_div_ps(one, _mm256_add_ps(one, salient_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+    return _mm256_div_ps(one, _mm256_add_ps(one, salient_exp8_beside_one(_mm256_sub_ps(_mm256_setzero_ps(), x))));
 }
 
 /// tanh by Cephes' method: an odd polynomial below |x| = 0.625, where 1 - 2 / (e^2|x| + 1)
@@ -121,7 +146,7 @@ SALIENT_AVX2 __m256 salient_activate8(salient_activation_kind kind, float alpha,
     case salient_tanh: return salient_tanh8(x);
     case salient_silu: {
         const __m256 one = _mm256_set1_ps(1.0f);
-        return _mm256_div_ps(x, _mm256_add_ps(one, salient_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        return _mm256_div_ps(x, _mm256_add_ps(one, salient_exp8_beside_one(_mm256_sub_ps(_mm256_setzero_ps(), x))));
     }
     case salient_gelu: return _mm256_mul_ps(x, salient_normal_cdf8(x));
     }
