@@ -16,24 +16,30 @@ SALIENT_AVX2 __m256i salient_lane_mask(size_t count) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/// exp(x) by Cephes' method: x = n ln 2 + r with |r| <= ln 2 / 2 (ln 2 split in two so that r
-/// is exact), e^r by a degree-6 polynomial, then 2^n applied in two halves so that results
-/// down to the subnormals and up to the largest float come out right (about 1 ulp; +inf past
-/// 88.72, 0 below -103.9, NaN stays NaN: `min`/`max` return their second operand on NaN).
-SALIENT_AVX2 __m256 salient_exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_set1_ps(88.8f), x);
-    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+/// e^r for x = n ln 2 + r with |r| <= ln 2 / 2 (Cephes' method: ln 2 split in two so that r is
+/// exact, e^r by a degree-6 polynomial); `n` receives n. The callers clamp x and apply 2^n.
+SALIENT_AVX2 __m256 salient_exp8_reduced(__m256 x, __m256 *n) {
+    *n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(-2.12194440e-4f), r);
     __m256 p = _mm256_set1_ps(1.9875691500e-4f);
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    return _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+}
+
+/// exp(x), with 2^n applied in two halves so that results down to the subnormals and up to the
+/// largest float come out right (about 1 ulp; +inf past 88.72, 0 below -103.9, NaN stays NaN:
+/// `min`/`max` return their second operand on NaN).
+SALIENT_AVX2 __m256 salient_exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_set1_ps(88.8f), x);
+    x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
+    __m256 n;
+    const __m256 y = salient_exp8_reduced(x, &n);
     const __m256i k = _mm256_cvtps_epi32(n);
     const __m256i half = _mm256_srai_epi32(k, 1);
     const __m256i bias = _mm256_set1_epi32(127);
@@ -51,17 +57,8 @@ SALIENT_AVX2 __m256 salient_exp8(__m256 x) {
 SALIENT_AVX2 __m256 salient_exp8_beside_one(__m256 x) {
     x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
     x = _mm256_max_ps(_mm256_set1_ps(-88.0f), x);
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256 n;
+    const __m256 y = salient_exp8_reduced(x, &n);
     // n in [-127, 128]: biased exponent 0 reads as zero, 255 as infinity.
     const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(scale));
