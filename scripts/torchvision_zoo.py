@@ -372,7 +372,6 @@ def undetermined_decisions(model, x, top):
 def save_undetermined(model, x, top, directory):
     """Writes saliency_gradient_float64.pb and, when there are any to explain, flips.pb; returns
     the meta.json fields."""
-    import numpy as np
     import torch
 
     calls, count, gradient, flips = undetermined_decisions(model, x, top)
@@ -625,15 +624,21 @@ def main():
     parser.add_argument("--conditioning-one", metavar="NAME", help=argparse.SUPPRESS)
     parser.add_argument("--undetermined", action="store_true",
                         help="add the undetermined ReLU decisions to existing exports (see above)")
+    parser.add_argument("--undetermined-one", metavar="NAME", help=argparse.SUPPRESS)
     args = parser.parse_args()
+
+    if args.undetermined_one:
+        meta = undetermined_one(args.undetermined_one, args.out)
+        print(meta.get("undetermined_relu", "-"), meta.get("flips", "-"))
+        return
 
     if args.undetermined:
         for name in (args.only.split(",") if args.only else sorted(os.listdir(args.out))):
             if not os.path.exists(os.path.join(args.out, name, "meta.json")):
                 continue
-            run = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
-                                  f"import torchvision_zoo as z; m = z.undetermined_one({name!r}, {args.out!r}); "
-                                  f"print(m.get('undetermined_relu', '-'), m.get('flips', '-'))"], capture_output=True, text=True)
+            # A subprocess per model, as the export runs, so that memory is returned between models.
+            run = subprocess.run([sys.executable, os.path.abspath(__file__), "--out", args.out, "--undetermined-one", name],
+                                 capture_output=True, text=True)
             result = run.stdout.strip() if run.returncode == 0 else "FAILED " + (run.stderr.strip().splitlines() or ["no output"])[-1]
             print(f"{name:24} undetermined ReLU decisions, flips: {result}", flush=True)
         return
