@@ -1,6 +1,8 @@
 #include "DepthwiseConvolution.h"
 #include "VectorMath.h"
 
+#include <stdint.h>
+
 // The tap loops are unrolled wherever the kernel size is a constant; the general instance, which
 // also has them, cannot be, and says so.
 #pragma clang diagnostic ignored "-Wpass-failed"
@@ -19,6 +21,12 @@
 enum { lanes = 8, maxTaps = 7 };
 
 static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+/// Whether `aCount` floats from a and `bCount` from b share none.
+static int disjoint(const float *a, size_t aCount, const float *b, size_t bCount) {
+    const uintptr_t p = (uintptr_t)a, q = (uintptr_t)b;
+    return p + aCount * sizeof(float) <= q || q + bCount * sizeof(float) <= p;
+}
 
 /// Laid-out columns of one ring row: what the last group of eight output columns reads.
 static int ringWidth(const salient_depthwise *s) {
@@ -105,33 +113,41 @@ SALIENT_AVX2 void activateEight(const salient_activation *activation, __m256 v[8
 
 /// Sums of `count` (at most eight) output columns from `first` of one output row, each a vector
 /// of the eight channels, transposed to one vector of columns per channel and finished into
-/// the planes: bias, residual, f's argument into `pre`, f.
+/// the planes: bias, residual, f's argument into `pre`, f. With `runsOn`, a partial group's
+/// stores are whole vectors anyway, running on into the plane's next row, which a later call
+/// overwrites: AMD's masked stores are microcoded, and on 7- and 14-wide planes, where every
+/// row ends in one, they took a tenth of the kernel's time. `channels` is a constant (eight)
+/// where the blocks are whole, so that the loops unroll and the sums stay in registers.
 SALIENT_AVX2 void finishColumns(int channels, const salient_activation *activation, __m256 sums[8], const float *bias,
-                                const float *residual, float *pre, float *y, size_t plane, int count) {
+                                const float *residual, float *pre, float *y, size_t plane, int count, int runsOn) {
     transpose8(sums);
     const __m256i mask = salient_lane_mask(count);
-    const int whole = count == lanes;
+    const int whole = count == lanes, wholeStores = whole || runsOn;
+#pragma clang loop unroll(full)
     for (int k = 0; k < channels; k++) {
         if (bias) sums[k] = _mm256_add_ps(sums[k], _mm256_set1_ps(bias[k]));
         const size_t at = k * plane;
         if (residual)
             sums[k] = _mm256_add_ps(sums[k], whole ? _mm256_loadu_ps(residual + at) : _mm256_maskload_ps(residual + at, mask));
         if (pre) {
-            if (whole) _mm256_storeu_ps(pre + at, sums[k]); else _mm256_maskstore_ps(pre + at, mask, sums[k]);
+            if (wholeStores) _mm256_storeu_ps(pre + at, sums[k]); else _mm256_maskstore_ps(pre + at, mask, sums[k]);
         }
     }
     activateEight(activation, sums);
+#pragma clang loop unroll(full)
     for (int k = 0; k < channels; k++) {
         const size_t at = k * plane;
-        if (whole) _mm256_storeu_ps(y + at, sums[k]); else _mm256_maskstore_ps(y + at, mask, sums[k]);
+        if (wholeStores) _mm256_storeu_ps(y + at, sums[k]); else _mm256_maskstore_ps(y + at, mask, sums[k]);
     }
 }
 
 /// One output row: groups of eight columns, each tap a weight vector times eight input
 /// vectors. `kh`, `kw` and `sw` are constants where this is inlined, so the tap loops unroll.
+/// `room` is the floats from the row's start to its planes' ends when stores may run on
+/// (`finishColumns`), and 0 otherwise.
 SALIENT_AVX2 void sumRow(const salient_depthwise *s, int kh, int kw, int sw, int channels,
                          const salient_activation *activation, const float *const *in, const float *weights,
-                         const float *bias, const float *residual, float *pre, float *y, size_t plane) {
+                         const float *bias, const float *residual, float *pre, float *y, size_t plane, size_t room) {
     const int Wo = s->outputWidth;
     for (int first = 0; first < Wo; first += lanes) {
         __m256 acc[8];
@@ -147,14 +163,18 @@ SALIENT_AVX2 void sumRow(const salient_depthwise *s, int kh, int kw, int sw, int
             }
         }
         const int count = Wo - first < lanes ? Wo - first : lanes;
-        finishColumns(channels, activation, acc, bias, residual ? residual + first : NULL, pre ? pre + first : NULL,
-                      y + first, plane, count);
+        const int runsOn = (size_t)first + lanes <= room;
+        const float *r = residual ? residual + first : NULL;
+        float *p = pre ? pre + first : NULL;
+        if (channels == lanes) finishColumns(lanes, activation, acc, bias, r, p, y + first, plane, count, runsOn);
+        else finishColumns(channels, activation, acc, bias, r, p, y + first, plane, count, runsOn);
     }
 }
 
 SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int sh, int sw, int channels,
                                const float *x, const float *filter, const float *bias, const float *residual,
-                               const salient_activation *activation, float *pre, float *y, float *scratch) {
+                               const salient_activation *activation, float *pre, float *y, float *scratch,
+                               int runsOn) {
     const int width = ringWidth(s), Ho = s->outputHeight, Wo = s->outputWidth;
     const size_t inputPlane = (size_t)s->inputHeight * s->inputWidth, plane = (size_t)Ho * Wo;
     float *ring = scratch, *weights = scratch + (size_t)kh * width * lanes;
@@ -173,7 +193,7 @@ SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int s
         for (int i = 0; i < kh; i++) in[i] = ring + (size_t)((top + i + s->padTop) % kh) * width * lanes;
         const size_t at = (size_t)oh * Wo;
         sumRow(s, kh, kw, sw, channels, activation, in, weights, bias, residual ? residual + at : NULL,
-               pre ? pre + at : NULL, y + at, plane);
+               pre ? pre + at : NULL, y + at, plane, runsOn ? plane - at : 0);
     }
 }
 
@@ -185,7 +205,16 @@ void salient_depthwise_forward_channel_block(const salient_depthwise *s, int cha
     const salient_activation identity = {salient_identity, 0, 0};
     const salient_activation *f = activation ? activation : &identity;
     const int kh = s->kernelHeight, kw = s->kernelWidth, sh = s->strideHeight, sw = s->strideWidth;
-#define SALIENT_BLOCK(kh, kw, sw) forwardBlock(s, kh, kw, sh, sw, channels, x, filter, bias, residual, f, pre, y, scratch)
+    // Stores may run on into a plane's next row only where nothing this call reads shares
+    // memory with what it writes, so that the scratch floats are never read before they are
+    // overwritten.
+    const size_t inputs = (size_t)channels * s->inputHeight * s->inputWidth;
+    const size_t outputs = (size_t)channels * s->outputHeight * s->outputWidth;
+    const int runsOn = disjoint(y, outputs, x, inputs) && (!residual || disjoint(y, outputs, residual, outputs))
+        && (!pre || (disjoint(pre, outputs, x, inputs) && disjoint(pre, outputs, y, outputs)
+                     && (!residual || disjoint(pre, outputs, residual, outputs))));
+#define SALIENT_BLOCK(kh, kw, sw) \
+    forwardBlock(s, kh, kw, sh, sw, channels, x, filter, bias, residual, f, pre, y, scratch, runsOn)
     if (kh == 3 && kw == 3) { if (sw == 1) SALIENT_BLOCK(3, 3, 1); else SALIENT_BLOCK(3, 3, 2); }
     else if (kh == 5 && kw == 5) { if (sw == 1) SALIENT_BLOCK(5, 5, 1); else SALIENT_BLOCK(5, 5, 2); }
     else if (kh == 7 && kw == 7) { if (sw == 1) SALIENT_BLOCK(7, 7, 1); else SALIENT_BLOCK(7, 7, 2); }
