@@ -42,9 +42,16 @@ struct DepthwiseConvolution {
         // Eight channels at a time wherever each filter has its own plane: since the channel
         // blocks' loops over the channels unrolled, they beat the plane kernel on wide planes too
         // (kernels alone, one thread: 3x3 ReLU6 on 32 x 112x112 0.137 ms against 0.168, on 144 x
-        // 56x56 0.163 against 0.239; with SiLU 0.397 both at 56x56, 0.345 against 0.304 at
-        // 112x112, the one shape where a plane at a time still wins).
-        if multiplier == 1 {
+        // 56x56 0.163 against 0.239), except at stride 1 on rows wider than 64 with an
+        // activation that takes an exponential, whose separate pass over the plane kernel's rows
+        // costs less than in the blocks' finish (3x3 SiLU on 32 x 112x112: 0.304 against 0.345;
+        // 0.397 both on 56x56).
+        let exponential: Bool
+        switch activation {
+        case .sigmoid?, .tanh?, .silu?, .gelu?: exponential = true
+        default: exponential = false
+        }
+        if multiplier == 1, !(window.stride == (1, 1) && window.outputWidth > 64 && exponential) {
             return forwardInChannelBlocks(x, weight, y, batch: batch, channels: channels, bias: bias, residual: residual,
                                           activation: kernel, preActivation: pre, workspace: workspace)
         }
