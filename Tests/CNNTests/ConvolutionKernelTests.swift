@@ -87,6 +87,7 @@ final class ConvolutionKernelTests: XCTestCase {
         case nil: return v
         case .relu6?: return min(max(v, 0), 6)
         case .silu?: return v / (1 + exp(-v))
+        case .sigmoid?: return 1 / (1 + exp(-v))
         case .hardSwish?: return v * min(max(v / 6 + 0.5, 0), 1)
         case .relu?: return max(v, 0)
         default: fatalError("no Double form for \(activation!)")
@@ -198,6 +199,27 @@ final class ConvolutionKernelTests: XCTestCase {
                               "kernel \(kernel) stride \(stride) \(x.shape) pads \(pads) multiplier \(multiplier)")
                 }
             }
+        }
+    }
+
+    /// Rows wider than 64 at stride 1 take the plane kernel when the activation takes an
+    /// exponential and the channel blocks otherwise: both routes against the definition, with a
+    /// partial block of channels and a residual.
+    func testDepthwiseWideRowsMatchTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        var generator = RandomSource(seed: 23)
+        for (index, activation) in [Activation.silu, .relu6, .sigmoid, .hardSwish].enumerated() {
+            EngineThreads.set(1 + index % 2)
+            let channels = 11
+            let conv = Conv2D(weight: Parameter(name: "w", value: random([channels, 1, 3, 3], &generator)),
+                              bias: Parameter(name: "b", value: random([channels], &generator)), stride: (1, 1),
+                              padding: .explicit(top: 1, left: 1, bottom: 1, right: 1), groups: channels,
+                              activation: activation)
+            let x = random([1, channels, 5, 70], &generator)
+            let residual = index.isMultiple(of: 2) ? random([1, channels, 5, 70], &generator) : nil
+            try check(conv, x, residual: residual, groups: channels, stride: (1, 1), top: 1, left: 1,
+                      "\(activation) on 5x70")
         }
     }
 
