@@ -11,7 +11,7 @@
 // weight. Twelve accumulators in AVX2's 16 registers made clang shuffle and spill them, at
 // half the speed. im2col + GEMM multiplies panels only 27-147 deep for these layers, and
 // spends about as long unrolling and packing them as multiplying.
-enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 512, maxSide = 1 << 15 };
+enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 4096, maxSide = 1 << 15 };
 
 static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -54,6 +54,19 @@ void salient_direct_convolution_pack(const salient_direct_convolution *s, const 
     for (int o = 0; o < s->outChannels; o++)
         for (int k = 0; k < t; k++)
             packed[((size_t)(o / channelBlock) * t + k) * channelBlock + o % channelBlock] = weight[(size_t)o * t + k];
+}
+
+/// The same for the convolution that carries a layer's output gradient back to its input (see
+/// the header): tap q of input channel c and output channel o is the layer's tap kk-1-q (turned
+/// by 180°) of its output channel c and input channel o.
+void salient_direct_convolution_pack_input_gradient(const salient_direct_convolution *s, const float *weight,
+                                                    float *packed) {
+    const int t = taps(s), kk = s->kernelHeight * s->kernelWidth;
+    for (int o = 0; o < s->outChannels; o++)
+        for (int c = 0; c < s->inChannels; c++)
+            for (int q = 0; q < kk; q++)
+                packed[((size_t)(o / channelBlock) * t + c * kk + q) * channelBlock + o % channelBlock] =
+                    weight[((size_t)c * s->outChannels + o) * kk + kk - 1 - q];
 }
 
 size_t salient_direct_convolution_scratch(const salient_direct_convolution *s, int rows) {
