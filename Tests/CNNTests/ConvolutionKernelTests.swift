@@ -138,7 +138,8 @@ final class ConvolutionKernelTests: XCTestCase {
     }
 
     /// Grouped convolutions of 4 to 455 channels a group (the direct kernel's range, one group at
-    /// a time) and outside it (2 and 512 a group, im2col): 3x3 at strides 1 and 2 as RegNet
+    /// a time, past 64 on two or three threads only) and outside it (2 and 512 a group, im2col):
+    /// 3x3 at strides 1 and 2 as RegNet
     /// and ResNeXt have them (stride 2 on rows wide enough for whole vectors of both column
     /// phases and not), 5x5 and 2x2, output channels a group in fours and not, odd planes,
     /// batches, residuals and activations, one to three threads.
@@ -206,7 +207,8 @@ final class ConvolutionKernelTests: XCTestCase {
 
     /// Grouped input and weight gradients against the definition, with and without weight
     /// gradients (training, saliency): stride 1, whose input gradient the direct kernel computes
-    /// (4 to 455 channels a group, padding of the kernel's size and past it, which crops), and
+    /// (4 to 455 channels a group, past 64 on two or three threads only; padding of the kernel's
+    /// size and past it, which crops), and
     /// stride 2 and groups outside that range (im2col and col2im); one to three threads.
     func testGroupedBackwardMatchesTheDefinition() throws {
         let previous = EngineThreads.count

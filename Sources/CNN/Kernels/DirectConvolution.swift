@@ -16,11 +16,11 @@ struct DirectConvolution {
     private let rotatesWeights: Bool
 
     /// nil unless the layer has at most four input channels and no groups, or groups of at least
-    /// 4 input channels (at most 4096 taps a group: 455 channels of 3x3), no dilation, output
-    /// channels in fours a group, strides no longer than the kernel, and the CPU has AVX2 and
-    /// FMA. Groups of 4 (ResNeXt 32x4d's first stage) took 32 GEMMs of four rows each through
-    /// im2col; groups past 56 (ResNeXt-101 32x8d's 64, RegNet's 112-264) one GEMM a group, at
-    /// 47-77 GFLOP/s where this runs at 65-85 (a 3x3 group of 64 on 7x7: 46.8 -> 65.1).
+    /// 4 input channels (at most 4096 taps a group: 455 channels of 3x3; past 64 channels only
+    /// on more than one thread), no dilation, output channels in fours a group, strides no
+    /// longer than the kernel, and the CPU has AVX2 and FMA. Groups of 4 (ResNeXt 32x4d's first
+    /// stage) took 32 GEMMs of four rows each through im2col; ResNeXt-101 32x8d's groups of 64
+    /// one GEMM a group (the network 354-363 -> 345-349 ms at one thread).
     init?(inChannels: Int, outChannels: Int, groups: Int, window w: Window) {
         self.init(inChannels: inChannels, outChannels: outChannels, groups: groups, window: w, rotatesWeights: false)
     }
@@ -40,7 +40,10 @@ struct DirectConvolution {
     private init?(inChannels: Int, outChannels: Int, groups: Int, window w: Window, rotatesWeights: Bool) {
         guard w.dilation == (1, 1), groups > 0, inChannels % groups == 0, outChannels % groups == 0 else { return nil }
         let perGroup = inChannels / groups
-        guard groups == 1 ? inChannels <= 4 : perGroup >= 4 else { return nil }
+        // Past 64 channels a group one GEMM a group ran at 80-86 GFLOP/s on one thread, 2-10%
+        // ahead of this kernel (RegNetX-8GF's groups of 120: the network 175 -> 183 ms); on two
+        // threads, where those GEMMs split badly, this kernel took it from 125-135 to 99-108 ms.
+        guard groups == 1 ? inChannels <= 4 : perGroup >= 4 && (perGroup <= 64 || EngineThreads.count > 1) else { return nil }
         self.groups = groups
         self.rotatesWeights = rotatesWeights
         shape = salient_direct_convolution(
