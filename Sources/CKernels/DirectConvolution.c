@@ -1,5 +1,6 @@
 #include "DirectConvolution.h"
 
+#include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -10,7 +11,7 @@
 // weight. Twelve accumulators in AVX2's 16 registers made clang shuffle and spill them, at
 // half the speed. im2col + GEMM multiplies panels only 27-147 deep for these layers, and
 // spends about as long unrolling and packing them as multiplying.
-enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 512, maxSide = 1 << 15 };
+enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 4096, maxSide = 1 << 15 };
 
 static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -55,18 +56,43 @@ void salient_direct_convolution_pack(const salient_direct_convolution *s, const 
             packed[((size_t)(o / channelBlock) * t + k) * channelBlock + o % channelBlock] = weight[(size_t)o * t + k];
 }
 
+/// The same for the convolution that carries a layer's output gradient back to its input (see
+/// the header): tap q of input channel c and output channel o is the layer's tap kk-1-q (turned
+/// by 180°) of its output channel c and input channel o.
+void salient_direct_convolution_pack_input_gradient(const salient_direct_convolution *s, const float *weight,
+                                                    float *packed) {
+    const int t = taps(s), kk = s->kernelHeight * s->kernelWidth;
+    for (int o = 0; o < s->outChannels; o++)
+        for (int c = 0; c < s->inChannels; c++)
+            for (int q = 0; q < kk; q++)
+                packed[((size_t)(o / channelBlock) * t + c * kk + q) * channelBlock + o % channelBlock] =
+                    weight[((size_t)c * s->outChannels + o) * kk + kk - 1 - q];
+}
+
 size_t salient_direct_convolution_scratch(const salient_direct_convolution *s, int rows) {
     return (size_t)s->inChannels * inputRows(s, rows) * s->strideWidth * phaseWidth(s);
 }
 
 #if defined(__x86_64__)
 
+/// `p` moved by `n` floats, computed on the address: a masked load's vector may begin before its
+/// row, in lanes it does not read.
+static inline const float *shifted(const float *p, int n) {
+    return (const float *)((uintptr_t)p + (intptr_t)n * (intptr_t)sizeof(float));
+}
+
 /// The input rows that output rows firstRow..<firstRow+rows read, zero-padded, each split into
-/// its column phases.
+/// its column phases. At strides 1 and 2 a phase's vectors are masked loads of the columns inside
+/// the row (at stride 2 one pair of them gives both phases, the even and odd lanes): RegNet's and
+/// ResNeXt's small planes had spent up to half the layer on three library calls per phase of a
+/// row (two memsets and a memcpy, at stride 2 a copy a scalar at a time), for 7-16 columns each.
+__attribute__((target("avx2")))
 static void layOut(const salient_direct_convolution *s, const float *x, int firstRow, int rows, float *scratch) {
-    const int J = phaseWidth(s), sw = s->strideWidth, R = inputRows(s, rows);
+    const int J = phaseWidth(s), sw = s->strideWidth, R = inputRows(s, rows), W = s->inputWidth;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), before = _mm256_set1_epi32(-1);
+    const __m256i width = _mm256_set1_epi32(W);
     for (int c = 0; c < s->inChannels; c++) {
-        const float *plane = x + (size_t)c * s->inputHeight * s->inputWidth;
+        const float *plane = x + (size_t)c * s->inputHeight * W;
         for (int r = 0; r < R; r++) {
             float *out = scratch + ((size_t)c * R + r) * sw * J;
             const int row = firstRow * s->strideHeight + r - s->padTop;
@@ -74,20 +100,38 @@ static void layOut(const salient_direct_convolution *s, const float *x, int firs
                 memset(out, 0, sizeof(float) * sw * J);
                 continue;
             }
-            const float *in = plane + (size_t)row * s->inputWidth;
+            const float *in = plane + (size_t)row * W;
+            if (sw <= 2) {
+                // Phase p holds column j·sw + p - padLeft; a vector's lanes past either end of the row read nothing.
+                for (int j = 0; j < J; j += lanes) {
+                    const int column = j * sw - s->padLeft;
+                    const __m256i columns = _mm256_add_epi32(_mm256_set1_epi32(column), iota);
+                    const __m256i inside = _mm256_and_si256(_mm256_cmpgt_epi32(columns, before), _mm256_cmpgt_epi32(width, columns));
+                    const __m256 a = _mm256_maskload_ps(shifted(in, column), inside);
+                    if (sw == 1) {
+                        _mm256_storeu_ps(out + j, a);
+                        continue;
+                    }
+                    const __m256i next = _mm256_add_epi32(columns, _mm256_set1_epi32(lanes));
+                    const __m256i insideNext = _mm256_and_si256(_mm256_cmpgt_epi32(next, before), _mm256_cmpgt_epi32(width, next));
+                    const __m256 b = _mm256_maskload_ps(shifted(in, column + lanes), insideNext);
+                    // a0 a2 b0 b2 | a4 a6 b4 b6 (and the odd lanes likewise), then 64-bit quarters 0 2 1 3.
+                    const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+                    const __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+                    _mm256_storeu_ps(out + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0))));
+                    _mm256_storeu_ps(out + J + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), _MM_SHUFFLE(3, 1, 2, 0))));
+                }
+                continue;
+            }
             for (int phase = 0; phase < sw; phase++) {
                 // Phase j holds column j·sw + phase - padLeft: zero outside first..<end.
                 const int offset = phase - s->padLeft;
                 const int first = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
-                int end = (s->inputWidth - offset + sw - 1) / sw;
+                int end = (W - offset + sw - 1) / sw;
                 end = end < first ? first : end > J ? J : end;
                 float *o = out + phase * J;
                 memset(o, 0, sizeof(float) * first);
-                if (sw == 1) {
-                    memcpy(o + first, in + first + offset, sizeof(float) * (end - first));
-                } else {
-                    for (int j = first; j < end; j++) o[j] = in[j * sw + offset];
-                }
+                for (int j = first; j < end; j++) o[j] = in[j * sw + offset];
                 memset(o + end, 0, sizeof(float) * (J - end));
             }
         }
@@ -125,6 +169,26 @@ static inline void multiplyBlock(int vectors, int rows, const float *input, size
     }
 }
 
+/// Eight channels (two blocks, `blockStep` floats apart in `weight`) by the one vector at
+/// `input`, stored through `mask`: eight accumulators for a row's odd last vector, which four
+/// channels by one vector left to four FMA chains, at half the speed (a plane seven wide in row
+/// pairs ends on a single row, 56 wide is 2 + 2 + 2 + 1 vectors).
+__attribute__((target("avx2,fma"), always_inline))
+static inline void multiplyEightChannels(const float *input, const int *offsets, int count, const float *weight,
+                                         size_t blockStep, float *y, size_t plane, __m256i mask) {
+    __m256 acc[2 * channelBlock];
+    for (int o = 0; o < 2 * channelBlock; o++) acc[o] = _mm256_setzero_ps();
+    for (int t = 0; t < count; t++) {
+        const __m256 x = _mm256_loadu_ps(input + offsets[t]);
+        const float *w = weight + t * channelBlock;
+        for (int o = 0; o < channelBlock; o++) {
+            acc[o] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + o), x, acc[o]);
+            acc[channelBlock + o] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + blockStep + o), x, acc[channelBlock + o]);
+        }
+    }
+    for (int o = 0; o < 2 * channelBlock; o++) _mm256_maskstore_ps(y + o * plane, mask, acc[o]);
+}
+
 __attribute__((target("avx2,fma")))
 static void multiplyRows(const salient_direct_convolution *s, const float *scratch, const float *packed, float *y,
                          int firstRow, int endRow) {
@@ -135,9 +199,9 @@ static void multiplyRows(const salient_direct_convolution *s, const float *scrat
     for (int c = 0, t = 0; c < s->inChannels; c++)
         for (int i = 0; i < kh; i++)
             for (int j = 0; j < kw; j++, t++) offsets[t] = ((c * R + i) * sw + j % sw) * J + j / sw;
-    // The row's vectors in blocks of two, the last one masked where the row ends mid-vector.
+    // The row's vectors in blocks of two, the last one masked where the row ends mid-vector, and
+    // an odd last vector eight channels at a time.
     const int vectorsPerRow = (Wo + lanes - 1) / lanes;
-    const int blocks = (vectorsPerRow + maxVectors - 1) / maxVectors;
     const size_t rowStep = (size_t)s->strideHeight * sw * J;
     for (int row = firstRow; row < endRow; row++) {
         const float *input = scratch + (size_t)(row - firstRow) * rowStep;
@@ -155,16 +219,23 @@ static void multiplyRows(const salient_direct_convolution *s, const float *scrat
         for (int o = 0; o < s->outChannels; o += channelBlock) {
             const float *weight = packed + (size_t)o * count;
             float *out = y + o * plane + (size_t)row * Wo;
-            for (int b = 0, column = 0; b < blocks; b++) {
-                const int vectors = vectorsPerRow / blocks + (b < vectorsPerRow % blocks);
-                const int last = Wo - column - (vectors - 1) * lanes;
+            for (int b = 0; b < vectorsPerRow / maxVectors; b++) {
+                const int column = b * maxVectors * lanes, last = Wo - column - lanes;
                 const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(last), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-                switch (vectors) {
-                case 2: multiplyBlock(2, 0, input + column, lanes, offsets, count, weight, out + column, lanes, plane, mask); break;
-                default: multiplyBlock(1, 0, input + column, lanes, offsets, count, weight, out + column, lanes, plane, mask); break;
-                }
-                column += vectors * lanes;
+                multiplyBlock(2, 0, input + column, lanes, offsets, count, weight, out + column, lanes, plane, mask);
             }
+        }
+        if (vectorsPerRow % maxVectors) {
+            const int column = vectorsPerRow / maxVectors * maxVectors * lanes;
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(Wo - column), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            float *out = y + (size_t)row * Wo + column;
+            int o = 0;
+            for (; o + 2 * channelBlock <= s->outChannels; o += 2 * channelBlock)
+                multiplyEightChannels(input + column, offsets, count, packed + (size_t)o * count,
+                                      (size_t)count * channelBlock, out + o * plane, plane, mask);
+            if (o < s->outChannels)
+                multiplyBlock(1, 0, input + column, lanes, offsets, count, packed + (size_t)o * count, out + o * plane,
+                              lanes, plane, mask);
         }
     }
 }

@@ -138,9 +138,11 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
-    /// Grouped convolutions of 8 to 56 channels a group (the direct kernel's range, one group at a
-    /// time) and just outside it (4 and 64 a group, im2col): 3x3 at strides 1 and 2 as RegNet
-    /// and ResNeXt have them, 5x5 and 2x2, output channels a group in fours and not, odd planes,
+    /// Grouped convolutions of 4 to 455 channels a group (the direct kernel's range, one group at
+    /// a time, past 64 on two or three threads only) and outside it (2 and 512 a group, im2col):
+    /// 3x3 at strides 1 and 2 as RegNet
+    /// and ResNeXt have them (stride 2 on rows wide enough for whole vectors of both column
+    /// phases and not), 5x5 and 2x2, output channels a group in fours and not, odd planes,
     /// batches, residuals and activations, one to three threads.
     func testGroupedMatchesTheDefinition() throws {
         let previous = EngineThreads.count
@@ -149,7 +151,9 @@ final class ConvolutionKernelTests: XCTestCase {
             (32, 32, 2, 3, 1, 1, 14, 14, 1), (48, 48, 3, 3, 2, 1, 15, 13, 2), (64, 128, 4, 3, 1, 1, 7, 9, 1),
             (112, 112, 2, 3, 2, 1, 10, 10, 1), (24, 36, 3, 3, 1, 0, 9, 17, 2), (40, 40, 5, 5, 1, 2, 11, 8, 1),
             (16, 16, 2, 2, 2, 0, 8, 8, 1), (16, 20, 2, 3, 1, 1, 6, 21, 1), (32, 32, 8, 3, 1, 1, 9, 9, 1),
-            (128, 128, 2, 3, 1, 1, 5, 5, 1), (96, 96, 2, 3, 1, 1, 1, 1, 1),
+            (128, 128, 2, 3, 1, 1, 5, 5, 1), (96, 96, 2, 3, 1, 1, 1, 1, 1), (16, 16, 8, 3, 1, 1, 6, 7, 1),
+            (32, 32, 4, 3, 2, 1, 56, 56, 1), (64, 64, 8, 3, 2, 1, 39, 37, 2), (24, 24, 3, 3, 2, 0, 35, 50, 1),
+            (240, 240, 2, 3, 2, 1, 9, 11, 1), (1024, 64, 2, 3, 1, 1, 3, 3, 1),
         ]
         let activations: [Activation?] = [.relu, nil, .silu, .relu6]
         var generator = RandomSource(seed: 17)
@@ -165,6 +169,55 @@ final class ConvolutionKernelTests: XCTestCase {
             let residual = index.isMultiple(of: 3) ? random(outputShape, &generator) : nil
             try check(conv, x, residual: residual, groups: c.groups, stride: (c.stride, c.stride), top: c.pad, left: c.pad,
                       "case \(index) \(c) on \(EngineThreads.count) threads")
+        }
+    }
+
+    /// Grouped input and weight gradients against the definition, with and without weight
+    /// gradients (training, saliency): stride 1, whose input gradient the direct kernel computes
+    /// (4 to 455 channels a group, past 64 on two or three threads only; padding of the kernel's
+    /// size and past it, which crops), and
+    /// stride 2 and groups outside that range (im2col and col2im); one to three threads.
+    func testGroupedBackwardMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        let cases: [(cin: Int, cout: Int, groups: Int, kernel: (Int, Int), stride: Int, pads: (Int, Int, Int, Int),
+                     height: Int, width: Int, batch: Int)] = [
+            (128, 128, 32, (3, 3), 1, (1, 1, 1, 1), 13, 11, 1), (64, 64, 4, (3, 3), 1, (1, 1, 1, 1), 7, 7, 2),
+            (48, 96, 2, (3, 3), 1, (0, 2, 2, 0), 9, 19, 1), (40, 40, 5, (5, 5), 1, (2, 2, 2, 2), 8, 11, 1),
+            (32, 32, 4, (3, 3), 1, (3, 0, 1, 2), 10, 9, 1), (24, 24, 3, (2, 3), 1, (0, 1, 1, 1), 6, 17, 2),
+            (32, 32, 8, (3, 3), 2, (1, 1, 1, 1), 14, 15, 1), (16, 16, 8, (3, 3), 1, (1, 1, 1, 1), 6, 6, 1),
+            (36, 24, 4, (3, 3), 1, (1, 1, 1, 1), 5, 9, 1), (112, 112, 2, (3, 3), 1, (1, 1, 1, 1), 6, 5, 1),
+            (240, 240, 2, (3, 3), 1, (1, 1, 1, 1), 7, 7, 1), (1024, 64, 2, (3, 3), 1, (1, 1, 1, 1), 3, 2, 1),
+        ]
+        var generator = RandomSource(seed: 23)
+        for (index, c) in cases.enumerated() {
+            EngineThreads.set(1 + index % 3)
+            let weight = Parameter(name: "w", value: random([c.cout, c.cin / c.groups, c.kernel.0, c.kernel.1], &generator,
+                                                            scale: 0.3))
+            let conv = Conv2D(weight: weight, bias: nil, stride: (c.stride, c.stride),
+                              padding: .explicit(top: c.pads.0, left: c.pads.1, bottom: c.pads.2, right: c.pads.3),
+                              groups: c.groups)
+            let x = random([c.batch, c.cin, c.height, c.width], &generator)
+            let outputShape = try conv.outputShape(for: [x.shape])
+            let g = random(outputShape, &generator)
+            let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: (c.stride, c.stride),
+                                                         top: c.pads.0, left: c.pads.1, groups: c.groups)
+            let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
+            for training in [false, true] {
+                let context = ForwardContext(isTraining: training)
+                var y = Tensor(zeros: outputShape)
+                conv.forward([x], into: &y, context: context)
+                weight.zeroGradient()
+                let dx = try XCTUnwrap(conv.backward([x], output: y, outputGradient: g, context: BackwardContext(
+                    forward: context, computesParameterGradients: training))[0])
+                let label = "case \(index) \(c) training \(training) on \(EngineThreads.count) threads"
+                assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0, atol: 2e-5 * scale,
+                            "input gradient, \(label)")
+                if training {
+                    assertClose(weight.gradient, Tensor(shape: weight.value.shape, scalars: expected.weight.map(Float.init)),
+                                rtol: 1e-5, atol: 1e-4, "weight gradient, \(label)")
+                }
+            }
         }
     }
 

@@ -4,8 +4,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/// A convolution over NCHW images with few input channels and taps (a network's first layer),
-/// groups 1, no dilation.
+/// A convolution over NCHW images with few input channels and taps (a network's first layer, or
+/// one group of a grouped layer), no dilation.
 typedef struct {
     int inChannels, outChannels;
     int inputHeight, inputWidth;
@@ -23,6 +23,12 @@ size_t salient_direct_convolution_packed_count(const salient_direct_convolution 
 
 /// Packs `weight` [out][in][kh][kw] for `salient_direct_convolution_rows`.
 void salient_direct_convolution_pack(const salient_direct_convolution *shape, const float *weight, float *packed);
+
+/// Packs the weights of the convolution that computes the input gradient of a stride-1,
+/// undilated layer (in and out swapped, taps turned by 180°, padding kernel - 1 - the layer's;
+/// `shape` is that convolution's): `weight` is the layer's [shape.in][shape.out][kh][kw].
+void salient_direct_convolution_pack_input_gradient(const salient_direct_convolution *shape, const float *weight,
+                                                    float *packed);
 
 /// Floats of scratch that computing `rows` output rows at a time needs.
 size_t salient_direct_convolution_scratch(const salient_direct_convolution *shape, int rows);

@@ -41,7 +41,8 @@ extension Conv2D {
             } else if isPointwise {
                 pointwiseForward(X, Wt, Y, batch: n, plane: p, finish: finish, context: context)
             } else if let direct = DirectConvolution(inChannels: cin, outChannels: cout, groups: groups, window: w) {
-                direct.forward(X, weight: Wt, Y, batch: n, workspace: context.workspace) { image, channels, rows in
+                let packed = directFilters(for: direct, isTraining: context.isTraining)
+                direct.forward(X, packed: packed, Y, batch: n, workspace: context.workspace) { image, channels, rows in
                     finishRows(Y + (image * cout + channels.lowerBound) * p + rows.lowerBound * w.outputWidth,
                                channels: channels, stride: p, count: rows.count * w.outputWidth, finish: finish)
                 }

@@ -20,6 +20,8 @@ public final class Conv2D: Operator {
     private var winograd: WinogradFilters?
     private var winogradInputGradient: WinogradFilters?
     private var pointwise: PointwiseFilters?
+    private var direct: DirectFilters?
+    private var directInputGradient: DirectFilters?
     /// Guards the filters derived from the weights, which executors on several threads share.
     private let filtersLock = NSLock()
 
@@ -95,6 +97,14 @@ public final class Conv2D: Operator {
         return cached(\.pointwise) { PointwiseFilters(weight: $0, groups: groups) }
     }
 
+    /// The weights packed for `kernel` (this layer's forward pass or, with `inputGradient`, its
+    /// input gradient): made once for inference and saliency, and for every pass in training, as
+    /// the 1x1 panels are.
+    func directFilters(for kernel: DirectConvolution, inputGradient: Bool = false, isTraining: Bool) -> DirectFilters {
+        guard !isTraining else { return DirectFilters(weight: weight.value, for: kernel) }
+        return cached(inputGradient ? \.directInputGradient : \.direct) { DirectFilters(weight: $0, for: kernel) }
+    }
+
     /// The filters in `slot` if they still match the weights, else new ones. Executors on several
     /// threads share the operator, hence the lock.
     private func cached<Filters: DerivedFilters>(_ slot: ReferenceWritableKeyPath<Conv2D, Filters?>,
@@ -132,12 +142,23 @@ public final class Conv2D: Operator {
         }
         let wantsInput = context.needsInputGradients
         let winograd = wantsInput && !isDepthwise && !isPointwise ? winogradInputGradientFilters(for: w) : nil
-        // Winograd writes every scalar of dx; the other routes accumulate into zeros.
+        // Grouped stride-1 layers (RegNet's, ResNeXt's 3x3) carry the gradient back through the
+        // direct kernel as a convolution of the output gradient.
+        let direct = wantsInput && winograd == nil && !isDepthwise && !isPointwise
+            ? DirectConvolution(inputGradientOf: cin, outChannels: cout, groups: groups, window: w) : nil
+        // Winograd and the direct kernel write every scalar of dx; the other routes accumulate into zeros.
         var dx = winograd.map { filters in
             Tensor(shape: x.shape) { dX in
                 gy.scalars.withUnsafeBufferPointer { G in
                     filters.forward(G.baseAddress!, dX.baseAddress!, batch: n, window: w.inputGradientWindow,
                                     workspace: context.workspace) { _, _, _ in }
+                }
+            }
+        } ?? direct.map { kernel in
+            let packed = directFilters(for: kernel, inputGradient: true, isTraining: context.computesParameterGradients)
+            return Tensor(shape: x.shape) { dX in
+                gy.scalars.withUnsafeBufferPointer { G in
+                    kernel.forward(G.baseAddress!, packed: packed, dX.baseAddress!, batch: n, workspace: context.workspace) { _, _, _ in }
                 }
             }
         } ?? Tensor(zeros: wantsInput || isDepthwise ? x.shape : [1])
@@ -173,7 +194,7 @@ public final class Conv2D: Operator {
                                     }
                                 }
                             } else {
-                                unrolledBackward(X, Wt, G, dX: wantsInput && winograd == nil ? dX : nil,
+                                unrolledBackward(X, Wt, G, dX: wantsInput && winograd == nil && direct == nil ? dX : nil,
                                                  dW: wantsWeights ? dW : nil, workspace: context.workspace,
                                                  batch: n, window: w)
                             }
