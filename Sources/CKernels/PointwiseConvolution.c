@@ -151,6 +151,8 @@ SALIENT_AVX2 void tile(salient_activation_kind kind, float alpha, float beta, in
 /// tile (400 channels on 7x7: 51 KB) no longer fits in L1 (packed, 25 KB: 92 -> 102 GFLOP/s).
 static int packsInput(int depth, size_t plane) { return depth > 64 && (plane > 1024 || plane <= 256); }
 
+int salient_pointwise_packs_input(int inChannels, size_t plane) { return packsInput(inChannels, plane); }
+
 /// Columns per block: the block's input (depth x columns, about 96 KB) stays in L2 while every
 /// panel of weights passes over it. (256 KB blocks, which stream a 7x7 plane's weights once, were
 /// no faster once the remainder joined the last block.)
@@ -264,6 +266,12 @@ void salient_pointwise_convolution(const float *packed, int depth, int outChanne
 }
 
 #else
+
+int salient_pointwise_packs_input(int inChannels, size_t plane) {
+    (void)inChannels;
+    (void)plane;
+    return 0;
+}
 
 void salient_pointwise_convolution(const float *packed, int depth, int outChannels, const float *x, size_t plane,
                                    float *y, int firstChannel, int endChannel, size_t firstColumn, size_t endColumn,

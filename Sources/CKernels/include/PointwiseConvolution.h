@@ -19,6 +19,11 @@ void salient_pointwise_pack(int outChannels, int inChannels, const float *weight
 /// between threads split it at multiples of this.
 int salient_pointwise_channel_block(void);
 
+/// Whether a call copies its columns of the input into tiles in its scratch before it multiplies
+/// (deep layers on small or large planes): every call repeats that copy for its own columns, so
+/// calls that split a plane's output channels between them each copy the whole input.
+int salient_pointwise_packs_input(int inChannels, size_t plane);
+
 /// Floats of scratch a call with `inChannels` input channels needs.
 size_t salient_pointwise_scratch(int inChannels);
 

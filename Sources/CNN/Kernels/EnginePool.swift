@@ -30,7 +30,7 @@ final class EnginePool: @unchecked Sendable {
     /// Each thread's share of the loop, claimed from the front by its thread and from the back
     /// by the others, each on its own cache line.
     private let shares = (0..<EnginePool.maximumThreads).map { _ in Share() }
-    /// Chunks done, counted by every thread and spun on by the owner.
+    /// Chunks done, counted by every thread as it leaves the loop and spun on by the owner.
     private let finished = CachePadded(Atomic<Int>(0))
     private let owned = Atomic<Bool>(false)
     private let sleepers = Atomic<Int>(0)
@@ -76,19 +76,24 @@ final class EnginePool: @unchecked Sendable {
         }
     }
 
-    /// Runs the chunks of its own share of loop `generation`, then those left in the others'.
+    /// Runs the chunks of its own share of loop `generation`, then those left in the others',
+    /// and counts them once it has run them all: counted chunk by chunk, the counter's cache line
+    /// went back and forth between the threads once a chunk, and on this machine such a transfer
+    /// sometimes takes microseconds.
     private func runChunks(of generation: UInt64, slot: Int, threads: Int) {
+        var done = 0
         for victim in 0..<threads {
             let share = shares[(slot + victim) % threads]
             while let chunk = victim == 0 ? share.claimFirst(of: generation) : share.claimLast(of: generation) {
                 run(chunk: chunk, slot: slot)
-                finished.value.add(1, ordering: .releasing)
+                done += 1
             }
         }
+        if done > 0 { finished.value.add(done, ordering: .releasing) }
     }
 
     /// Calls `body` out of line, so that the reference it takes to the closure is dropped
-    /// before `finished` counts the chunk: once the owner sees every chunk counted it leaves
+    /// before `finished` counts the chunks: once the owner sees every chunk counted it leaves
     /// `withoutActuallyEscaping`, and the closure's context (on its stack) is gone.
     @inline(never)
     private func run(chunk: Int, slot: Int) {
