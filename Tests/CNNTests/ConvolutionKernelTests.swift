@@ -82,6 +82,17 @@ final class ConvolutionKernelTests: XCTestCase {
     }
 
     /// f applied in Double, for the activations the cases use.
+    /// The input gradient `conv.backward` returns after a forward pass on `x`; training also accumulates `weight`'s gradient.
+    private func inputGradient(of conv: Conv2D, weight: Parameter, input x: Tensor, outputGradient g: Tensor,
+                               training: Bool) throws -> Tensor {
+        let context = ForwardContext(isTraining: training)
+        var y = Tensor(zeros: try conv.outputShape(for: [x.shape]))
+        conv.forward([x], into: &y, context: context)
+        weight.zeroGradient()
+        return try XCTUnwrap(conv.backward([x], output: y, outputGradient: g, context: BackwardContext(
+            forward: context, computesParameterGradients: training))[0])
+    }
+
     private func apply(_ activation: Activation?, _ v: Double) -> Double {
         switch activation {
         case nil: return v
@@ -205,12 +216,7 @@ final class ConvolutionKernelTests: XCTestCase {
                                                          top: c.pads.0, left: c.pads.1, groups: c.groups)
             let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
             for training in [false, true] {
-                let context = ForwardContext(isTraining: training)
-                var y = Tensor(zeros: outputShape)
-                conv.forward([x], into: &y, context: context)
-                weight.zeroGradient()
-                let dx = try XCTUnwrap(conv.backward([x], output: y, outputGradient: g, context: BackwardContext(
-                    forward: context, computesParameterGradients: training))[0])
+                let dx = try inputGradient(of: conv, weight: weight, input: x, outputGradient: g, training: training)
                 let label = "case \(index) \(c) training \(training) on \(EngineThreads.count) threads"
                 assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0, atol: 2e-5 * scale,
                             "input gradient, \(label)")
@@ -301,12 +307,7 @@ final class ConvolutionKernelTests: XCTestCase {
                     let x = random([batch, channels, height, width], &generator)
                     let outputShape = try conv.outputShape(for: [x.shape])
                     let g = random(outputShape, &generator)
-                    let context = ForwardContext(isTraining: true)
-                    var y = Tensor(zeros: outputShape)
-                    conv.forward([x], into: &y, context: context)
-                    weight.zeroGradient()
-                    let dx = try XCTUnwrap(conv.backward([x], output: y, outputGradient: g, context: BackwardContext(
-                        forward: context, computesParameterGradients: true))[0])
+                    let dx = try inputGradient(of: conv, weight: weight, input: x, outputGradient: g, training: true)
                     let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: stride,
                                                                  top: pads.0, left: pads.1, groups: channels)
                     let label = "kernel \(kernel) stride \(stride) \(x.shape) pads \(pads) multiplier \(multiplier)"
