@@ -8,7 +8,8 @@ import Dispatch
 /// Where a Concat's inputs are contiguous slices of its output (channels at batch 1), each node
 /// that only the Concat reads writes straight into its slice, and the Concat copies only the
 /// rest: Inception's branches, SqueezeNet's expand layers and DenseNet's new features are not
-/// copied a second time. A Reshape or Flatten of a node's output is that output, and costs
+/// copied a second time. A Concat that only repeats the start of a longer one (DenseNet's, one a
+/// layer) is the start of that one's output and copies nothing. A Reshape or Flatten of a node's output is that output, and costs
 /// nothing (ShuffleNet's channel shuffles reshape twice each: 5% of its time as copies).
 final class InferencePlan {
     private let shapes: [[Int]]
@@ -40,32 +41,69 @@ final class InferencePlan {
         outputSource = index[graph.outputName]
         if let out = outputSource { lastUse[out] = Int.max }
 
-        var placements: [Int: (concat: Int, offset: Int)] = [:]
-        var copies: [Int: [Int?]] = [:]
+        // A Concat whose inputs begin those of other Concats (DenseNet: each layer joins every
+        // earlier feature map again, one more each time) is the start of the longest of them, its
+        // `root`, when they are all starts of that one: it copies nothing, and a node that only
+        // such Concats read, at one place, is written once where the root keeps it.
         let readers = graph.readerCounts()
+        var axes: [Int: Int] = [:]
         for (c, node) in graph.nodes.enumerated() {
             guard let concat = node.op as? Concat else { continue }
             let axis = concat.axis < 0 ? concat.axis + shapes[c].count : concat.axis
-            guard shapes[c][..<axis].allSatisfy({ $0 == 1 }) else { continue }
+            if shapes[c][..<axis].allSatisfy({ $0 == 1 }) { axes[c] = axis }
+        }
+        var root: [Int: Int] = [:]
+        for (c, axis) in axes {
+            let inputs = graph.nodes[c].inputs
+            let longer = axes.keys.filter { axes[$0] == axis && graph.nodes[$0].inputs.starts(with: inputs) }
+            let longest = longer.max { graph.nodes[$0].inputs.count < graph.nodes[$1].inputs.count }!
+            let chain = longer.allSatisfy { graph.nodes[longest].inputs.starts(with: graph.nodes[$0].inputs) }
+            root[c] = chain ? longest : c
+        }
+        // Per root, the members of its chain that read each node, and where in the root it goes.
+        var chainReads: [Int: (root: Int, offset: Int, reads: Int)] = [:]
+        var conflicting: Set<Int> = []
+        for c in axes.keys.sorted() {
+            var offset = 0
+            for input in graph.nodes[c].inputs {
+                if let p = index[input] {
+                    if let seen = chainReads[p], seen.root != root[c]! || seen.offset != offset {
+                        conflicting.insert(p)
+                    } else {
+                        chainReads[p] = (root[c]!, offset, (chainReads[p]?.reads ?? 0) + 1)
+                    }
+                }
+                offset += shapeByName[input]!.reduce(1, *)
+            }
+        }
+        var placements: [Int: (concat: Int, offset: Int)] = [:]
+        for (p, read) in chainReads where !conflicting.contains(p) && !(graph.nodes[p].op is Concat)
+            && readers[graph.nodes[p].name] == read.reads {
+            placements[p] = (read.root, read.offset)
+        }
+        // Each input a chain still copies is copied by the first of its Concats to run.
+        var views: [Int: Int] = [:]
+        var copies: [Int: [Int?]] = [:]
+        var copiedBefore: [Int: Int] = [:]
+        for c in axes.keys.sorted() {
+            let r = root[c]!
+            if r != c { views[c] = r }
             var offset = 0
             var copied: [Int?] = []
-            for (k, input) in node.inputs.enumerated() {
-                if let p = index[input], !(graph.nodes[p].op is Concat), readers[input] == 1 {
-                    placements[p] = (c, offset)
-                    copied.append(nil)
-                } else {
-                    copied.append(offset)
-                }
-                offset += inputShapes[c][k].reduce(1, *)
+            for (k, input) in graph.nodes[c].inputs.enumerated() {
+                let placed = index[input].map { placements[$0] != nil } ?? false
+                copied.append(placed || k < copiedBefore[r, default: 0] ? nil : offset)
+                offset += shapeByName[input]!.reduce(1, *)
             }
-            if copied.contains(nil) { copies[c] = copied }
+            copiedBefore[r] = max(copiedBefore[r, default: 0], copied.count)
+            if copied.contains(nil) || r != c { copies[c] = copied }
         }
 
         // A shape-only node over another node's own output shares it (`owner`).
         var owner = Array(graph.nodes.indices)
         var aliases: Set<Int> = []
         for (i, node) in graph.nodes.enumerated() where node.op is any ShapeOnlyOperator && placements[i] == nil {
-            guard let j = index[node.inputs[0]], placements[owner[j]] == nil else { continue }
+            guard let j = index[node.inputs[0]], placements[owner[j]] == nil, views[owner[j]] == nil else { continue }
             owner[i] = owner[j]
             aliases.insert(i)
         }
@@ -76,7 +114,7 @@ final class InferencePlan {
         // at the lowest offset free of them (greedy by size). Handing whole regions on as nodes
         // finished had planned Inception v2 in 6.3 MB where its largest input and output pair
         // needs 3.8, and ResNet-50 in 9.2 MB; this plans 3.8 and 6.9.
-        let bufferOf = graph.nodes.indices.map { placements[$0]?.concat ?? owner[$0] }
+        let bufferOf = graph.nodes.indices.map { placements[$0]?.concat ?? views[$0] ?? owner[$0] }
         var first: [Int: Int] = [:], last: [Int: Int] = [:]
         for (i, b) in bufferOf.enumerated() {
             first[b] = min(first[b] ?? i, i)

@@ -54,6 +54,39 @@ final class GraphTests: XCTestCase {
         XCTAssertEqual(try executor.memory(for: [2, 3, 5, 5]).plannedBytes, 4 * 2 * 25 * (8 + 8 + 3 + 19))
     }
 
+    /// DenseNet's blocks join every earlier feature map again for each layer: each Concat is the
+    /// start of the last one's output, every feature map is written there once, and the graph's
+    /// input, which a Concat cannot be written by, is copied once. Concats that extend one start
+    /// in two ways (no chain) still copy what they share.
+    func testConcatsThatRepeatALongerOnesStartShareItsOutput() throws {
+        let chain = try Graph(name: "dense", inputShape: [3, 5, 5], nodes: [
+            Node(name: "x0", op: conv(1, 4, from: 3), inputs: ["input"]),
+            Node(name: "c1", op: Concat(axis: 1), inputs: ["x0", "input"]),
+            Node(name: "f1", op: conv(2, 2, from: 7), inputs: ["c1"]),
+            Node(name: "c2", op: Concat(axis: 1), inputs: ["x0", "input", "f1"]),
+            Node(name: "f2", op: conv(3, 2, from: 9), inputs: ["c2"]),
+            Node(name: "c3", op: Concat(axis: 1), inputs: ["x0", "input", "f1", "f2"]),
+            Node(name: "out", op: conv(4, 3, from: 11), inputs: ["c3"]),
+        ])
+        let executor = Executor(graph: chain)
+        try assertPlannedMatchesTraced(executor)
+        XCTAssertEqual(try executor.memory(for: [1, 3, 5, 5]).plannedBytes, 4 * 25 * (11 + 3))
+
+        let fork = try Graph(name: "fork", inputShape: [3, 5, 5], nodes: [
+            Node(name: "a", op: conv(1, 4, from: 3), inputs: ["input"]),
+            Node(name: "b", op: conv(2, 2, from: 3), inputs: ["input"]),
+            Node(name: "ab", op: Concat(axis: 1), inputs: ["a", "b"]),
+            Node(name: "x", op: conv(3, 2, from: 6), inputs: ["ab"]),
+            Node(name: "y", op: conv(4, 1, from: 6), inputs: ["ab"]),
+            Node(name: "abx", op: Concat(axis: 1), inputs: ["a", "b", "x"]),
+            Node(name: "aby", op: Concat(axis: 1), inputs: ["a", "b", "y"]),
+            Node(name: "left", op: conv(5, 2, from: 8), inputs: ["abx"]),
+            Node(name: "right", op: conv(6, 2, from: 7), inputs: ["aby"]),
+            Node(name: "out", op: Concat(axis: 1), inputs: ["left", "right"]),
+        ])
+        try assertPlannedMatchesTraced(Executor(graph: fork))
+    }
+
     /// A Reshape or Flatten shares its input's storage, which must then outlive every name it
     /// has: here "a" is last read by name before "b" is computed, but still read through "back".
     func testReshapesShareStorageThatLivesUntilTheirLastRead() throws {
