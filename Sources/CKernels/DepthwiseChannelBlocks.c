@@ -178,7 +178,7 @@ SALIENT_AVX2 void sumRow(const salient_depthwise *s, int kh, int kw, int sw, int
 SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int sh, int sw, int channels,
                                const float *x, const float *filter, const float *bias, const float *residual,
                                const salient_activation *activation, float *pre, float *y, float *scratch,
-                               int runsOn) {
+                               int firstRow, int endRow, int runsOn) {
     const int width = ringWidth(s), Ho = s->outputHeight, Wo = s->outputWidth;
     const size_t inputPlane = (size_t)s->inputHeight * s->inputWidth, plane = (size_t)Ho * Wo;
     float *ring = scratch, *weights = scratch + (size_t)kh * width * lanes;
@@ -186,9 +186,11 @@ SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int s
     for (int t = 0; t < kh * kw; t++)
         for (int k = 0; k < lanes; k++) weights[t * lanes + k] = k < channels ? filter[(size_t)k * kh * kw + t] : 0.0f;
     // Input row r sits in ring row (r + padTop) mod kh: the kh rows one output row reads are
-    // distinct, and the next row's new ones replace only rows it no longer reads.
+    // distinct, and the next row's new ones replace only rows it no longer reads. A band from
+    // `firstRow` lays out the rows its first output row reads, halo rows shared with the band
+    // above included.
     int next = -s->padTop;
-    for (int oh = 0; oh < Ho; oh++) {
+    for (int oh = firstRow; oh < endRow; oh++) {
         const int top = oh * sh - s->padTop;
         if (next < top) next = top;
         for (; next < top + kh; next++)
@@ -197,7 +199,7 @@ SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int s
         for (int i = 0; i < kh; i++) in[i] = ring + (size_t)((top + i + s->padTop) % kh) * width * lanes;
         const size_t at = (size_t)oh * Wo;
         sumRow(s, kh, kw, sw, channels, activation, in, weights, bias, residual ? residual + at : NULL,
-               pre ? pre + at : NULL, y + at, plane, runsOn ? plane - at : 0);
+               pre ? pre + at : NULL, y + at, plane, runsOn ? (size_t)endRow * Wo - at : 0);
     }
 }
 
@@ -205,13 +207,14 @@ __attribute__((target("avx2,fma")))
 void salient_depthwise_forward_channel_block(const salient_depthwise *s, int channels, const float *x,
                                              const float *filter, const float *bias, const float *residual,
                                              const salient_activation *activation, float *pre, float *y,
-                                             float *scratch) {
+                                             float *scratch, int firstRow, int endRow) {
     const salient_activation identity = {salient_identity, 0, 0};
     const salient_activation *f = activation ? activation : &identity;
     const int kh = s->kernelHeight, kw = s->kernelWidth, sh = s->strideHeight, sw = s->strideWidth;
     // Stores may run on into a plane's next row only where nothing this call reads (input,
     // residual) shares memory with what it writes, so that the floats they run on into are never
-    // read before the next row's finish overwrites them.
+    // read before the next row's finish overwrites them; never past the band's last row, which
+    // another thread may be writing.
     const size_t inputs = (size_t)channels * s->inputHeight * s->inputWidth;
     const size_t outputs = (size_t)channels * s->outputHeight * s->outputWidth;
     const int runsOn = disjoint(y, outputs, x, inputs) && (!residual || disjoint(y, outputs, residual, outputs))
@@ -221,8 +224,8 @@ void salient_depthwise_forward_channel_block(const salient_depthwise *s, int cha
     // and the vectors of eight planes stay in registers (they went through the stack: about a
     // quarter of the kernel's samples under perf in EfficientNet-B0).
 #define SALIENT_BLOCK(kh, kw, sw)                                                                       \
-    if (channels == lanes) forwardBlock(s, kh, kw, sh, sw, lanes, x, filter, bias, residual, f, pre, y, scratch, runsOn); \
-    else forwardBlock(s, kh, kw, sh, sw, channels, x, filter, bias, residual, f, pre, y, scratch, runsOn)
+    if (channels == lanes) forwardBlock(s, kh, kw, sh, sw, lanes, x, filter, bias, residual, f, pre, y, scratch, firstRow, endRow, runsOn); \
+    else forwardBlock(s, kh, kw, sh, sw, channels, x, filter, bias, residual, f, pre, y, scratch, firstRow, endRow, runsOn)
     if (kh == 3 && kw == 3) { if (sw == 1) { SALIENT_BLOCK(3, 3, 1); } else { SALIENT_BLOCK(3, 3, 2); } }
     else if (kh == 5 && kw == 5) { if (sw == 1) { SALIENT_BLOCK(5, 5, 1); } else { SALIENT_BLOCK(5, 5, 2); } }
     else if (kh == 7 && kw == 7) { if (sw == 1) { SALIENT_BLOCK(7, 7, 1); } else { SALIENT_BLOCK(7, 7, 2); } }
@@ -236,8 +239,8 @@ void salient_depthwise_forward_channel_block(const salient_depthwise *s, int cha
 void salient_depthwise_forward_channel_block(const salient_depthwise *s, int channels, const float *x,
                                              const float *filter, const float *bias, const float *residual,
                                              const salient_activation *activation, float *pre, float *y,
-                                             float *scratch) {
-    (void)s; (void)channels; (void)x; (void)filter; (void)bias; (void)residual; (void)activation; (void)pre; (void)y;
+                                             float *scratch, int firstRow, int endRow) {
+    (void)s; (void)firstRow; (void)endRow; (void)channels; (void)x; (void)filter; (void)bias; (void)residual; (void)activation; (void)pre; (void)y;
     (void)scratch;
     __builtin_trap();
 }

@@ -283,6 +283,38 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
+    /// On planes of 256 or more input positions, when the images do not split evenly across
+    /// the threads, the channel blocks share each plane among the threads by bands of output
+    /// rows: two and three threads, one to three images, bands ending in a partial group of
+    /// columns (whose stores must not run on into the next band), halo rows at both strides,
+    /// planes with fewer output rows than threads, a partial block of channels, residuals.
+    func testDepthwiseRowBandsMatchTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        var generator = RandomSource(seed: 41)
+        let activations: [Activation?] = [.relu6, nil, .hardSwish, .silu]
+        var index = 0
+        for threads in 2...3 {
+            for (kernel, stride) in [((3, 3), (1, 1)), ((3, 3), (2, 2)), ((5, 5), (1, 1)), ((5, 5), (2, 2)), ((7, 7), (1, 1))] {
+                for (height, width) in [(16, 16), (23, 37), (40, 9), (2, 150), (29, 29)] {
+                    index += 1
+                    EngineThreads.set(threads)
+                    let (channels, batch) = ([11, 8, 3][index % 3], 1 + index % 3)
+                    let pad = (kernel.0 / 2, kernel.1 / 2)
+                    let conv = Conv2D(weight: Parameter(name: "w", value: random([channels, 1, kernel.0, kernel.1], &generator)),
+                                      bias: Parameter(name: "b", value: random([channels], &generator)), stride: stride,
+                                      padding: .explicit(top: pad.0, left: pad.1, bottom: pad.0, right: pad.1),
+                                      groups: channels, activation: activations[index % activations.count])
+                    let x = random([batch, channels, height, width], &generator)
+                    let outputShape = try conv.outputShape(for: [x.shape])
+                    let residual = index % 2 == 0 ? random(outputShape, &generator) : nil
+                    try check(conv, x, residual: residual, groups: channels, stride: stride, top: pad.0, left: pad.1,
+                              "kernel \(kernel) stride \(stride) \(x.shape) on \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// Depthwise input and weight gradients against the definition (finite differences check a
     /// few of these in GradientTests).
     func testDepthwiseBackwardMatchesTheDefinition() throws {

@@ -37,12 +37,13 @@ size_t salient_depthwise_channel_block_scratch(const salient_depthwise *shape);
 /// Up to eight channels' output planes at once (`channels` of them, each filter applied to its
 /// own input plane: a multiplier of one), with the channels in the vector lanes: x, residual,
 /// pre and y point at the first channel's plane, the others following one plane apart; filter
-/// at its taps, the others following; `bias` (NULL or `channels` floats). The finish is
-/// `salient_depthwise_forward`'s.
+/// at its taps, the others following; `bias` (NULL or `channels` floats). Only output rows
+/// firstRow..<endRow are written (and only the input rows they read are read), so that threads
+/// can share a plane by bands of rows. The finish is `salient_depthwise_forward`'s.
 void salient_depthwise_forward_channel_block(const salient_depthwise *shape, int channels, const float *x,
                                              const float *filter, const float *bias, const float *residual,
                                              const salient_activation *activation, float *pre, float *y,
-                                             float *scratch);
+                                             float *scratch, int firstRow, int endRow);
 
 /// The gradient of one input plane, dx = Σ over the output plane gradient gy of each tap's
 /// contribution (written, not accumulated), and, when `filterGradient` is not NULL, the filter's

@@ -96,6 +96,6 @@ struct PointwiseFilters: DerivedFilters {
     }
 }
 
-private func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
+func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
     b == 0 ? a : greatestCommonDivisor(b, a % b)
 }
