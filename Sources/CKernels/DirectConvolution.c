@@ -138,15 +138,26 @@ static void layOut(const salient_direct_convolution *s, const float *x, int firs
     }
 }
 
+/// A vector of output at `y`, `room` floats before the end of the last row this call writes in
+/// its plane: stored whole when its lanes past the row's end land in rows the call writes later
+/// (they are overwritten then), through `mask` otherwise: AMD's masked stores are microcoded, and
+/// on 7-, 14- and 28-wide planes every row ends mid-vector (RegNetX-400MF's grouped layers alone
+/// 1.04-1.09x faster without them, bench/results/2026-12-04-lanes-session7.md).
+__attribute__((target("avx2"), always_inline))
+static inline void store(float *y, ptrdiff_t room, __m256i mask, __m256 v) {
+    if (room >= lanes) _mm256_storeu_ps(y, v);
+    else _mm256_maskstore_ps(y, mask, v);
+}
+
 /// One block of four channels by `vectors` vectors of output, `inputStep` floats apart in the
 /// laid-out input and `outputStep` apart in the output: vectors of one row's columns, the last
-/// one stored through `lastMask`, or (`rows`) the one vector of consecutive rows of a plane at
-/// most eight wide, each stored through it. Inlined with constant `vectors` and `rows` so that the
-/// accumulators stay in registers.
+/// one ending at `lastMask`, or (`rows`) the one vector of consecutive rows of a plane at most
+/// eight wide, each ending at it; `room` as for `store`, from `y`. Inlined with constant
+/// `vectors` and `rows` so that the accumulators stay in registers.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void multiplyBlock(int vectors, int rows, const float *input, size_t inputStep, const int *offsets,
                                  int count, const float *weight, float *y, size_t outputStep, size_t plane,
-                                 __m256i lastMask) {
+                                 __m256i lastMask, ptrdiff_t room) {
     __m256 acc[channelBlock][maxVectors];
     for (int o = 0; o < channelBlock; o++)
         for (int v = 0; v < vectors; v++) acc[o][v] = _mm256_setzero_ps();
@@ -162,20 +173,21 @@ static inline void multiplyBlock(int vectors, int rows, const float *input, size
     }
     for (int o = 0; o < channelBlock; o++) {
         for (int v = 0; v < vectors - 1; v++) {
-            if (rows) _mm256_maskstore_ps(y + o * plane + v * outputStep, lastMask, acc[o][v]);
+            if (rows) store(y + o * plane + v * outputStep, room - (ptrdiff_t)(v * outputStep), lastMask, acc[o][v]);
             else _mm256_storeu_ps(y + o * plane + v * outputStep, acc[o][v]);
         }
-        _mm256_maskstore_ps(y + o * plane + (vectors - 1) * outputStep, lastMask, acc[o][vectors - 1]);
+        store(y + o * plane + (vectors - 1) * outputStep, room - (ptrdiff_t)((vectors - 1) * outputStep), lastMask,
+              acc[o][vectors - 1]);
     }
 }
 
 /// Eight channels (two blocks, `blockStep` floats apart in `weight`) by the one vector at
-/// `input`, stored through `mask`: eight accumulators for a row's odd last vector, which four
-/// channels by one vector left to four FMA chains, at half the speed (a plane seven wide in row
-/// pairs ends on a single row, 56 wide is 2 + 2 + 2 + 1 vectors).
+/// `input`, ending at `mask` (`room` as for `store`): eight accumulators for a row's odd last
+/// vector, which four channels by one vector left to four FMA chains, at half the speed (a plane
+/// seven wide in row pairs ends on a single row, 56 wide is 2 + 2 + 2 + 1 vectors).
 __attribute__((target("avx2,fma"), always_inline))
 static inline void multiplyEightChannels(const float *input, const int *offsets, int count, const float *weight,
-                                         size_t blockStep, float *y, size_t plane, __m256i mask) {
+                                         size_t blockStep, float *y, size_t plane, __m256i mask, ptrdiff_t room) {
     __m256 acc[2 * channelBlock];
     for (int o = 0; o < 2 * channelBlock; o++) acc[o] = _mm256_setzero_ps();
     for (int t = 0; t < count; t++) {
@@ -186,7 +198,7 @@ static inline void multiplyEightChannels(const float *input, const int *offsets,
             acc[channelBlock + o] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + blockStep + o), x, acc[channelBlock + o]);
         }
     }
-    for (int o = 0; o < 2 * channelBlock; o++) _mm256_maskstore_ps(y + o * plane, mask, acc[o]);
+    for (int o = 0; o < 2 * channelBlock; o++) store(y + o * plane, room, mask, acc[o]);
 }
 
 __attribute__((target("avx2,fma")))
@@ -212,7 +224,7 @@ static void multiplyRows(const salient_direct_convolution *s, const float *scrat
             const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(Wo), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             for (int o = 0; o < s->outChannels; o += channelBlock)
                 multiplyBlock(2, 1, input, rowStep, offsets, count, packed + (size_t)o * count,
-                              y + o * plane + (size_t)row * Wo, Wo, plane, mask);
+                              y + o * plane + (size_t)row * Wo, Wo, plane, mask, (ptrdiff_t)(endRow - row) * Wo);
             row++;
             continue;
         }
@@ -222,7 +234,8 @@ static void multiplyRows(const salient_direct_convolution *s, const float *scrat
             for (int b = 0; b < vectorsPerRow / maxVectors; b++) {
                 const int column = b * maxVectors * lanes, last = Wo - column - lanes;
                 const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(last), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-                multiplyBlock(2, 0, input + column, lanes, offsets, count, weight, out + column, lanes, plane, mask);
+                multiplyBlock(2, 0, input + column, lanes, offsets, count, weight, out + column, lanes, plane, mask,
+                              (ptrdiff_t)(endRow - row) * Wo - column);
             }
         }
         if (vectorsPerRow % maxVectors) {
@@ -232,10 +245,11 @@ static void multiplyRows(const salient_direct_convolution *s, const float *scrat
             int o = 0;
             for (; o + 2 * channelBlock <= s->outChannels; o += 2 * channelBlock)
                 multiplyEightChannels(input + column, offsets, count, packed + (size_t)o * count,
-                                      (size_t)count * channelBlock, out + o * plane, plane, mask);
+                                      (size_t)count * channelBlock, out + o * plane, plane, mask,
+                                      (ptrdiff_t)(endRow - row) * Wo - column);
             if (o < s->outChannels)
                 multiplyBlock(1, 0, input + column, lanes, offsets, count, packed + (size_t)o * count, out + o * plane,
-                              lanes, plane, mask);
+                              lanes, plane, mask, (ptrdiff_t)(endRow - row) * Wo - column);
         }
     }
 }
