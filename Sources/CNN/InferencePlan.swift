@@ -52,14 +52,7 @@ final class InferencePlan {
             let axis = concat.axis < 0 ? concat.axis + shapes[c].count : concat.axis
             if shapes[c][..<axis].allSatisfy({ $0 == 1 }) { axes[c] = axis }
         }
-        var root: [Int: Int] = [:]
-        for (c, axis) in axes {
-            let inputs = graph.nodes[c].inputs
-            let longer = axes.keys.filter { axes[$0] == axis && graph.nodes[$0].inputs.starts(with: inputs) }
-            let longest = longer.max { graph.nodes[$0].inputs.count < graph.nodes[$1].inputs.count }!
-            let chain = longer.allSatisfy { graph.nodes[longest].inputs.starts(with: graph.nodes[$0].inputs) }
-            root[c] = chain ? longest : c
-        }
+        let root = Self.concatRoots(axes: axes, inputs: { graph.nodes[$0].inputs })
         // Per root, the members of its chain that read each node, and where in the root it goes.
         var chainReads: [Int: (root: Int, offset: Int, reads: Int)] = [:]
         var conflicting: Set<Int> = []

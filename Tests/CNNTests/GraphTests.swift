@@ -87,6 +87,30 @@ final class GraphTests: XCTestCase {
         try assertPlannedMatchesTraced(Executor(graph: fork))
     }
 
+    /// A model file can hold hundreds of Concats that each repeat a longer and longer start, and
+    /// list one input many times (the shape of an attack on a planner that compares every pair
+    /// of Concats; this one walks a trie of their inputs): planned inference still matches the
+    /// traced forward, and every Concat is still a view of the longest, where each new feature
+    /// map is written and the repeated input copied, as in DenseNet.
+    func testHundredsOfConcatsRepeatingOneStartStillPlanAsOne() throws {
+        var nodes = [Node(name: "x0", op: conv(1, 2, from: 3), inputs: ["input"])]
+        var inputs: [String] = [], channels = 0
+        for layer in 1...200 {
+            let next = layer % 2 == 1 ? "x0" : "f\(layer - 1)"
+            inputs.append(next)
+            channels += next == "x0" ? 2 : 1
+            nodes.append(Node(name: "c\(layer)", op: Concat(axis: 1), inputs: inputs))
+            if layer < 200 {
+                nodes.append(Node(name: "f\(layer)", op: conv(UInt64(layer + 1), 1, from: channels), inputs: ["c\(layer)"]))
+            }
+        }
+        let executor = Executor(graph: try Graph(name: "repeats", inputShape: [3, 5, 5], nodes: nodes))
+        try assertPlannedMatchesTraced(executor)
+        // Views need the longest Concat's channels and a few small maps (each image a plane of
+        // 25); copies of every Concat would need two Concats at once (2.3 times this bound).
+        XCTAssertLessThan(try executor.memory(for: [1, 3, 5, 5]).plannedBytes, 4 * 25 * (channels + channels / 2))
+    }
+
     /// A Reshape or Flatten shares its input's storage, which must then outlive every name it
     /// has: here "a" is last read by name before "b" is computed, but still read through "back".
     func testReshapesShareStorageThatLivesUntilTheirLastRead() throws {
