@@ -228,6 +228,23 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
+    /// A random depthwise layer (`multiplier` outputs a channel; pads top, left, bottom, right)
+    /// against the definition.
+    private func checkDepthwise(channels: Int, multiplier: Int, batch: Int, height: Int, width: Int, kernel: (Int, Int),
+                                stride: (Int, Int), pads: (Int, Int, Int, Int), bias: Bool, activation: Activation?,
+                                residual: Bool, _ generator: inout RandomSource, _ label: String,
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let out = channels * multiplier
+        let conv = Conv2D(weight: Parameter(name: "w", value: random([out, 1, kernel.0, kernel.1], &generator)),
+                          bias: bias ? Parameter(name: "b", value: random([out], &generator)) : nil, stride: stride,
+                          padding: .explicit(top: pads.0, left: pads.1, bottom: pads.2, right: pads.3),
+                          groups: channels, activation: activation)
+        let x = random([batch, channels, height, width], &generator)
+        let sum = residual ? random(try conv.outputShape(for: [x.shape]), &generator) : nil
+        try check(conv, x, residual: sum, groups: channels, stride: stride, top: pads.0, left: pads.1,
+                  "\(label) \(x.shape)", file: file, line: line)
+    }
+
     func testDepthwiseMatchesTheDefinition() throws {
         let previous = EngineThreads.count
         defer { EngineThreads.set(previous) }
@@ -246,17 +263,10 @@ final class ConvolutionKernelTests: XCTestCase {
                     // that runs eight channels at a time.
                     let channels = index % 4 == 3 ? 11 : 1 + index % 4
                     let (multiplier, batch) = (1 + index % 5 / 4, 1 + index % 3 / 2)
-                    let out = channels * multiplier
-                    let conv = Conv2D(weight: Parameter(name: "w", value: random([out, 1, kernel.0, kernel.1], &generator)),
-                                      bias: index % 7 == 5 ? nil : Parameter(name: "b", value: random([out], &generator)),
-                                      stride: stride,
-                                      padding: .explicit(top: pads.0, left: pads.1, bottom: pads.2, right: pads.3),
-                                      groups: channels, activation: activations[index % activations.count])
-                    let x = random([batch, channels, height, width], &generator)
-                    let outputShape = try conv.outputShape(for: [x.shape])
-                    let residual = index % 3 == 1 ? random(outputShape, &generator) : nil
-                    try check(conv, x, residual: residual, groups: channels, stride: stride, top: pads.0, left: pads.1,
-                              "kernel \(kernel) stride \(stride) \(x.shape) pads \(pads) multiplier \(multiplier)")
+                    try checkDepthwise(channels: channels, multiplier: multiplier, batch: batch, height: height, width: width,
+                                       kernel: kernel, stride: stride, pads: pads, bias: index % 7 != 5,
+                                       activation: activations[index % activations.count], residual: index % 3 == 1,
+                                       &generator, "kernel \(kernel) stride \(stride) pads \(pads) multiplier \(multiplier)")
                 }
             }
         }
@@ -301,15 +311,10 @@ final class ConvolutionKernelTests: XCTestCase {
                     EngineThreads.set(threads)
                     let (channels, batch) = ([11, 8, 3][index % 3], 1 + index % 3)
                     let pad = (kernel.0 / 2, kernel.1 / 2)
-                    let conv = Conv2D(weight: Parameter(name: "w", value: random([channels, 1, kernel.0, kernel.1], &generator)),
-                                      bias: Parameter(name: "b", value: random([channels], &generator)), stride: stride,
-                                      padding: .explicit(top: pad.0, left: pad.1, bottom: pad.0, right: pad.1),
-                                      groups: channels, activation: activations[index % activations.count])
-                    let x = random([batch, channels, height, width], &generator)
-                    let outputShape = try conv.outputShape(for: [x.shape])
-                    let residual = index % 2 == 0 ? random(outputShape, &generator) : nil
-                    try check(conv, x, residual: residual, groups: channels, stride: stride, top: pad.0, left: pad.1,
-                              "kernel \(kernel) stride \(stride) \(x.shape) on \(threads) threads")
+                    try checkDepthwise(channels: channels, multiplier: 1, batch: batch, height: height, width: width,
+                                       kernel: kernel, stride: stride, pads: (pad.0, pad.1, pad.0, pad.1), bias: true,
+                                       activation: activations[index % activations.count], residual: index % 2 == 0,
+                                       &generator, "kernel \(kernel) stride \(stride) on \(threads) threads")
                 }
             }
         }
