@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import HTTPServer
 import HTTPTypes
+import TestSupport
 import XCTest
 
 /// What is decided on a request's head before its body is read: admission (a token), the host,

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import HTTPTypes
+import TestSupport
 import XCTest
 
 /// The server as curl and Python's http.client see it, plus gzip.

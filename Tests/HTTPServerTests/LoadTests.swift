@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import HTTPServer
+import TestSupport
 import XCTest
 
 /// Many connections at once, and bodies of tens of megabytes.

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import Logging
+import TestSupport
 import XCTest
 
 /// Collects log messages so that tests can read the access log.

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import TestSupport
 import XCTest
 
 /// HTTP/1.1 semantics against a real listening server, over raw sockets.

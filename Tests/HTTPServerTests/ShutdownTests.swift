@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import HTTPServer
+import TestSupport
 import XCTest
 
 /// Graceful shutdown: stop accepting, finish in-flight work, then close.

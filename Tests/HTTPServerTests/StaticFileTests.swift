@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import TestSupport
 import XCTest
 
 /// Files from a folder: types, revalidation, and no way out of the folder.

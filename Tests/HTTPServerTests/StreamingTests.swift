@@ -1,6 +1,7 @@
 import Foundation
 import HTTPServer
 import HTTPTypes
+import TestSupport
 import XCTest
 
 /// Responses produced over time: chunked streams, Server-Sent Events, and

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import TestSupport
 import XCTest
 
 /// TLS through OpenSSL with a self-signed certificate made at test time.

@@ -9,8 +9,10 @@ final class BatchingTests: XCTestCase {
 
     override func tearDown() { harness?.stop() }
 
-    private func start(maxBatchSize: Int, maxDelayMilliseconds: Double = 20, maxQueuedRequests: Int = 256) throws -> ServiceHarness {
+    private func start(maxBatchSize: Int, maxDelayMilliseconds: Double = 20, maxQueuedRequests: Int = 256,
+                       handlerConcurrency: Int? = nil) throws -> ServiceHarness {
         let started = try ServiceHarness { configuration in
+            if let handlerConcurrency { configuration.server.handlerConcurrency = handlerConcurrency }
             // One slot, so requests that arrive while a batch runs must queue for the next one.
             configuration.inferenceThreads = 1
             configuration.maxBatchSize = maxBatchSize
@@ -63,18 +65,19 @@ final class BatchingTests: XCTestCase {
     }
 
     func testOverloadAnswers503() throws {
-        // Eight handlers (one slot times batches of eight) take the first requests into a batch;
-        // with no room to queue, the others are refused before they reach a handler.
-        let harness = try start(maxBatchSize: 8, maxDelayMilliseconds: 200, maxQueuedRequests: 0)
-        let photo = try XCTUnwrap(try ServiceHarness.photos().first { $0.lastPathComponent == "chelsea.png" })
-        let responses = try concurrently(Array(repeating: photo, count: 16)) { try harness.post("/v1/classify", file: $0) }
+        // Eight handlers (one slot times batches of eight, whatever the machine's cores) take the
+        // first requests into a batch; with no room to queue, the others are refused before they
+        // reach a handler. The largest photo keeps the handlers decoding while the others arrive.
+        let harness = try start(maxBatchSize: 8, maxDelayMilliseconds: 200, maxQueuedRequests: 0, handlerConcurrency: 1)
+        let photo = try XCTUnwrap(try ServiceHarness.photos().first { $0.lastPathComponent == "astronaut.png" })
+        let responses = try harness.burst("/v1/classify", file: photo, count: 16)
         let statuses = responses.map(\.status)
         XCTAssertTrue(statuses.contains(200), "\(statuses)")
         XCTAssertTrue(statuses.contains(503), "\(statuses)")
         XCTAssertTrue(statuses.allSatisfy { $0 == 200 || $0 == 503 }, "\(statuses)")
         for refusal in responses where refusal.status == 503 {
             XCTAssertEqual(refusal.errorCode, "queue_full")
-            XCTAssertEqual(refusal.headers["retry-after"], "1")
+            XCTAssertEqual(refusal.header("retry-after"), "1")
             XCTAssertTrue(refusal.text.contains("max_queued_requests"), refusal.text)
         }
     }

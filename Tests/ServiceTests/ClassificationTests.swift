@@ -147,36 +147,15 @@ final class ClassificationTests: XCTestCase {
             configuration.server.handlerConcurrency = 8
         }
         let photo = try XCTUnwrap(try ServiceHarness.photos().first { $0.lastPathComponent == "chelsea.png" })
-        // Four times the handlers at once, on threads of their own (concurrentPerform runs one per core).
-        let answers = LockedList<(status: Int, retryAfter: String?)>()
-        let group = DispatchGroup()
-        for _ in 0..<32 {
-            group.enter()
-            Thread.detachNewThread { [harness = harness!] in
-                if let response = try? harness.post("/v1/models/fashion-cnn/saliency?method=smoothgrad", file: photo) {
-                    answers.append((response.status, response.headers["retry-after"]))
-                }
-                group.leave()
-            }
-        }
-        group.wait()
-        let all = answers.items.map(\.status)
-        XCTAssertEqual(all.count, 32)
+        // Four times the handlers at once.
+        let answers = try harness.burst("/v1/models/fashion-cnn/saliency?method=smoothgrad", file: photo, count: 32)
+        let all = answers.map(\.status)
         XCTAssertTrue(all.contains(200), "\(all)")
         XCTAssertTrue(all.contains(503), "\(all)")
         XCTAssertTrue(all.allSatisfy { $0 == 200 || $0 == 503 }, "\(all)")
-        XCTAssertTrue(answers.items.filter { $0.status == 503 }.allSatisfy { $0.retryAfter == "1" })
+        XCTAssertTrue(answers.filter { $0.status == 503 }.allSatisfy { $0.header("retry-after") == "1" })
         let shed = all.filter { $0 == 503 }.count
         XCTAssertTrue(try harness.curl("/metrics").text.contains(
             #"salient_http_requests_shed_total{queue="inference",reason="queue_full"} \#(shed)"#), "every 503 is counted")
     }
-}
-
-/// Items appended from several threads.
-final class LockedList<Item>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var list: [Item] = []
-
-    func append(_ item: Item) { lock.withLock { list.append(item) } }
-    var items: [Item] { lock.withLock { list } }
 }
