@@ -108,29 +108,39 @@ final class InferencePlan {
         // finished had planned Inception v2 in 6.3 MB where its largest input and output pair
         // needs 3.8, and ResNet-50 in 9.2 MB; this plans 3.8 and 6.9.
         let bufferOf = graph.nodes.indices.map { placements[$0]?.concat ?? views[$0] ?? owner[$0] }
-        var first: [Int: Int] = [:], last: [Int: Int] = [:]
+        var first = [Int](repeating: Int.max, count: graph.nodes.count), last = [Int](repeating: -1, count: graph.nodes.count)
         for (i, b) in bufferOf.enumerated() {
-            first[b] = min(first[b] ?? i, i)
-            last[b] = max(last[b] ?? i, lastUse[i])
+            first[b] = min(first[b], i)
+            last[b] = max(last[b], i, lastUse[i])  // an output nobody reads is still written
         }
         let counts = shapes.map { $0.reduce(1, *) }
-        let order = first.keys.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : first[$0]! < first[$1]! }
-        var bufferOffsets: [Int: Int] = [:]
+        let order = graph.nodes.indices.filter { first[$0] != Int.max }
+            .sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : first[$0] < first[$1] }
+        var bufferOffsets = [Int](repeating: 0, count: graph.nodes.count)
+        // The buffers placed so far, by offset: each new one walks them once, stepping over those
+        // not live beside it. (Filtering and sorting them anew for each buffer, through
+        // dictionaries, planned a file of 32,000 small nodes in 109 s.)
+        var placed: [Int] = []
         var end = 0
         for b in order {
             var offset = 0
-            let live = order.filter { bufferOffsets[$0] != nil && first[$0]! <= last[b]! && first[b]! <= last[$0]! }
-            for other in live.sorted(by: { bufferOffsets[$0]! < bufferOffsets[$1]! }) {
-                if bufferOffsets[other]! >= offset + counts[b] { break }
-                offset = max(offset, bufferOffsets[other]! + counts[other])
+            for other in placed where first[other] <= last[b] && first[b] <= last[other] {
+                if bufferOffsets[other] >= offset + counts[b] { break }
+                offset = max(offset, bufferOffsets[other] + counts[other])
             }
             bufferOffsets[b] = offset
+            var low = 0, high = placed.count
+            while low < high {
+                let middle = (low + high) / 2
+                if bufferOffsets[placed[middle]] <= offset { low = middle + 1 } else { high = middle }
+            }
+            placed.insert(b, at: low)
             end = max(end, offset + counts[b])
         }
         self.copies = copies
         self.aliases = aliases
         size = end
-        let offsets = graph.nodes.indices.map { bufferOffsets[bufferOf[$0]]! + (placements[$0]?.offset ?? 0) }
+        let offsets = graph.nodes.indices.map { bufferOffsets[bufferOf[$0]] + (placements[$0]?.offset ?? 0) }
         outputOffsets = offsets
         inputOffsets = graph.nodes.map { node in node.inputs.map { name in index[name].map { offsets[$0] } } }
     }

@@ -196,9 +196,9 @@ final class ModelRegistry: Sendable {
     var importBudget: ONNXImportBudget {
         let budgets = configuration.budgets
         return ONNXImportBudget(maxWork: budgets.maxImportWork, maxConstantBytes: budgets.maxImportConstantBytes,
-                                maxSeconds: budgets.maxImportSeconds,
+                                maxSeconds: budgets.maxImportSeconds, maxNodes: budgets.maxImportNodes,
                                 settingNames: [.work: "max_import_work", .constantBytes: "max_import_constant_bytes",
-                                               .seconds: "max_import_seconds"])
+                                               .seconds: "max_import_seconds", .nodes: "max_import_nodes"])
     }
 
     /// Stores a model as the next version of `card.name` (its first when the name is new) and

@@ -43,6 +43,9 @@ public struct ResourceBudgets: Sendable, Equatable {
     public var maxImportConstantBytes = 768 << 20
     /// Wall-clock seconds one model import (parse, fold, check) may take.
     public var maxImportSeconds = 60.0
+    /// Nodes an uploaded ONNX graph may have: torchvision's largest has 1,186; every pass over
+    /// the graph (import, fusion, memory planning) is a step per node, some a step per pair.
+    public var maxImportNodes = 50_000
     /// Datasets kept at once.
     public var maxDatasets = 64
     /// Bytes all stored datasets may take on disk.
@@ -75,6 +78,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         var max_import_work: Int?
         var max_import_constant_bytes: Int?
         var max_import_seconds: Double?
+        var max_import_nodes: Int?
         var max_datasets: Int?
         var max_dataset_bytes: Int?
         var max_dataset_files: Int?
@@ -99,6 +103,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         if let v = f.max_import_work { maxImportWork = v }
         if let v = f.max_import_constant_bytes { maxImportConstantBytes = v }
         if let v = f.max_import_seconds { maxImportSeconds = v }
+        if let v = f.max_import_nodes { maxImportNodes = v }
         if let v = f.max_datasets { maxDatasets = v }
         if let v = f.max_dataset_bytes { maxDatasetBytes = v }
         if let v = f.max_dataset_files { maxDatasetFiles = v }
@@ -132,6 +137,7 @@ public struct ResourceBudgets: Sendable, Equatable {
         file.max_import_work = try int("max_import_work")
         file.max_import_constant_bytes = try int("max_import_constant_bytes")
         file.max_import_seconds = try int("max_import_seconds").map(Double.init)
+        file.max_import_nodes = try int("max_import_nodes")
         file.max_datasets = try int("max_datasets")
         file.max_dataset_bytes = try int("max_dataset_bytes")
         file.max_dataset_files = try int("max_dataset_files")
@@ -151,6 +157,7 @@ public struct ResourceBudgets: Sendable, Equatable {
             ("max_models", Double(maxModels)), ("max_model_versions", Double(maxModelVersions)),
             ("max_import_work", Double(maxImportWork)),
             ("max_import_constant_bytes", Double(maxImportConstantBytes)), ("max_import_seconds", maxImportSeconds),
+            ("max_import_nodes", Double(maxImportNodes)),
             ("max_datasets", Double(maxDatasets)), ("max_dataset_bytes", Double(maxDatasetBytes)),
             ("max_dataset_files", Double(maxDatasetFiles)),
             ("max_training_set_bytes", Double(maxTrainingSetBytes)), ("max_training_batch_bytes", Double(maxTrainingBatchBytes)),

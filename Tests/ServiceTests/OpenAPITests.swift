@@ -161,7 +161,8 @@ final class OpenAPITests: XCTestCase {
         expected += [
             ("post", "/v1/models", "409", ["max_models", "max_model_versions"]),
             ("post", "/v1/models", "413", ["max_upload_bytes"]),
-            ("post", "/v1/models", "422", ["max_model_input_elements", "max_import_work", "max_import_constant_bytes", "max_import_seconds"]),
+            ("post", "/v1/models", "422", ["max_model_input_elements", "max_import_work", "max_import_constant_bytes", "max_import_seconds",
+                                            "max_import_nodes"]),
             ("post", "/v1/models", "503", ["max_queued_writes", "max_buffered_body_bytes"]),
             ("post", "/v1/datasets", "409", ["max_datasets", "max_dataset_bytes"]),
             ("post", "/v1/datasets", "413", ["max_upload_bytes", "max_dataset_files", "max_image_bytes"]),

@@ -148,6 +148,17 @@ final class ResourceBudgetTests: XCTestCase {
         XCTAssertEqual(honest.status, 201, honest.text)
     }
 
+    /// A graph of more nodes than max_import_nodes is refused before any is read (a few
+    /// megabytes of ONNX hold hundreds of thousands); one within it serves.
+    func testGraphsOfTooManyNodesAreRefusedNamingTheirSetting() throws {
+        let harness = try ServiceHarness { $0.budgets.maxImportNodes = 2000 }
+        defer { harness.stop() }
+        let long = try upload(harness, HostileONNX.longChain(count: 2000).data, name: "long")
+        assertRefusal(long, status: 422, code: "limit_exceeded", naming: "max_import_nodes")
+        let fine = try upload(harness, HostileONNX.longChain(count: 1999).data, name: "fine")
+        XCTAssertEqual(fine.status, 201, fine.text)
+    }
+
     /// One import at a time (issue 20, item 5): an upload that arrives while another model's
     /// constants are being folded is answered 503 with Retry-After at once, rather than waiting
     /// with its body held.

@@ -1,9 +1,10 @@
 import Foundation
 
-/// What one import may spend computing constant subgraphs at load time (folding), and for how
-/// long it may run: a file of a few kilobytes can ask for a ConstantOfShape of 2^28 elements or
-/// a convolution over constant tensors that takes minutes. Work is counted before it is done,
-/// so a refusal costs nothing.
+/// What one import may spend computing constant subgraphs at load time (folding), how many nodes
+/// it may bring, and for how long it may run: a file of a few kilobytes can ask for a
+/// ConstantOfShape of 2^28 elements or a convolution over constant tensors that takes minutes,
+/// and one of a few megabytes holds hundreds of thousands of nodes, each a step of every pass
+/// over the graph. Work is counted before it is done, so a refusal costs nothing.
 public struct ONNXImportBudget: Sendable {
     public enum Limit: Sendable, Hashable {
         /// Folding work: one unit per element produced plus one per multiply-accumulate.
@@ -12,21 +13,25 @@ public struct ONNXImportBudget: Sendable {
         case constantBytes
         /// Wall-clock seconds of the whole import.
         case seconds
+        /// Nodes in the file's graph.
+        case nodes
     }
 
     public var maxWork: Int
     public var maxConstantBytes: Int
     public var maxSeconds: Double
+    public var maxNodes: Int
     /// What each limit is called where it is set (a configuration key), for the refusal.
     public var settingNames: [Limit: String]
 
     /// Generous enough for every model-zoo graph that makes its weights at load time (VGG-19's
     /// 144 million), so only callers that face untrusted files need to tighten it.
     public init(maxWork: Int = 1 << 34, maxConstantBytes: Int = 4 << 30, maxSeconds: Double = 600,
-                settingNames: [Limit: String] = [:]) {
+                maxNodes: Int = 1_000_000, settingNames: [Limit: String] = [:]) {
         self.maxWork = maxWork
         self.maxConstantBytes = maxConstantBytes
         self.maxSeconds = maxSeconds
+        self.maxNodes = maxNodes
         self.settingNames = settingNames
     }
 }
@@ -70,6 +75,13 @@ final class ONNXImportMeter {
         }
     }
 
+    /// Refuses a graph of more nodes than the budget's before any is read.
+    func checkNodes(_ count: Int) throws {
+        guard count <= budget.maxNodes else {
+            throw refusal(.nodes, at: nil, "the graph has \(count) nodes, more than \(budget.maxNodes)")
+        }
+    }
+
     func checkTime(at location: String) throws {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
         guard seconds <= budget.maxSeconds else {
@@ -77,7 +89,7 @@ final class ONNXImportMeter {
         }
     }
 
-    private func refusal(_ limit: ONNXImportBudget.Limit, at location: String, _ reason: String) -> ONNXBudgetError {
+    private func refusal(_ limit: ONNXImportBudget.Limit, at location: String?, _ reason: String) -> ONNXBudgetError {
         let named = budget.settingNames[limit].map { " (setting \($0))" } ?? ""
         return ONNXBudgetError(limit: limit, location: location, reason: reason + named)
     }

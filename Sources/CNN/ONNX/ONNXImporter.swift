@@ -71,6 +71,7 @@ struct ONNXGraphImport {
         let graph = model.graph
         let opset = try defaultOpset()
         let builder = ONNXGraphBuilder(opset: opset, leadingAxisIsBatch: options.leadingAxisIsBatch, budget: options.budget)
+        try builder.meter.checkNodes(graph.node.count)
         builder.constantOfShapeValue = options.constantOfShapeValue
         builder.consumers = consumers(of: graph)
         builder.graphOutputs = Set(graph.output.map(\.name) + [options.outputName].compactMap { $0 })
