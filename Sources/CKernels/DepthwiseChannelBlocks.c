@@ -175,10 +175,14 @@ SALIENT_AVX2 void sumRow(const salient_depthwise *s, int kh, int kw, int sw, int
     }
 }
 
+/// Floats of output (eight planes' rows) finished before an exponential activation's pass over
+/// them: 16 KB, so that the pass reads them from L1.
+enum { deferredFloats = 4096 };
+
 SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int sh, int sw, int channels,
                                const float *x, const float *filter, const float *bias, const float *residual,
-                               const salient_activation *activation, float *pre, float *y, float *scratch,
-                               int firstRow, int endRow, int runsOn) {
+                               const salient_activation *activation, const salient_activation *deferred,
+                               float *pre, float *y, float *scratch, int firstRow, int endRow, int runsOn) {
     const int width = ringWidth(s), Ho = s->outputHeight, Wo = s->outputWidth;
     const size_t inputPlane = (size_t)s->inputHeight * s->inputWidth, plane = (size_t)Ho * Wo;
     float *ring = scratch, *weights = scratch + (size_t)kh * width * lanes;
@@ -190,6 +194,10 @@ SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int s
     // `firstRow` lays out the rows its first output row reads, halo rows shared with the band
     // above included.
     int next = -s->padTop;
+    // With `deferred`, the rows are finished without it (bias, residual) and every few rows
+    // it runs over them, each channel's rows in one pass; `pre` is then written by that pass.
+    const int chunkRows = deferredFloats / (lanes * Wo) > 1 ? deferredFloats / (lanes * Wo) : 1;
+    int chunk = firstRow;
     for (int oh = firstRow; oh < endRow; oh++) {
         const int top = oh * sh - s->padTop;
         if (next < top) next = top;
@@ -199,7 +207,16 @@ SALIENT_AVX2 void forwardBlock(const salient_depthwise *s, int kh, int kw, int s
         for (int i = 0; i < kh; i++) in[i] = ring + (size_t)((top + i + s->padTop) % kh) * width * lanes;
         const size_t at = (size_t)oh * Wo;
         sumRow(s, kh, kw, sw, channels, activation, in, weights, bias, residual ? residual + at : NULL,
-               pre ? pre + at : NULL, y + at, plane, runsOn ? (size_t)endRow * Wo - at : 0);
+               pre && !deferred ? pre + at : NULL, y + at, plane, runsOn ? (size_t)endRow * Wo - at : 0);
+        if (deferred && (oh + 1 - chunk == chunkRows || oh + 1 == endRow)) {
+            // Rows chunk...oh are final but for f; a run-on store of row oh went into row oh + 1,
+            // which this pass does not reach and that row's finish overwrites.
+            const size_t from = (size_t)chunk * Wo, count = (size_t)(oh + 1 - chunk) * Wo;
+            for (int k = 0; k < channels; k++)
+                salient_activate_keeping_input(deferred, y + k * plane + from, 0, NULL,
+                                               pre ? pre + k * plane + from : NULL, y + k * plane + from, count);
+            chunk = oh + 1;
+        }
     }
 }
 
@@ -210,6 +227,16 @@ void salient_depthwise_forward_channel_block(const salient_depthwise *s, int cha
                                              float *scratch, int firstRow, int endRow) {
     const salient_activation identity = {salient_identity, 0, 0};
     const salient_activation *f = activation ? activation : &identity;
+    // The activations that take an exponential run as a pass over a few finished rows, not in
+    // the finish of every eight columns, where they cost twice the pass (EfficientNet-B7's
+    // layers alone, one thread, SiLU over the identity: 5x5 on 2304 x 19x19 +0.62 ms in the
+    // finish, +0.38 as the pass; 3x3 on 3840 x 19x19 +1.00, +0.65). The finish cost the
+    // same with its exponentials one vector at a time (no spills) or a reciprocal estimate in
+    // place of the division.
+    const salient_activation_kind kind = f->kind;
+    const int exponential = kind == salient_sigmoid || kind == salient_tanh || kind == salient_silu || kind == salient_gelu;
+    const salient_activation *deferred = exponential ? f : NULL;
+    if (exponential) f = &identity;
     const int kh = s->kernelHeight, kw = s->kernelWidth, sh = s->strideHeight, sw = s->strideWidth;
     // Stores may run on into a plane's next row only where nothing this call reads (input,
     // residual) shares memory with what it writes, so that the floats they run on into are never
@@ -224,8 +251,8 @@ void salient_depthwise_forward_channel_block(const salient_depthwise *s, int cha
     // and the vectors of eight planes stay in registers (they went through the stack: about a
     // quarter of the kernel's samples under perf in EfficientNet-B0).
 #define SALIENT_BLOCK(kh, kw, sw)                                                                       \
-    if (channels == lanes) forwardBlock(s, kh, kw, sh, sw, lanes, x, filter, bias, residual, f, pre, y, scratch, firstRow, endRow, runsOn); \
-    else forwardBlock(s, kh, kw, sh, sw, channels, x, filter, bias, residual, f, pre, y, scratch, firstRow, endRow, runsOn)
+    if (channels == lanes) forwardBlock(s, kh, kw, sh, sw, lanes, x, filter, bias, residual, f, deferred, pre, y, scratch, firstRow, endRow, runsOn); \
+    else forwardBlock(s, kh, kw, sh, sw, channels, x, filter, bias, residual, f, deferred, pre, y, scratch, firstRow, endRow, runsOn)
     if (kh == 3 && kw == 3) { if (sw == 1) { SALIENT_BLOCK(3, 3, 1); } else { SALIENT_BLOCK(3, 3, 2); } }
     else if (kh == 5 && kw == 5) { if (sw == 1) { SALIENT_BLOCK(5, 5, 1); } else { SALIENT_BLOCK(5, 5, 2); } }
     else if (kh == 7 && kw == 7) { if (sw == 1) { SALIENT_BLOCK(7, 7, 1); } else { SALIENT_BLOCK(7, 7, 2); } }

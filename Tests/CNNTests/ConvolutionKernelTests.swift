@@ -272,24 +272,73 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
-    /// Rows wider than 64 at stride 1 take the plane kernel when the activation takes an
-    /// exponential and the channel blocks otherwise: both routes against the definition, with a
-    /// partial block of channels and a residual.
+    /// Rows wider than 64 at stride 1 take the plane kernel when the taps are at most three wide
+    /// and the activation takes an exponential, and the channel blocks otherwise (with the
+    /// activation as a pass over finished rows when it takes an exponential): every route
+    /// against the definition, with a partial block of channels and a residual.
     func testDepthwiseWideRowsMatchTheDefinition() throws {
         let previous = EngineThreads.count
         defer { EngineThreads.set(previous) }
         var generator = RandomSource(seed: 23)
-        for (index, activation) in [Activation.silu, .relu6, .sigmoid, .hardSwish].enumerated() {
-            EngineThreads.set(1 + index % 2)
-            let channels = 11
-            let conv = Conv2D(weight: Parameter(name: "w", value: random([channels, 1, 3, 3], &generator)),
-                              bias: Parameter(name: "b", value: random([channels], &generator)), stride: (1, 1),
-                              padding: .explicit(top: 1, left: 1, bottom: 1, right: 1), groups: channels,
-                              activation: activation)
-            let x = random([1, channels, 5, 70], &generator)
-            let residual = index.isMultiple(of: 2) ? random([1, channels, 5, 70], &generator) : nil
-            try check(conv, x, residual: residual, groups: channels, stride: (1, 1), top: 1, left: 1,
-                      "\(activation) on 5x70")
+        var index = 0
+        for kernel in [3, 5] {
+            for activation in [Activation.silu, .relu6, .sigmoid, .hardSwish] {
+                EngineThreads.set(1 + index % 2)
+                let (channels, pad) = (11, kernel / 2)
+                let conv = Conv2D(weight: Parameter(name: "w", value: random([channels, 1, kernel, kernel], &generator)),
+                                  bias: Parameter(name: "b", value: random([channels], &generator)), stride: (1, 1),
+                                  padding: .explicit(top: pad, left: pad, bottom: pad, right: pad), groups: channels,
+                                  activation: activation)
+                let x = random([1, channels, 5, 70], &generator)
+                let residual = index.isMultiple(of: 2) ? random([1, channels, 5, 70], &generator) : nil
+                try check(conv, x, residual: residual, groups: channels, stride: (1, 1), top: pad, left: pad,
+                          "\(kernel)x\(kernel) \(activation) on 5x70")
+                index += 1
+            }
+        }
+    }
+
+    /// The input gradient through a fused activation that backward reads from the kept argument
+    /// (SiLU) or from the output (sigmoid), against the definition: the channel blocks write the
+    /// argument in the pass that applies the activation over finished rows, on every route
+    /// (narrow and wide rows, stride 2, the plane kernel, bands of rows on two threads).
+    func testDepthwiseActivationGradientMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        var generator = RandomSource(seed: 57)
+        let geometries: [(kernel: Int, stride: Int, height: Int, width: Int, threads: Int, batch: Int)] = [
+            (5, 1, 9, 19, 1, 1), (3, 1, 12, 21, 1, 2), (3, 2, 13, 17, 1, 1), (5, 1, 4, 70, 1, 1), (3, 1, 4, 70, 1, 1),
+            (3, 1, 17, 16, 2, 1), (5, 2, 20, 23, 2, 1), (3, 1, 30, 9, 2, 3),
+        ]
+        for (index, g) in geometries.enumerated() {
+            for activation in [Activation.silu, .sigmoid] {
+                EngineThreads.set(g.threads)
+                let (channels, pad) = (index.isMultiple(of: 2) ? 11 : 8, g.kernel / 2)
+                let weight = Parameter(name: "w", value: random([channels, 1, g.kernel, g.kernel], &generator))
+                let bias = Parameter(name: "b", value: random([channels], &generator))
+                let conv = Conv2D(weight: weight, bias: bias, stride: (g.stride, g.stride),
+                                  padding: .explicit(top: pad, left: pad, bottom: pad, right: pad), groups: channels,
+                                  activation: activation)
+                let x = random([g.batch, channels, g.height, g.width], &generator)
+                let outputShape = try conv.outputShape(for: [x.shape])
+                let outputGradient = random(outputShape, &generator)
+                let sums = convolutionDefinition(x, weight: weight.value, bias: bias.value, stride: (g.stride, g.stride),
+                                                 top: pad, left: pad, groups: channels, outputShape: outputShape)
+                // f'(z) times the output gradient: what the linear convolution's gradient receives.
+                let inner = Tensor(shape: outputShape, scalars: zip(sums, outputGradient.scalars).map { z, gy in
+                    let s = 1 / (1 + exp(-z))
+                    let derivative = activation == .silu ? s * (1 + z * (1 - s)) : s * (1 - s)
+                    return Float(derivative * Double(gy))
+                })
+                let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: inner,
+                                                             stride: (g.stride, g.stride), top: pad, left: pad,
+                                                             groups: channels)
+                let dx = try inputGradient(of: conv, weight: weight, input: x, outputGradient: outputGradient,
+                                           training: false)
+                let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
+                assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0,
+                            atol: 2e-5 * scale, "\(activation) \(g) on \(channels) channels")
+            }
         }
     }
 

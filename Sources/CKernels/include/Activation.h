@@ -25,8 +25,9 @@ typedef struct {
 } salient_activation;
 
 /// y[i] = f(x[i] + addend[i] + bias) for `count` floats; `addend` may be NULL, and x, addend
-/// and y may alias. Eight lanes at a time with AVX2 and FMA, the transcendental functions by
-/// polynomials accurate to a few ulp.
+/// and y may alias. Eight lanes at a time with AVX2 and FMA (SiLU and sigmoid sixteen, to the
+/// same floats, where the CPU has AVX-512), the transcendental functions by polynomials accurate
+/// to a few ulp.
 void salient_activate(const salient_activation *activation, const float *x, float bias, const float *addend, float *y,
                       size_t count);
 

@@ -42,16 +42,20 @@ struct DepthwiseConvolution {
         // Eight channels at a time wherever each filter has its own plane: since the channel
         // blocks' loops over the channels unrolled, they beat the plane kernel on wide planes too
         // (kernels alone, one thread: 3x3 ReLU6 on 32 x 112x112 0.137 ms against 0.168, on 144 x
-        // 56x56 0.163 against 0.239), except at stride 1 on rows wider than 64 with an
-        // activation that takes an exponential, whose separate pass over the plane kernel's rows
-        // costs less than in the blocks' finish (3x3 SiLU on 32 x 112x112: 0.304 against 0.345;
-        // 0.397 both on 56x56).
+        // 56x56 0.163 against 0.239), except for taps at most three wide at stride 1 on rows
+        // wider than 64 with an activation that takes an exponential: there the plane kernel's
+        // rows fill the vectors, and three taps a row do not pay for the blocks' transposes
+        // (SiLU, one thread: 3x3 on 480 x 75x75 2.38-2.43 ms against 2.64-2.67, on 96 x 132x132
+        // 1.31 against 1.41-1.43). Five taps and more do (5x5 on 480 x 75x75 3.33-3.56 against
+        // 3.81-3.97, on 96 x 132x132 1.89-1.98 against 2.19-2.20), since the blocks run the
+        // activation as a pass over a few finished rows instead of in their finish.
         let exponential: Bool
         switch activation {
         case .sigmoid?, .tanh?, .silu?, .gelu?: exponential = true
         default: exponential = false
         }
-        if multiplier == 1, !(window.stride == (1, 1) && window.outputWidth > 64 && exponential) {
+        let planeKernel = window.stride == (1, 1) && window.outputWidth > 64 && window.kernel.w <= 3 && exponential
+        if multiplier == 1, !planeKernel {
             return forwardInChannelBlocks(x, weight, y, batch: batch, channels: channels, bias: bias, residual: residual,
                                           activation: kernel, preActivation: pre, workspace: workspace)
         }
