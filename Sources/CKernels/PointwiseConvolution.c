@@ -155,14 +155,21 @@ int salient_pointwise_packs_input(int inChannels, size_t plane) { return packsIn
 
 /// Columns per block: the block's input (depth x columns, about 96 KB) stays in L2 while every
 /// panel of weights passes over it. (256 KB blocks, which stream a 7x7 plane's weights once, were
-/// no faster once the remainder joined the last block.)
-static size_t blockColumns(int depth) {
-    const size_t columns = (size_t)(24576 / (depth > 0 ? depth : 1)) / (2 * lanes) * (2 * lanes);
+/// no faster once the remainder joined the last block.) Weights past 4 MB (`weights` floats) do
+/// not stay in L2 or the L3 share between blocks: each block streams them from memory again, so
+/// their blocks take up to 2 MB of input (RegNet's widest 1x1 layers: 2904 -> 7392 channels on
+/// 14x14, 86 MB of weights in 13 blocks, 102 -> 84 ms; 3024 -> 3024 on 7x7 10.3 -> 9.9 ms;
+/// 448 -> 1232 on 28x28, 2.2 MB, was slower so).
+static size_t blockColumns(int depth, size_t weights) {
+    const size_t bytes = weights > ((size_t)1 << 20) ? (size_t)2 << 20 : (size_t)96 << 10;
+    const size_t columns = bytes / sizeof(float) / (size_t)(depth > 0 ? depth : 1) / (2 * lanes) * (2 * lanes);
     return columns < 2 * lanes ? 2 * lanes : columns;
 }
 
 /// A block, and the remainder shorter than a tile that joins the last one.
-size_t salient_pointwise_scratch(int inChannels) { return (size_t)inChannels * (blockColumns(inChannels) + 2 * lanes); }
+size_t salient_pointwise_scratch(int inChannels, int outChannels) {
+    return (size_t)inChannels * (blockColumns(inChannels, (size_t)inChannels * outChannels) + 2 * lanes);
+}
 
 /// The columns start..<end of the planes as tiles of sixteen columns, each [depth][16], the last
 /// padded with zeros.
@@ -190,7 +197,7 @@ SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta
                            const float *x, size_t plane, float *y, int firstChannel, int endChannel,
                            size_t firstColumn, size_t endColumn, const float *bias, const float *residual,
                            float *pre, float *scratch) {
-    const size_t block = blockColumns(depth);
+    const size_t block = blockColumns(depth, (size_t)depth * (endChannel - firstChannel));
     const int packs = packsInput(depth, plane);
     for (size_t start = firstColumn, end; start < endColumn; start = end) {
         end = start + block < endColumn ? start + block : endColumn;

@@ -134,6 +134,8 @@ final class ConvolutionKernelTests: XCTestCase {
             (64, 65, 7, 7, 1, 1), (8, 12, 5, 3, 4, 1), (200, 40, 16, 16, 2, 1), (10, 8, 3, 6, 1, 2), (9, 13, 1, 50, 1, 1),
             (72, 20, 5, 10, 1, 2), (400, 26, 7, 7, 1, 1), (300, 14, 9, 10, 1, 1), (160, 50, 6, 7, 1, 1),
             (100, 20, 5, 9, 1, 3), (90, 31, 8, 5, 1, 3),
+            // Weights past 4 MB a call (one and two threads) take blocks of up to 2 MB of input.
+            (1100, 2000, 5, 11, 1, 1), (1040, 1030, 9, 7, 1, 1), (1100, 2000, 5, 11, 1, 1),
         ]
         let activations: [Activation?] = [nil, .relu6, .silu, .hardSwish]
         var generator = RandomSource(seed: 31)
