@@ -144,19 +144,19 @@ SALIENT_AVX2 void tile(salient_activation_kind kind, float alpha, float beta, in
 #undef SALIENT_FINISH_ROW
 }
 
-/// Whether the input is copied into tiles first: every layer over 64 channels deep. A tile read
-/// straight from the planes touches a page per input channel once planes are over a page, so deep
-/// layers on large planes ran at half speed (256 -> 64 channels on 56x56: 35-50 GFLOP/s), on TLB
-/// misses; on planes of 16x16 and less, a tile's sixteen columns straddle two cache lines per
-/// channel, and a deep layer's tile (400 channels on 7x7: 51 KB) no longer fits in L1 (packed,
-/// 25 KB: 92 -> 102 GFLOP/s). Planes between (17x17 to 32x32) were read in place too, and ran at
-/// 62-98 GFLOP/s where packed tiles run at 100-110 (kernel alone, one thread: RegNet-Y 128GF's
-/// 2904 -> 2904 on 24x24 153 -> 89 ms, 1232 -> 1232 on 24x24 23.7 -> 16.2, 192 -> 192 on 28x28
-/// 619 -> 528 µs, 80 -> 80 on 32x32 200 -> 154 µs; none slower).
-static int packsInput(int depth, size_t plane) {
-    (void)plane;
-    return depth > 64;
-}
+/// Whether the input is copied into tiles first: every layer over 64 channels deep, and layers of
+/// 24 to 64 channels on planes over 1024 positions. A tile read straight from the planes touches
+/// a page per input channel once planes are over a page, so deep layers on large planes ran at
+/// half speed (256 -> 64 channels on 56x56: 35-50 GFLOP/s), on TLB misses; on planes of 16x16
+/// and less, a tile's sixteen columns straddle two cache lines per channel, and a deep layer's
+/// tile (400 channels on 7x7: 51 KB) no longer fits in L1 (packed, 25 KB: 92 -> 102 GFLOP/s).
+/// Planes between (17x17 to 32x32) were read in place too, and ran at 62-98 GFLOP/s where packed
+/// tiles run at 100-110 (kernel alone, one thread: RegNet-Y 128GF's 2904 -> 2904 on 24x24
+/// 153 -> 89 ms, 1232 -> 1232 on 24x24 23.7 -> 16.2, 192 -> 192 on 28x28 619 -> 528 µs, 80 -> 80
+/// on 32x32 200 -> 154 µs; none slower). Shallow layers on large planes gain while the copy is
+/// small beside the product: 32 -> 528 on 192x192 27 -> 13 ms, 32 -> 96 on 112x112 1.07 -> 0.77
+/// ms, 24 -> 144 on 56x56 1.08x, 16 -> 96 1.05-1.10x, 16 -> 16 0.92x, 8 -> 48 1.0x.
+static int packsInput(int depth, size_t plane) { return depth > 64 || (depth >= 24 && plane > 1024); }
 
 int salient_pointwise_packs_input(int inChannels, size_t plane) { return packsInput(inChannels, plane); }
 

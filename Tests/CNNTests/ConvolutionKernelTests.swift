@@ -136,8 +136,9 @@ final class ConvolutionKernelTests: XCTestCase {
             (100, 20, 5, 9, 1, 3), (90, 31, 8, 5, 1, 3),
             // Weights past 4 MB a call (one and two threads) take blocks of up to 2 MB of input.
             (1100, 2000, 5, 11, 1, 1), (1040, 1030, 9, 7, 1, 1), (1100, 2000, 5, 11, 1, 1),
-            // Deep layers on planes of 257 to 1024 positions copy their input into tiles too.
-            (150, 40, 20, 23, 1, 1), (70, 19, 31, 17, 1, 2),
+            // Deep layers on planes of 257 to 1024 positions copy their input into tiles too, and
+            // layers of 24 to 64 channels on planes over 1024.
+            (150, 40, 20, 23, 1, 1), (70, 19, 31, 17, 1, 2), (24, 50, 33, 35, 1, 1), (64, 30, 37, 29, 1, 2),
         ]
         let activations: [Activation?] = [nil, .relu6, .silu, .hardSwish]
         var generator = RandomSource(seed: 31)
