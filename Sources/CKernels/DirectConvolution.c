@@ -11,7 +11,8 @@
 // weight. Twelve accumulators in AVX2's 16 registers made clang shuffle and spill them, at
 // half the speed. im2col + GEMM multiplies panels only 27-147 deep for these layers, and
 // spends about as long unrolling and packing them as multiplying.
-enum { channelBlock = 4, lanes = 8, maxVectors = 2, maxTaps = 4096, maxSide = 1 << 15 };
+enum { channelBlock = 4, tileChannels = 8, tilePositions = 8, maxTileBlocks = 3, lanes = 8, maxVectors = 2,
+       maxTaps = 4096, maxSide = 1 << 15 };
 
 static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -47,13 +48,33 @@ size_t salient_direct_convolution_packed_count(const salient_direct_convolution 
     return (size_t)s->outChannels * taps(s);
 }
 
-/// Blocks of four output channels, tap-major within a block, so that the broadcasts of one tap
-/// read one cache line.
+/// Whether output rows are computed a tile of eight output positions by eight output channels
+/// (the channels in the lanes, see `multiplyTiles`) rather than a vector of columns by four
+/// channels: with AVX-512VL's thirty-two vector registers, channels in eights, at least 24 of
+/// them (three blocks: 24 accumulators) and 192 taps (the turn of each tile into rows of
+/// positions then costs little). Measured on the kernel alone, one thread: 3x3 over 48-264
+/// channels a group 1.15-1.35x faster on 7- to 112-wide planes; 16 channels 0.9-1.0x, 8 channels
+/// 0.93x, a 3-channel stem 0.8x (bench/results/2026-12-05-wide-session8.md).
+bool salient_direct_convolution_position_tiles(const salient_direct_convolution *s) {
+#if defined(__x86_64__)
+    return s->outChannels % tileChannels == 0 && s->outChannels >= maxTileBlocks * tileChannels && taps(s) >= 192
+        && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+#else
+    (void)s;
+    return false;
+#endif
+}
+
+/// Output channels a block of the packed weights holds.
+static int packedBlock(const salient_direct_convolution *s) { return salient_direct_convolution_position_tiles(s) ? tileChannels : channelBlock; }
+
+/// Blocks of four output channels (eight for position tiles), tap-major within a block, so that
+/// the weights of one tap are one cache line's broadcasts or one vector.
 void salient_direct_convolution_pack(const salient_direct_convolution *s, const float *weight, float *packed) {
-    const int t = taps(s);
+    const int t = taps(s), block = packedBlock(s);
     for (int o = 0; o < s->outChannels; o++)
         for (int k = 0; k < t; k++)
-            packed[((size_t)(o / channelBlock) * t + k) * channelBlock + o % channelBlock] = weight[(size_t)o * t + k];
+            packed[((size_t)(o / block) * t + k) * block + o % block] = weight[(size_t)o * t + k];
 }
 
 /// The same for the convolution that carries a layer's output gradient back to its input (see
@@ -61,11 +82,11 @@ void salient_direct_convolution_pack(const salient_direct_convolution *s, const 
 /// by 180°) of its output channel c and input channel o.
 void salient_direct_convolution_pack_input_gradient(const salient_direct_convolution *s, const float *weight,
                                                     float *packed) {
-    const int t = taps(s), kk = s->kernelHeight * s->kernelWidth;
+    const int t = taps(s), kk = s->kernelHeight * s->kernelWidth, block = packedBlock(s);
     for (int o = 0; o < s->outChannels; o++)
         for (int c = 0; c < s->inChannels; c++)
             for (int q = 0; q < kk; q++)
-                packed[((size_t)(o / channelBlock) * t + c * kk + q) * channelBlock + o % channelBlock] =
+                packed[((size_t)(o / block) * t + c * kk + q) * block + o % block] =
                     weight[((size_t)c * s->outChannels + o) * kk + kk - 1 - q];
 }
 
@@ -254,10 +275,96 @@ static void multiplyRows(const salient_direct_convolution *s, const float *scrat
     }
 }
 
+/// `blocks` blocks of eight output channels by the eight output positions whose laid-out input
+/// starts at `bases`: per tap, one vector of each block's weights and a broadcast of each
+/// position's input, so that no lane is spent past a row's end (RegNet's 7-, 14- and 28-wide
+/// planes left an eighth of the column vectors' lanes idle) and a tap's loads are `blocks` + 8
+/// for 8 · `blocks` FMAs (four channels by two column vectors: six for eight). Each block is
+/// turned into eight rows of positions and stored at `y`, one channel a `plane` apart, all eight
+/// positions when `count` is 8 and `count` of them otherwise. Inlined with a constant `blocks`.
+__attribute__((target("avx2,fma,avx512f,avx512vl"), always_inline))
+static inline void multiplyTile(int blocks, const float *const *bases, const int *offsets, int taps,
+                                const float *weight, size_t blockStep, float *y, size_t plane, int count) {
+    __m256 acc[maxTileBlocks][tilePositions];
+    for (int b = 0; b < blocks; b++)
+        for (int p = 0; p < tilePositions; p++) acc[b][p] = _mm256_setzero_ps();
+    const float *b0 = bases[0], *b1 = bases[1], *b2 = bases[2], *b3 = bases[3];
+    const float *b4 = bases[4], *b5 = bases[5], *b6 = bases[6], *b7 = bases[7];
+    for (int t = 0; t < taps; t++) {
+        const int k = offsets[t];
+        __m256 w[maxTileBlocks];
+        for (int b = 0; b < blocks; b++) w[b] = _mm256_loadu_ps(weight + b * blockStep + (size_t)t * tileChannels);
+        const __m256 x[tilePositions] = {
+            _mm256_broadcast_ss(b0 + k), _mm256_broadcast_ss(b1 + k), _mm256_broadcast_ss(b2 + k), _mm256_broadcast_ss(b3 + k),
+            _mm256_broadcast_ss(b4 + k), _mm256_broadcast_ss(b5 + k), _mm256_broadcast_ss(b6 + k), _mm256_broadcast_ss(b7 + k)};
+        for (int p = 0; p < tilePositions; p++)
+            for (int b = 0; b < blocks; b++) acc[b][p] = _mm256_fmadd_ps(w[b], x[p], acc[b][p]);
+    }
+    for (int b = 0; b < blocks; b++) {
+        // An 8x8 transpose: rows of channels at each position into rows of positions of each channel.
+        __m256 *r = acc[b];
+        const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+        const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+        const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+        const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+        const __m256 rows[tileChannels] = {
+            _mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+            _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+            _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+            _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+        float *out = y + (size_t)b * tileChannels * plane;
+        if (count == tilePositions) {
+            for (int o = 0; o < tileChannels; o++) _mm256_storeu_ps(out + o * plane, rows[o]);
+        } else {
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            for (int o = 0; o < tileChannels; o++) _mm256_maskstore_ps(out + o * plane, mask, rows[o]);
+        }
+    }
+}
+
+/// Output rows firstRow..<endRow from the laid-out `scratch`, eight consecutive output positions
+/// of the band at a time (across row ends), by three blocks of eight channels (twenty-four
+/// accumulators), the last one or two blocks of the channels alone.
+__attribute__((target("avx2,fma,avx512f,avx512vl")))
+static void multiplyTiles(const salient_direct_convolution *s, const float *scratch, const float *packed, float *y,
+                          int firstRow, int endRow) {
+    const int J = phaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth;
+    const int count = taps(s), R = inputRows(s, endRow - firstRow), Wo = s->outputWidth;
+    const size_t plane = (size_t)s->outputHeight * Wo, blockStep = (size_t)count * tileChannels;
+    int offsets[maxTaps];
+    for (int c = 0, t = 0; c < s->inChannels; c++)
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++, t++) offsets[t] = ((c * R + i) * sw + j % sw) * J + j / sw;
+    const size_t rowStep = (size_t)s->strideHeight * sw * J;
+    const int positions = (endRow - firstRow) * Wo;
+    for (int first = 0; first < positions; first += tilePositions) {
+        const int n = positions - first < tilePositions ? positions - first : tilePositions;
+        // Positions past the band's end read the first one's input; their results are not stored.
+        const float *bases[tilePositions];
+        for (int p = 0; p < tilePositions; p++) {
+            const int q = first + (p < n ? p : 0);
+            bases[p] = scratch + (size_t)(q / Wo) * rowStep + q % Wo;
+        }
+        float *out = y + (size_t)firstRow * Wo + first;
+        int o = 0;
+        for (; o + maxTileBlocks * tileChannels <= s->outChannels; o += maxTileBlocks * tileChannels)
+            multiplyTile(maxTileBlocks, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+        if (s->outChannels - o == 2 * tileChannels)
+            multiplyTile(2, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+        else if (s->outChannels - o == tileChannels)
+            multiplyTile(1, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+    }
+}
+
 void salient_direct_convolution_rows(const salient_direct_convolution *s, const float *x, const float *packed,
                                      float *y, int firstRow, int endRow, float *scratch) {
     layOut(s, x, firstRow, endRow - firstRow, scratch);
-    multiplyRows(s, scratch, packed, y, firstRow, endRow);
+    if (salient_direct_convolution_position_tiles(s)) multiplyTiles(s, scratch, packed, y, firstRow, endRow);
+    else multiplyRows(s, scratch, packed, y, firstRow, endRow);
 }
 
 #else

@@ -144,25 +144,39 @@ SALIENT_AVX2 void tile(salient_activation_kind kind, float alpha, float beta, in
 #undef SALIENT_FINISH_ROW
 }
 
-/// Whether the input is copied into tiles first: a tile read straight from the planes touches
+/// Whether the input is copied into tiles first: every layer over 64 channels deep, and layers of
+/// 24 to 64 channels on planes over 1024 positions. A tile read straight from the planes touches
 /// a page per input channel once planes are over a page, so deep layers on large planes ran at
 /// half speed (256 -> 64 channels on 56x56: 35-50 GFLOP/s), on TLB misses; on planes of 16x16
 /// and less, a tile's sixteen columns straddle two cache lines per channel, and a deep layer's
 /// tile (400 channels on 7x7: 51 KB) no longer fits in L1 (packed, 25 KB: 92 -> 102 GFLOP/s).
-static int packsInput(int depth, size_t plane) { return depth > 64 && (plane > 1024 || plane <= 256); }
+/// Planes between (17x17 to 32x32) were read in place too, and ran at 62-98 GFLOP/s where packed
+/// tiles run at 100-110 (kernel alone, one thread: RegNet-Y 128GF's 2904 -> 2904 on 24x24
+/// 153 -> 89 ms, 1232 -> 1232 on 24x24 23.7 -> 16.2, 192 -> 192 on 28x28 619 -> 528 µs, 80 -> 80
+/// on 32x32 200 -> 154 µs; none slower). Shallow layers on large planes gain while the copy is
+/// small beside the product: 32 -> 528 on 192x192 27 -> 13 ms, 32 -> 96 on 112x112 1.07 -> 0.77
+/// ms, 24 -> 144 on 56x56 1.08x, 16 -> 96 1.05-1.10x, 16 -> 16 0.92x, 8 -> 48 1.0x.
+static int packsInput(int depth, size_t plane) { return depth > 64 || (depth >= 24 && plane > 1024); }
 
 int salient_pointwise_packs_input(int inChannels, size_t plane) { return packsInput(inChannels, plane); }
 
 /// Columns per block: the block's input (depth x columns, about 96 KB) stays in L2 while every
 /// panel of weights passes over it. (256 KB blocks, which stream a 7x7 plane's weights once, were
-/// no faster once the remainder joined the last block.)
-static size_t blockColumns(int depth) {
-    const size_t columns = (size_t)(24576 / (depth > 0 ? depth : 1)) / (2 * lanes) * (2 * lanes);
+/// no faster once the remainder joined the last block.) Weights past 4 MB (`weights` floats) do
+/// not stay in L2 or the L3 share between blocks: each block streams them from memory again, so
+/// their blocks take up to 2 MB of input (RegNet's widest 1x1 layers: 2904 -> 7392 channels on
+/// 14x14, 86 MB of weights in 13 blocks, 102 -> 84 ms; 3024 -> 3024 on 7x7 10.3 -> 9.9 ms;
+/// 448 -> 1232 on 28x28, 2.2 MB, was slower so).
+static size_t blockColumns(int depth, size_t weights) {
+    const size_t bytes = weights > ((size_t)1 << 20) ? (size_t)2 << 20 : (size_t)96 << 10;
+    const size_t columns = bytes / sizeof(float) / (size_t)(depth > 0 ? depth : 1) / (2 * lanes) * (2 * lanes);
     return columns < 2 * lanes ? 2 * lanes : columns;
 }
 
 /// A block, and the remainder shorter than a tile that joins the last one.
-size_t salient_pointwise_scratch(int inChannels) { return (size_t)inChannels * (blockColumns(inChannels) + 2 * lanes); }
+size_t salient_pointwise_scratch(int inChannels, int outChannels) {
+    return (size_t)inChannels * (blockColumns(inChannels, (size_t)inChannels * outChannels) + 2 * lanes);
+}
 
 /// The columns start..<end of the planes as tiles of sixteen columns, each [depth][16], the last
 /// padded with zeros.
@@ -190,7 +204,7 @@ SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta
                            const float *x, size_t plane, float *y, int firstChannel, int endChannel,
                            size_t firstColumn, size_t endColumn, const float *bias, const float *residual,
                            float *pre, float *scratch) {
-    const size_t block = blockColumns(depth);
+    const size_t block = blockColumns(depth, (size_t)depth * (endChannel - firstChannel));
     const int packs = packsInput(depth, plane);
     for (size_t start = firstColumn, end; start < endColumn; start = end) {
         end = start + block < endColumn ? start + block : endColumn;

@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Engine threads for --onnx (the suite runs 1 and 2).") var threads = 1
     @Option(help: "Timed runs per figure (after one warm-up).") var runs = 10
     @Flag(help: "With --onnx or --transfer: print one JSON object.") var json = false
-    @Flag(help: "With --onnx: time every node, and print the slowest with their rates, and the totals by kind.") var profile = false
+    @Flag(help: "With --onnx: time every node, and print the slowest with their rates, and the totals by kind (with --json: every node in graph order, to pair with another engine's profile).") var profile = false
     @Option(help: "Images per inference for --onnx; the text output then also gives the time per image.") var batch = 1
     @Flag(help: "With --onnx and one thread: time the calling thread's CPU clock instead of the wall clock on both sides, to compare on a busy machine (onnxruntime runs a single-thread session on its calling thread).") var cpuTime = false
     @Flag(help: "Only the HTTP load check (wrk on a trivial route).") var http = false
@@ -191,13 +191,20 @@ struct Bench: ParsableCommand {
         let nodes = try executor.profile(input, runs: runs)
         let macs = Dictionary(uniqueKeysWithValues: try ModelAnalysis(graph: executor.graph).layers.map { ($0.name, batch * $0.macs) })
         let total = nodes.reduce(0) { $0 + $1.seconds }
+        let shapes = try executor.graph.shapes(batch: batch)
+        if json {
+            let rows: [[String: Any]] = nodes.map { node, seconds in
+                ["node": node.name, "kind": node.op.kind, "shape": describe(node, shapes: shapes), "ms": 1000 * seconds,
+                 "flops": 2 * Double(macs[node.name] ?? 0)]
+            }
+            return String(decoding: try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys]), as: UTF8.self)
+        }
         let memory = try executor.memory(for: input.shape)
         var lines = [String(format: "%@ at batch %d on %d threads: %.2f ms in %d nodes (medians of %d runs); activations %.1f MB, scratch %.1f MB",
                             URL(fileURLWithPath: path).lastPathComponent, batch, threads, 1000 * total, nodes.count, runs,
                             Double(memory.plannedBytes) / 1_048_576, Double(memory.workspaceBytes) / 1_048_576),
                      batch > 1 ? "images one at a time up to node \(try executor.batchSplitNode ?? "(none)")" : "",
                      "node".padded(to: 40) + " kind" + String(repeating: " ", count: 26) + "ms   share   GFLOP/s"]
-        let shapes = try executor.graph.shapes(batch: batch)
         for (node, seconds) in nodes.sorted(by: { $0.seconds > $1.seconds }).prefix(30) {
             let flops = 2 * Double(macs[node.name] ?? 0)
             lines.append(String(node.name.suffix(40)).padded(to: 40) + " " + describe(node, shapes: shapes).padded(to: 28)

@@ -134,6 +134,11 @@ final class ConvolutionKernelTests: XCTestCase {
             (64, 65, 7, 7, 1, 1), (8, 12, 5, 3, 4, 1), (200, 40, 16, 16, 2, 1), (10, 8, 3, 6, 1, 2), (9, 13, 1, 50, 1, 1),
             (72, 20, 5, 10, 1, 2), (400, 26, 7, 7, 1, 1), (300, 14, 9, 10, 1, 1), (160, 50, 6, 7, 1, 1),
             (100, 20, 5, 9, 1, 3), (90, 31, 8, 5, 1, 3),
+            // Weights past 4 MB a call (one and two threads) take blocks of up to 2 MB of input.
+            (1100, 2000, 5, 11, 1, 1), (1040, 1030, 9, 7, 1, 1), (1100, 2000, 5, 11, 1, 1),
+            // Deep layers on planes of 257 to 1024 positions copy their input into tiles too, and
+            // layers of 24 to 64 channels on planes over 1024.
+            (150, 40, 20, 23, 1, 1), (70, 19, 31, 17, 1, 2), (24, 50, 33, 35, 1, 1), (64, 30, 37, 29, 1, 2),
         ]
         let activations: [Activation?] = [nil, .relu6, .silu, .hardSwish]
         var generator = RandomSource(seed: 31)
@@ -151,7 +156,9 @@ final class ConvolutionKernelTests: XCTestCase {
     }
 
     /// Grouped convolutions of 4 to 455 channels a group (the direct kernel's range, one group at
-    /// a time, past 64 on two or three threads only) and outside it (2 and 512 a group, im2col):
+    /// a time, past 64 on two or three threads or in tiles of positions by channels, which take
+    /// groups of 24 or more output channels in eights, with or without a last 8 or 16, on tiles
+    /// that run across row and band ends) and outside it (2 and 512 a group, im2col):
     /// 3x3 at strides 1 and 2 as RegNet
     /// and ResNeXt have them (stride 2 on rows wide enough for whole vectors of both column
     /// phases and not), 5x5 and 2x2, output channels a group in fours and not, odd planes,
@@ -165,7 +172,7 @@ final class ConvolutionKernelTests: XCTestCase {
             (16, 16, 2, 2, 2, 0, 8, 8, 1), (16, 20, 2, 3, 1, 1, 6, 21, 1), (32, 32, 8, 3, 1, 1, 9, 9, 1),
             (128, 128, 2, 3, 1, 1, 5, 5, 1), (96, 96, 2, 3, 1, 1, 1, 1, 1), (16, 16, 8, 3, 1, 1, 6, 7, 1),
             (32, 32, 4, 3, 2, 1, 56, 56, 1), (64, 64, 8, 3, 2, 1, 39, 37, 2), (24, 24, 3, 3, 2, 0, 35, 50, 1),
-            (240, 240, 2, 3, 2, 1, 9, 11, 1), (1024, 64, 2, 3, 1, 1, 3, 3, 1),
+            (240, 240, 2, 3, 2, 1, 9, 11, 1), (1024, 64, 2, 3, 1, 1, 3, 3, 1), (80, 80, 2, 3, 1, 1, 17, 19, 2),
         ]
         let activations: [Activation?] = [.relu, nil, .silu, .relu6]
         var generator = RandomSource(seed: 17)
@@ -186,7 +193,7 @@ final class ConvolutionKernelTests: XCTestCase {
 
     /// Grouped input and weight gradients against the definition, with and without weight
     /// gradients (training, saliency): stride 1, whose input gradient the direct kernel computes
-    /// (4 to 455 channels a group, past 64 on two or three threads only; padding of the kernel's
+    /// (4 to 455 channels a group, past 64 on two or three threads or in tiles; padding of the kernel's
     /// size and past it, which crops), and
     /// stride 2 and groups outside that range (im2col and col2im); one to three threads.
     func testGroupedBackwardMatchesTheDefinition() throws {
@@ -200,6 +207,7 @@ final class ConvolutionKernelTests: XCTestCase {
             (32, 32, 8, (3, 3), 2, (1, 1, 1, 1), 14, 15, 1), (16, 16, 8, (3, 3), 1, (1, 1, 1, 1), 6, 6, 1),
             (36, 24, 4, (3, 3), 1, (1, 1, 1, 1), 5, 9, 1), (112, 112, 2, (3, 3), 1, (1, 1, 1, 1), 6, 5, 1),
             (240, 240, 2, (3, 3), 1, (1, 1, 1, 1), 7, 7, 1), (1024, 64, 2, (3, 3), 1, (1, 1, 1, 1), 3, 2, 1),
+            (80, 80, 2, (3, 3), 1, (1, 1, 1, 1), 12, 13, 1),
         ]
         var generator = RandomSource(seed: 23)
         for (index, c) in cases.enumerated() {

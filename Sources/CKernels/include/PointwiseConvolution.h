@@ -24,8 +24,9 @@ int salient_pointwise_channel_block(void);
 /// calls that split a plane's output channels between them each copy the whole input.
 int salient_pointwise_packs_input(int inChannels, size_t plane);
 
-/// Floats of scratch a call with `inChannels` input channels needs.
-size_t salient_pointwise_scratch(int inChannels);
+/// Floats of scratch a call with `inChannels` input channels and at most `outChannels` output
+/// channels needs.
+size_t salient_pointwise_scratch(int inChannels, int outChannels);
 
 /// y[o][j] = f(Σ_i w[o][i] x[i][j] + bias[o] + residual[o][j]) for output channels
 /// firstChannel..<endChannel and columns firstColumn..<endColumn of one image, x being the image's

@@ -17,7 +17,7 @@ struct DirectConvolution {
 
     /// nil unless the layer has at most four input channels and no groups, or groups of at least
     /// 4 input channels (at most 4096 taps a group: 455 channels of 3x3; past 64 channels only
-    /// on more than one thread), no dilation, output channels in fours a group, strides no
+    /// on more than one thread or in tiles of positions), no dilation, output channels in fours a group, strides no
     /// longer than the kernel, and the CPU has AVX2 and FMA. Groups of 4 (ResNeXt 32x4d's first
     /// stage) took 32 GEMMs of four rows each through im2col; ResNeXt-101 32x8d's groups of 64
     /// one GEMM a group (the network 354-363 -> 345-349 ms at one thread).
@@ -40,10 +40,7 @@ struct DirectConvolution {
     private init?(inChannels: Int, outChannels: Int, groups: Int, window w: Window, rotatesWeights: Bool) {
         guard w.dilation == (1, 1), groups > 0, inChannels % groups == 0, outChannels % groups == 0 else { return nil }
         let perGroup = inChannels / groups
-        // Past 64 channels a group one GEMM a group ran at 80-86 GFLOP/s on one thread, 2-10%
-        // ahead of this kernel (RegNetX-8GF's groups of 120: the network 175 -> 183 ms); on two
-        // threads, where those GEMMs split badly, this kernel took it from 125-135 to 99-108 ms.
-        guard groups == 1 ? inChannels <= 4 : perGroup >= 4 && (perGroup <= 64 || EngineThreads.count > 1) else { return nil }
+        guard groups == 1 ? inChannels <= 4 : perGroup >= 4 else { return nil }
         self.groups = groups
         self.rotatesWeights = rotatesWeights
         shape = salient_direct_convolution(
@@ -54,6 +51,13 @@ struct DirectConvolution {
             padTop: Int32(w.padTop), padLeft: Int32(w.padLeft),
             outputHeight: Int32(w.outputHeight), outputWidth: Int32(w.outputWidth))
         guard salient_direct_convolution_applies(&shape) else { return nil }
+        // Past 64 channels a group one GEMM a group ran at 80-86 GFLOP/s on one thread, 2-10%
+        // ahead of the kernel's columns by four channels (RegNetX-8GF's groups of 120: the network
+        // 175 -> 183 ms); on two threads, where those GEMMs split badly, the kernel took it from
+        // 125-135 to 99-108 ms. Its tiles of positions by channels (AVX-512VL) run such groups at
+        // 90-105 GFLOP/s on one thread, ahead of GEMM.
+        guard groups == 1 || perGroup <= 64 || EngineThreads.count > 1
+                || salient_direct_convolution_position_tiles(&shape) else { return nil }
     }
 
     /// `weight` ([out][in / groups][kh][kw], for the input gradient the layer's own) packed for

@@ -68,7 +68,7 @@ struct PointwiseFilters: DerivedFilters {
         let channelPieces = Swift.max(1, Swift.min(wantedChannelPieces, coutg / block))
         let columnsPerPiece = ((p + columnPieces - 1) / columnPieces + 15) / 16 * 16
         let panels = (coutg + block - 1) / block
-        let scratch = salient_pointwise_scratch(Int32(cg))
+        let scratch = salient_pointwise_scratch(Int32(cg), Int32(coutg))
         let kernel = activation?.kernel ?? salient_activation(kind: salient_identity, alpha: 0, beta: 0)
         packed.withUnsafeBufferPointer { packed in
             workspace.withBuffer(count: scratch * threads) { buffer in
