@@ -41,24 +41,29 @@ final class ONNXImportBudgetTests: XCTestCase {
     func testAnImportIsBoundedInTime() throws {
         var quick = budget
         quick.maxSeconds = 0
-        quick.settingNames[.seconds] = "max_import_seconds"
-        XCTAssertThrowsError(try ONNXImporter.load(data: HostileONNX.longChain(count: 50).data, options: ONNXImportOptions(budget: quick))) { error in
-            XCTAssertEqual((error as? ONNXBudgetError)?.limit, .seconds, "\(error)")
-            XCTAssertTrue("\(error)".contains("max_import_seconds"), "\(error)")
-        }
+        assertRefusal(HostileONNX.longChain(count: 50).data, under: quick, for: .seconds, naming: "max_import_seconds")
         XCTAssertNoThrow(try ONNXImporter.load(data: HostileONNX.longChain(count: 50).data, options: ONNXImportOptions(budget: budget)))
     }
 
     func testNodeCountIsBoundedBeforeAnyIsRead() throws {
         var small = budget
         small.maxNodes = 1000
-        small.settingNames[.nodes] = "max_import_nodes"
         // A chain of ReLUs then a Flatten: 1,001 nodes.
-        XCTAssertThrowsError(try ONNXImporter.load(data: HostileONNX.longChain(count: 1000).data, options: ONNXImportOptions(budget: small))) { error in
-            XCTAssertEqual((error as? ONNXBudgetError)?.limit, .nodes, "\(error)")
-            XCTAssertTrue("\(error)".contains("max_import_nodes") && "\(error)".contains("1001"), "\(error)")
-        }
+        assertRefusal(HostileONNX.longChain(count: 1000).data, under: small, for: .nodes, naming: "max_import_nodes",
+                      saying: "1001 nodes")
         XCTAssertNoThrow(try ONNXImporter.load(data: HostileONNX.longChain(count: 999).data, options: ONNXImportOptions(budget: small)))
+    }
+
+    /// Importing `model` under `budget` is refused for `limit`, the refusal naming `setting` (and
+    /// saying `detail`).
+    private func assertRefusal(_ model: Data, under budget: ONNXImportBudget, for limit: ONNXImportBudget.Limit,
+                               naming setting: String, saying detail: String? = nil, line: UInt = #line) {
+        var named = budget
+        named.settingNames[limit] = setting
+        XCTAssertThrowsError(try ONNXImporter.load(data: model, options: ONNXImportOptions(budget: named)), line: line) { error in
+            XCTAssertEqual((error as? ONNXBudgetError)?.limit, limit, "\(error)", line: line)
+            XCTAssertTrue("\(error)".contains(setting) && detail.map { "\(error)".contains($0) } != false, "\(error)", line: line)
+        }
     }
 
     /// A graph at the service's default node limit (50,000) imports, plans its memory and runs in
