@@ -667,6 +667,16 @@ def run_job(b, checks, work, output, timeout, token):
     def job():
         b.run("""const set = (id, v) => { const e = document.getElementById(id); e.value = v; };
                  set('job-output', arguments[0]); set('job-epochs', '2'); set('job-batch', '8');""", name)
+        # L2-SP instead of weight decay: its settings show, weight decay's hide and are not sent.
+        b.run("document.querySelector('#job-form details.more').open = true")
+        b.run("""const r = document.getElementById('job-regularization'); r.value = 'l2_sp';
+                 r.dispatchEvent(new Event('change'));""")
+        shown = b.run("""return ['job-decay', 'job-l2sp-alpha', 'job-l2sp-beta'].map((id) => {
+                              const e = document.getElementById(id); return [e.offsetParent !== null, !e.disabled]; })""")
+        expect(shown == [[False, False], [True, True], [True, True]],
+               f"weight decay, L2-SP alpha, beta [displayed, enabled] after choosing L2-SP: {shown}")
+        b.run("""const set = (id, v) => { const e = document.getElementById(id); e.value = v; };
+                 set('job-l2sp-alpha', '0.05'); set('job-smoothing', '0.1');""")
         b.find("#job-form button[type=submit]").click()
         b.wait_for("return !document.getElementById('job-view').hidden", message="the job view")
         saw_progress = b.wait_for("return document.getElementById('job-progress').value > 0 || "
@@ -686,6 +696,9 @@ def run_job(b, checks, work, output, timeout, token):
         plan = b.run("return [...document.querySelectorAll('#job-plan li')].map((e) => e.textContent)")
         expect(any("New classifier head at pool2" in line for line in plan), f"the plan does not say where the head was cut: {plan}")
         expect(any(line.startswith("Stage 1: frozen conv1, bn1, conv2, bn2") for line in plan), f"the plan does not list stage 1's frozen layers: {plan}")
+        # The line is built from the request as the service read it back, so the form's choices reached the job.
+        expect("Regularization: L2-SP, α 0.05 toward the base's weights, β 0.01 on the new head; label smoothing 0.1." in plan,
+               f"the plan does not say the job trains with L2-SP and label smoothing: {plan}")
         return f"{state} progress seen: {bool(saw_progress)}"
     finished = checks.run("a fine-tuning job runs to the end with live curves and a confusion matrix", job)
     b.screenshot(output / "desktop-jobs.png", full_page=True)

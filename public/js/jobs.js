@@ -20,6 +20,8 @@ export class JobsPanel {
     byId("dataset-form").addEventListener("submit", (event) => this.uploadDataset(event));
     byId("job-form").addEventListener("submit", (event) => this.startJob(event));
     byId("job-lr-auto").addEventListener("change", (event) => { byId("job-lr").disabled = event.target.checked; });
+    byId("job-regularization").addEventListener("change", () => this.showRegularization());
+    this.showRegularization();
     byId("jobs-refresh").addEventListener("click", () => this.refreshJobs());
     byId("job-cancel").addEventListener("click", () => this.cancel());
     byId("job-use").addEventListener("click", () => this.job && this.onUseModel(this.job.output_model));
@@ -29,6 +31,17 @@ export class JobsPanel {
       clearTimeout(pending);
       pending = setTimeout(() => this.job && this.renderCurves(this.job.metrics), 150);
     });
+  }
+
+  /// Only the chosen regularization's settings show; the others are disabled too, so that the
+  /// form neither validates nor sends them.
+  showRegularization() {
+    const chosen = byId("job-regularization").value;
+    for (const field of document.querySelectorAll("#job-form [data-regularization]")) {
+      const shown = field.dataset.regularization === chosen;
+      field.hidden = !shown;
+      for (const input of field.querySelectorAll("input")) input.disabled = !shown;
+    }
   }
 
   async activate() {
@@ -68,6 +81,7 @@ export class JobsPanel {
   }
 
   jobRequest() {
+    const regularization = byId("job-regularization").value;
     return {
       base_model: byId("job-base").value,
       dataset: byId("job-dataset").value,
@@ -86,6 +100,12 @@ export class JobsPanel {
       horizontal_flip: byId("job-flip").checked,
       validation_split: Number(byId("job-validation").value),
       discriminative_factor: Number(byId("job-factor").value),
+      regularization,
+      ...(regularization === "l2_sp"
+        ? { l2_sp_alpha: Number(byId("job-l2sp-alpha").value), l2_sp_beta: Number(byId("job-l2sp-beta").value) }
+        : { weight_decay: Number(byId("job-decay").value) }),
+      label_smoothing: Number(byId("job-smoothing").value),
+      mixup: Number(byId("job-mixup").value),
       early_stopping_patience: Number(byId("job-patience").value),
       seed: Number(byId("job-seed").value),
     };
@@ -204,11 +224,12 @@ export class JobsPanel {
     byId("job-cancel").hidden = finalStates.has(job.state);
     byId("job-use").hidden = job.state !== "succeeded" || !job.output_model;
     this.renderCurves(job.metrics);
-    this.renderPlan(job.transfer);
+    this.renderPlan(job.transfer, job.request);
     this.renderConfusion(job);
   }
 
-  renderPlan(plan) {
+  /// `request` (the job's settings as the service read them) adds how the training was regularized.
+  renderPlan(plan, request) {
     const items = [];
     const list = (names) => (names && names.length ? names.join(", ") : "none");
     if (plan) {
@@ -227,6 +248,7 @@ export class JobsPanel {
         items.push(`Stage ${stage.stage}: frozen ${list(stage.frozen)}; trained ${list(stage.trained)} (peak rates ${rates || "none"})` +
           (stage.frozen_batchnorm ? `; frozen BatchNorm: ${stage.frozen_batchnorm}.` : "."));
       }
+      if (request) items.push(regularizationText(request));
       if (plan.best) items.push(`Kept stage ${plan.best.stage}, epoch ${plan.best.epoch} (validation accuracy ${percent(plan.best.validation_accuracy)}).`);
     }
     byId("job-plan").replaceChildren(...(items.length ? items : ["Available when the job starts."]).map((t) => el("li", { textContent: t })));
@@ -279,6 +301,16 @@ export class JobsPanel {
     });
     table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
   }
+}
+
+/// The regularization a job trains with, in words.
+function regularizationText(request) {
+  const parts = [request.regularization === "l2_sp"
+    ? `L2-SP, α ${request.l2_sp_alpha} toward the base's weights, β ${request.l2_sp_beta} on the new head`
+    : `weight decay ${request.weight_decay} toward zero`];
+  if (request.label_smoothing > 0) parts.push(`label smoothing ${request.label_smoothing}`);
+  if (request.mixup > 0) parts.push(`mixup α ${request.mixup}`);
+  return `Regularization: ${parts.join("; ")}.`;
 }
 
 function mergeMetrics(existing, incoming) {
