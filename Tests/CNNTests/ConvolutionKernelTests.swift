@@ -236,6 +236,42 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
+    /// 1x1 input gradients (the pointwise kernel on the transposed weights: out and in swapped,
+    /// so the layer's output channels are its depth) and weight gradients against the
+    /// definition, with and without weight gradients: partial panels and vectors, planes the
+    /// kernel cuts into pieces of columns and deep ones it copies into tiles, groups, batches,
+    /// one to three threads.
+    func testPointwiseBackwardMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        let cases: [(cin: Int, cout: Int, groups: Int, height: Int, width: Int, batch: Int)] = [
+            (1, 1, 1, 1, 1, 1), (13, 5, 1, 3, 7, 2), (96, 16, 1, 13, 17, 1), (24, 150, 1, 20, 23, 1),
+            (18, 12, 3, 11, 13, 2), (40, 200, 2, 16, 16, 1), (7, 64, 1, 37, 29, 3), (384, 96, 1, 7, 7, 1),
+            (70, 130, 1, 37, 29, 2), (26, 400, 1, 7, 7, 1),
+        ]
+        var generator = RandomSource(seed: 29)
+        for (index, c) in cases.enumerated() {
+            EngineThreads.set(1 + index % 3)
+            let weight = Parameter(name: "w", value: random([c.cout, c.cin / c.groups, 1, 1], &generator, scale: 0.3))
+            let conv = Conv2D(weight: weight, bias: nil, groups: c.groups)
+            let x = random([c.batch, c.cin, c.height, c.width], &generator)
+            let g = random(try conv.outputShape(for: [x.shape]), &generator)
+            let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: (1, 1), top: 0, left: 0,
+                                                         groups: c.groups)
+            let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
+            for training in [false, true] {
+                let dx = try inputGradient(of: conv, weight: weight, input: x, outputGradient: g, training: training)
+                let label = "case \(index) \(c) training \(training) on \(EngineThreads.count) threads"
+                assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0, atol: 2e-5 * scale,
+                            "input gradient, \(label)")
+                if training {
+                    assertClose(weight.gradient, Tensor(shape: weight.value.shape, scalars: expected.weight.map(Float.init)),
+                                rtol: 1e-5, atol: 1e-4, "weight gradient, \(label)")
+                }
+            }
+        }
+    }
+
     /// A random depthwise layer (`multiplier` outputs a channel; pads top, left, bottom, right)
     /// against the definition.
     private func checkDepthwise(channels: Int, multiplier: Int, batch: Int, height: Int, width: Int, kernel: (Int, Int),

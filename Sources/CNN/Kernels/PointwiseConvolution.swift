@@ -19,21 +19,49 @@ struct PointwiseFilters: DerivedFilters {
 
     /// `weight` is [out, in / groups, 1, 1].
     init(weight: Tensor, groups: Int) {
-        let (cout, cg) = (weight.shape[0], weight.shape[1])
-        let coutg = cout / groups
-        let stride = salient_pointwise_packed_count(Int32(coutg), Int32(cg))
+        self.init(weight: weight, groups: groups, transposed: false)
+    }
+
+    /// The filters of the 1x1 convolution that carries the output gradient of `weight`'s layer
+    /// back to its input, dx = wᵀ dy: each group's weights transposed, in and out swapped.
+    /// Through OpenBLAS, which packs both operands on every call, that product took a third of
+    /// ConvNeXt's saliency time on two threads.
+    init(inputGradientOf weight: Tensor, groups: Int) {
+        self.init(weight: weight, groups: groups, transposed: true)
+    }
+
+    private init(weight: Tensor, groups: Int, transposed: Bool) {
+        let (coutg, cg) = (weight.shape[0] / groups, weight.shape[1])
+        let (rows, depth) = transposed ? (cg, coutg) : (coutg, cg)
+        let stride = salient_pointwise_packed_count(Int32(rows), Int32(depth))
         var packed = [Float](repeating: 0, count: stride * groups)
+        var turned = [Float](repeating: 0, count: transposed ? rows * depth : 0)
         weight.scalars.withUnsafeBufferPointer { w in
             packed.withUnsafeMutableBufferPointer { p in
-                for g in 0..<groups {
-                    salient_pointwise_pack(Int32(coutg), Int32(cg), w.baseAddress! + g * coutg * cg, p.baseAddress! + g * stride)
+                turned.withUnsafeMutableBufferPointer { t in
+                    for g in 0..<groups {
+                        let group = w.baseAddress! + g * coutg * cg
+                        // In tiles of 32 x 32, so that the reads and the writes both stay in cache:
+                        // ConvNeXt-Small's 47 M weights in 1x1 layers, turned once for its first
+                        // saliency map, took 1.6% of nine maps' samples under perf element by
+                        // element, 1.1% in tiles.
+                        for o0 in Swift.stride(from: 0, to: coutg, by: 32) where transposed {
+                            for i0 in Swift.stride(from: 0, to: cg, by: 32) {
+                                for o in o0..<Swift.min(coutg, o0 + 32) {
+                                    for i in i0..<Swift.min(cg, i0 + 32) { t[i * coutg + o] = group[o * cg + i] }
+                                }
+                            }
+                        }
+                        salient_pointwise_pack(Int32(rows), Int32(depth), transposed ? UnsafePointer(t.baseAddress!) : group,
+                                               p.baseAddress! + g * stride)
+                    }
                 }
             }
         }
         self.packed = packed
         source = weight.scalars
-        outChannels = cout
-        inChannels = cg * groups
+        outChannels = rows * groups
+        inChannels = depth * groups
         self.groups = groups
     }
 

@@ -20,6 +20,7 @@ public final class Conv2D: Operator {
     private var winograd: WinogradFilters?
     private var winogradInputGradient: WinogradFilters?
     private var pointwise: PointwiseFilters?
+    private var pointwiseInputGradient: PointwiseFilters?
     private var direct: DirectFilters?
     private var directInputGradient: DirectFilters?
     /// Guards the filters derived from the weights, which executors on several threads share.
@@ -97,6 +98,13 @@ public final class Conv2D: Operator {
         return cached(\.pointwise) { PointwiseFilters(weight: $0, groups: groups) }
     }
 
+    /// The transposed weights of a 1x1 layer packed for its input gradient, on the same terms.
+    func pointwiseInputGradientFilters(isTraining: Bool) -> PointwiseFilters {
+        let groups = groups
+        guard !isTraining else { return PointwiseFilters(inputGradientOf: weight.value, groups: groups) }
+        return cached(\.pointwiseInputGradient) { PointwiseFilters(inputGradientOf: $0, groups: groups) }
+    }
+
     /// The weights packed for `kernel` (this layer's forward pass or, with `inputGradient`, its
     /// input gradient): made once for inference and saliency, and for every pass in training, as
     /// the 1x1 panels are.
@@ -146,7 +154,10 @@ public final class Conv2D: Operator {
         // direct kernel as a convolution of the output gradient.
         let direct = wantsInput && winograd == nil && !isDepthwise && !isPointwise
             ? DirectConvolution(inputGradientOf: cin, outChannels: cout, groups: groups, window: w) : nil
-        // Winograd and the direct kernel write every scalar of dx; the other routes accumulate into zeros.
+        let pointwise = wantsInput && isPointwise
+            ? pointwiseInputGradientFilters(isTraining: context.computesParameterGradients) : nil
+        // Winograd, the direct and the pointwise kernels write every scalar of dx; the other routes
+        // accumulate into zeros.
         var dx = winograd.map { filters in
             Tensor(shape: x.shape) { dX in
                 gy.scalars.withUnsafeBufferPointer { G in
@@ -159,6 +170,13 @@ public final class Conv2D: Operator {
             return Tensor(shape: x.shape) { dX in
                 gy.scalars.withUnsafeBufferPointer { G in
                     kernel.forward(G.baseAddress!, packed: packed, dX.baseAddress!, batch: n, workspace: context.workspace) { _, _, _ in }
+                }
+            }
+        } ?? pointwise.map { filters in
+            Tensor(shape: x.shape) { dX in
+                gy.scalars.withUnsafeBufferPointer { G in
+                    filters.forward(G.baseAddress!, dX.baseAddress!, batch: n, plane: p, bias: nil, residual: nil,
+                                    activation: nil, preActivation: nil, workspace: context.workspace)
                 }
             }
         } ?? Tensor(zeros: wantsInput || isDepthwise ? x.shape : [1])
@@ -179,18 +197,11 @@ public final class Conv2D: Operator {
                                 depthwiseBackward(X, Wt, G, dX, wantsWeights ? dW : nil, batch: n, channels: cin,
                                                   multiplier: coutg, window: w)
                             } else if isPointwise {
-                                for s in 0..<n {
+                                // The input gradient went through the pointwise kernel above.
+                                for s in 0..<n where wantsWeights {
                                     for g in 0..<groups {
-                                        let gOff = G + (s * cout + g * coutg) * p
-                                        let xOff = X + (s * cin + g * cg) * hw
-                                        if wantsInput {
-                                            sgemm(transposeA: true, m: cg, n: p, k: coutg, a: Wt + g * coutg * cg, lda: cg,
-                                                  b: gOff, ldb: p, c: dX + (s * cin + g * cg) * hw, ldc: hw)
-                                        }
-                                        if wantsWeights {
-                                            sgemm(transposeB: true, m: coutg, n: cg, k: p, a: gOff, lda: p, b: xOff,
-                                                  ldb: hw, beta: 1, c: dW + g * coutg * cg, ldc: cg)
-                                        }
+                                        sgemm(transposeB: true, m: coutg, n: cg, k: p, a: G + (s * cout + g * coutg) * p, lda: p,
+                                              b: X + (s * cin + g * cg) * hw, ldb: hw, beta: 1, c: dW + g * coutg * cg, ldc: cg)
                                     }
                                 }
                             } else {
