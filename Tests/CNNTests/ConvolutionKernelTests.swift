@@ -93,6 +93,25 @@ final class ConvolutionKernelTests: XCTestCase {
             forward: context, computesParameterGradients: training))[0])
     }
 
+    /// The input gradient after an inference-style and a training pass, and in training the
+    /// weight gradient, against the definition for output gradient `g`.
+    private func checkGradients(of conv: Conv2D, weight: Parameter, input x: Tensor, _ g: Tensor, stride: (Int, Int),
+                                top: Int, left: Int, groups: Int, _ label: String,
+                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: stride, top: top, left: left,
+                                                     groups: groups)
+        let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
+        for training in [false, true] {
+            let dx = try inputGradient(of: conv, weight: weight, input: x, outputGradient: g, training: training)
+            assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0, atol: 2e-5 * scale,
+                        "input gradient, \(label) training \(training)", file: file, line: line)
+            if training {
+                assertClose(weight.gradient, Tensor(shape: weight.value.shape, scalars: expected.weight.map(Float.init)),
+                            rtol: 1e-5, atol: 1e-4, "weight gradient, \(label)", file: file, line: line)
+            }
+        }
+    }
+
     private func apply(_ activation: Activation?, _ v: Double) -> Double {
         switch activation {
         case nil: return v
@@ -218,21 +237,9 @@ final class ConvolutionKernelTests: XCTestCase {
                               padding: .explicit(top: c.pads.0, left: c.pads.1, bottom: c.pads.2, right: c.pads.3),
                               groups: c.groups)
             let x = random([c.batch, c.cin, c.height, c.width], &generator)
-            let outputShape = try conv.outputShape(for: [x.shape])
-            let g = random(outputShape, &generator)
-            let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: (c.stride, c.stride),
-                                                         top: c.pads.0, left: c.pads.1, groups: c.groups)
-            let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
-            for training in [false, true] {
-                let dx = try inputGradient(of: conv, weight: weight, input: x, outputGradient: g, training: training)
-                let label = "case \(index) \(c) training \(training) on \(EngineThreads.count) threads"
-                assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0, atol: 2e-5 * scale,
-                            "input gradient, \(label)")
-                if training {
-                    assertClose(weight.gradient, Tensor(shape: weight.value.shape, scalars: expected.weight.map(Float.init)),
-                                rtol: 1e-5, atol: 1e-4, "weight gradient, \(label)")
-                }
-            }
+            try checkGradients(of: conv, weight: weight, input: x, random(try conv.outputShape(for: [x.shape]), &generator),
+                               stride: (c.stride, c.stride), top: c.pads.0, left: c.pads.1, groups: c.groups,
+                               "case \(index) \(c) on \(EngineThreads.count) threads")
         }
     }
 
@@ -255,20 +262,8 @@ final class ConvolutionKernelTests: XCTestCase {
             let weight = Parameter(name: "w", value: random([c.cout, c.cin / c.groups, 1, 1], &generator, scale: 0.3))
             let conv = Conv2D(weight: weight, bias: nil, groups: c.groups)
             let x = random([c.batch, c.cin, c.height, c.width], &generator)
-            let g = random(try conv.outputShape(for: [x.shape]), &generator)
-            let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: (1, 1), top: 0, left: 0,
-                                                         groups: c.groups)
-            let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
-            for training in [false, true] {
-                let dx = try inputGradient(of: conv, weight: weight, input: x, outputGradient: g, training: training)
-                let label = "case \(index) \(c) training \(training) on \(EngineThreads.count) threads"
-                assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0, atol: 2e-5 * scale,
-                            "input gradient, \(label)")
-                if training {
-                    assertClose(weight.gradient, Tensor(shape: weight.value.shape, scalars: expected.weight.map(Float.init)),
-                                rtol: 1e-5, atol: 1e-4, "weight gradient, \(label)")
-                }
-            }
+            try checkGradients(of: conv, weight: weight, input: x, random(try conv.outputShape(for: [x.shape]), &generator),
+                               stride: (1, 1), top: 0, left: 0, groups: c.groups, "case \(index) \(c) on \(EngineThreads.count) threads")
         }
     }
 
