@@ -11,7 +11,7 @@
 // weight. Twelve accumulators in AVX2's 16 registers made clang shuffle and spill them, at
 // half the speed. im2col + GEMM multiplies panels only 27-147 deep for these layers, and
 // spends about as long unrolling and packing them as multiplying.
-enum { channelBlock = 4, tileChannels = 8, tilePositions = 8, maxTileBlocks = 3, lanes = 8, maxVectors = 2,
+enum { channelBlock = 4, tileChannels = 8, tilePositions = 8, maxTileBlocks = 3, wideChannels = 16, maxWideBlocks = 2, lanes = 8, maxVectors = 2,
        maxTaps = 4096, maxSide = 1 << 15 };
 
 static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
@@ -54,8 +54,9 @@ size_t salient_direct_convolution_packed_count(const salient_direct_convolution 
 /// them (three blocks: 24 accumulators) and 192 taps (the turn of each tile into rows of
 /// positions then costs little). Measured on the kernel alone, one thread: 3x3 over 48-264
 /// channels a group 1.15-1.35x faster on 7- to 112-wide planes; 16 channels 0.9-1.0x, 8 channels
-/// 0.93x, a 3-channel stem 0.8x (bench/results/2026-12-05-wide-session8.md).
-bool salient_direct_convolution_position_tiles(const salient_direct_convolution *s) {
+/// 0.93x, a 3-channel stem 0.8x (bench/results/2026-12-05-wide-session8.md). Channels in
+/// sixteens take `wideTiles` instead.
+static bool eightChannelTiles(const salient_direct_convolution *s) {
 #if defined(__x86_64__)
     return s->outChannels % tileChannels == 0 && s->outChannels >= maxTileBlocks * tileChannels && taps(s) >= 192
         && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
@@ -65,8 +66,30 @@ bool salient_direct_convolution_position_tiles(const salient_direct_convolution 
 #endif
 }
 
+/// Whether output rows are computed in tiles of eight positions by blocks of sixteen channels,
+/// one 512-bit vector each (`multiplyWideTile`): channels in sixteens, at least 144 taps. Kernel
+/// alone, one thread, against the columns (groups of 16, RegNetX-400MF's and -800MF's) and the
+/// eight-channel tiles (wider groups): 3x3 over groups of 16 1.1-1.2x faster on 14- to 56-wide
+/// planes and stride 2, 1.05x on 7x7; groups of 32 1.08x, 112 1.05x, 48 1.0x, ResNet's 7x7/2
+/// stem (147 taps) unchanged (bench/results/2026-12-05-sixteen-session9.md).
+static bool wideTiles(const salient_direct_convolution *s) {
+#if defined(__x86_64__)
+    return s->outChannels % wideChannels == 0 && taps(s) >= 144
+        && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#else
+    (void)s;
+    return false;
+#endif
+}
+
+bool salient_direct_convolution_position_tiles(const salient_direct_convolution *s) {
+    return wideTiles(s) || eightChannelTiles(s);
+}
+
 /// Output channels a block of the packed weights holds.
-static int packedBlock(const salient_direct_convolution *s) { return salient_direct_convolution_position_tiles(s) ? tileChannels : channelBlock; }
+static int packedBlock(const salient_direct_convolution *s) {
+    return wideTiles(s) ? wideChannels : eightChannelTiles(s) ? tileChannels : channelBlock;
+}
 
 /// Blocks of four output channels (eight for position tiles), tap-major within a block, so that
 /// the weights of one tap are one cache line's broadcasts or one vector.
@@ -154,6 +177,75 @@ static void layOut(const salient_direct_convolution *s, const float *x, int firs
                 memset(o, 0, sizeof(float) * first);
                 for (int j = first; j < end; j++) o[j] = in[j * sw + offset];
                 memset(o + end, 0, sizeof(float) * (J - end));
+            }
+        }
+    }
+}
+
+/// Floats per phase of a row laid out for the position tiles, which read single floats: the
+/// inputs of the output columns and no more (7 + 2 for RegNet's 7x7 planes, where `phaseWidth`
+/// lays out 16).
+static int tilePhaseWidth(const salient_direct_convolution *s) {
+    return s->outputWidth + (s->kernelWidth - 1) / s->strideWidth;
+}
+
+/// `layOut` for the position tiles, `tilePhaseWidth` floats a phase: at strides 1 and 2 a phase's
+/// sixteen columns are one masked 512-bit load (at stride 2 two, split into even and odd lanes
+/// by two permutes) and one masked store, so that a 7-wide row is one load and one store.
+__attribute__((target("avx2,avx512f")))
+static void layOutTiles(const salient_direct_convolution *s, const float *x, int firstRow, int rows, float *scratch) {
+    // The shape's fields in locals: the masked stores may alias anything, and clang reloaded
+    // them from `s` after every one.
+    const int J = tilePhaseWidth(s), sw = s->strideWidth, R = inputRows(s, rows), W = s->inputWidth;
+    const int H = s->inputHeight, top = firstRow * s->strideHeight - s->padTop, left = s->padLeft;
+    const int channels = s->inChannels, rowFloats = sw * J;
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i width = _mm512_set1_epi32(W), zero = _mm512_setzero_si512();
+    for (int c = 0; c < channels; c++) {
+        const float *plane = x + (size_t)c * H * W;
+        for (int r = 0; r < R; r++) {
+            float *out = scratch + ((size_t)c * R + r) * rowFloats;
+            const int row = top + r;
+            if (row < 0 || row >= H) {
+                // Masked stores rather than a call to memset, which cost as much as the rest of a
+                // 7x7 plane's lay-out.
+                for (int j = 0; j < rowFloats; j += 16)
+                    _mm512_mask_storeu_ps(out + j, rowFloats - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (rowFloats - j)) - 1),
+                                          _mm512_setzero_ps());
+                continue;
+            }
+            const float *in = plane + (size_t)row * W;
+            if (sw > 2) {
+                for (int phase = 0; phase < sw; phase++) {
+                    // Phase j holds column j·sw + phase - padLeft: zero outside first..<end.
+                    const int offset = phase - left;
+                    const int first = offset >= 0 ? 0 : (-offset + sw - 1) / sw;
+                    int end = (W - offset + sw - 1) / sw;
+                    end = end < first ? first : end > J ? J : end;
+                    float *o = out + phase * J;
+                    memset(o, 0, sizeof(float) * first);
+                    for (int j = first; j < end; j++) o[j] = in[j * sw + offset];
+                    memset(o + end, 0, sizeof(float) * (J - end));
+                }
+                continue;
+            }
+            for (int j = 0; j < J; j += 16) {
+                const __mmask16 stored = J - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (J - j)) - 1);
+                const int column = j * sw - left;
+                const __m512i columns = _mm512_add_epi32(_mm512_set1_epi32(column), iota);
+                const __mmask16 inside = _mm512_cmpge_epi32_mask(columns, zero) & _mm512_cmplt_epi32_mask(columns, width);
+                const __m512 a = _mm512_maskz_loadu_ps(inside, shifted(in, column));
+                if (sw == 1) {
+                    _mm512_mask_storeu_ps(out + j, stored, a);
+                    continue;
+                }
+                const __m512i next = _mm512_add_epi32(columns, _mm512_set1_epi32(16));
+                const __mmask16 insideNext = _mm512_cmpge_epi32_mask(next, zero) & _mm512_cmplt_epi32_mask(next, width);
+                const __m512 b = _mm512_maskz_loadu_ps(insideNext, shifted(in, column + 16));
+                _mm512_mask_storeu_ps(out + j, stored, _mm512_permutex2var_ps(a, even, b));
+                _mm512_mask_storeu_ps(out + J + j, stored, _mm512_permutex2var_ps(a, odd, b));
             }
         }
     }
@@ -332,7 +424,7 @@ static inline void multiplyTile(int blocks, const float *const *bases, const int
 __attribute__((target("avx2,fma,avx512f,avx512vl")))
 static void multiplyTiles(const salient_direct_convolution *s, const float *scratch, const float *packed, float *y,
                           int firstRow, int endRow) {
-    const int J = phaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth;
+    const int J = tilePhaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth;
     const int count = taps(s), R = inputRows(s, endRow - firstRow), Wo = s->outputWidth;
     const size_t plane = (size_t)s->outputHeight * Wo, blockStep = (size_t)count * tileChannels;
     int offsets[maxTaps];
@@ -360,11 +452,105 @@ static void multiplyTiles(const salient_direct_convolution *s, const float *scra
     }
 }
 
+/// `blocks` blocks of sixteen output channels (one 512-bit vector each) by the eight output
+/// positions whose laid-out input starts at `bases`, the input taken by the FMAs' own broadcast
+/// operands; stored as `multiplyTile` stores, `count` positions. Inlined with a constant `blocks`.
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512dq"), always_inline))
+static inline void multiplyWideTile(int blocks, const float *const *bases, const int *offsets, int taps,
+                                    const float *weight, size_t blockStep, float *y, size_t plane, int count) {
+    __m512 acc[maxWideBlocks][tilePositions];
+    for (int b = 0; b < blocks; b++)
+        for (int p = 0; p < tilePositions; p++) acc[b][p] = _mm512_setzero_ps();
+    const float *b0 = bases[0], *b1 = bases[1], *b2 = bases[2], *b3 = bases[3];
+    const float *b4 = bases[4], *b5 = bases[5], *b6 = bases[6], *b7 = bases[7];
+    for (int t = 0; t < taps; t++) {
+        const int k = offsets[t];
+        __m512 w[maxWideBlocks];
+        for (int b = 0; b < blocks; b++) w[b] = _mm512_loadu_ps(weight + b * blockStep + (size_t)t * wideChannels);
+        const __m512 x[tilePositions] = {
+            _mm512_set1_ps(b0[k]), _mm512_set1_ps(b1[k]), _mm512_set1_ps(b2[k]), _mm512_set1_ps(b3[k]),
+            _mm512_set1_ps(b4[k]), _mm512_set1_ps(b5[k]), _mm512_set1_ps(b6[k]), _mm512_set1_ps(b7[k])};
+        for (int p = 0; p < tilePositions; p++)
+            for (int b = 0; b < blocks; b++) acc[b][p] = _mm512_fmadd_ps(w[b], x[p], acc[b][p]);
+    }
+    const __mmask8 mask = (__mmask8)((1u << count) - 1);
+    for (int b = 0; b < blocks; b++) {
+        // Two 8x8 transposes at once, one in each 256-bit half (channels 0-7 and 8-15): the
+        // in-lane steps of `multiplyTile`'s, then one two-source permute that puts the low
+        // halves' 128-bit lanes of positions 0-3 and 4-7 together.
+        __m512 *r = acc[b];
+        const __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
+        const __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
+        const __m512 t4 = _mm512_unpacklo_ps(r[4], r[5]), t5 = _mm512_unpackhi_ps(r[4], r[5]);
+        const __m512 t6 = _mm512_unpacklo_ps(r[6], r[7]), t7 = _mm512_unpackhi_ps(r[6], r[7]);
+        const __m512 u[8] = {
+            _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+            _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+            _mm512_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
+            _mm512_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2))};
+        // u[i] holds channel i (lane 0), 4 + i (lane 1), 8 + i (lane 2) and 12 + i (lane 3) at
+        // positions 0-3; u[4 + i] the same at positions 4-7.
+        const __m512i low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+        const __m512i high = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        float *out = y + (size_t)b * wideChannels * plane;
+        for (int i = 0; i < 4; i++) {
+            const __m512 a = _mm512_permutex2var_ps(u[i], low, u[4 + i]), c = _mm512_permutex2var_ps(u[i], high, u[4 + i]);
+            if (count == tilePositions) {
+                _mm256_storeu_ps(out + i * plane, _mm512_castps512_ps256(a));
+                _mm256_storeu_ps(out + (8 + i) * plane, _mm512_extractf32x8_ps(a, 1));
+                _mm256_storeu_ps(out + (4 + i) * plane, _mm512_castps512_ps256(c));
+                _mm256_storeu_ps(out + (12 + i) * plane, _mm512_extractf32x8_ps(c, 1));
+            } else {
+                _mm256_mask_storeu_ps(out + i * plane, mask, _mm512_castps512_ps256(a));
+                _mm256_mask_storeu_ps(out + (8 + i) * plane, mask, _mm512_extractf32x8_ps(a, 1));
+                _mm256_mask_storeu_ps(out + (4 + i) * plane, mask, _mm512_castps512_ps256(c));
+                _mm256_mask_storeu_ps(out + (12 + i) * plane, mask, _mm512_extractf32x8_ps(c, 1));
+            }
+        }
+    }
+}
+
+/// `multiplyTiles` with blocks of sixteen channels.
+__attribute__((target("avx2,fma,avx512f,avx512vl,avx512dq")))
+static void multiplyWideTiles(const salient_direct_convolution *s, const float *scratch, const float *packed, float *y,
+                              int firstRow, int endRow) {
+    const int J = tilePhaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth;
+    const int count = taps(s), R = inputRows(s, endRow - firstRow), Wo = s->outputWidth;
+    const size_t plane = (size_t)s->outputHeight * Wo, blockStep = (size_t)count * wideChannels;
+    int offsets[maxTaps];
+    for (int c = 0, t = 0; c < s->inChannels; c++)
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++, t++) offsets[t] = ((c * R + i) * sw + j % sw) * J + j / sw;
+    const size_t rowStep = (size_t)s->strideHeight * sw * J;
+    const int positions = (endRow - firstRow) * Wo;
+    for (int first = 0; first < positions; first += tilePositions) {
+        const int n = positions - first < tilePositions ? positions - first : tilePositions;
+        const float *bases[tilePositions];
+        for (int p = 0; p < tilePositions; p++) {
+            const int q = first + (p < n ? p : 0);
+            bases[p] = scratch + (size_t)(q / Wo) * rowStep + q % Wo;
+        }
+        float *out = y + (size_t)firstRow * Wo + first;
+        int o = 0;
+        for (; o + maxWideBlocks * wideChannels <= s->outChannels; o += maxWideBlocks * wideChannels)
+            multiplyWideTile(maxWideBlocks, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+        if (o < s->outChannels)
+            multiplyWideTile(1, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+    }
+}
+
 void salient_direct_convolution_rows(const salient_direct_convolution *s, const float *x, const float *packed,
                                      float *y, int firstRow, int endRow, float *scratch) {
-    layOut(s, x, firstRow, endRow - firstRow, scratch);
-    if (salient_direct_convolution_position_tiles(s)) multiplyTiles(s, scratch, packed, y, firstRow, endRow);
-    else multiplyRows(s, scratch, packed, y, firstRow, endRow);
+    if (wideTiles(s)) {
+        layOutTiles(s, x, firstRow, endRow - firstRow, scratch);
+        multiplyWideTiles(s, scratch, packed, y, firstRow, endRow);
+    } else if (eightChannelTiles(s)) {
+        layOutTiles(s, x, firstRow, endRow - firstRow, scratch);
+        multiplyTiles(s, scratch, packed, y, firstRow, endRow);
+    } else {
+        layOut(s, x, firstRow, endRow - firstRow, scratch);
+        multiplyRows(s, scratch, packed, y, firstRow, endRow);
+    }
 }
 
 #else

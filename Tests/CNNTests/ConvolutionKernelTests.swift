@@ -176,8 +176,10 @@ final class ConvolutionKernelTests: XCTestCase {
 
     /// Grouped convolutions of 4 to 455 channels a group (the direct kernel's range, one group at
     /// a time, past 64 on two or three threads or in tiles of positions by channels, which take
-    /// groups of 24 or more output channels in eights, with or without a last 8 or 16, on tiles
-    /// that run across row and band ends) and outside it (2 and 512 a group, im2col):
+    /// groups of 24 or more output channels in eights, with or without a last 8 or 16, and
+    /// groups in sixteens, in one or two blocks of sixteen and both, on tiles that run across row
+    /// and band ends: RegNetX-400MF's 25 groups of 16 on 7x7 among them) and outside it (2 and
+    /// 512 a group, im2col):
     /// 3x3 at strides 1 and 2 as RegNet
     /// and ResNeXt have them (stride 2 on rows wide enough for whole vectors of both column
     /// phases and not), 5x5 and 2x2, output channels a group in fours and not, odd planes,
@@ -192,6 +194,7 @@ final class ConvolutionKernelTests: XCTestCase {
             (128, 128, 2, 3, 1, 1, 5, 5, 1), (96, 96, 2, 3, 1, 1, 1, 1, 1), (16, 16, 8, 3, 1, 1, 6, 7, 1),
             (32, 32, 4, 3, 2, 1, 56, 56, 1), (64, 64, 8, 3, 2, 1, 39, 37, 2), (24, 24, 3, 3, 2, 0, 35, 50, 1),
             (240, 240, 2, 3, 2, 1, 9, 11, 1), (1024, 64, 2, 3, 1, 1, 3, 3, 1), (80, 80, 2, 3, 1, 1, 17, 19, 2),
+            (400, 400, 25, 3, 1, 1, 7, 7, 1), (96, 96, 2, 3, 1, 1, 7, 7, 2), (160, 160, 10, 3, 2, 1, 28, 28, 1),
         ]
         let activations: [Activation?] = [.relu, nil, .silu, .relu6]
         var generator = RandomSource(seed: 17)
@@ -226,7 +229,8 @@ final class ConvolutionKernelTests: XCTestCase {
             (32, 32, 8, (3, 3), 2, (1, 1, 1, 1), 14, 15, 1), (16, 16, 8, (3, 3), 1, (1, 1, 1, 1), 6, 6, 1),
             (36, 24, 4, (3, 3), 1, (1, 1, 1, 1), 5, 9, 1), (112, 112, 2, (3, 3), 1, (1, 1, 1, 1), 6, 5, 1),
             (240, 240, 2, (3, 3), 1, (1, 1, 1, 1), 7, 7, 1), (1024, 64, 2, (3, 3), 1, (1, 1, 1, 1), 3, 2, 1),
-            (80, 80, 2, (3, 3), 1, (1, 1, 1, 1), 12, 13, 1),
+            (80, 80, 2, (3, 3), 1, (1, 1, 1, 1), 12, 13, 1), (96, 96, 2, (3, 3), 1, (1, 1, 1, 1), 7, 7, 1),
+            (160, 160, 10, (3, 3), 1, (1, 1, 1, 1), 14, 14, 1),
         ]
         var generator = RandomSource(seed: 23)
         for (index, c) in cases.enumerated() {
