@@ -452,47 +452,57 @@ static void multiplyTiles(const salient_direct_convolution *s, const float *scra
     }
 }
 
-/// `blocks` blocks of sixteen output channels (one 512-bit vector each) by the eight output
-/// positions whose laid-out input starts at `bases`, the input taken by the FMAs' own broadcast
-/// operands; stored as `multiplyTile` stores, `count` positions. Inlined with a constant `blocks`.
+/// `blocks` blocks of sixteen output channels (one 512-bit vector each) by the `positions` (8,
+/// or 4 for a band's last few) output positions whose laid-out input starts at `bases`, the
+/// input taken by the FMAs' own broadcast operands; stored as `multiplyTile` stores, `count`
+/// positions. Four positions are four FMA chains, as many as Zen 4's one 512-bit FMA a cycle
+/// with a latency of four needs: a 7x7 plane's 49 positions are six tiles of eight and one of
+/// four rather than seven of eight. Inlined with constant `blocks` and `positions`.
 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512dq"), always_inline))
-static inline void multiplyWideTile(int blocks, const float *const *bases, const int *offsets, int taps,
+static inline void multiplyWideTile(int blocks, int positions, const float *const *bases, const int *offsets, int taps,
                                     const float *weight, size_t blockStep, float *y, size_t plane, int count) {
     __m512 acc[maxWideBlocks][tilePositions];
     for (int b = 0; b < blocks; b++)
-        for (int p = 0; p < tilePositions; p++) acc[b][p] = _mm512_setzero_ps();
+        for (int p = 0; p < positions; p++) acc[b][p] = _mm512_setzero_ps();
     const float *b0 = bases[0], *b1 = bases[1], *b2 = bases[2], *b3 = bases[3];
     const float *b4 = bases[4], *b5 = bases[5], *b6 = bases[6], *b7 = bases[7];
     for (int t = 0; t < taps; t++) {
         const int k = offsets[t];
         __m512 w[maxWideBlocks];
         for (int b = 0; b < blocks; b++) w[b] = _mm512_loadu_ps(weight + b * blockStep + (size_t)t * wideChannels);
-        const __m512 x[tilePositions] = {
-            _mm512_set1_ps(b0[k]), _mm512_set1_ps(b1[k]), _mm512_set1_ps(b2[k]), _mm512_set1_ps(b3[k]),
-            _mm512_set1_ps(b4[k]), _mm512_set1_ps(b5[k]), _mm512_set1_ps(b6[k]), _mm512_set1_ps(b7[k])};
-        for (int p = 0; p < tilePositions; p++)
+        __m512 x[tilePositions];
+        x[0] = _mm512_set1_ps(b0[k]), x[1] = _mm512_set1_ps(b1[k]), x[2] = _mm512_set1_ps(b2[k]), x[3] = _mm512_set1_ps(b3[k]);
+        if (positions > 4)
+            x[4] = _mm512_set1_ps(b4[k]), x[5] = _mm512_set1_ps(b5[k]), x[6] = _mm512_set1_ps(b6[k]), x[7] = _mm512_set1_ps(b7[k]);
+        for (int p = 0; p < positions; p++)
             for (int b = 0; b < blocks; b++) acc[b][p] = _mm512_fmadd_ps(w[b], x[p], acc[b][p]);
     }
     const __mmask8 mask = (__mmask8)((1u << count) - 1);
     for (int b = 0; b < blocks; b++) {
-        // Two 8x8 transposes at once, one in each 256-bit half (channels 0-7 and 8-15): the
-        // in-lane steps of `multiplyTile`'s, then one two-source permute that puts the low
-        // halves' 128-bit lanes of positions 0-3 and 4-7 together.
+        // In each 128-bit lane L, a 4x4 transpose: u[i] (from positions 0-3) then holds channel
+        // 4L + i at those positions; for eight positions u[4 + i] holds the same at 4-7.
         __m512 *r = acc[b];
-        const __m512 t0 = _mm512_unpacklo_ps(r[0], r[1]), t1 = _mm512_unpackhi_ps(r[0], r[1]);
-        const __m512 t2 = _mm512_unpacklo_ps(r[2], r[3]), t3 = _mm512_unpackhi_ps(r[2], r[3]);
-        const __m512 t4 = _mm512_unpacklo_ps(r[4], r[5]), t5 = _mm512_unpackhi_ps(r[4], r[5]);
-        const __m512 t6 = _mm512_unpacklo_ps(r[6], r[7]), t7 = _mm512_unpackhi_ps(r[6], r[7]);
-        const __m512 u[8] = {
-            _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
-            _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
-            _mm512_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
-            _mm512_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2))};
-        // u[i] holds channel i (lane 0), 4 + i (lane 1), 8 + i (lane 2) and 12 + i (lane 3) at
-        // positions 0-3; u[4 + i] the same at positions 4-7.
+        __m512 u[tilePositions];
+        for (int h = 0; h < positions; h += 4) {
+            const __m512 t0 = _mm512_unpacklo_ps(r[h], r[h + 1]), t1 = _mm512_unpackhi_ps(r[h], r[h + 1]);
+            const __m512 t2 = _mm512_unpacklo_ps(r[h + 2], r[h + 3]), t3 = _mm512_unpackhi_ps(r[h + 2], r[h + 3]);
+            u[h] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u[h + 1] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            u[h + 2] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u[h + 3] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+        }
+        float *out = y + (size_t)b * wideChannels * plane;
+        if (positions == 4) {
+            for (int i = 0; i < 4; i++) {
+                _mm_mask_storeu_ps(out + i * plane, mask, _mm512_castps512_ps128(u[i]));
+                _mm_mask_storeu_ps(out + (4 + i) * plane, mask, _mm512_extractf32x4_ps(u[i], 1));
+                _mm_mask_storeu_ps(out + (8 + i) * plane, mask, _mm512_extractf32x4_ps(u[i], 2));
+                _mm_mask_storeu_ps(out + (12 + i) * plane, mask, _mm512_extractf32x4_ps(u[i], 3));
+            }
+            continue;
+        }
+        // One two-source permute puts lane L of u[i] and of u[4 + i] together: channels i and
+        // 8 + i (lanes 0 and 2) in one vector, 4 + i and 12 + i (lanes 1 and 3) in the other.
         const __m512i low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
         const __m512i high = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
-        float *out = y + (size_t)b * wideChannels * plane;
         for (int i = 0; i < 4; i++) {
             const __m512 a = _mm512_permutex2var_ps(u[i], low, u[4 + i]), c = _mm512_permutex2var_ps(u[i], high, u[4 + i]);
             if (count == tilePositions) {
@@ -532,10 +542,17 @@ static void multiplyWideTiles(const salient_direct_convolution *s, const float *
         }
         float *out = y + (size_t)firstRow * Wo + first;
         int o = 0;
+        if (n <= 4) {
+            for (; o + maxWideBlocks * wideChannels <= s->outChannels; o += maxWideBlocks * wideChannels)
+                multiplyWideTile(maxWideBlocks, 4, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+            if (o < s->outChannels)
+                multiplyWideTile(1, 4, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+            continue;
+        }
         for (; o + maxWideBlocks * wideChannels <= s->outChannels; o += maxWideBlocks * wideChannels)
-            multiplyWideTile(maxWideBlocks, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+            multiplyWideTile(maxWideBlocks, 8, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
         if (o < s->outChannels)
-            multiplyWideTile(1, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
+            multiplyWideTile(1, 8, bases, offsets, count, packed + (size_t)o * count, blockStep, out + o * plane, plane, n);
     }
 }
 
