@@ -59,26 +59,37 @@ SALIENT_AVX2 void finishRow(salient_activation_kind kind, float alpha, float bet
     if (masked) _mm256_maskstore_ps(y + lanes, mask, a1); else _mm256_storeu_ps(y + lanes, a1);
 }
 
-/// One column of a panel's outputs, the output channels in the lanes: per input channel (`pitch`
-/// floats apart in x), the panel's six weights in one load times the input broadcast, in four
-/// chains. For a block's last one or two columns, which a tile computes with one lane of eight
-/// (7x7 planes: the 49th column was an eighth of the work for a fiftieth of the output). Not
-/// inlined: inlined into every activation's instance, it slowed the tiles' loop on large planes
-/// by 8%.
+/// One column of a panel's outputs, the output channels in the lanes: per input channel, the
+/// panel's six weights in one load times the column's input broadcast (x: the column's `depth`
+/// floats one after another), in eight chains. For a block's last one or two columns, which a
+/// tile computes with one lane of eight (7x7 planes: the 49th column was an eighth of the work
+/// for a fiftieth of the output). The column had read its input a cache line per input channel
+/// (straight from the planes or the packed tile) in four chains: on 7x7 planes it took 14% of a
+/// 400 -> 400 layer, a third of a tile's time for a sixteenth of its columns; copied into a row
+/// of its own first and in eight chains: kernel alone, one thread, 400 -> 400 on 7x7 160 -> 150
+/// µs, 2048 -> 512 1023 -> 966, 1152 -> 192 223 -> 210 (48 columns: 137 µs). A thirteenth
+/// accumulator in the last tile instead (with AVX-512VL's registers: AVX2's sixteen spilled)
+/// gained 2 µs more and cost planes without a tail 6%. Not inlined: inlined into every
+/// activation's instance, it slowed the tiles' loop on large planes by 8%.
 __attribute__((target("avx2,fma"), noinline)) static void column(salient_activation_kind kind, float alpha, float beta,
-                                                                 const float *a, int depth, const float *x, size_t pitch,
-                                                                 size_t plane, int rows, const float *bias,
-                                                                 const float *residual, float *pre, float *y) {
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+                                                                 const float *a, int depth, const float *x, size_t plane,
+                                                                 int rows, const float *bias, const float *residual,
+                                                                 float *pre, float *y) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
     int k = 0;
-    for (; k + 4 <= depth; k += 4, a += 4 * panelRows, x += 4 * pitch) {
+    for (; k + 8 <= depth; k += 8, a += 8 * panelRows, x += 8) {
         c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
-        c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + panelRows), _mm256_broadcast_ss(x + pitch), c1);
-        c2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 2 * panelRows), _mm256_broadcast_ss(x + 2 * pitch), c2);
-        c3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 3 * panelRows), _mm256_broadcast_ss(x + 3 * pitch), c3);
+        c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + panelRows), _mm256_broadcast_ss(x + 1), c1);
+        c2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 2 * panelRows), _mm256_broadcast_ss(x + 2), c2);
+        c3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 3 * panelRows), _mm256_broadcast_ss(x + 3), c3);
+        c4 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 4 * panelRows), _mm256_broadcast_ss(x + 4), c4);
+        c5 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 5 * panelRows), _mm256_broadcast_ss(x + 5), c5);
+        c6 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 6 * panelRows), _mm256_broadcast_ss(x + 6), c6);
+        c7 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 7 * panelRows), _mm256_broadcast_ss(x + 7), c7);
     }
-    for (; k < depth; k++, a += panelRows, x += pitch) c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
-    __m256 v = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
+    for (; k < depth; k++, a += panelRows, x++) c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
+    __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+                             _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
     const __m256i mask = salient_lane_mask(rows);
     if (bias) v = _mm256_add_ps(v, _mm256_maskload_ps(bias, mask));
     float lane[lanes];
@@ -179,9 +190,10 @@ static size_t blockColumns(int depth, size_t weights) {
     return columns < 2 * lanes ? 2 * lanes : columns;
 }
 
-/// A block, and the remainder shorter than a tile that joins the last one.
+/// A block's last one or two columns, one after another (`column`'s input), then the block's
+/// tiles, with the remainder shorter than a tile that joins the last block.
 size_t salient_pointwise_scratch(int inChannels, int outChannels) {
-    return (size_t)inChannels * (blockColumns(inChannels, (size_t)inChannels * outChannels) + 2 * lanes);
+    return (size_t)inChannels * (2 + blockColumns(inChannels, (size_t)inChannels * outChannels) + 2 * lanes);
 }
 
 /// The columns start..<end of the planes as tiles of sixteen columns, each [depth][16], the last
@@ -254,28 +266,37 @@ SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta
                            float *pre, float *scratch, const salient_pointwise_strides *strides) {
     const size_t block = blockColumns(depth, (size_t)depth * (endChannel - firstChannel));
     const int packs = packsInput(depth, plane, strides != NULL);
+    float *columns = scratch, *tiles = scratch + 2 * depth;
     for (size_t start = firstColumn, end; start < endColumn; start = end) {
         end = start + block < endColumn ? start + block : endColumn;
         // A remainder shorter than a tile joins this block rather than stream every weight again
         // for it (7x7 planes: 49 columns in blocks of 16 read the weights four times).
         if (endColumn - end < 2 * lanes) end = endColumn;
         if (strides) {
-            gatherTiles(x, depth, strides, start, end, scratch);
+            gatherTiles(x, depth, strides, start, end, tiles);
         } else if (packs) {
-            packTiles(x, depth, plane, start, end, scratch);
+            packTiles(x, depth, plane, start, end, tiles);
+        }
+        // A last one or two columns go through `column` after the tiles, their input copied into
+        // rows of their own first.
+        const size_t tail = (end - start) % (2 * lanes) <= 2 ? (end - start) % (2 * lanes) : 0;
+        for (size_t c = 0; c < tail; c++) {
+            const size_t j = end - tail + c;
+            const float *from = packs ? tiles + (j - start - (j - start) % (2 * lanes)) * depth + (j - start) % (2 * lanes)
+                                      : x + j;
+            const size_t pitch = packs ? 2 * lanes : plane;
+            for (int k = 0; k < depth; k++) columns[c * depth + k] = from[k * pitch];
         }
         for (int o = firstChannel; o < endChannel; o += panelRows) {
             const int rows = endChannel - o < panelRows ? endChannel - o : panelRows;
             const float *a = packed + (size_t)(o / panelRows) * depth * panelRows;
             const size_t row = (size_t)o * plane;
             const float *b = bias ? bias + o : NULL;
-            // A last one or two columns go through `column` after the tiles.
-            const size_t tail = (end - start) % (2 * lanes) <= 2 ? (end - start) % (2 * lanes) : 0;
             for (size_t j = start; j < end - tail; j += 2 * lanes) {
                 const size_t left = end - j;
                 const float *r = residual ? residual + row + j : NULL;
                 float *p = pre ? pre + row + j : NULL;
-                const float *in = packs ? scratch + (j - start) * depth : x + j;
+                const float *in = packs ? tiles + (j - start) * depth : x + j;
                 const size_t pitch = packs ? 2 * lanes : plane;
                 // The first tile of a block fetches the next panel's weights ahead: the weights
                 // come from L3 or memory once per inference, and a deep panel's stream (a line
@@ -298,10 +319,9 @@ SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta
                     tile(kind, alpha, beta, 1, 1, salient_lane_mask(left), a, depth, in, pitch, rows, b, r, p, y + row + j, plane, NULL);
                 }
             }
-            for (size_t j = end - tail; j < end; j++) {
-                const size_t tileStart = start + (j - start) / (2 * lanes) * (2 * lanes);
-                const float *in = packs ? scratch + (tileStart - start) * depth + (j - tileStart) : x + j;
-                column(kind, alpha, beta, a, depth, in, packs ? 2 * lanes : plane, plane, rows, b,
+            for (size_t c = 0; c < tail; c++) {
+                const size_t j = end - tail + c;
+                column(kind, alpha, beta, a, depth, columns + c * depth, plane, rows, b,
                        residual ? residual + row + j : NULL, pre ? pre + row + j : NULL, y + row + j);
             }
         }
