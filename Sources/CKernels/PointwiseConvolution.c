@@ -60,24 +60,36 @@ SALIENT_AVX2 void finishRow(salient_activation_kind kind, float alpha, float bet
 }
 
 /// One column of a panel's outputs, the output channels in the lanes: per input channel, the
-/// panel's six weights in one load times the input broadcast, in four chains. For a block's last
-/// one or two columns, which a tile computes with one lane of eight (7x7 planes: the 49th column
-/// was an eighth of the work for a fiftieth of the output). Not inlined: inlined into every
+/// panel's six weights in one load times the column's input broadcast (x: the column's `depth`
+/// floats one after another), in eight chains. For a block's last one or two columns, which a
+/// tile computes with one lane of eight (7x7 planes: the 49th column was an eighth of the work
+/// for a fiftieth of the output). The column had read its input a cache line per input channel
+/// (straight from the planes or the packed tile) in four chains: on 7x7 planes it took 14% of a
+/// 400 -> 400 layer, a third of a tile's time for a sixteenth of its columns; copied into a row
+/// of its own first and in eight chains: kernel alone, one thread, 400 -> 400 on 7x7 160 -> 150
+/// µs, 2048 -> 512 1023 -> 966, 1152 -> 192 223 -> 210 (48 columns: 137 µs). A thirteenth
+/// accumulator in the last tile instead (with AVX-512VL's registers: AVX2's sixteen spilled)
+/// gained 2 µs more and cost planes without a tail 6%. Not inlined: inlined into every
 /// activation's instance, it slowed the tiles' loop on large planes by 8%.
 __attribute__((target("avx2,fma"), noinline)) static void column(salient_activation_kind kind, float alpha, float beta,
                                                                  const float *a, int depth, const float *x, size_t plane,
                                                                  int rows, const float *bias, const float *residual,
                                                                  float *pre, float *y) {
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
     int k = 0;
-    for (; k + 4 <= depth; k += 4, a += 4 * panelRows, x += 4 * plane) {
+    for (; k + 8 <= depth; k += 8, a += 8 * panelRows, x += 8) {
         c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
-        c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + panelRows), _mm256_broadcast_ss(x + plane), c1);
-        c2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 2 * panelRows), _mm256_broadcast_ss(x + 2 * plane), c2);
-        c3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 3 * panelRows), _mm256_broadcast_ss(x + 3 * plane), c3);
+        c1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + panelRows), _mm256_broadcast_ss(x + 1), c1);
+        c2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 2 * panelRows), _mm256_broadcast_ss(x + 2), c2);
+        c3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 3 * panelRows), _mm256_broadcast_ss(x + 3), c3);
+        c4 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 4 * panelRows), _mm256_broadcast_ss(x + 4), c4);
+        c5 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 5 * panelRows), _mm256_broadcast_ss(x + 5), c5);
+        c6 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 6 * panelRows), _mm256_broadcast_ss(x + 6), c6);
+        c7 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 7 * panelRows), _mm256_broadcast_ss(x + 7), c7);
     }
-    for (; k < depth; k++, a += panelRows, x += plane) c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
-    __m256 v = _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3));
+    for (; k < depth; k++, a += panelRows, x++) c0 = _mm256_fmadd_ps(_mm256_loadu_ps(a), _mm256_broadcast_ss(x), c0);
+    __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+                             _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
     const __m256i mask = salient_lane_mask(rows);
     if (bias) v = _mm256_add_ps(v, _mm256_maskload_ps(bias, mask));
     float lane[lanes];
@@ -155,10 +167,15 @@ SALIENT_AVX2 void tile(salient_activation_kind kind, float alpha, float beta, in
 /// 153 -> 89 ms, 1232 -> 1232 on 24x24 23.7 -> 16.2, 192 -> 192 on 28x28 619 -> 528 µs, 80 -> 80
 /// on 32x32 200 -> 154 µs; none slower). Shallow layers on large planes gain while the copy is
 /// small beside the product: 32 -> 528 on 192x192 27 -> 13 ms, 32 -> 96 on 112x112 1.07 -> 0.77
-/// ms, 24 -> 144 on 56x56 1.08x, 16 -> 96 1.05-1.10x, 16 -> 16 0.92x, 8 -> 48 1.0x.
-static int packsInput(int depth, size_t plane) { return depth > 64 || (depth >= 24 && plane > 1024); }
+/// ms, 24 -> 144 on 56x56 1.08x, 16 -> 96 1.05-1.10x, 16 -> 16 0.92x, 8 -> 48 1.0x. Layers with
+/// strides always copy: the copy gathers the columns they read (`gatherTiles`).
+static int packsInput(int depth, size_t plane, int strided) {
+    return strided || depth > 64 || (depth >= 24 && plane > 1024);
+}
 
-int salient_pointwise_packs_input(int inChannels, size_t plane) { return packsInput(inChannels, plane); }
+int salient_pointwise_packs_input(int inChannels, size_t plane, int strided) {
+    return packsInput(inChannels, plane, strided);
+}
 
 /// Columns per block: the block's input (depth x columns, about 96 KB) stays in L2 while every
 /// panel of weights passes over it. (256 KB blocks, which stream a 7x7 plane's weights once, were
@@ -173,9 +190,10 @@ static size_t blockColumns(int depth, size_t weights) {
     return columns < 2 * lanes ? 2 * lanes : columns;
 }
 
-/// A block, and the remainder shorter than a tile that joins the last one.
+/// A block's last one or two columns, one after another (`column`'s input), then the block's
+/// tiles, with the remainder shorter than a tile that joins the last block.
 size_t salient_pointwise_scratch(int inChannels, int outChannels) {
-    return (size_t)inChannels * (blockColumns(inChannels, (size_t)inChannels * outChannels) + 2 * lanes);
+    return (size_t)inChannels * (2 + blockColumns(inChannels, (size_t)inChannels * outChannels) + 2 * lanes);
 }
 
 /// The columns start..<end of the planes as tiles of sixteen columns, each [depth][16], the last
@@ -198,32 +216,87 @@ SALIENT_AVX2 void packTiles(const float *x, int depth, size_t plane, size_t star
     }
 }
 
+/// The output columns start..<end of a layer with strides, gathered into tiles laid out as
+/// `packTiles` lays them out, a run of columns within one output row and one tile at a time. A
+/// 1x1 layer with strides (every ResNet-style downsampling shortcut) had gone through im2col and
+/// GEMM, 1.4-1.8x onnxruntime's time at one thread and 2.7-4.4x at two (RegNetX-400MF); the
+/// gather costs no more than the copy into tiles it replaces. At stride 2 across, eight columns
+/// are the even lanes of a pair of vectors, where the pair stays inside the input row.
+SALIENT_AVX2 void gatherTiles(const float *x, int depth, const salient_pointwise_strides *strides, size_t start,
+                              size_t end, float *tiles) {
+    const size_t width = (size_t)strides->outputWidth, step = (size_t)strides->strideWidth;
+    const size_t partial = (end - start) % (2 * lanes);
+    if (partial) {
+        float *t = tiles + (end - start - partial) * depth;
+        for (int k = 0; k < depth; k++) memset(t + k * 2 * lanes + partial, 0, sizeof(float) * (2 * lanes - partial));
+    }
+    for (size_t j = start; j < end;) {
+        const size_t row = j / width, column = j % width, lane = (j - start) % (2 * lanes);
+        size_t run = width - column;
+        if (run > end - j) run = end - j;
+        if (run > 2 * lanes - lane) run = 2 * lanes - lane;
+        const float *from = x + row * strides->strideHeight * strides->inputWidth + column * step;
+        float *t = tiles + (j - start - lane) * depth + lane;
+        if (step == 2) {
+            // Each pair of loads reads 16 floats from column 2 * column; only whole pairs inside the row.
+            const size_t inside = ((size_t)strides->inputWidth - 2 * column) / (2 * lanes);
+            const size_t vectors = run / lanes < inside ? run / lanes : inside;
+            for (int k = 0; k < depth; k++, from += strides->inputPlane, t += 2 * lanes) {
+                size_t i = 0;
+                for (; i < vectors * lanes; i += lanes) {
+                    const __m256 even = _mm256_shuffle_ps(_mm256_loadu_ps(from + 2 * i), _mm256_loadu_ps(from + 2 * i + lanes),
+                                                          _MM_SHUFFLE(2, 0, 2, 0));
+                    _mm256_storeu_ps(t + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0))));
+                }
+                for (; i < run; i++) t[i] = from[2 * i];
+            }
+        } else {
+            for (int k = 0; k < depth; k++, from += strides->inputPlane, t += 2 * lanes)
+                for (size_t i = 0; i < run; i++) t[i] = from[i * step];
+        }
+        j += run;
+    }
+}
+
 /// The columns in blocks whose input stays in L2 while every panel of weights passes over it;
 /// within a block, each panel (in L1) over every tile of sixteen columns.
 SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta, const float *packed, int depth,
                            const float *x, size_t plane, float *y, int firstChannel, int endChannel,
                            size_t firstColumn, size_t endColumn, const float *bias, const float *residual,
-                           float *pre, float *scratch) {
+                           float *pre, float *scratch, const salient_pointwise_strides *strides) {
     const size_t block = blockColumns(depth, (size_t)depth * (endChannel - firstChannel));
-    const int packs = packsInput(depth, plane);
+    const int packs = packsInput(depth, plane, strides != NULL);
+    float *columns = scratch, *tiles = scratch + 2 * depth;
     for (size_t start = firstColumn, end; start < endColumn; start = end) {
         end = start + block < endColumn ? start + block : endColumn;
         // A remainder shorter than a tile joins this block rather than stream every weight again
         // for it (7x7 planes: 49 columns in blocks of 16 read the weights four times).
         if (endColumn - end < 2 * lanes) end = endColumn;
-        if (packs) packTiles(x, depth, plane, start, end, scratch);
+        if (strides) {
+            gatherTiles(x, depth, strides, start, end, tiles);
+        } else if (packs) {
+            packTiles(x, depth, plane, start, end, tiles);
+        }
+        // A last one or two columns go through `column` after the tiles, their input copied into
+        // rows of their own first.
+        const size_t tail = (end - start) % (2 * lanes) <= 2 ? (end - start) % (2 * lanes) : 0;
+        for (size_t c = 0; c < tail; c++) {
+            const size_t j = end - tail + c;
+            const float *from = packs ? tiles + (j - start - (j - start) % (2 * lanes)) * depth + (j - start) % (2 * lanes)
+                                      : x + j;
+            const size_t pitch = packs ? 2 * lanes : plane;
+            for (int k = 0; k < depth; k++) columns[c * depth + k] = from[k * pitch];
+        }
         for (int o = firstChannel; o < endChannel; o += panelRows) {
             const int rows = endChannel - o < panelRows ? endChannel - o : panelRows;
             const float *a = packed + (size_t)(o / panelRows) * depth * panelRows;
             const size_t row = (size_t)o * plane;
             const float *b = bias ? bias + o : NULL;
-            // A last one or two columns go through `column` after the tiles.
-            const size_t tail = (end - start) % (2 * lanes) <= 2 ? (end - start) % (2 * lanes) : 0;
             for (size_t j = start; j < end - tail; j += 2 * lanes) {
                 const size_t left = end - j;
                 const float *r = residual ? residual + row + j : NULL;
                 float *p = pre ? pre + row + j : NULL;
-                const float *in = packs ? scratch + (j - start) * depth : x + j;
+                const float *in = packs ? tiles + (j - start) * depth : x + j;
                 const size_t pitch = packs ? 2 * lanes : plane;
                 // The first tile of a block fetches the next panel's weights ahead: the weights
                 // come from L3 or memory once per inference, and a deep panel's stream (a line
@@ -246,9 +319,11 @@ SALIENT_AVX2 void convolve(salient_activation_kind kind, float alpha, float beta
                     tile(kind, alpha, beta, 1, 1, salient_lane_mask(left), a, depth, in, pitch, rows, b, r, p, y + row + j, plane, NULL);
                 }
             }
-            for (size_t j = end - tail; j < end; j++)
-                column(kind, alpha, beta, a, depth, x + j, plane, rows, b, residual ? residual + row + j : NULL,
-                       pre ? pre + row + j : NULL, y + row + j);
+            for (size_t c = 0; c < tail; c++) {
+                const size_t j = end - tail + c;
+                column(kind, alpha, beta, a, depth, columns + c * depth, plane, rows, b,
+                       residual ? residual + row + j : NULL, pre ? pre + row + j : NULL, y + row + j);
+            }
         }
     }
 }
@@ -257,11 +332,11 @@ __attribute__((target("avx2,fma")))
 void salient_pointwise_convolution(const float *packed, int depth, int outChannels, const float *x, size_t plane,
                                    float *y, int firstChannel, int endChannel, size_t firstColumn, size_t endColumn,
                                    const float *bias, const float *residual, const salient_activation *activation,
-                                   float *pre, float *scratch) {
+                                   float *pre, float *scratch, const salient_pointwise_strides *strides) {
     (void)outChannels;
 #define SALIENT_CONVOLVE(kind, alpha, beta)                                                                   \
     convolve(kind, alpha, beta, packed, depth, x, plane, y, firstChannel, endChannel, firstColumn, endColumn, \
-             bias, residual, pre, scratch);                                                                   \
+             bias, residual, pre, scratch, strides);                                                          \
     break;
     const float alpha = activation ? activation->alpha : 0, beta = activation ? activation->beta : 0;
     switch (activation ? activation->kind : salient_identity) {
@@ -281,23 +356,28 @@ void salient_pointwise_convolution(const float *packed, int depth, int outChanne
 
 #else
 
-int salient_pointwise_packs_input(int inChannels, size_t plane) {
+int salient_pointwise_packs_input(int inChannels, size_t plane, int strided) {
     (void)inChannels;
     (void)plane;
+    (void)strided;
     return 0;
 }
 
 void salient_pointwise_convolution(const float *packed, int depth, int outChannels, const float *x, size_t plane,
                                    float *y, int firstChannel, int endChannel, size_t firstColumn, size_t endColumn,
                                    const float *bias, const float *residual, const salient_activation *activation,
-                                   float *pre, float *scratch) {
+                                   float *pre, float *scratch, const salient_pointwise_strides *strides) {
     (void)outChannels;
     (void)scratch;
+    const size_t pitch = strides ? strides->inputPlane : plane;
     for (int o = firstChannel; o < endChannel; o++) {
         const float *a = packed + (size_t)(o / panelRows) * depth * panelRows + o % panelRows;
         for (size_t j = firstColumn; j < endColumn; j++) {
+            const size_t source = strides ? j / strides->outputWidth * strides->strideHeight * strides->inputWidth
+                                                + j % strides->outputWidth * strides->strideWidth
+                                          : j;
             float sum = 0;
-            for (int k = 0; k < depth; k++) sum += a[k * panelRows] * x[k * plane + j];
+            for (int k = 0; k < depth; k++) sum += a[k * panelRows] * x[k * pitch + source];
             y[o * plane + j] = sum;
         }
         salient_activation identity = {salient_identity, 0, 0};

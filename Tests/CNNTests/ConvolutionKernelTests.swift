@@ -174,6 +174,53 @@ final class ConvolutionKernelTests: XCTestCase {
         }
     }
 
+    /// Unpadded 1x1 layers with strides (ResNet-style downsampling shortcuts), whose columns the
+    /// pointwise kernel gathers into its tiles: stride 2 on even and odd planes (rows whose
+    /// pairs of vectors stay inside the row, and rows where the last output column's pair would
+    /// run past it), strides 2x1, 1x2, 3 and 2x3, planes under one tile and rows that cross
+    /// tiles, shallow and deep layers, partial panels, groups, batches (small planes of a batch
+    /// at inference take the unrolled columns' GEMM), residuals, activations whose argument is
+    /// kept, one to three threads; and the input and weight gradients.
+    func testStridedPointwiseMatchesTheDefinition() throws {
+        let previous = EngineThreads.count
+        defer { EngineThreads.set(previous) }
+        let cases: [(cin: Int, cout: Int, stride: (Int, Int), height: Int, width: Int, groups: Int, batch: Int)] = [
+            (32, 32, (2, 2), 112, 112, 1, 1), (64, 128, (2, 2), 56, 56, 1, 1), (160, 400, (2, 2), 14, 14, 1, 1),
+            (24, 13, (2, 2), 29, 31, 1, 1), (7, 6, (2, 2), 33, 41, 1, 2), (130, 70, (2, 2), 15, 13, 1, 1),
+            (16, 20, (2, 1), 9, 40, 1, 1), (16, 20, (1, 2), 9, 40, 1, 1), (40, 17, (3, 3), 25, 26, 1, 1),
+            (12, 18, (2, 3), 11, 37, 3, 2), (300, 14, (2, 2), 7, 7, 1, 1), (1, 1, (2, 2), 1, 1, 1, 1),
+            (96, 50, (2, 2), 3, 35, 2, 1), (72, 20, (2, 2), 17, 17, 1, 3), (48, 64, (2, 2), 60, 34, 1, 1),
+        ]
+        let activations: [Activation?] = [nil, .relu, .silu, .hardSwish]
+        var generator = RandomSource(seed: 37)
+        for (index, c) in cases.enumerated() {
+            EngineThreads.set(1 + index % 3)
+            let weight = Parameter(name: "w", value: random([c.cout, c.cin / c.groups, 1, 1], &generator, scale: 0.5))
+            let conv = Conv2D(weight: weight,
+                              bias: index % 4 == 3 ? nil : Parameter(name: "b", value: random([c.cout], &generator)),
+                              stride: c.stride, groups: c.groups, activation: activations[index % activations.count])
+            let x = random([c.batch, c.cin, c.height, c.width], &generator)
+            let outputShape = try conv.outputShape(for: [x.shape])
+            let residual = index.isMultiple(of: 2) ? random(outputShape, &generator) : nil
+            let label = "case \(index) \(c) on \(EngineThreads.count) threads"
+            try check(conv, x, residual: residual, groups: c.groups, stride: c.stride, top: 0, left: 0, label)
+            let plain = Conv2D(weight: weight, bias: nil, stride: c.stride, groups: c.groups)
+            let g = random(outputShape, &generator)
+            let expected = convolutionGradientDefinition(x, weight: weight.value, gradient: g, stride: c.stride, top: 0,
+                                                         left: 0, groups: c.groups)
+            let scale = Float(max(1, expected.input.map(abs).max() ?? 1))
+            for training in [false, true] {
+                let dx = try inputGradient(of: plain, weight: weight, input: x, outputGradient: g, training: training)
+                assertClose(dx, Tensor(shape: x.shape, scalars: expected.input.map(Float.init)), rtol: 0, atol: 2e-5 * scale,
+                            "input gradient, \(label) training \(training)")
+                if training {
+                    assertClose(weight.gradient, Tensor(shape: weight.value.shape, scalars: expected.weight.map(Float.init)),
+                                rtol: 1e-5, atol: 2e-6 * Float(outputShape.dropFirst(2).reduce(c.batch, *)), "weight gradient, \(label)")
+                }
+            }
+        }
+    }
+
     /// Grouped convolutions of 4 to 455 channels a group (the direct kernel's range, one group at
     /// a time, past 64 on two or three threads or in tiles of positions by channels, which take
     /// groups of 24 or more output channels in eights, with or without a last 8 or 16, and

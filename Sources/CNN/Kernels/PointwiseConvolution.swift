@@ -1,8 +1,9 @@
 import CKernels
 
-/// A 1x1 stride-1 convolution through CKernels' pointwise kernel: the weights packed once into
-/// panels of six output channels, the input planes read in place, and bias, residual and
-/// activation applied to each tile while it is in registers.
+/// A 1x1 convolution without padding through CKernels' pointwise kernel: the weights packed once
+/// into panels of six output channels, the input planes read in place or copied into tiles (with
+/// strides, the columns the layer reads gathered into them), and bias, residual and activation
+/// applied to each tile while it is in registers.
 ///
 /// OpenBLAS packs both operands on every call and leaves the finish to another pass over the
 /// output: MobileNet's expansion layers (16-24 input channels on planes of 3136-12544 columns)
@@ -69,13 +70,20 @@ struct PointwiseFilters: DerivedFilters {
         source.withUnsafeBufferPointer { a in weight.scalars.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
     }
 
-    /// Convolves `batch` images of `plane` positions: y = f(w x + bias + residual), `pre`
-    /// receiving f's argument when given; residual and pre are laid out as y. Each image and
-    /// group is cut into blocks of columns (large planes) or of output channels (small ones),
-    /// about four per thread, each computed and finished by one thread.
+    /// Convolves `batch` images of `plane` output positions: y = f(w x + bias + residual), `pre`
+    /// receiving f's argument when given; residual and pre are laid out as y. x's planes are
+    /// y's size, or, `gathering` an unpadded 1x1 window with strides, its input's, each output
+    /// position reading the input position the window puts it on. Each image and group is cut
+    /// into blocks of columns (large planes) or of output channels (small ones), about four per
+    /// thread, each computed and finished by one thread.
     func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, batch: Int, plane p: Int,
-                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: Activation?,
-                 preActivation pre: UnsafeMutablePointer<Float>?, workspace: Workspace) {
+                 gathering window: Window? = nil, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                 activation: Activation?, preActivation pre: UnsafeMutablePointer<Float>?, workspace: Workspace) {
+        let strides = window.map { w in
+            salient_pointwise_strides(inputPlane: w.inputHeight * w.inputWidth, inputWidth: Int32(w.inputWidth),
+                                      outputWidth: Int32(w.outputWidth), strideHeight: Int32(w.stride.h),
+                                      strideWidth: Int32(w.stride.w))
+        }
         let (cg, coutg) = (inChannels / groups, outChannels / groups)
         let stride = salient_pointwise_packed_count(Int32(coutg), Int32(cg))
         let threads = EngineThreads.count
@@ -90,7 +98,7 @@ struct PointwiseFilters: DerivedFilters {
         let wanted = Swift.max(1, (4 * threads + products - 1) / products)
         let block = Int(salient_pointwise_channel_block())
         let columnPieces = Swift.max(1, Swift.min(wanted, p / 128))
-        let wantedChannelPieces = salient_pointwise_packs_input(Int32(cg), p) != 0
+        let wantedChannelPieces = salient_pointwise_packs_input(Int32(cg), p, strides == nil ? 0 : 1) != 0
             ? threads / greatestCommonDivisor(products * columnPieces, threads)
             : (wanted + columnPieces - 1) / columnPieces
         let channelPieces = Swift.max(1, Swift.min(wantedChannelPieces, coutg / block))
@@ -98,25 +106,29 @@ struct PointwiseFilters: DerivedFilters {
         let panels = (coutg + block - 1) / block
         let scratch = salient_pointwise_scratch(Int32(cg), Int32(coutg))
         let kernel = activation?.kernel ?? salient_activation(kind: salient_identity, alpha: 0, beta: 0)
-        packed.withUnsafeBufferPointer { packed in
-            workspace.withBuffer(count: scratch * threads) { buffer in
-                parallelChunks(products * columnPieces * channelPieces, cost: 2 * cg * columnsPerPiece * coutg / channelPieces,
-                               threads: threads) { slot, range in
-                    var kernel = kernel
-                    for unit in range {
-                        let (product, piece) = unit.quotientAndRemainder(dividingBy: columnPieces * channelPieces)
-                        let (columnPiece, channelPiece) = piece.quotientAndRemainder(dividingBy: channelPieces)
-                        let (s, g) = product.quotientAndRemainder(dividingBy: groups)
-                        let first = columnPiece * columnsPerPiece
-                        guard first < p else { continue }
-                        let channels = (panels * channelPiece / channelPieces * block)..<Swift.min(coutg, panels * (channelPiece + 1) / channelPieces * block)
-                        let offset = (s * outChannels + g * coutg) * p
-                        salient_pointwise_convolution(packed.baseAddress! + g * stride, Int32(cg), Int32(coutg),
-                                                      x + (s * inChannels + g * cg) * p, p, y + offset,
-                                                      Int32(channels.lowerBound), Int32(channels.upperBound), first,
-                                                      Swift.min(p, first + columnsPerPiece), bias.map { $0 + g * coutg },
-                                                      residual.map { $0 + offset }, &kernel, pre.map { $0 + offset },
-                                                      buffer + slot * scratch)
+        let inputPlane = strides.map { Int($0.inputPlane) } ?? p
+        withUnsafePointer(to: strides ?? salient_pointwise_strides()) { layout in
+            let layout = strides == nil ? nil : layout
+            packed.withUnsafeBufferPointer { packed in
+                workspace.withBuffer(count: scratch * threads) { buffer in
+                    parallelChunks(products * columnPieces * channelPieces, cost: 2 * cg * columnsPerPiece * coutg / channelPieces,
+                                   threads: threads) { slot, range in
+                        var kernel = kernel
+                        for unit in range {
+                            let (product, piece) = unit.quotientAndRemainder(dividingBy: columnPieces * channelPieces)
+                            let (columnPiece, channelPiece) = piece.quotientAndRemainder(dividingBy: channelPieces)
+                            let (s, g) = product.quotientAndRemainder(dividingBy: groups)
+                            let first = columnPiece * columnsPerPiece
+                            guard first < p else { continue }
+                            let channels = (panels * channelPiece / channelPieces * block)..<Swift.min(coutg, panels * (channelPiece + 1) / channelPieces * block)
+                            let offset = (s * outChannels + g * coutg) * p
+                            salient_pointwise_convolution(packed.baseAddress! + g * stride, Int32(cg), Int32(coutg),
+                                                          x + (s * inChannels + g * cg) * inputPlane, p, y + offset,
+                                                          Int32(channels.lowerBound), Int32(channels.upperBound), first,
+                                                          Swift.min(p, first + columnsPerPiece), bias.map { $0 + g * coutg },
+                                                          residual.map { $0 + offset }, &kernel, pre.map { $0 + offset },
+                                                          buffer + slot * scratch, layout)
+                        }
                     }
                 }
             }

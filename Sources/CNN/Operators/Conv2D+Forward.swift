@@ -38,8 +38,8 @@ extension Conv2D {
             } else if isDepthwise {
                 depthwiseForward(X, Wt, Y, batch: n, channels: cin, multiplier: coutg, window: w)
                 finishOutput(Y, planes: n * cout, channels: cout, plane: p, finish: finish)
-            } else if isPointwise {
-                pointwiseForward(X, Wt, Y, batch: n, plane: p, finish: finish, context: context)
+            } else if isPointwise || isStridedPointwise(over: w) {
+                pointwiseForward(X, Wt, Y, batch: n, window: w, finish: finish, context: context)
             } else if let direct = DirectConvolution(inChannels: cin, outChannels: cout, groups: groups, window: w) {
                 let packed = directFilters(for: direct, isTraining: context.isTraining)
                 direct.forward(X, packed: packed, Y, batch: n, workspace: context.workspace) { image, channels, rows in
@@ -72,19 +72,28 @@ extension Conv2D {
     }
 
     /// A 1x1 convolution runs through the pointwise kernel, image by image, except that at
-    /// inference the small planes of a batch multiply side by side in one GEMM.
+    /// inference the small planes of a batch multiply side by side in one GEMM (with strides,
+    /// the unrolled columns' GEMM, whose im2col gathers them).
     func pointwiseForward(_ X: UnsafePointer<Float>, _ Wt: UnsafePointer<Float>, _ Y: UnsafeMutablePointer<Float>,
-                          batch n: Int, plane p: Int, finish: Finish, context: ForwardContext) {
+                          batch n: Int, window w: Window, finish: Finish, context: ForwardContext) {
+        let p = w.outputHeight * w.outputWidth
         let images = Conv2D.imagesPerGEMM(plane: p, depth: inChannels, images: n)
+        let strided = w.stride != (1, 1)
         if !context.isTraining && groups == 1 && images > 1 && finish.preActivation == nil {
-            pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, finish: finish,
-                                     workspace: context.workspace)
+            if strided {
+                unrolledForwardGathered(X, Wt, Y, workspace: context.workspace, batch: n, window: w, imagesPerGEMM: images,
+                                        finish: finish)
+            } else {
+                pointwiseForwardGathered(X, Wt, Y, batch: n, plane: p, imagesPerGEMM: images, finish: finish,
+                                         workspace: context.workspace)
+            }
             return
         }
         let filters = pointwiseFilters(isTraining: context.isTraining)
         withBias { b in
-            filters.forward(X, Y, batch: n, plane: p, bias: b, residual: finish.residual.map { UnsafePointer($0) },
-                            activation: activation, preActivation: finish.preActivation, workspace: context.workspace)
+            filters.forward(X, Y, batch: n, plane: p, gathering: strided ? w : nil, bias: b,
+                            residual: finish.residual.map { UnsafePointer($0) }, activation: activation,
+                            preActivation: finish.preActivation, workspace: context.workspace)
         }
     }
 

@@ -5,8 +5,8 @@ import Foundation
 /// activation. Given a second input of the output's shape, it adds it before the activation: a
 /// residual connection fused for inference (`Graph.optimizedForInference`).
 ///
-/// General convolutions run as im2col + GEMM, 1x1 stride-1 convolutions as a plain GEMM on the
-/// NCHW planes, depthwise ones and first layers (few input channels) through direct kernels,
+/// General convolutions run as im2col + GEMM, unpadded 1x1 convolutions through the pointwise
+/// kernel on the NCHW planes, depthwise ones and first layers (few input channels) through direct kernels,
 /// and 3x3 stride-1 ones with many channels, at inference, through Winograd.
 public final class Conv2D: Operator {
     public let kind = "conv2d"
@@ -69,6 +69,13 @@ public final class Conv2D: Operator {
     var isPointwise: Bool {
         kernel == (1, 1) && stride == (1, 1) && padding.amounts(input: 1, kernel: 1, stride: 1, dilation: 1, axis: 0) == (0, 0)
             && padding.amounts(input: 1, kernel: 1, stride: 1, dilation: 1, axis: 1) == (0, 0)
+    }
+
+    /// A 1x1 layer with strides and no padding over `window` (every ResNet-style downsampling
+    /// shortcut): the pointwise kernel gathers the columns it reads.
+    func isStridedPointwise(over window: Window) -> Bool {
+        kernel == (1, 1) && window.stride != (1, 1)
+            && (window.padTop, window.padLeft, window.padBottom, window.padRight) == (0, 0, 0, 0)
     }
 
     var isDepthwise: Bool { groups > 1 && weight.value.shape[1] == 1 }
