@@ -418,29 +418,41 @@ static inline void multiplyTile(int blocks, const float *const *bases, const int
     }
 }
 
+/// Each tap's offset from a position's first input in the position tiles' lay-out of `rows` output rows.
+static void tileOffsets(const salient_direct_convolution *s, int rows, int *offsets) {
+    const int J = tilePhaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth, R = inputRows(s, rows);
+    for (int c = 0, t = 0; c < s->inChannels; c++)
+        for (int i = 0; i < kh; i++)
+            for (int j = 0; j < kw; j++, t++) offsets[t] = ((c * R + i) * sw + j % sw) * J + j / sw;
+}
+
+/// Where in `scratch` the inputs of the band's `n` positions from `first` start. Positions past
+/// the band's end read the first one's input; their results are not stored.
+static void tileBases(const salient_direct_convolution *s, const float *scratch, int first, int n,
+                      const float *bases[tilePositions]) {
+    const size_t rowStep = (size_t)s->strideHeight * s->strideWidth * tilePhaseWidth(s);
+    const int Wo = s->outputWidth;
+    for (int p = 0; p < tilePositions; p++) {
+        const int q = first + (p < n ? p : 0);
+        bases[p] = scratch + (size_t)(q / Wo) * rowStep + q % Wo;
+    }
+}
+
 /// Output rows firstRow..<endRow from the laid-out `scratch`, eight consecutive output positions
 /// of the band at a time (across row ends), by three blocks of eight channels (twenty-four
 /// accumulators), the last one or two blocks of the channels alone.
 __attribute__((target("avx2,fma,avx512f,avx512vl")))
 static void multiplyTiles(const salient_direct_convolution *s, const float *scratch, const float *packed, float *y,
                           int firstRow, int endRow) {
-    const int J = tilePhaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth;
-    const int count = taps(s), R = inputRows(s, endRow - firstRow), Wo = s->outputWidth;
+    const int count = taps(s), Wo = s->outputWidth;
     const size_t plane = (size_t)s->outputHeight * Wo, blockStep = (size_t)count * tileChannels;
     int offsets[maxTaps];
-    for (int c = 0, t = 0; c < s->inChannels; c++)
-        for (int i = 0; i < kh; i++)
-            for (int j = 0; j < kw; j++, t++) offsets[t] = ((c * R + i) * sw + j % sw) * J + j / sw;
-    const size_t rowStep = (size_t)s->strideHeight * sw * J;
+    tileOffsets(s, endRow - firstRow, offsets);
     const int positions = (endRow - firstRow) * Wo;
     for (int first = 0; first < positions; first += tilePositions) {
         const int n = positions - first < tilePositions ? positions - first : tilePositions;
-        // Positions past the band's end read the first one's input; their results are not stored.
         const float *bases[tilePositions];
-        for (int p = 0; p < tilePositions; p++) {
-            const int q = first + (p < n ? p : 0);
-            bases[p] = scratch + (size_t)(q / Wo) * rowStep + q % Wo;
-        }
+        tileBases(s, scratch, first, n, bases);
         float *out = y + (size_t)firstRow * Wo + first;
         int o = 0;
         for (; o + maxTileBlocks * tileChannels <= s->outChannels; o += maxTileBlocks * tileChannels)
@@ -524,22 +536,15 @@ static inline void multiplyWideTile(int blocks, int positions, const float *cons
 __attribute__((target("avx2,fma,avx512f,avx512vl,avx512dq")))
 static void multiplyWideTiles(const salient_direct_convolution *s, const float *scratch, const float *packed, float *y,
                               int firstRow, int endRow) {
-    const int J = tilePhaseWidth(s), sw = s->strideWidth, kh = s->kernelHeight, kw = s->kernelWidth;
-    const int count = taps(s), R = inputRows(s, endRow - firstRow), Wo = s->outputWidth;
+    const int count = taps(s), Wo = s->outputWidth;
     const size_t plane = (size_t)s->outputHeight * Wo, blockStep = (size_t)count * wideChannels;
     int offsets[maxTaps];
-    for (int c = 0, t = 0; c < s->inChannels; c++)
-        for (int i = 0; i < kh; i++)
-            for (int j = 0; j < kw; j++, t++) offsets[t] = ((c * R + i) * sw + j % sw) * J + j / sw;
-    const size_t rowStep = (size_t)s->strideHeight * sw * J;
+    tileOffsets(s, endRow - firstRow, offsets);
     const int positions = (endRow - firstRow) * Wo;
     for (int first = 0; first < positions; first += tilePositions) {
         const int n = positions - first < tilePositions ? positions - first : tilePositions;
         const float *bases[tilePositions];
-        for (int p = 0; p < tilePositions; p++) {
-            const int q = first + (p < n ? p : 0);
-            bases[p] = scratch + (size_t)(q / Wo) * rowStep + q % Wo;
-        }
+        tileBases(s, scratch, first, n, bases);
         float *out = y + (size_t)firstRow * Wo + first;
         int o = 0;
         if (n <= 4) {
